@@ -1,0 +1,26 @@
+# The two commands a user needs: `make up` (a cluster) and `make test` (the suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= $(HOME)/.kapi
+PORT ?= 6443
+
+.PHONY: up test bench lint clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+up: $(BIN)/.installed
+	$(BIN)/kapi up --data-dir $(DATA_DIR) --port $(PORT)
+
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench.api
+
+clean:
+	rm -rf $(VENV) *.egg-info

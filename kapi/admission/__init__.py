@@ -1,0 +1,1 @@
+"""Admission: mutating then validating steps run on every write before storage."""

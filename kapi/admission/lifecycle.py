@@ -1,0 +1,60 @@
+"""NamespaceLifecycle admission and the namespaces every cluster starts with.
+
+Creating in a namespace that does not exist is 404; in one being deleted, 403
+Forbidden (upstream's NamespaceLifecycle plugin). The system namespaces are created at
+start and may not be deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kapi import errors
+from kapi.meta.resources import Resource, Scheme
+from kapi.storage.cacher import WatchCache
+
+Obj = dict[str, Any]
+
+SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+class NamespaceLifecycle:
+    def __init__(self, cache: WatchCache, scheme: Scheme) -> None:
+        self.cache = cache
+        self.ns_resource = scheme.get("", "v1", "namespaces")
+
+    async def __call__(self, r: Resource, op: str, new: Obj, old: Obj | None) -> None:
+        if op != "CREATE" or not r.namespaced:
+            return
+        assert self.ns_resource is not None
+        ns_name = new["metadata"].get("namespace")
+        ns = self.cache.get(self.ns_resource.key_prefix, self.ns_resource.key(None, ns_name))
+        if ns is None:
+            # the cache may lag a just-created namespace: ask storage before refusing
+            kv = await self.cache.storage.get(self.ns_resource.key(None, ns_name))
+            if kv is None:
+                raise errors.NotFound.of(self.ns_resource, ns_name)
+            return
+        if ns["metadata"].get("deletionTimestamp") and r.kind != "Event":
+            name = new["metadata"].get("name") or new["metadata"].get("generateName", "")
+            group = f".{r.group}" if r.group else ""
+            raise errors.Forbidden(
+                f'{r.resource}{group} "{name}" is forbidden: unable to create new content in '
+                f"namespace {ns_name} because it is being terminated",
+                details={"name": name, "kind": r.resource, "causes": [{
+                    "reason": "NamespaceTerminating",
+                    "message": f"namespace {ns_name} is being terminated",
+                    "field": "metadata.namespace"}]})
+
+
+async def bootstrap(store: Any, scheme: Scheme) -> None:
+    """Create the system namespaces if they are missing."""
+    ns = scheme.get("", "v1", "namespaces")
+    assert ns is not None
+    for name in SYSTEM_NAMESPACES:
+        if await store.storage.get(ns.key(None, name)) is None:
+            try:
+                await store.create(ns, None, {"apiVersion": "v1", "kind": "Namespace",
+                                              "metadata": {"name": name}})
+            except errors.AlreadyExists:
+                pass

@@ -1,0 +1,241 @@
+"""build_app(config) -> the API server as a Starlette (ASGI) application.
+
+The request pipeline, in order: request info -> authentication -> authorization ->
+handler (decode, admission, validation, storage) -> encode. Authentication and
+authorization are pluggable steps (today: everyone is an anonymous cluster admin over
+plain HTTP on loopback) so TLS, tokens and RBAC slot in without touching handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from kapi import discovery, errors
+from kapi import defaulting
+from kapi.admission import lifecycle
+from kapi.admission.serviceips import ServiceAllocator
+from kapi.config import Config
+from kapi.endpoints import codec, params
+from kapi.endpoints.handlers import Call, Handlers
+from kapi.endpoints.requestinfo import RequestInfo, parse
+from kapi.endpoints.watch import WatchStream
+from kapi.meta import objects
+from kapi.meta.resources import SCHEME, Scheme
+from kapi.meta.schema import load_definitions
+from kapi.openapi_serving import OpenAPIServer
+from kapi.registry.store import Store
+from kapi.storage import open_storage
+from kapi.storage.cacher import WatchCache
+from kapi.storage.interface import Storage
+
+log = logging.getLogger("kapi")
+
+JSON_HEADERS = {"content-type": "application/json"}
+
+
+@dataclass
+class User:
+    name: str
+    groups: tuple[str, ...]
+
+
+Authenticate = Callable[[Request], Awaitable[User]]
+Authorize = Callable[[User, RequestInfo], Awaitable[None]]
+
+
+async def anonymous_admin(request: Request) -> User:
+    return User("system:admin", ("system:masters", "system:authenticated"))
+
+
+async def allow_all(user: User, info: RequestInfo) -> None:
+    return None
+
+
+def json_response(code: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=code,
+                    headers=JSON_HEADERS if headers is None else JSON_HEADERS | headers)
+
+
+def error_response(e: errors.APIError) -> Response:
+    return json_response(e.code, e.status())
+
+
+class APIServer:
+    def __init__(self, config: Config, *, storage: Storage | None = None,
+                 clock: objects.Clock = objects.utc_now, scheme: Scheme = SCHEME,
+                 authenticate: Authenticate = anonymous_admin,
+                 authorize: Authorize = allow_all) -> None:
+        self.config, self.scheme, self.clock = config, scheme, clock
+        self.storage = storage or open_storage(config.storage, data_dir=config.data_dir)
+        self.cache = WatchCache(self.storage, sorted({r.key_prefix for r in scheme.resources}),
+                                capacity=config.watch_cache_capacity)
+        self.definitions = load_definitions()
+        services = scheme.get("", "v1", "services")
+        assert services is not None
+        self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
+                           admit=[defaulting.admit,
+                                  lifecycle.NamespaceLifecycle(self.cache, scheme),
+                                  ServiceAllocator(self.cache, config.service_cidr, services)])
+        self.handlers = Handlers(store=self.store, scheme=scheme, definitions=self.definitions,
+                                 clock=clock)
+        self.openapi = OpenAPIServer(scheme, self.definitions)
+        self.authenticate, self.authorize = authenticate, authorize
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.storage.start()
+        await self.cache.start()
+        await lifecycle.bootstrap(self.store, self.scheme)
+        self._tasks.append(asyncio.create_task(self._compact_loop(), name="compactor"))
+
+    async def stop(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await self.cache.close()
+        await self.storage.close()
+
+    async def _compact_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.compact_interval)
+            try:
+                rev = await self.storage.current_revision() - self.config.compact_keep
+                if rev > await self.storage.compacted_revision():
+                    await self.storage.compact(rev)
+            except Exception:
+                log.exception("compaction failed")
+
+    # -- requests -----------------------------------------------------------------------
+    async def handle(self, request: Request) -> Response:
+        try:
+            return await self._serve(request)
+        except errors.APIError as e:
+            return error_response(e)
+        except Exception as e:  # a bug: the client still gets a Status
+            log.exception("internal error serving %s %s", request.method, request.url.path)
+            return error_response(errors.InternalError(f"Internal error occurred: {e}"))
+
+    async def _serve(self, request: Request) -> Response:
+        path = request.url.path
+        q = request.query_params
+        info = parse(request.method, path, q.get("watch") in ("true", "1"))
+        user = await self.authenticate(request)
+        await self.authorize(user, info)
+        if not info.is_resource:
+            return await self._non_resource(request, info)
+        return await self._resource(request, info)
+
+    async def _non_resource(self, request: Request, info: RequestInfo) -> Response:
+        path = info.path.rstrip("/") or "/"
+        if request.method not in ("GET", "HEAD"):
+            raise errors.MethodNotAllowed(f"the server does not allow this method on the "
+                                          f"requested resource")
+        if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/", "/readyz/")):
+            ok = self.cache.ready.is_set()
+            return Response(b"ok" if ok else b"not ready", status_code=200 if ok else 503,
+                            media_type="text/plain")
+        if path == "/version":
+            return json_response(200, discovery.version_info())
+        if path.startswith("/openapi/"):
+            return self.openapi.serve(request, path)
+        accept = request.headers.get("accept", "")
+        agg = discovery.aggregated_version_wanted(accept)
+        if path in ("/api", "/apis") and agg:
+            body = discovery.aggregated(self.scheme, core=path == "/api", version=agg)
+            ct = (f"application/json;g={discovery.AGGREGATED_GROUP};v={agg};"
+                  f"as={discovery.AGGREGATED_AS}")
+            return Response(orjson.dumps(body), headers={"content-type": ct})
+        doc = self._discovery_doc(path, info)
+        if doc is None:
+            raise errors.NotFound("the server could not find the requested resource",
+                                  details={})
+        return json_response(200, doc)
+
+    def _discovery_doc(self, path: str, info: RequestInfo) -> dict[str, Any] | None:
+        if path == "/api":
+            return discovery.api_versions()
+        if path == "/apis":
+            return discovery.api_group_list(self.scheme)
+        parts = path.strip("/").split("/")
+        if parts == ["api", "v1"]:
+            return discovery.api_resource_list(self.scheme, "", "v1")
+        if parts[0] == "apis" and len(parts) == 2:
+            return discovery.api_group(self.scheme, parts[1])
+        if parts[0] == "apis" and len(parts) == 3:
+            return discovery.api_resource_list(self.scheme, parts[1], parts[2])
+        return None
+
+    async def _resource(self, request: Request, info: RequestInfo) -> Response:
+        r = self.scheme.get(info.group, info.version, info.resource)
+        if r is None or (info.namespace and not r.namespaced) or (
+                info.subresource and r.subresource(info.subresource) is None):
+            raise errors.NotFound("the server could not find the requested resource",
+                                  details={})
+        if info.namespace == "" and r.namespaced and info.name and info.resource != "namespaces":
+            raise errors.NotFound("the server could not find the requested resource",
+                                  details={})
+        verb = info.verb
+        if verb not in r.verbs and not info.subresource:
+            raise errors.MethodNotAllowed(
+                f"the server does not allow this method on the requested resource")
+        q = request.query_params
+        body = await request.body() if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        if len(body) > codec.MAX_BODY_BYTES:
+            raise errors.RequestEntityTooLarge("Request entity too large: limit is 3145728")
+        call = Call(info=info, resource=r, query=q, dry_run_values=q.getlist("dryRun"),
+                    body=body, content_type=request.headers.get("content-type"),
+                    output=codec.output_from_accept(request.headers.get("accept"),
+                                                    q.get("includeObject")))
+        if verb == "watch":
+            return await self._watch(call)
+        handler = getattr(self.handlers, verb, None)
+        if handler is None:
+            raise errors.MethodNotAllowed(f"verb {verb} is not supported")
+        code, out = await handler(call)
+        headers = {}
+        if call.warnings:
+            headers["warning"] = ", ".join(f'299 - "{w}"' for w in call.warnings)
+        return json_response(code, out, headers)
+
+    async def _watch(self, call: Call) -> Response:
+        opts = params.list_options(call.resource, call.query)
+        bookmarks, send_initial, timeout = params.watch_flags(call.query)
+        if call.info.name:  # a watch on one object: a field selector on its name
+            from kapi.meta.selectors import parse_field_selector
+            opts.field_selector = parse_field_selector(f"metadata.name={call.info.name}", ())
+        watcher, initial, start = await self.store.watch(call.resource, call.namespace, opts,
+                                                         send_initial=send_initial)
+        stream = WatchStream(store=self.store, resource=call.resource, watcher=watcher,
+                             initial=initial, start_rev=start, output=call.output,
+                             bookmarks=bookmarks, send_initial=bool(send_initial),
+                             timeout=timeout, clock=self.clock)
+        return StreamingResponse(stream.__aiter__(), media_type="application/json")
+
+
+def build_app(config: Config, *, storage: Storage | None = None,
+              clock: objects.Clock = objects.utc_now) -> Starlette:
+    server = APIServer(config, storage=storage, clock=clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await server.start()
+        try:
+            yield
+        finally:
+            await server.stop()
+
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+    app = Starlette(routes=[Route("/{path:path}", server.handle, methods=methods)],
+                    lifespan=lifespan)
+    app.state.server = server
+    return app

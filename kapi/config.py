@@ -1,0 +1,42 @@
+"""One validated configuration object for the API server; every setting lives here."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def default_data_dir() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    if xdg:
+        return Path(xdg) / "kapi"
+    return Path.home() / ".kapi"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    host: str = "127.0.0.1"
+    port: int = 6443
+    data_dir: Path = field(default_factory=default_data_dir)
+    storage: str = "sqlite"  # one of kapi.storage's backends: sqlite, memory
+    watch_cache_capacity: int = 100_000  # events kept for watches resuming from the past
+    compact_interval: float = 60.0  # seconds between compactions
+    compact_keep: int = 10_000  # revisions kept behind the newest at each compaction
+    service_cidr: str = "10.96.0.0/12"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"port {self.port} is out of range")
+        if self.storage not in ("sqlite", "memory"):
+            raise ValueError(f"unknown storage backend {self.storage!r} (sqlite, memory)")
+        if self.watch_cache_capacity < 100:
+            raise ValueError("watch_cache_capacity must be at least 100")
+
+    @property
+    def server_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.data_dir / "kubeconfig"

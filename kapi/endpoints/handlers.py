@@ -1,0 +1,320 @@
+"""One coroutine per verb on a resource: decode, check, call the store, encode.
+
+Handlers take a parsed RequestInfo plus the raw request pieces and return
+(status code, body dict) or a streaming watch; they never touch storage directly
+(the store does) and never pick codes for errors (errors.py does).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from kapi import errors
+from kapi.endpoints import codec, params, scale
+from kapi.endpoints.codec import Output
+from kapi.endpoints.requestinfo import RequestInfo
+from kapi.endpoints.tables import to_table
+from kapi.meta import objects
+from kapi.meta.resources import Resource, Scheme
+from kapi.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
+from kapi.registry.store import Store
+
+Obj = dict[str, Any]
+
+LABEL_NAMED = frozenset({"Namespace", "Service"})
+PATH_SEGMENT_NAMED = frozenset({"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"})
+
+
+@dataclass
+class Call:
+    """One API request, decoded enough for any verb."""
+
+    info: RequestInfo
+    resource: Resource
+    query: Mapping[str, str]
+    dry_run_values: list[str]
+    body: bytes
+    content_type: str | None
+    output: Output
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def dry_run(self) -> bool:
+        return params.dry_run(self.query, self.dry_run_values)
+
+    @property
+    def namespace(self) -> str | None:
+        return self.info.namespace or None
+
+
+class Handlers:
+    def __init__(self, *, store: Store, scheme: Scheme, definitions: Any,
+                 clock: objects.Clock = objects.utc_now) -> None:
+        self.store = store
+        self.scheme = scheme
+        self.definitions = definitions
+        self.clock = clock
+
+    # -- output -------------------------------------------------------------------------
+    def render(self, call: Call, obj: Obj) -> Obj:
+        out = call.output
+        if out.table:
+            items = obj["items"] if "items" in obj else [obj]
+            meta = obj.get("metadata") if "items" in obj else {"resourceVersion": obj.get(
+                "metadata", {}).get("resourceVersion", "")}
+            return to_table(call.resource, items, now=self.clock(),
+                            include_object=out.include_object, list_meta=meta)
+        if out.partial_metadata:
+            if "items" in obj:
+                return {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
+                        "metadata": obj["metadata"],
+                        "items": [partial(o) for o in obj["items"]]}
+            return partial(obj)
+        return obj
+
+    # -- checks -------------------------------------------------------------------------
+    def check_object(self, call: Call, obj: Obj, *, name: str = "") -> None:
+        r = call.resource
+        # like upstream's decoder, the endpoint's group/version/kind fills in what is missing
+        kind = obj.setdefault("kind", r.kind) or r.kind
+        api_version = obj.setdefault("apiVersion", r.api_version) or r.api_version
+        obj["kind"], obj["apiVersion"] = kind, api_version
+        if kind != r.kind or api_version != r.api_version:
+            raise errors.BadRequest(
+                f'the API version in the data ({api_version}) and kind ({kind}) do not match '
+                f'the expected API version ({r.api_version}) and kind ({r.kind}) of {r.resource}')
+        meta = obj["metadata"]
+        ns = meta.get("namespace")
+        if r.namespaced and ns and call.namespace and ns != call.namespace:
+            raise errors.BadRequest("the namespace of the provided object does not match the "
+                                    "namespace sent on the request")
+        if name and meta.get("name") and meta["name"] != name:
+            raise errors.BadRequest(f"the name of the object ({meta['name']}) does not match "
+                                    f"the name on the URL ({name})")
+        if name and not meta.get("name"):
+            meta["name"] = name
+
+    def check_name(self, r: Resource, obj: Obj) -> None:
+        meta = obj["metadata"]
+        name, gen = meta.get("name"), meta.get("generateName")
+        if not name and not gen:
+            raise errors.Invalid.of(r, r.kind, "", [errors.cause(
+                "metadata.name", "Required value: name or generateName is required",
+                "FieldValueRequired")])
+        for value, path in ((name, "metadata.name"), (gen, "metadata.generateName")):
+            if not value:
+                continue
+            if not isinstance(value, str):
+                raise errors.BadRequest(f"{path} must be a string")
+            check = value if path == "metadata.name" else value + "a"
+            msgs = self._name_errors(r, check)
+            if msgs:
+                raise errors.Invalid.of(r, r.kind, name or gen or "", [errors.cause(
+                    path, f'Invalid value: "{value}": {m}') for m in msgs])
+
+    def _name_errors(self, r: Resource, name: str) -> list[str]:
+        if r.kind in PATH_SEGMENT_NAMED:
+            if name in (".", "..") or "/" in name or "%" in name:
+                return [f"may not contain '/' or '%' and may not be '.' or '..'"]
+            return []
+        return objects.name_errors(name, label=r.kind in LABEL_NAMED)
+
+    # -- verbs --------------------------------------------------------------------------
+    async def get(self, call: Call) -> tuple[int, Obj]:
+        sub = call.info.subresource
+        if sub == "scale":
+            return 200, scale.to_scale(await self.store.get(call.resource, call.namespace,
+                                                             call.info.name))
+        obj = await self.store.get(call.resource, call.namespace, call.info.name)
+        return 200, self.render(call, obj)
+
+    async def list(self, call: Call) -> tuple[int, Obj]:
+        opts = params.list_options(call.resource, call.query)
+        result = await self.store.list(call.resource, call.namespace, opts)
+        return 200, self.render(call, result)
+
+    async def create(self, call: Call) -> tuple[int, Obj]:
+        sub = call.info.subresource
+        if sub == "binding":
+            return await self.bind(call)
+        if sub:
+            raise errors.MethodNotAllowed(f"create is not supported on {call.resource.resource}/{sub}")
+        params.field_validation(call.query)
+        obj = codec.decode_object(call.body, call.content_type)
+        self.check_object(call, obj)
+        self.check_name(call.resource, obj)
+        created = await self.store.create(call.resource, call.namespace, obj, dry_run=call.dry_run)
+        return 201, self.render(call, created)
+
+    async def update(self, call: Call) -> tuple[int, Obj]:
+        sub = call.info.subresource
+        params.field_validation(call.query)
+        obj = codec.decode_object(call.body, call.content_type)
+        if sub == "scale":
+            return await self._update_scale(call, lambda cur: obj)
+        self.check_object(call, obj, name=call.info.name)
+        if sub not in ("", "status", "finalize"):
+            raise errors.MethodNotAllowed(f"update is not supported on {call.resource.resource}/{sub}")
+        if sub == "finalize":
+            return await self._finalize(call, obj)
+        result, created = await self.store.update(call.resource, call.namespace, call.info.name,
+                                                  obj, subresource=sub, dry_run=call.dry_run)
+        return (201 if created else 200), self.render(call, result)
+
+    async def patch(self, call: Call) -> tuple[int, Obj]:
+        ptype = codec.PATCH_TYPES.get(codec.media_type(call.content_type))
+        if ptype is None or ptype.startswith("apply"):
+            raise errors.UnsupportedMediaType(
+                f"the body of the request was in an unknown format - accepted media types "
+                f"include: application/json-patch+json, application/merge-patch+json, "
+                f"application/strategic-merge-patch+json")
+        params.field_validation(call.query)
+        patch = codec.decode_body(call.body, "application/json")
+        r, sub = call.resource, call.info.subresource
+
+        async def apply(current: Obj | None) -> Obj:
+            if current is None:
+                raise errors.NotFound.of(r, call.info.name)
+            return self._apply_patch(call, ptype, current, patch)
+
+        if sub == "scale":
+            return await self._update_scale(call, lambda cur: self._apply_patch(
+                call, ptype, cur, patch, definition="io.k8s.api.autoscaling.v1.Scale"))
+        if sub not in ("", "status"):
+            raise errors.MethodNotAllowed(f"patch is not supported on {r.resource}/{sub}")
+        result, _ = await self.store.guaranteed_update(r, call.namespace, call.info.name, apply,
+                                                       subresource=sub, dry_run=call.dry_run)
+        return 200, self.render(call, result)
+
+    def _apply_patch(self, call: Call, ptype: str, current: Obj, patch: Any,
+                     definition: str | None = None) -> Obj:
+        try:
+            if ptype == "json":
+                if not isinstance(patch, list):
+                    raise PatchError("json patch must be a list of operations")
+                new = apply_json_patch(current, patch)
+            elif not isinstance(patch, dict):
+                raise PatchError("patch must be a JSON object")
+            elif ptype == "merge":
+                new = apply_merge_patch(current, patch)
+            else:
+                new = apply_strategic_merge_patch(current, patch, self.definitions,
+                                                  definition or call.resource.definition)
+        except PatchError as e:
+            raise errors.BadRequest(str(e)) from None
+        if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
+            raise errors.BadRequest("the patch produced an object without metadata")
+        name = call.info.name
+        if new["metadata"].get("name") != name:
+            raise errors.BadRequest(f"the name of the object ({new['metadata'].get('name')}) "
+                                    f"does not match the name on the URL ({name})")
+        if definition is None:
+            self.check_object(call, new, name=name)
+        return new
+
+    async def delete(self, call: Call) -> tuple[int, Obj]:
+        body = codec.decode_body(call.body, "application/json") if call.body.strip() else None
+        opts = params.delete_options(call.query, body, call.dry_run)
+        r = call.resource
+        obj, deleted_now = await self.store.delete(r, call.namespace, call.info.name, opts)
+        if deleted_now and not self.store.strategy(r).return_deleted_object:
+            details: Obj = {"name": call.info.name, "kind": r.resource,
+                            "uid": obj["metadata"].get("uid", "")}
+            if r.group:
+                details["group"] = r.group
+            return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                         "status": "Success", "details": details}
+        return 200, self.render(call, obj)
+
+    async def deletecollection(self, call: Call) -> tuple[int, Obj]:
+        r = call.resource
+        lopts = params.list_options(r, call.query)
+        body = codec.decode_body(call.body, "application/json") if call.body.strip() else None
+        dopts = params.delete_options(call.query, body, call.dry_run)
+        listed = await self.store.list(r, call.namespace, lopts)
+        deleted = []
+        for item in listed["items"]:
+            meta = item["metadata"]
+            try:
+                obj, _ = await self.store.delete(r, meta.get("namespace"), meta["name"], dopts)
+                deleted.append(obj)
+            except errors.NotFound:
+                continue
+        listed["items"] = deleted
+        return 200, self.render(call, listed)
+
+    # -- subresources -------------------------------------------------------------------
+    async def bind(self, call: Call) -> tuple[int, Obj]:
+        binding = codec.decode_object(call.body, call.content_type)
+        target = binding.get("target") or {}
+        node = target.get("name")
+        if not node:
+            raise errors.Invalid.of(call.resource, "Binding", call.info.name, [errors.cause(
+                "target.name", "Required value", "FieldValueRequired")])
+        pod_name = call.info.name
+
+        async def assign(pod: Obj | None) -> Obj:
+            if pod is None:
+                raise errors.NotFound.of(call.resource, pod_name)
+            if pod["metadata"].get("deletionTimestamp"):
+                raise errors.Conflict(f"pod {pod_name} is being deleted, cannot be assigned "
+                                      "to a host")
+            spec = pod.setdefault("spec", {})
+            if spec.get("nodeName"):
+                raise errors.Conflict(f'pod {pod_name} is already assigned to node '
+                                      f'"{spec["nodeName"]}"')
+            spec["nodeName"] = node
+            _set_condition(pod, "PodScheduled", "True", objects.rfc3339(self.clock()))
+            return pod
+
+        await self.store.guaranteed_update(call.resource, call.namespace, pod_name, assign,
+                                           subresource="binding", dry_run=call.dry_run)
+        return 201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                     "code": 201}
+
+    async def _update_scale(self, call: Call, new_scale: Any) -> tuple[int, Obj]:
+        r = call.resource
+
+        async def apply(current: Obj | None) -> Obj:
+            if current is None:
+                raise errors.NotFound.of(r, call.info.name)
+            wanted = new_scale(scale.to_scale(current))
+            return scale.apply_scale(r, current, wanted)
+
+        result, _ = await self.store.guaranteed_update(r, call.namespace, call.info.name, apply,
+                                                       dry_run=call.dry_run)
+        return 200, scale.to_scale(result)
+
+    async def _finalize(self, call: Call, obj: Obj) -> tuple[int, Obj]:
+        """PUT namespaces/{name}/finalize: only spec.finalizers may change."""
+        finalizers = (obj.get("spec") or {}).get("finalizers") or []
+
+        async def apply(current: Obj | None) -> Obj:
+            if current is None:
+                raise errors.NotFound.of(call.resource, call.info.name)
+            new = copy.deepcopy(current)
+            new.setdefault("spec", {})["finalizers"] = list(finalizers)
+            return new
+
+        store = self.store
+        result, _ = await store.guaranteed_update(call.resource, None, call.info.name, apply,
+                                                  subresource="finalize", dry_run=call.dry_run)
+        return 200, result
+
+
+def _set_condition(obj: Obj, ctype: str, status: str, now: str) -> None:
+    conds = obj.setdefault("status", {}).setdefault("conditions", [])
+    for c in conds:
+        if c.get("type") == ctype:
+            if c.get("status") != status:
+                c["status"], c["lastTransitionTime"] = status, now
+            return
+    conds.append({"type": ctype, "status": status, "lastProbeTime": None,
+                  "lastTransitionTime": now})
+
+
+def partial(obj: Obj) -> Obj:
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            "metadata": obj.get("metadata", {})}

@@ -1,0 +1,114 @@
+"""Query parameters -> typed options (list, delete, write), with 400s for bad values.
+
+Pure: takes a mapping of query parameters, returns options or raises BadRequest.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from kapi import errors
+from kapi.meta.resources import Resource
+from kapi.meta.selectors import SelectorError, parse_field_selector, parse_label_selector
+from kapi.registry.store import DeleteOptions, ListOptions
+
+FIELD_VALIDATION = ("", "Strict", "Warn", "Ignore")
+PROPAGATION = ("Orphan", "Background", "Foreground")
+
+
+def _int(q: Mapping[str, str], name: str) -> int | None:
+    v = q.get(name)
+    if v is None or v == "":
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        raise errors.BadRequest(f'invalid value for {name}: "{v}": must be an integer') from None
+
+
+def _bool(q: Mapping[str, str], name: str) -> bool | None:
+    v = q.get(name)
+    if v is None or v == "":
+        return None
+    if v.lower() in ("true", "1"):
+        return True
+    if v.lower() in ("false", "0"):
+        return False
+    raise errors.BadRequest(f'invalid value for {name}: "{v}": must be a boolean')
+
+
+def dry_run(q: Mapping[str, str], values: list[str]) -> bool:
+    for v in values:
+        if v != "All":
+            raise errors.BadRequest(f'Invalid dryRun value: "{v}": valid values are "All"')
+    return bool(values)
+
+
+def field_validation(q: Mapping[str, str]) -> str:
+    v = q.get("fieldValidation", "")
+    if v not in FIELD_VALIDATION:
+        raise errors.BadRequest(f'fieldValidation: Invalid value: "{v}": fieldValidation must '
+                                'be one of "Ignore", "Warn", or "Strict"')
+    return v or "Strict"
+
+
+def list_options(r: Resource, q: Mapping[str, str]) -> ListOptions:
+    opts = ListOptions()
+    try:
+        if q.get("labelSelector"):
+            opts.label_selector = parse_label_selector(q["labelSelector"])
+        if q.get("fieldSelector"):
+            opts.field_selector = parse_field_selector(q["fieldSelector"], r.field_selectors)
+    except SelectorError as e:
+        raise errors.BadRequest(str(e)) from None
+    limit = _int(q, "limit")
+    if limit is not None and limit < 0:
+        raise errors.BadRequest("limit must be non-negative")
+    opts.limit = limit or 0
+    opts.continue_token = q.get("continue", "")
+    opts.resource_version = q.get("resourceVersion", "")
+    opts.resource_version_match = q.get("resourceVersionMatch", "")
+    if opts.resource_version_match not in ("", "Exact", "NotOlderThan"):
+        raise errors.BadRequest(f'resourceVersionMatch: Unsupported value: '
+                                f'"{opts.resource_version_match}"')
+    if opts.resource_version_match and opts.resource_version == "":
+        raise errors.BadRequest("resourceVersionMatch is forbidden unless resourceVersion "
+                                "is provided")
+    if opts.continue_token and opts.resource_version not in ("", "0"):
+        raise errors.BadRequest("specifying resource version is not allowed when using continue")
+    return opts
+
+
+def watch_flags(q: Mapping[str, str]) -> tuple[bool, bool | None, int | None]:
+    """(allowWatchBookmarks, sendInitialEvents, timeoutSeconds)"""
+    return (bool(_bool(q, "allowWatchBookmarks")), _bool(q, "sendInitialEvents"),
+            _int(q, "timeoutSeconds"))
+
+
+def delete_options(q: Mapping[str, str], body: dict[str, Any] | None, is_dry_run: bool) -> DeleteOptions:
+    body = body or {}
+    if not isinstance(body, dict):
+        raise errors.BadRequest("DeleteOptions must be an object")
+    opts = DeleteOptions(dry_run=is_dry_run or bool(body.get("dryRun")))
+    grace = _int(q, "gracePeriodSeconds")
+    if grace is None and body.get("gracePeriodSeconds") is not None:
+        grace = int(body["gracePeriodSeconds"])
+    opts.grace_period_seconds = grace
+    policy = q.get("propagationPolicy") or body.get("propagationPolicy")
+    orphan = _bool(q, "orphanDependents")
+    if orphan is None and body.get("orphanDependents") is not None:
+        orphan = bool(body["orphanDependents"])
+    if policy and orphan is not None:
+        raise errors.Invalid("DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: "
+                             "Invalid value: \"" + policy + "\": orphanDependents and "
+                             "deletionPropagation cannot be both set")
+    if policy and policy not in PROPAGATION:
+        raise errors.Invalid(f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: '
+                             f'Unsupported value: "{policy}": supported values: "Foreground", '
+                             f'"Background", "Orphan", "nil"')
+    if orphan is not None:
+        policy = "Orphan" if orphan else "Background"
+    opts.propagation_policy = policy
+    pre = body.get("preconditions") or {}
+    opts.preconditions = {k: v for k, v in pre.items() if k in ("uid", "resourceVersion") and v}
+    return opts

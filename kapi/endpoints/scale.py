@@ -1,0 +1,56 @@
+"""The scale subresource: autoscaling/v1 Scale views of Deployments, ReplicaSets and
+StatefulSets. Pure functions over dicts."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from kapi import errors
+from kapi.meta.resources import Resource
+
+Obj = dict[str, Any]
+
+
+def _selector_string(spec: Obj) -> str:
+    sel = spec.get("selector") or {}
+    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
+    for e in sel.get("matchExpressions") or []:
+        op, key, values = e.get("operator"), e.get("key"), e.get("values") or []
+        if op == "In":
+            parts.append(f"{key} in ({','.join(sorted(values))})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(sorted(values))})")
+        elif op == "Exists":
+            parts.append(key)
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+def to_scale(obj: Obj) -> Obj:
+    meta = obj["metadata"]
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    return {
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                          "creationTimestamp") if k in meta},
+        "spec": {"replicas": spec.get("replicas", 1)},
+        "status": {"replicas": status.get("replicas", 0), "selector": _selector_string(spec)},
+    }
+
+
+def apply_scale(r: Resource, current: Obj, scale: Obj) -> Obj:
+    if not isinstance(scale, dict) or scale.get("kind", "Scale") != "Scale":
+        raise errors.BadRequest("the body must be an autoscaling/v1 Scale")
+    replicas = (scale.get("spec") or {}).get("replicas", 0)
+    if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
+        raise errors.Invalid.of(r, "Scale", current["metadata"]["name"], [errors.cause(
+            "spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")])
+    rv = (scale.get("metadata") or {}).get("resourceVersion")
+    new = copy.deepcopy(current)
+    new.setdefault("spec", {})["replicas"] = replicas
+    if rv:
+        new["metadata"]["resourceVersion"] = rv
+    return new

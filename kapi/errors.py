@@ -1,0 +1,167 @@
+"""The API error vocabulary: every failure a client can see, as a metav1.Status.
+
+This is the one module that chooses HTTP status codes. Lower layers raise these (or
+storage errors, translated here once by `from_storage_error`); the HTTP edge renders
+them with `APIError.status()`. Nothing here knows about HTTP frameworks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kapi.meta.resources import Resource
+from kapi.storage import interface as st
+
+
+class APIError(Exception):
+    code = 500
+    reason = "InternalError"
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None,
+                 code: int | None = None, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+        if code is not None:
+            self.code = code
+        if reason is not None:
+            self.reason = reason
+
+    def status(self) -> dict[str, Any]:
+        s: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details:
+            s["details"] = self.details
+        return s
+
+
+def _qualified(r: Resource) -> str:
+    return f"{r.resource}.{r.group}" if r.group else r.resource
+
+
+def _details(r: Resource | None, name: str | None, **extra: Any) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    if name:
+        d["name"] = name
+    if r is not None:
+        if r.group:
+            d["group"] = r.group
+        d["kind"] = r.resource
+    d.update(extra)
+    return d
+
+
+class BadRequest(APIError):
+    code, reason = 400, "BadRequest"
+
+
+class Unauthorized(APIError):
+    code, reason = 401, "Unauthorized"
+
+
+class Forbidden(APIError):
+    code, reason = 403, "Forbidden"
+
+
+class NotFound(APIError):
+    code, reason = 404, "NotFound"
+
+    @classmethod
+    def of(cls, r: Resource, name: str) -> "NotFound":
+        return cls(f'{_qualified(r)} "{name}" not found', details=_details(r, name))
+
+
+class MethodNotAllowed(APIError):
+    code, reason = 405, "MethodNotAllowed"
+
+
+class NotAcceptable(APIError):
+    code, reason = 406, "NotAcceptable"
+
+
+class AlreadyExists(APIError):
+    code, reason = 409, "AlreadyExists"
+
+    @classmethod
+    def of(cls, r: Resource, name: str) -> "AlreadyExists":
+        return cls(f'{_qualified(r)} "{name}" already exists', details=_details(r, name))
+
+
+class Conflict(APIError):
+    code, reason = 409, "Conflict"
+
+    @classmethod
+    def modified(cls, r: Resource, name: str) -> "Conflict":
+        return cls(
+            f'Operation cannot be fulfilled on {_qualified(r)} "{name}": the object has been '
+            "modified; please apply your changes to the latest version and try again",
+            details=_details(r, name),
+        )
+
+
+class Gone(APIError):
+    code, reason = 410, "Expired"
+
+
+class RequestEntityTooLarge(APIError):
+    code, reason = 413, "RequestEntityTooLarge"
+
+
+class UnsupportedMediaType(APIError):
+    code, reason = 415, "UnsupportedMediaType"
+
+
+class Invalid(APIError):
+    """422 with one cause per bad field, as upstream's field.ErrorList."""
+
+    code, reason = 422, "Invalid"
+
+    @classmethod
+    def of(cls, r: Resource, kind: str, name: str, causes: list[dict[str, str]]) -> "Invalid":
+        text = ", ".join(f"{c['field']}: {c['message']}" if c.get("field") else c["message"]
+                         for c in causes)
+        group_kind = f"{kind}.{r.group}" if r.group else kind
+        msg = f'{group_kind} "{name}" is invalid: '
+        msg += text if len(causes) == 1 else f"[{text}]"
+        return cls(msg, details=_details(r, name, causes=causes) | {"kind": kind})
+
+
+class TooManyRequests(APIError):
+    code, reason = 429, "TooManyRequests"
+
+
+class InternalError(APIError):
+    code, reason = 500, "InternalError"
+
+
+class Timeout(APIError):
+    code, reason = 504, "Timeout"
+
+
+def cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict[str, str]:
+    return {"reason": reason, "message": message, "field": field}
+
+
+def from_storage_error(e: st.StorageError, r: Resource, name: str = "") -> APIError:
+    """Translate a storage error for resource r (the one place this happens)."""
+    if isinstance(e, st.KeyExists):
+        return AlreadyExists.of(r, name)
+    if isinstance(e, st.KeyNotFound):
+        return NotFound.of(r, name)
+    if isinstance(e, st.Conflict):
+        return Conflict.modified(r, name)
+    if isinstance(e, st.Compacted):
+        return Gone(f"too old resource version: {e.requested} ({e.compacted})")
+    if isinstance(e, st.FutureRevision):
+        return Timeout(f"Too large resource version: {e.requested}, current: {e.current}",
+                       details={"causes": [{"reason": "ResourceVersionTooLarge",
+                                            "message": "Too large resource version"}],
+                                "retryAfterSeconds": 1})
+    return InternalError(str(e))

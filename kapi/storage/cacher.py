@@ -1,0 +1,245 @@
+"""The watch cache: one storage watch feeding every API watcher and most reads.
+
+It holds the decoded current state of every object plus a window of recent events.
+N watchers cost one storage read and one JSON decode per event; lists at "any recent"
+or "consistent" revisions are served from memory. It knows objects only as JSON dicts
+with metadata.resourceVersion; it never knows kinds, validation or HTTP.
+
+Invariants: `rev` only grows; `objects` is exactly the storage state at `rev`;
+`events` holds every event with revision in (window_start, rev]. Objects in the cache
+are shared and must never be mutated by readers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import orjson
+
+from kapi.storage.interface import Compacted, Event, KeyValue, Storage
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+Filter = Callable[[Obj], bool]
+
+
+def decode(kv: KeyValue) -> Obj:
+    obj: Obj = orjson.loads(kv.value)
+    obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
+    return obj
+
+
+def bucket_of(key: str, buckets: dict[str, dict[str, Obj]]) -> str | None:
+    """The registered resource prefix a key lives under (namespaced or cluster keys)."""
+    p = key.rsplit("/", 2)[0] + "/"
+    if p in buckets:
+        return p
+    p = key.rsplit("/", 1)[0] + "/"
+    return p if p in buckets else None
+
+
+@dataclass(slots=True)
+class CacheEvent:
+    type: str  # "PUT" or "DELETE"
+    key: str
+    obj: Obj  # the new object (DELETE: last state with the delete's resourceVersion)
+    prev: Obj | None
+    rev: int
+    memo: dict[Any, bytes] = field(default_factory=dict)  # encoded forms, per output
+
+
+class Watcher:
+    """One client watch: a queue of (type, obj, rev, event) tuples; None ends it."""
+
+    MAX_BACKLOG = 50_000
+
+    def __init__(self, prefix: str, flt: Filter | None) -> None:
+        self.prefix = prefix
+        self.filter = flt
+        self.queue: asyncio.Queue[tuple[str, Obj, int, CacheEvent | None] | None] = asyncio.Queue()
+        self.closed = False
+        self.task: asyncio.Task[None] | None = None  # set when fed from storage, not the cache
+
+    def offer(self, ev: CacheEvent) -> None:
+        if self.closed or not ev.key.startswith(self.prefix):
+            return
+        t = self._type(ev)
+        if t is None:
+            return
+        if self.queue.qsize() > self.MAX_BACKLOG:  # too slow: end it, the client re-watches
+            self.close()
+            return
+        self.queue.put_nowait((t, ev.obj, ev.rev, ev))
+
+    def _type(self, ev: CacheEvent) -> str | None:
+        f = self.filter
+        if ev.type == "DELETE":
+            return "DELETED" if f is None or f(ev.obj) else None
+        if f is None:
+            return "MODIFIED" if ev.prev is not None else "ADDED"
+        now = f(ev.obj)
+        before = ev.prev is not None and f(ev.prev)
+        if now:
+            return "MODIFIED" if before else "ADDED"
+        return "DELETED" if before else None
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.queue.put_nowait(None)
+
+
+class WatchCache:
+    def __init__(self, storage: Storage, prefixes: list[str], *, capacity: int = 100_000) -> None:
+        self.storage = storage
+        self.buckets: dict[str, dict[str, Obj]] = {p: {} for p in prefixes}
+        self.events: collections.deque[CacheEvent] = collections.deque(maxlen=capacity)
+        self.rev = 0
+        self.start_rev = 0
+        self.watchers: set[Watcher] = set()
+        self._advanced = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()
+
+    async def start(self) -> None:
+        rev = await self._load()
+        self.rev = self.start_rev = rev
+        self._task = asyncio.create_task(self._run(), name="watch-cache")
+        self.ready.set()
+
+    async def _load(self) -> int:
+        res = await self.storage.list("/registry/", limit=10_000)
+        rev = res.revision
+        while True:
+            for kv in res.items:
+                b = bucket_of(kv.key, self.buckets)
+                if b is not None:
+                    self.buckets[b][kv.key] = decode(kv)
+            if not res.more:
+                return rev
+            res = await self.storage.list("/registry/", revision=rev,
+                                          start_after=res.items[-1].key, limit=10_000)
+
+    async def close(self) -> None:
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        for w in list(self.watchers):
+            w.close()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async for ev in self.storage.watch("/registry/", after=self.rev):
+                    await self._apply(ev)
+            except asyncio.CancelledError:
+                raise
+            except Compacted:
+                log.warning("watch cache fell behind compaction; reloading")
+                await self._reload()
+            except Exception:
+                log.exception("watch cache storage watch failed; retrying")
+                await asyncio.sleep(0.5)
+
+    async def _reload(self) -> None:
+        for b in self.buckets.values():
+            b.clear()
+        self.events.clear()
+        for w in list(self.watchers):
+            w.close()
+        await self._set_rev(await self._load())
+        self.start_rev = self.rev
+
+    async def _apply(self, sev: Event) -> None:
+        b = bucket_of(sev.kv.key, self.buckets)
+        if b is not None:
+            bucket = self.buckets[b]
+            obj = decode(sev.kv)
+            prev = bucket.get(sev.kv.key)
+            if sev.type == "DELETE":
+                bucket.pop(sev.kv.key, None)
+                obj["metadata"]["resourceVersion"] = str(sev.revision)
+            else:
+                bucket[sev.kv.key] = obj
+            ev = CacheEvent(sev.type, sev.kv.key, obj, prev, sev.revision)
+            self.events.append(ev)
+            for w in list(self.watchers):
+                w.offer(ev)
+        await self._set_rev(sev.revision)
+
+    async def _set_rev(self, rev: int) -> None:
+        self.rev = rev
+        async with self._advanced:
+            self._advanced.notify_all()
+
+    async def wait_for(self, rev: int, timeout: float = 3.0) -> bool:
+        """Wait until the cache has seen revision rev; False on timeout."""
+        if self.rev >= rev:
+            return True
+        async def _wait() -> None:
+            async with self._advanced:
+                await self._advanced.wait_for(lambda: self.rev >= rev)
+        try:
+            await asyncio.wait_for(_wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    async def consistent_rev(self) -> int:
+        """Catch up with storage's current revision (a consistent read), return it."""
+        cur = await self.storage.current_revision()
+        await self.wait_for(cur)
+        return max(cur, self.rev) if self.rev >= cur else self.rev
+
+    # -- reads ------------------------------------------------------------------------
+    def get(self, bucket: str, key: str) -> Obj | None:
+        return self.buckets[bucket].get(key)
+
+    def list(self, bucket: str, prefix: str) -> list[Obj]:
+        """Objects whose key starts with prefix (within bucket), sorted by key."""
+        items = self.buckets[bucket]
+        if prefix == bucket:
+            keys = sorted(items)
+        else:
+            keys = sorted(k for k in items if k.startswith(prefix))
+        return [items[k] for k in keys]
+
+    def oldest_watchable(self) -> int:
+        """Watches from a revision >= this are served from the cache's window."""
+        if self.events and len(self.events) == self.events.maxlen:
+            return self.events[0].rev - 1
+        return self.start_rev
+
+    def watch(self, prefix: str, after: int, flt: Filter | None) -> Watcher:
+        """Every event after revision `after` under prefix. Caller checks the window."""
+        w = Watcher(prefix, flt)
+        for ev in self._since(after):
+            w.offer(ev)
+        self.watchers.add(w)
+        return w
+
+    def _since(self, after: int) -> list[CacheEvent]:
+        evs = self.events
+        if not evs or evs[-1].rev <= after:
+            return []
+        # binary search on the deque (revisions are increasing)
+        lo, hi = 0, len(evs)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if evs[mid].rev <= after:
+                lo = mid + 1
+            else:
+                hi = mid
+        return [evs[i] for i in range(lo, len(evs))]
+
+    def stop_watch(self, w: Watcher) -> None:
+        self.watchers.discard(w)
+        w.closed = True

@@ -1,0 +1,185 @@
+"""Shared fixtures: a real kapi API server in a subprocess, the real kubectl binaries
+and the official Python client pointed at it.
+
+kubectl binaries are found through KAPI_KUBECTL (a path-separated list of binaries or
+folders); by default every kubectl.1.NN under the Google Cloud SDK folder and the
+kubectl on PATH. A version that is absent is skipped, so the suite runs anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SDK_DIR = Path("/usr/lib/google-cloud-sdk/bin")
+WANTED_KUBECTL = ("1.27", "1.33")  # the versions every kubectl test runs with
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    kubeconfig: Path
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+
+def start_server(data_dir: Path, *, storage: str = "sqlite", port: int | None = None,
+                 extra: tuple[str, ...] = ()) -> Server:
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = data_dir / f"server-{port}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir", str(data_dir),
+         "--port", str(port), "--storage", storage, *extra],
+        stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"kapi exited with {proc.returncode}: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                return Server(url, data_dir, data_dir / "kubeconfig", proc, port, log)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    stop_server(proc)
+    raise RuntimeError("kapi did not become ready in 30 s")
+
+
+def stop_server(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
+    """Stop the server we started, by its PID."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            return proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait(timeout=15)
+    return proc.returncode
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = start_server(tmp_path_factory.mktemp("kapi"))
+    yield s
+    stop_server(s.proc)
+
+
+# -- kubectl ---------------------------------------------------------------------------
+def _kubectl_candidates() -> list[Path]:
+    spec = os.environ.get("KAPI_KUBECTL")
+    paths: list[Path] = []
+    if spec:
+        for p in spec.split(os.pathsep):
+            pp = Path(p)
+            paths += sorted(pp.glob("kubectl*")) if pp.is_dir() else [pp]
+    else:
+        paths += sorted(SDK_DIR.glob("kubectl.1.*"))
+        on_path = shutil.which("kubectl")
+        if on_path:
+            paths.append(Path(on_path))
+    return [p for p in paths if p.is_file() and os.access(p, os.X_OK)]
+
+
+def _version_of(binary: Path) -> str | None:
+    try:
+        out = subprocess.run([str(binary), "version", "--client", "-o", "json"],
+                             capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r'"minor":\s*"(\d+)', out)
+    return f"1.{m.group(1)}" if m else None
+
+
+_KUBECTLS: dict[str, Path] | None = None
+
+
+def kubectls() -> dict[str, Path]:
+    global _KUBECTLS
+    if _KUBECTLS is None:
+        found: dict[str, Path] = {}
+        for p in _kubectl_candidates():
+            v = _version_of(p)
+            if v and v not in found:
+                found[v] = p
+        _KUBECTLS = found
+    return _KUBECTLS
+
+
+@dataclass
+class Kubectl:
+    version: str
+    binary: Path
+    kubeconfig: Path
+
+    def run(self, *args: str, input: str | None = None, check: bool = True,
+            timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        e = dict(os.environ, KUBECONFIG=str(self.kubeconfig), **(env or {}))
+        e.pop("KUBERNETES_SERVICE_HOST", None)
+        p = subprocess.run([str(self.binary), *args], input=input, capture_output=True,
+                           text=True, timeout=timeout, env=e)
+        if check and p.returncode != 0:
+            raise AssertionError(f"kubectl {self.version} {' '.join(args)} failed "
+                                 f"({p.returncode}):\n{p.stdout}\n{p.stderr}")
+        return p
+
+    def __call__(self, *args: str, **kw: object) -> str:
+        return self.run(*args, **kw).stdout  # type: ignore[arg-type]
+
+
+@pytest.fixture(params=WANTED_KUBECTL, scope="session")
+def kubectl(request: pytest.FixtureRequest, server: Server) -> Kubectl:
+    found = kubectls()
+    if request.param not in found:
+        pytest.skip(f"kubectl {request.param} is not installed")
+    return Kubectl(request.param, found[request.param], server.kubeconfig)
+
+
+# -- the official Python client ---------------------------------------------------------
+@pytest.fixture(scope="session")
+def api_client(server: Server):  # type: ignore[no-untyped-def]
+    from kubernetes import client, config
+
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=str(server.kubeconfig), client_configuration=cfg)
+    with client.ApiClient(cfg) as c:
+        yield c
+
+
+_counter = iter(range(1, 1_000_000))
+
+
+@pytest.fixture
+def ns(server: Server) -> Iterator[str]:
+    """A fresh namespace per test (created over HTTP, like a user would)."""
+    name = f"t{os.getpid() % 1000}-{next(_counter)}"
+    with server.client() as c:
+        r = c.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
+                                                "metadata": {"name": name}})
+        assert r.status_code == 201, r.text
+    yield name
