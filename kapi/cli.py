@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("--port", type=int, default=6443)
         s.add_argument("--host", default="127.0.0.1")
         s.add_argument("--storage", default="sqlite", choices=("sqlite", "memory"))
+        s.add_argument("--compact-interval", type=float, default=60.0,
+                       help="seconds between compactions of old revisions")
+        s.add_argument("--compact-keep", type=int, default=10_000,
+                       help="revisions kept behind the newest at each compaction")
+        s.add_argument("--watch-cache-capacity", type=int, default=100_000,
+                       help="events the watch cache keeps for watches resuming from the past")
         s.add_argument("-v", "--verbose", action="store_true")
     return p
 
@@ -85,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
         config = Config(host=args.host, port=args.port,
-                        data_dir=args.data_dir or default_data_dir(), storage=args.storage)
+                        data_dir=args.data_dir or default_data_dir(), storage=args.storage,
+                        compact_interval=args.compact_interval, compact_keep=args.compact_keep,
+                        watch_cache_capacity=args.watch_cache_capacity)
     except ValueError as e:
         print(f"kapi: {e}", file=sys.stderr)
         return 2

@@ -71,7 +71,8 @@ def list_options(r: Resource, q: Mapping[str, str]) -> ListOptions:
     if opts.resource_version_match not in ("", "Exact", "NotOlderThan"):
         raise errors.BadRequest(f'resourceVersionMatch: Unsupported value: '
                                 f'"{opts.resource_version_match}"')
-    if opts.resource_version_match and opts.resource_version == "":
+    watch_list = q.get("sendInitialEvents") in ("true", "1")
+    if opts.resource_version_match and opts.resource_version == "" and not watch_list:
         raise errors.BadRequest("resourceVersionMatch is forbidden unless resourceVersion "
                                 "is provided")
     if opts.continue_token and opts.resource_version not in ("", "0"):

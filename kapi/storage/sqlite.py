@@ -91,7 +91,7 @@ class SQLiteStorage:
             return
         if self.path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level="DEFERRED", check_same_thread=False)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         for pragma in PRAGMAS:
             db.execute(pragma)
         db.executescript(SCHEMA)

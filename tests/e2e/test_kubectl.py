@@ -222,3 +222,25 @@ def test_bad_input_is_a_clear_error(kubectl, ns, tmp_path):
     p = kubectl.run("get", "cm", "nope", "-n", ns, check=False)
     assert p.returncode != 0
     assert 'configmaps "nope" not found' in p.stderr
+
+
+ALL_MINORS = [f"1.{m}" for m in range(27, 34)]
+
+
+@pytest.mark.parametrize("version", ALL_MINORS)
+def test_every_kubectl_minor_smoke(version, server, ns, tmp_path):
+    from tests.conftest import Kubectl, kubectls
+
+    found = kubectls()
+    if version not in found:
+        pytest.skip(f"kubectl {version} is not installed")
+    k = Kubectl(version, found[version], server.kubeconfig)
+    assert "deployments" in k("api-resources", "-o", "name")
+    f = tmp_path / "d.yaml"
+    f.write_text(DEPLOY)
+    assert "created" in k("apply", "-n", ns, "-f", str(f))
+    assert "unchanged" in k("apply", "-n", ns, "-f", str(f))
+    assert k("get", "deploy", "web", "-n", ns, "-o", "jsonpath={.spec.replicas}") == "2"
+    rows = k("get", "all", "-n", ns).splitlines()
+    assert any(r.startswith("deployment.apps/web") for r in rows)
+    assert 'deployment.apps "web" deleted' in k("delete", "-n", ns, "-f", str(f))
