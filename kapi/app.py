@@ -96,7 +96,7 @@ class APIServer:
     async def start(self) -> None:
         await self.storage.start()
         await self.cache.start()
-        await lifecycle.bootstrap(self.store, self.scheme)
+        await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
         self._tasks.append(asyncio.create_task(self._compact_loop(), name="compactor"))
 
     async def stop(self) -> None:

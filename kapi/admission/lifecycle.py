@@ -47,14 +47,24 @@ class NamespaceLifecycle:
                     "field": "metadata.namespace"}]})
 
 
-async def bootstrap(store: Any, scheme: Scheme) -> None:
-    """Create the system namespaces if they are missing."""
+async def bootstrap(store: Any, scheme: Scheme, *, api_port: int) -> None:
+    """Create the system namespaces and the `kubernetes` Service if they are missing."""
     ns = scheme.get("", "v1", "namespaces")
-    assert ns is not None
-    for name in SYSTEM_NAMESPACES:
-        if await store.storage.get(ns.key(None, name)) is None:
+    svc = scheme.get("", "v1", "services")
+    assert ns is not None and svc is not None
+    wanted: list[tuple[Resource, str | None, Obj]] = [
+        (ns, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+        for name in SYSTEM_NAMESPACES]
+    wanted.append((svc, "default", {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": "kubernetes", "labels": {"component": "apiserver",
+                                                       "provider": "kubernetes"}},
+        "spec": {"type": "ClusterIP", "sessionAffinity": "None",
+                 "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                            "targetPort": api_port}]}}))
+    for r, namespace, obj in wanted:
+        if await store.storage.get(r.key(namespace, obj["metadata"]["name"])) is None:
             try:
-                await store.create(ns, None, {"apiVersion": "v1", "kind": "Namespace",
-                                              "metadata": {"name": name}})
+                await store.create(r, namespace, obj)
             except errors.AlreadyExists:
                 pass

@@ -61,7 +61,11 @@ class ServiceAllocator:
         if spec.get("type") == "ExternalName":
             return
         if not spec.get("clusterIP"):
-            spec["clusterIP"] = self.allocate_ip()
+            default_ns = new.get("metadata", {}).get("namespace") == "default"
+            if default_ns and new.get("metadata", {}).get("name") == "kubernetes":
+                spec["clusterIP"] = str(self.net.network_address + 1)  # upstream's first IP
+            else:
+                spec["clusterIP"] = self.allocate_ip()
         if spec["clusterIP"] != "None":
             spec.setdefault("clusterIPs", [spec["clusterIP"]])
             spec.setdefault("ipFamilies", ["IPv4"])

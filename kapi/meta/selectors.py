@@ -28,7 +28,7 @@ __all__ = [
     "SelectorError", "Requirement", "LabelSelector", "FieldRequirement", "FieldSelector",
     "parse_label_selector", "label_selector_from_dict", "everything", "nothing",
     "parse_field_selector", "field_value", "escape_field_value", "unescape_field_value",
-    "go_quote",
+    "go_quote", "new_requirement", "qualified_name_errors", "label_value_errors",
 ]
 
 

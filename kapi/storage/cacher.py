@@ -193,12 +193,6 @@ class WatchCache:
         except asyncio.TimeoutError:
             return False
 
-    async def consistent_rev(self) -> int:
-        """Catch up with storage's current revision (a consistent read), return it."""
-        cur = await self.storage.current_revision()
-        await self.wait_for(cur)
-        return max(cur, self.rev) if self.rev >= cur else self.rev
-
     # -- reads ------------------------------------------------------------------------
     def get(self, bucket: str, key: str) -> Obj | None:
         return self.buckets[bucket].get(key)

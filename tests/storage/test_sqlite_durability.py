@@ -15,16 +15,24 @@ from contextlib import aclosing
 from kapi.storage import Event, KeyValue, SQLiteStorage
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+TIMEOUT = 10.0
 
 
 async def _history(store: SQLiteStorage, after: int) -> list[Event]:
+    """Every recorded event after `after` (bounded: never waits for live events)."""
     current = await store.current_revision()
     out: list[Event] = []
-    async with aclosing(store.watch("", after=after)) as stream:
-        async for event in stream:
-            out.append(event)
-            if event.revision >= current:
-                break
+    if current <= after:
+        return out
+
+    async def read() -> None:
+        async with aclosing(store.watch("", after=after)) as stream:
+            async for event in stream:
+                out.append(event)
+                if event.revision >= current:
+                    break
+
+    await asyncio.wait_for(read(), TIMEOUT)
     return out
 
 
