@@ -244,3 +244,71 @@ def test_every_kubectl_minor_smoke(version, server, ns, tmp_path):
     rows = k("get", "all", "-n", ns).splitlines()
     assert any(r.startswith("deployment.apps/web") for r in rows)
     assert 'deployment.apps "web" deleted' in k("delete", "-n", ns, "-f", str(f))
+
+
+POD_NODE_EVENT = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: pod-a
+spec:
+  containers:
+  - name: c
+    image: busybox:latest
+---
+apiVersion: v1
+kind: Event
+metadata:
+  name: pod-a.1
+involvedObject:
+  kind: Pod
+  name: pod-a
+reason: Scheduled
+message: assigned somewhere
+type: Normal
+count: 1
+---
+apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: rs-a
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: a}
+  template:
+    metadata:
+      labels: {app: a}
+    spec:
+      containers:
+      - name: c
+        image: busybox:latest
+"""
+
+
+def test_table_columns_for_pods_events_nodes_replicasets(kubectl, ns, tmp_path, server):
+    f = tmp_path / "objs.yaml"
+    f.write_text(POD_NODE_EVENT)
+    kubectl("apply", "-n", ns, "-f", str(f))
+    pods = kubectl("get", "pods", "-n", ns, "-o", "wide").splitlines()
+    assert pods[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE",
+                               "NOMINATED", "NODE", "READINESS", "GATES"]
+    assert pods[1].split()[:4] == ["pod-a", "0/1", "Pending", "0"]
+    events = kubectl("get", "events", "-n", ns).splitlines()
+    assert events[0].split() == ["LAST", "SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
+    assert events[1].split()[1:5] == ["Normal", "Scheduled", "pod/pod-a", "assigned"]
+    rs = kubectl("get", "rs", "-n", ns).splitlines()
+    assert rs[0].split() == ["NAME", "DESIRED", "CURRENT", "READY", "AGE"]
+    assert rs[1].split()[:4] == ["rs-a", "1", "0", "0"]
+    node = f"node-{ns}"
+    with server.client() as c:
+        r = c.post("/api/v1/nodes", json={"metadata": {"name": node}, "status": {
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "nodeInfo": {"kubeletVersion": "v1.33.0"}}})
+        assert r.status_code == 201, r.text
+    try:
+        nodes = kubectl("get", "nodes", node).splitlines()
+        assert nodes[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION"]
+        assert nodes[1].split()[:3] == [node, "Ready", "<none>"] and nodes[1].split()[-1] == "v1.33.0"
+    finally:
+        kubectl("delete", "node", node)
