@@ -35,6 +35,7 @@ from kapi.meta.schema import load_definitions
 from kapi.openapi_serving import OpenAPIServer
 from kapi.registry.store import Store
 from kapi.storage import open_storage
+from kapi.storage.common import compact_loop
 from kapi.storage.cacher import WatchCache
 from kapi.storage.interface import Storage
 
@@ -97,23 +98,16 @@ class APIServer:
         await self.storage.start()
         await self.cache.start()
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
-        self._tasks.append(asyncio.create_task(self._compact_loop(), name="compactor"))
+        self._tasks.append(asyncio.create_task(compact_loop(
+            self.storage, interval=self.config.compact_interval,
+            keep_revisions=self.config.compact_keep,
+            keep_seconds=self.config.compact_keep_seconds), name="compactor"))
 
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
         await self.cache.close()
         await self.storage.close()
-
-    async def _compact_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.config.compact_interval)
-            try:
-                rev = await self.storage.current_revision() - self.config.compact_keep
-                if rev > await self.storage.compacted_revision():
-                    await self.storage.compact(rev)
-            except Exception:
-                log.exception("compaction failed")
 
     # -- requests -----------------------------------------------------------------------
     async def handle(self, request: Request) -> Response:

@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="seconds between compactions of old revisions")
         s.add_argument("--compact-keep", type=int, default=10_000,
                        help="revisions kept behind the newest at each compaction")
+        s.add_argument("--compact-keep-seconds", type=float, default=300.0,
+                       help="seconds of history kept at each compaction, besides --compact-keep")
         s.add_argument("--watch-cache-capacity", type=int, default=100_000,
                        help="events the watch cache keeps for watches resuming from the past")
         s.add_argument("-v", "--verbose", action="store_true")
@@ -93,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         config = Config(host=args.host, port=args.port,
                         data_dir=args.data_dir or default_data_dir(), storage=args.storage,
                         compact_interval=args.compact_interval, compact_keep=args.compact_keep,
+                        compact_keep_seconds=args.compact_keep_seconds,
                         watch_cache_capacity=args.watch_cache_capacity)
     except ValueError as e:
         print(f"kapi: {e}", file=sys.stderr)

@@ -23,6 +23,7 @@ class Config:
     watch_cache_capacity: int = 100_000  # events kept for watches resuming from the past
     compact_interval: float = 60.0  # seconds between compactions
     compact_keep: int = 10_000  # revisions kept behind the newest at each compaction
+    compact_keep_seconds: float = 300.0  # ... and at least this much recent history
     service_cidr: str = "10.96.0.0/12"
 
     def __post_init__(self) -> None:
@@ -30,6 +31,8 @@ class Config:
             raise ValueError(f"port {self.port} is out of range")
         if self.storage not in ("sqlite", "memory"):
             raise ValueError(f"unknown storage backend {self.storage!r} (sqlite, memory)")
+        if self.compact_interval <= 0 or self.compact_keep < 0 or self.compact_keep_seconds < 0:
+            raise ValueError("compaction settings must be positive")
         if self.watch_cache_capacity < 100:
             raise ValueError("watch_cache_capacity must be at least 100")
 

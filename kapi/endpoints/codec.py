@@ -13,6 +13,7 @@ import orjson
 import yaml
 
 from kapi import errors
+from kapi.endpoints.protobuf import MEDIA_TYPE as PROTOBUF, ProtobufError, decode_k8s_protobuf
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # upstream's limit for a request body
 
@@ -43,6 +44,11 @@ def decode_body(raw: bytes, content_type: str | None) -> Any:
     if not raw.strip():
         raise errors.BadRequest("the request body is empty: an object is required")
     mt = media_type(content_type)
+    if mt == PROTOBUF:
+        try:
+            return decode_k8s_protobuf(raw)
+        except ProtobufError as e:
+            raise errors.BadRequest(f"the object provided is unrecognized or malformed protobuf: {e}") from None
     if mt.endswith("yaml") or mt == "text/yaml":
         try:
             return yaml.load(raw, Loader=_YamlLoader)
@@ -51,7 +57,7 @@ def decode_body(raw: bytes, content_type: str | None) -> Any:
     if mt and mt not in (JSON, "*/*") and not mt.endswith("+json"):
         raise errors.UnsupportedMediaType(
             f'the body of the request was in an unknown format - accepted media types '
-            f'include: application/json, application/yaml')
+            f'include: application/json, application/yaml, {PROTOBUF}')
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as e:

@@ -141,7 +141,8 @@ class SQLiteStorage:
         async with self._write_lock:
             prev = self._existing(key, expected_revision)
             rev, data = self._rev + 1, bytes(value)
-            self._append((rev, key, 0, 0, prev.create_revision, prev.mod_revision, data, prev.value))
+            crev, prev_rev = prev.create_revision, prev.mod_revision
+            self._append((rev, key, 0, 0, crev, prev_rev, data, prev.value))
             kv = KeyValue(key, data, prev.create_revision, rev)
             self._fanout.publish(Event("PUT", kv, prev, rev))
             return kv
@@ -151,7 +152,8 @@ class SQLiteStorage:
             prev = self._existing(key, expected_revision)
             rev = self._rev + 1
             # A tombstone keeps the last value in `value`; old_value would only repeat it.
-            self._append((rev, key, 0, 1, prev.create_revision, prev.mod_revision, prev.value, None))
+            crev, prev_rev = prev.create_revision, prev.mod_revision
+            self._append((rev, key, 0, 1, crev, prev_rev, prev.value, None))
             kv = KeyValue(key, prev.value, prev.create_revision, rev)
             self._fanout.publish(Event("DELETE", kv, prev, rev))
             return kv

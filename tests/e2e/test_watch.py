@@ -84,6 +84,7 @@ def test_watch_single_object_by_name(server, ns):
 
 def test_compaction_expires_old_watches_and_continue_tokens(tmp_path):
     s = start_server(tmp_path / "d", extra=("--compact-interval", "0.2", "--compact-keep", "5",
+                                            "--compact-keep-seconds", "0",
                                             "--watch-cache-capacity", "100"))
     try:
         with s.client() as c:
