@@ -39,7 +39,8 @@ def write_kubeconfig(config: Config) -> Path:
     return path
 
 
-async def serve(config: Config, *, announce: bool) -> None:
+async def serve(config: Config, *, announce: bool,
+                components_wanted: dict[str, object] | None = None) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config as HyperConfig
 
@@ -62,35 +63,137 @@ async def serve(config: Config, *, announce: bool) -> None:
     if announce:
         print(f"kapi: API server on {config.server_url} (data in {config.data_dir})", flush=True)
         print(f"export KUBECONFIG={kubeconfig}", flush=True)
-    await hypercorn_serve(app, hc, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    server_task = asyncio.create_task(
+        hypercorn_serve(app, hc, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
+    components = await start_components(config, components_wanted) if components_wanted else []
+    await server_task
+    for t in components:
+        t.cancel()
+    await asyncio.gather(*components, return_exceptions=True)
+
+
+async def _wait_ready(url: str, timeout: float = 30) -> None:
+    import httpx
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with httpx.AsyncClient() as c:
+        while True:
+            try:
+                if (await c.get(url + "/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if asyncio.get_running_loop().time() > deadline:
+                raise RuntimeError("the API server did not become ready")
+            await asyncio.sleep(0.05)
+
+
+async def start_components(config: Config, wanted: dict[str, object]) -> list[asyncio.Task[None]]:
+    """The cluster's other components, each an API client with its own connection pool,
+    talking to the API server over HTTP like any client."""
+    from runtime.client.rest import Client
+
+    await _wait_ready(config.server_url)
+    tasks: list[asyncio.Task[None]] = []
+
+    def client(agent: str) -> Client:
+        return Client(config.server_url, user_agent=agent)
+
+    if wanted.get("controller-manager"):
+        from runtime.controllers.manager import run_controller_manager
+        tasks.append(asyncio.create_task(run_controller_manager(
+            client("kapi-controller-manager"), options=dict(wanted.get("options") or {}))))
+    if wanted.get("scheduler"):
+        from runtime.scheduler.run import run_scheduler
+        tasks.append(asyncio.create_task(run_scheduler(client("kapi-scheduler"))))
+    nodes = int(wanted.get("simulated_nodes") or 0)  # type: ignore[call-overload]
+    if nodes:
+        from runtime.kubelet.simulated import run_simulated_nodes
+        tasks.append(asyncio.create_task(run_simulated_nodes(
+            client("kapi-kubelet-simulated"), count=nodes, prefix="kapi-sim-")))
+    return tasks
+
+
+def _server_flags(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--data-dir", type=Path, default=None,
+                   help="where state and the kubeconfig live (default ~/.kapi or XDG)")
+    s.add_argument("--port", type=int, default=6443)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--storage", default="sqlite", choices=("sqlite", "memory"))
+    s.add_argument("--compact-interval", type=float, default=60.0,
+                   help="seconds between compactions of old revisions")
+    s.add_argument("--compact-keep", type=int, default=10_000,
+                   help="revisions kept behind the newest at each compaction")
+    s.add_argument("--compact-keep-seconds", type=float, default=300.0,
+                   help="seconds of history kept at each compaction, besides --compact-keep")
+    s.add_argument("--watch-cache-capacity", type=int, default=100_000,
+                   help="events the watch cache keeps for watches resuming from the past")
+
+
+def _component_flags(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--kubeconfig", type=Path, default=None,
+                   help="kubeconfig of the cluster (default: $KUBECONFIG, then ~/.kapi/kubeconfig)")
+    s.add_argument("--leader-elect", default="true", choices=("true", "false"))
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kapi", description="A Kubernetes-compatible cluster")
+    p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
-    for name, help_ in (("up", "start a whole cluster"), ("apiserver", "start the API server alone")):
-        s = sub.add_parser(name, help=help_)
-        s.add_argument("--data-dir", type=Path, default=None,
-                       help="where state and the kubeconfig live (default ~/.kapi or XDG)")
-        s.add_argument("--port", type=int, default=6443)
-        s.add_argument("--host", default="127.0.0.1")
-        s.add_argument("--storage", default="sqlite", choices=("sqlite", "memory"))
-        s.add_argument("--compact-interval", type=float, default=60.0,
-                       help="seconds between compactions of old revisions")
-        s.add_argument("--compact-keep", type=int, default=10_000,
-                       help="revisions kept behind the newest at each compaction")
-        s.add_argument("--compact-keep-seconds", type=float, default=300.0,
-                       help="seconds of history kept at each compaction, besides --compact-keep")
-        s.add_argument("--watch-cache-capacity", type=int, default=100_000,
-                       help="events the watch cache keeps for watches resuming from the past")
-        s.add_argument("-v", "--verbose", action="store_true")
+    up = sub.add_parser("up", help="start a whole cluster: API server, controllers, scheduler, nodes")
+    _server_flags(up)
+    up.add_argument("--simulated-nodes", type=int, default=0,
+                    help="simulated (kwok-like) nodes to start")
+    up.add_argument("--no-controllers", action="store_true", help="start no controller manager")
+    up.add_argument("--no-scheduler", action="store_true", help="start no scheduler")
+    up.add_argument("--pod-eviction-timeout", type=float, default=300.0,
+                    help="default tolerationSeconds for not-ready/unreachable nodes")
+    _server_flags(sub.add_parser("apiserver", help="start the API server alone"))
+    _component_flags(sub.add_parser("controller-manager", help="start the controllers alone"))
+    _component_flags(sub.add_parser("scheduler", help="start the scheduler alone"))
     return p
+
+
+def _kubeconfig(arg: Path | None) -> Path:
+    import os
+    if arg is not None:
+        return arg
+    env = os.environ.get("KUBECONFIG")
+    return Path(env.split(os.pathsep)[0]) if env else default_data_dir() / "kubeconfig"
+
+
+async def run_component(command: str, kubeconfig: Path, leader_elect: bool) -> None:
+    from runtime.client.rest import Client
+
+    client = Client.from_kubeconfig(kubeconfig, user_agent=f"kapi-{command}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if command == "controller-manager":
+        from runtime.controllers.manager import run_controller_manager
+        task = asyncio.create_task(run_controller_manager(client, leader_elect=leader_elect))
+    else:
+        from runtime.scheduler.run import run_scheduler
+        task = asyncio.create_task(run_scheduler(client, leader_elect=leader_elect))
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await client.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        import uvloop
+        run = uvloop.run
+    except ImportError:
+        run = asyncio.run
+    if args.command in ("controller-manager", "scheduler"):
+        run(run_component(args.command, _kubeconfig(args.kubeconfig), args.leader_elect == "true"))
+        return 0
     try:
         config = Config(host=args.host, port=args.port,
                         data_dir=args.data_dir or default_data_dir(), storage=args.storage,
@@ -100,13 +203,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"kapi: {e}", file=sys.stderr)
         return 2
+    wanted: dict[str, object] = {}
+    if args.command == "up":
+        wanted = {"controller-manager": not args.no_controllers,
+                  "scheduler": not args.no_scheduler,
+                  "simulated_nodes": args.simulated_nodes,
+                  "options": {"pod_eviction_timeout": args.pod_eviction_timeout}}
     try:
-        import uvloop
-        run = uvloop.run
-    except ImportError:
-        run = asyncio.run
-    try:
-        run(serve(config, announce=True))
+        run(serve(config, announce=True, components_wanted=wanted))
     except OSError as e:
         print(f"kapi: {e}", file=sys.stderr)
         return 1

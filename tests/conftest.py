@@ -48,12 +48,13 @@ class Server:
 
 
 def start_server(data_dir: Path, *, storage: str = "sqlite", port: int | None = None,
-                 extra: tuple[str, ...] = ()) -> Server:
+                 extra: tuple[str, ...] = (), command: str = "apiserver") -> Server:
+    """Start `kapi <command>` (apiserver, or up for a whole cluster) and wait until ready."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / f"server-{port}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir", str(data_dir),
+        [sys.executable, "-m", "kapi.cli", command, "--data-dir", str(data_dir),
          "--port", str(port), "--storage", storage, *extra],
         stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=REPO)
     url = f"http://127.0.0.1:{port}"
@@ -81,6 +82,16 @@ def stop_server(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int
             proc.kill()
             return proc.wait(timeout=15)
     return proc.returncode
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A whole cluster: API server, controller manager, scheduler and three simulated
+    nodes, with short node-failure timeouts so tests see evictions quickly."""
+    s = start_server(tmp_path_factory.mktemp("cluster"), command="up",
+                     extra=("--simulated-nodes", "3", "--pod-eviction-timeout", "5"))
+    yield s
+    stop_server(s.proc)
 
 
 @pytest.fixture(scope="session")

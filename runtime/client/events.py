@@ -1,0 +1,72 @@
+"""An event recorder: controllers and the scheduler report what they did as core/v1
+Events (what `kubectl describe` shows). Repeats of the same event within the series
+window bump `count` and `lastTimestamp` instead of creating a new object, as upstream's
+recorder does. Failures to record never fail the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from typing import Any, Callable
+
+from runtime.client.resources import EVENTS
+from runtime.client.rest import ApiError, Client
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _fmt(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EventRecorder:
+    def __init__(self, client: Client, component: str, *, host: str = "",
+                 clock: Callable[[], dt.datetime] = _now) -> None:
+        self.client, self.component, self.host, self.clock = client, component, host, clock
+        self._seen: dict[tuple[str, ...], tuple[str, str, int]] = {}  # key -> (ns, name, count)
+
+    async def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        meta = obj.get("metadata", {})
+        ns = meta.get("namespace") or "default"
+        ref = {"kind": obj.get("kind", ""), "namespace": meta.get("namespace", ""),
+               "name": meta.get("name", ""), "uid": meta.get("uid", ""),
+               "apiVersion": obj.get("apiVersion", ""),
+               "resourceVersion": meta.get("resourceVersion", "")}
+        key = (ns, ref["kind"], ref["name"], ref["uid"], type_, reason, message)
+        now = _fmt(self.clock())
+        try:
+            if key in self._seen:
+                ens, ename, count = self._seen[key]
+                await self.client.patch(EVENTS, ename, {"count": count + 1, "lastTimestamp": now},
+                                        ens)
+                self._seen[key] = (ens, ename, count + 1)
+                return
+            name = f"{ref['name']}.{secrets.token_hex(8)}"
+            body = {"apiVersion": "v1", "kind": "Event",
+                    "metadata": {"name": name, "namespace": ns},
+                    "involvedObject": ref, "reason": reason, "message": message, "type": type_,
+                    "source": {"component": self.component, **({"host": self.host} if self.host else {})},
+                    "firstTimestamp": now, "lastTimestamp": now, "count": 1,
+                    "reportingComponent": self.component, "reportingInstance": self.host}
+            await self.client.create(EVENTS, body, ns)
+            if len(self._seen) > 4096:
+                self._seen.clear()
+            self._seen[key] = (ns, name, 1)
+        except ApiError as e:
+            log.debug("recording event %s on %s/%s failed: %s", reason, ns, ref["name"], e)
+        except Exception as e:  # the API may be going away at shutdown
+            log.debug("recording event failed: %r", e)
+
+    async def normal(self, obj: Obj, reason: str, message: str) -> None:
+        await self.event(obj, "Normal", reason, message)
+
+    async def warning(self, obj: Obj, reason: str, message: str) -> None:
+        await self.event(obj, "Warning", reason, message)
