@@ -24,3 +24,7 @@ bench: $(BIN)/.installed
 
 clean:
 	rm -rf $(VENV) *.egg-info
+
+lint: $(BIN)/.installed
+	$(BIN)/pip install -q ruff
+	$(BIN)/ruff check kapi runtime tests bench

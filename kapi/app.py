@@ -20,8 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from kapi import discovery, errors
-from kapi import defaulting
+from kapi import defaulting, discovery, errors
 from kapi.admission import lifecycle
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.config import Config
@@ -35,8 +34,8 @@ from kapi.meta.schema import load_definitions
 from kapi.openapi_serving import OpenAPIServer
 from kapi.registry.store import Store
 from kapi.storage import open_storage
-from kapi.storage.common import compact_loop
 from kapi.storage.cacher import WatchCache
+from kapi.storage.common import compact_loop
 from kapi.storage.interface import Storage
 
 log = logging.getLogger("kapi")
@@ -132,8 +131,8 @@ class APIServer:
     async def _non_resource(self, request: Request, info: RequestInfo) -> Response:
         path = info.path.rstrip("/") or "/"
         if request.method not in ("GET", "HEAD"):
-            raise errors.MethodNotAllowed(f"the server does not allow this method on the "
-                                          f"requested resource")
+            raise errors.MethodNotAllowed("the server does not allow this method on the "
+                                          "requested resource")
         if path in ("/healthz", "/livez", "/readyz") or path.startswith(("/healthz/", "/livez/", "/readyz/")):
             ok = self.cache.ready.is_set()
             return Response(b"ok" if ok else b"not ready", status_code=200 if ok else 503,
@@ -181,7 +180,7 @@ class APIServer:
         verb = info.verb
         if verb not in r.verbs and not info.subresource:
             raise errors.MethodNotAllowed(
-                f"the server does not allow this method on the requested resource")
+                "the server does not allow this method on the requested resource")
         q = request.query_params
         body = await request.body() if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
         if len(body) > codec.MAX_BODY_BYTES:

@@ -76,8 +76,8 @@ def _resource_entries(r: Resource) -> list[Obj]:
 
 
 def _hash(r: Resource) -> str:
-    import hashlib
     import base64
+    import hashlib
     h = hashlib.sha256(f"{r.stored_group}/{r.stored_version}/{r.kind}".encode()).digest()
     return base64.b64encode(h[:8]).decode()
 

@@ -74,7 +74,7 @@ class NotFound(APIError):
     code, reason = 404, "NotFound"
 
     @classmethod
-    def of(cls, r: Resource, name: str) -> "NotFound":
+    def of(cls, r: Resource, name: str) -> NotFound:
         return cls(f'{_qualified(r)} "{name}" not found', details=_details(r, name))
 
 
@@ -90,7 +90,7 @@ class AlreadyExists(APIError):
     code, reason = 409, "AlreadyExists"
 
     @classmethod
-    def of(cls, r: Resource, name: str) -> "AlreadyExists":
+    def of(cls, r: Resource, name: str) -> AlreadyExists:
         return cls(f'{_qualified(r)} "{name}" already exists', details=_details(r, name))
 
 
@@ -98,7 +98,7 @@ class Conflict(APIError):
     code, reason = 409, "Conflict"
 
     @classmethod
-    def modified(cls, r: Resource, name: str) -> "Conflict":
+    def modified(cls, r: Resource, name: str) -> Conflict:
         return cls(
             f'Operation cannot be fulfilled on {_qualified(r)} "{name}": the object has been '
             "modified; please apply your changes to the latest version and try again",
@@ -124,7 +124,7 @@ class Invalid(APIError):
     code, reason = 422, "Invalid"
 
     @classmethod
-    def of(cls, r: Resource, kind: str, name: str, causes: list[dict[str, str]]) -> "Invalid":
+    def of(cls, r: Resource, kind: str, name: str, causes: list[dict[str, str]]) -> Invalid:
         text = ", ".join(f"{c['field']}: {c['message']}" if c.get("field") else c["message"]
                          for c in causes)
         group_kind = f"{kind}.{r.group}" if r.group else kind

@@ -98,7 +98,7 @@ class WatchStream:
                     item = await asyncio.wait_for(q.get(), wait)
                 else:
                     item = q.get_nowait()
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if self.bookmarks and q.empty() and not self.w.closed and self.w.task is None:
                     rev = self.store.cache.rev
                     if rev > self.last_rev:

@@ -190,7 +190,7 @@ class WatchCache:
         try:
             await asyncio.wait_for(_wait(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     # -- reads ------------------------------------------------------------------------

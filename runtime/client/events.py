@@ -20,7 +20,7 @@ Obj = dict[str, Any]
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _fmt(t: dt.datetime) -> str:

@@ -75,7 +75,7 @@ class Client:
         self.base_url = base_url
 
     @classmethod
-    def from_kubeconfig(cls, path: str | Path, **kw: Any) -> "Client":
+    def from_kubeconfig(cls, path: str | Path, **kw: Any) -> Client:
         url, headers = load_kubeconfig(path)
         return cls(url, headers=headers, **kw)
 

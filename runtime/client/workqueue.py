@@ -89,7 +89,7 @@ class WorkQueue:
                     return key
                 try:
                     await asyncio.wait_for(self._cond.wait(), wait if wait is not None else 1.0)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     pass
 
     def done(self, key: str) -> None:

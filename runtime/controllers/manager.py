@@ -38,7 +38,7 @@ CONTROLLERS: dict[str, str] = {
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass

@@ -322,7 +322,7 @@ def test_events_in_both_groups(api_client, ns):
         metadata=client.V1ObjectMeta(name="e1"),
         involved_object=client.V1ObjectReference(kind="Pod", name="p", namespace=ns),
         reason="Tested", message="hello", type="Normal",
-        event_time=datetime.datetime.now(datetime.timezone.utc))
+        event_time=datetime.datetime.now(datetime.UTC))
     core.create_namespaced_event(ns, ev)
     events_api = client.EventsV1Api(api_client)
     got = events_api.read_namespaced_event("e1", ns)
