@@ -440,6 +440,9 @@ async def bench_watch(plan: Plan, port: int, ns: str) -> dict[str, Any]:
                 req = ("PUT", f"{cms}/{name}", cm_body(name, ns, rv=rvs[name], data=data))
             else:
                 req = ("POST", cms, cm_body(name, ns, data=data))
+            if not writer.reusable:
+                writer.close()
+                writer = await Conn.open(HOST, port)
             t = perf()
             status, body = await writer.request(*req)
             wres.latencies.append(perf() - t)
@@ -561,6 +564,11 @@ def render(rows: list[Row], header: dict[str, Any]) -> str:
         if r is not None and r.errors:
             notes.append(f"{row.group} {row.label.strip()}: {r.errors} errors, first: "
                          f"{r.first_error}")
+    reconnects = sum(r.result.reconnects for r in rows if r.result is not None)
+    if reconnects:
+        notes.append(f"{reconnects} reconnects in all after a 'connection: close' response "
+                     f"(Hypercorn closes a keep-alive connection after 1000 requests by "
+                     f"default, kapi and floor alike); not errors, not in the latencies")
     head = [f"kapi API benchmark - {header['when']} - {header['machine']}",
             f"load: raw asyncio HTTP/1.1 client, keep-alive, one request in flight per "
             f"connection; phases stop after N requests or T s; srv/cli cpu = share of one "

@@ -35,7 +35,8 @@ class Conn(asyncio.Protocol):
         self.buf = bytearray()
         self.waiter: asyncio.Future[tuple[int, bytes]] | None = None
         self.lost: Exception | None = None
-        self._reset()
+        self.close_after = False  # the server said "connection: close" (Hypercorn does so
+        self._reset()             # after keep_alive_max_requests, 1000 by default)
 
     def _reset(self) -> None:
         self.status: int | None = None
@@ -89,6 +90,8 @@ class Conn(asyncio.Protocol):
                     elif k == b"transfer-encoding" and b"chunked" in v.lower():
                         self.chunked = True
                         self.need = -1
+                    elif k == b"connection" and b"close" in v.lower():
+                        self.close_after = True
             if self.chunked:
                 if not self._parse_chunks():
                     return
@@ -130,8 +133,12 @@ class Conn(asyncio.Protocol):
             self.need = -1
 
     # -- API ----------------------------------------------------------------------------
+    @property
+    def reusable(self) -> bool:
+        return self.lost is None and not self.close_after and self.transport is not None
+
     def request(self, method: str, path: str, body: bytes = b"") -> "asyncio.Future[tuple[int, bytes]]":
-        if self.lost is not None or self.transport is None:
+        if self.lost is not None or self.transport is None or self.close_after:
             raise ConnectionResetError("connection is closed")
         loop = asyncio.get_running_loop()
         self.waiter = loop.create_future()
@@ -198,6 +205,7 @@ class Result:
     server_cpu: float | None = None  # fraction of one core over the phase
     client_cpu: float | None = None
     first_error: str = ""
+    reconnects: int = 0  # after the server's "connection: close"; not errors
 
     @property
     def rate(self) -> float:
@@ -219,7 +227,7 @@ class Result:
             "bytes_in": self.bytes_in,
             "server_cpu": None if self.server_cpu is None else round(self.server_cpu, 3),
             "client_cpu": None if self.client_cpu is None else round(self.client_cpu, 3),
-            "first_error": self.first_error,
+            "first_error": self.first_error, "reconnects": self.reconnects,
         }
 
 
@@ -257,6 +265,10 @@ async def run_load(host: str, port: int, name: str, make: MakeRequest, *, concur
                 conn = conns[w] = await Conn.open(host, port)
                 continue
             lat.append(perf() - t)
+            if not conn.reusable:  # as any HTTP/1.1 client does: reconnect, not an error
+                conn.close()
+                conn = conns[w] = await Conn.open(host, port)
+                res.reconnects += 1
             res.statuses[status] += 1
             res.bytes_in += len(data)
             if not check(w, i, status, data):

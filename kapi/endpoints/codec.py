@@ -13,7 +13,8 @@ import orjson
 import yaml
 
 from kapi import errors
-from kapi.endpoints.protobuf import MEDIA_TYPE as PROTOBUF, ProtobufError, decode_k8s_protobuf
+from kapi.endpoints.protobuf import MEDIA_TYPE as PROTOBUF
+from kapi.endpoints.protobuf import ProtobufError, decode_k8s_protobuf
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # upstream's limit for a request body
 

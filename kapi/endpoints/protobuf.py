@@ -75,7 +75,7 @@ _FIXED64_KINDS = frozenset({"double", "fixed64", "sfixed64"})
 _FIXED32_KINDS = frozenset({"float", "fixed32", "sfixed32"})
 _WIRE_NAMES = {0: "varint", 1: "fixed64", 2: "length-delimited", 5: "fixed32"}
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ZERO_TIME_SECONDS = -62135596800  # 0001-01-01T00:00:00Z, Go's zero time.Time
 _MAX_TIME_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
 
@@ -377,14 +377,15 @@ def _message(name: str, buf: bytes, spans: list[tuple[int, int]], depth: int) ->
                 if not omitempty:
                     out[jname] = None  # a nil pointer
                 continue
-            # A struct: Go always writes it (as its zero value when absent).
+            # A struct: Go always writes it (as its zero value when absent); a zero Time or
+            # an empty RawExtension is written as null, as Go's JSON encoder (and so a JSON
+            # client, e.g. a template's "creationTimestamp": null) writes it.
             value = _message(typ, buf, [v for _, v in vals or ()], depth + 1)
             if not jname:
                 if isinstance(value, dict):
                     out.update(value)
                 continue
-            if value is not None:
-                out[jname] = value
+            out[jname] = value
             continue
         # scalars
         if repeated:

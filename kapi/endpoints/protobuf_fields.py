@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 FIELDS: dict[str, dict[int, tuple[Any, ...]]] = {
     'io.k8s.api.apps.v1.ControllerRevision': {
         1: ('metadata', 'message', 'io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta', False, False, True),

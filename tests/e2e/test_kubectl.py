@@ -148,7 +148,7 @@ def test_all_namespaces_and_dry_run(kubectl, ns):
     kubectl("create", "configmap", "allns", "-n", ns, "--from-literal=a=1")
     out = kubectl("get", "cm", "-A", "--field-selector", "metadata.name=allns")
     assert out.splitlines()[0].split()[:2] == ["NAMESPACE", "NAME"]
-    assert out.splitlines()[1].split()[:2] == [ns, "allns"]
+    assert [ns, "allns"] in [line.split()[:2] for line in out.splitlines()[1:]]
     nses = kubectl("get", "ns").splitlines()
     assert nses[0].split() == ["NAME", "STATUS", "AGE"]
     assert any(line.split()[:2] == ["default", "Active"] for line in nses)
