@@ -61,6 +61,7 @@ HOST = "127.0.0.1"
 CRUD_GOAL = 0.40  # of the floor's GET rate
 LIST_PODS_GOAL_MS = 1000.0
 WATCH_GOAL_MS = 50.0
+OTHER_CPU_WARN = 0.25  # other processes' CPU (cores) above which a phase is flagged
 
 
 @dataclass
@@ -514,7 +515,7 @@ def fmt(v: float | None, spec: str) -> str:
 
 def render(rows: list[Row], header: dict[str, Any]) -> str:
     cols = ["phase", "conc", "items", "reqs", "err", "req/s", "p50 ms", "p99 ms", "max ms",
-            "vs floor", "srv cpu", "cli cpu", "goal", "result"]
+            "vs floor", "srv cpu", "cli cpu", "other cpu", "goal", "result"]
     table: list[list[str]] = []
     last_group = None
     for row in rows:
@@ -537,11 +538,12 @@ def render(rows: list[Row], header: dict[str, Any]) -> str:
             "-" if row.ratio is None or is_watch else f"{row.ratio:.0%}",
             "-" if r is None or r.server_cpu is None else f"{r.server_cpu:.0%}",
             "-" if r is None or r.client_cpu is None else f"{r.client_cpu:.0%}",
+            "-" if r is None or r.other_cpu is None else f"{r.other_cpu:.0%}",
             row.goal,
             "" if row.met is None else ("MET" if row.met else "MISSED"),
         ])
     widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
-    right = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
+    right = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
@@ -564,6 +566,12 @@ def render(rows: list[Row], header: dict[str, Any]) -> str:
         if r is not None and r.errors:
             notes.append(f"{row.group} {row.label.strip()}: {r.errors} errors, first: "
                          f"{r.first_error}")
+    busy = [f"{row.label.strip()} ({row.result.other_cpu:.0%})" for row in rows
+            if row.result is not None and (row.result.other_cpu or 0) > OTHER_CPU_WARN]
+    if busy:
+        notes.append("WARNING: other processes were busy during: " + ", ".join(busy) +
+                     f" - on this {os.cpu_count()}-cpu machine those figures are depressed; "
+                     "rerun on a quiet machine")
     reconnects = sum(r.result.reconnects for r in rows if r.result is not None)
     if reconnects:
         notes.append(f"{reconnects} reconnects in all after a 'connection: close' response "
@@ -571,8 +579,10 @@ def render(rows: list[Row], header: dict[str, Any]) -> str:
                      f"default, kapi and floor alike); not errors, not in the latencies")
     head = [f"kapi API benchmark - {header['when']} - {header['machine']}",
             f"load: raw asyncio HTTP/1.1 client, keep-alive, one request in flight per "
-            f"connection; phases stop after N requests or T s; srv/cli cpu = share of one "
-            f"core; 'vs floor' = req/s / floor GET req/s",
+            f"connection; phases stop after N requests or T s; srv/cli/other cpu = share of "
+            f"one core used by the server / this client / every other process; 'vs floor' = "
+            f"req/s / floor GET req/s",
+            f"load average at start: {header['loadavg']}",
             ""]
     return "\n".join(head + out + [""] + notes)
 
@@ -613,7 +623,8 @@ async def amain(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="kapi-bench-"))
     header = {"when": time.strftime("%Y-%m-%d %H:%M:%S"),
               "machine": f"{platform.machine()}, {os.cpu_count()} cpus, "
-                         f"Python {platform.python_version()}"}
+                         f"Python {platform.python_version()}",
+              "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg())}
     t0 = time.monotonic()
     rows: list[Row] = []
     try:

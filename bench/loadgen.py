@@ -184,6 +184,18 @@ def proc_cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
 
 
+def system_busy_seconds() -> float | None:
+    """CPU-seconds every CPU of the machine spent busy (from /proc/stat); None if unknown."""
+    try:
+        with open("/proc/stat", "rb") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    # user nice system idle iowait irq softirq steal ...
+    vals = [int(x) for x in fields[1:9]]
+    return (sum(vals) - vals[3] - vals[4]) / CLK_TCK
+
+
 def percentile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank percentile of an already sorted list (q in 0..100)."""
     if not sorted_values:
@@ -204,6 +216,7 @@ class Result:
     bytes_in: int = 0
     server_cpu: float | None = None  # fraction of one core over the phase
     client_cpu: float | None = None
+    other_cpu: float | None = None  # every other process on the machine (cores) over the phase
     first_error: str = ""
     reconnects: int = 0  # after the server's "connection: close"; not errors
 
@@ -227,6 +240,7 @@ class Result:
             "bytes_in": self.bytes_in,
             "server_cpu": None if self.server_cpu is None else round(self.server_cpu, 3),
             "client_cpu": None if self.client_cpu is None else round(self.client_cpu, 3),
+            "other_cpu": None if self.other_cpu is None else round(self.other_cpu, 3),
             "first_error": self.first_error, "reconnects": self.reconnects,
         }
 
@@ -276,7 +290,7 @@ async def run_load(host: str, port: int, name: str, make: MakeRequest, *, concur
                 if not res.first_error:
                     res.first_error = f"{method} {path} -> {status}: {data[:300]!r}"
 
-    cpu0, ccpu0 = proc_cpu_seconds(server_pid), time.process_time()
+    cpu0, ccpu0, sys0 = proc_cpu_seconds(server_pid), time.process_time(), system_busy_seconds()
     t0 = perf()
     deadline = t0 + duration
     try:
@@ -285,13 +299,21 @@ async def run_load(host: str, port: int, name: str, make: MakeRequest, *, concur
         res.seconds = perf() - t0
         for c in conns:
             c.close()
-    cpu1, ccpu1 = proc_cpu_seconds(server_pid), time.process_time()
+    cpu1, ccpu1, sys1 = proc_cpu_seconds(server_pid), time.process_time(), system_busy_seconds()
     res.requests = len(lat)
-    if cpu0 is not None and cpu1 is not None and res.seconds > 0:
-        res.server_cpu = (cpu1 - cpu0) / res.seconds
-    if res.seconds > 0:
-        res.client_cpu = (ccpu1 - ccpu0) / res.seconds
+    _cpu_shares(res, cpu0, cpu1, ccpu0, ccpu1, sys0, sys1)
     return res
+
+
+def _cpu_shares(res: Result, cpu0: float | None, cpu1: float | None, ccpu0: float,
+                ccpu1: float, sys0: float | None, sys1: float | None) -> None:
+    if res.seconds <= 0:
+        return
+    res.client_cpu = (ccpu1 - ccpu0) / res.seconds
+    if cpu0 is not None and cpu1 is not None:
+        res.server_cpu = (cpu1 - cpu0) / res.seconds
+    if sys0 is not None and sys1 is not None and res.server_cpu is not None:
+        res.other_cpu = max(0.0, (sys1 - sys0) / res.seconds - res.server_cpu - res.client_cpu)
 
 
 async def run_load_httpx(base_url: str, name: str, path: str, *, concurrency: int, count: int,
@@ -321,16 +343,14 @@ async def run_load_httpx(base_url: str, name: str, path: str, *, concurrency: in
                 if r.status_code >= 300:
                     res.errors += 1
 
-        cpu0, ccpu0 = proc_cpu_seconds(server_pid), time.process_time()
+        cpu0, ccpu0, sys0 = proc_cpu_seconds(server_pid), time.process_time(), system_busy_seconds()
         t0 = perf()
         deadline = t0 + duration
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         res.seconds = perf() - t0
-        cpu1, ccpu1 = proc_cpu_seconds(server_pid), time.process_time()
+        cpu1, ccpu1, sys1 = proc_cpu_seconds(server_pid), time.process_time(), system_busy_seconds()
     res.requests = len(res.latencies)
-    if cpu0 is not None and cpu1 is not None:
-        res.server_cpu = (cpu1 - cpu0) / res.seconds
-    res.client_cpu = (ccpu1 - ccpu0) / res.seconds
+    _cpu_shares(res, cpu0, cpu1, ccpu0, ccpu1, sys0, sys1)
     return res
 
 
