@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from kapi import errors
-from kapi.endpoints import codec, params, scale
+from kapi.endpoints import codec, eviction, params, scale
 from kapi.endpoints.codec import Output
 from kapi.endpoints.requestinfo import RequestInfo
 from kapi.endpoints.tables import to_table
@@ -139,6 +139,8 @@ class Handlers:
         sub = call.info.subresource
         if sub == "binding":
             return await self.bind(call)
+        if sub == "eviction":
+            return await self.evict(call)
         if sub:
             raise errors.MethodNotAllowed(f"create is not supported on {call.resource.resource}/{sub}")
         params.field_validation(call.query)
@@ -246,6 +248,16 @@ class Handlers:
         return 200, self.render(call, listed)
 
     # -- subresources -------------------------------------------------------------------
+    async def evict(self, call: Call) -> tuple[int, Obj]:
+        body = codec.decode_object(call.body, call.content_type)
+        name = (body.get("metadata") or {}).get("name") or call.info.name
+        if name != call.info.name:
+            raise errors.BadRequest("name in URL does not match name in Eviction object")
+        dopts = params.delete_options(call.query, eviction.delete_options_of(body), call.dry_run)
+        out = await eviction.evict(self.store, self.scheme, call.resource, call.info.namespace,
+                                   name, body, dopts, objects.rfc3339(self.clock()))
+        return 201, out
+
     async def bind(self, call: Call) -> tuple[int, Obj]:
         binding = codec.decode_object(call.body, call.content_type)
         target = binding.get("target") or {}

@@ -337,3 +337,29 @@ def test_rbac_and_cluster_scoped(api_client):
         rules=[client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["get"])]))
     assert rbac.read_cluster_role(name).rules[0].verbs == ["get"]
     rbac.delete_cluster_role(name)
+
+
+def test_eviction_respects_disruption_budgets(api_client, ns):
+    core = client.CoreV1Api(api_client)
+    policy = client.PolicyV1Api(api_client)
+    for name in ("ev1", "ev2"):
+        core.create_namespaced_pod(ns, client.V1Pod(
+            metadata=client.V1ObjectMeta(name=name, labels={"app": "ev"}),
+            spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")])))
+    policy.create_namespaced_pod_disruption_budget(ns, client.V1PodDisruptionBudget(
+        metadata=client.V1ObjectMeta(name="pdb"),
+        spec=client.V1PodDisruptionBudgetSpec(min_available=1,
+                                              selector=client.V1LabelSelector(match_labels={"app": "ev"}))))
+    # no disruption controller has computed the budget yet: nothing may be evicted
+    ev = client.V1Eviction(metadata=client.V1ObjectMeta(name="ev1", namespace=ns))
+    with pytest.raises(ApiException) as e:
+        core.create_namespaced_pod_eviction("ev1", ns, ev)
+    assert e.value.status == 429 and "disruption budget" in e.value.body
+    policy.patch_namespaced_pod_disruption_budget_status("pdb", ns, {"status": {
+        "disruptionsAllowed": 1, "currentHealthy": 2, "desiredHealthy": 1,
+        "expectedPods": 2, "observedGeneration": 1}})
+    core.create_namespaced_pod_eviction("ev1", ns, ev)
+    names = [p.metadata.name for p in core.list_namespaced_pod(ns).items]
+    assert names == ["ev2"]
+    status = policy.read_namespaced_pod_disruption_budget("pdb", ns).status
+    assert status.disruptions_allowed == 0 and "ev1" in status.disrupted_pods
