@@ -52,8 +52,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from bench.loadgen import (Conn, Result, WatchConn, call, percentile, run_load,
-                           run_load_httpx)
+from bench.loadgen import Conn, Result, WatchConn, call, percentile, run_load, run_load_httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -91,7 +90,7 @@ class Plan:
 
     @classmethod
     def build(cls, quick: bool, scale: float | None, concurrency: int, watchers: int,
-              writes: int | None) -> "Plan":
+              writes: int | None) -> Plan:
         p = cls(concurrency=concurrency, watchers=watchers)
         if scale is None:
             scale = 0.1 if quick else 1.0
@@ -316,6 +315,8 @@ async def bench_kapi(plan: Plan, label: str, port: int, pid: int | None,
     rows.append(crud_row("create configmap (POST)", r))
     created = sorted(rvs)
     n_created = len(created)
+    if not n_created:
+        raise RuntimeError(f"{g}: no configmap was created; first error: {r.first_error}")
 
     # get
     log(f"{g}: get configmaps")
@@ -460,7 +461,7 @@ async def bench_watch(plan: Plan, port: int, ns: str) -> dict[str, Any]:
 
         def received() -> int:
             n = 0
-            for w, b in zip(watchers, base):
+            for w, b in zip(watchers, base, strict=True):
                 w.drain()
                 n += sum(1 for _, ev in w.events[b:] if "seq" in (ev["object"].get("data") or {}))
             return n
@@ -474,7 +475,7 @@ async def bench_watch(plan: Plan, port: int, ns: str) -> dict[str, Any]:
         lat: list[float] = []
         types: dict[str, int] = {}
         per_watcher: list[int] = []
-        for w, b in zip(watchers, base):
+        for w, b in zip(watchers, base, strict=True):
             got = 0
             for t, ev in w.events[b:]:
                 types[ev.get("type", "?")] = types.get(ev.get("type", "?"), 0) + 1
@@ -546,7 +547,7 @@ def render(rows: list[Row], header: dict[str, Any]) -> str:
     right = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
     def line(cells: list[str]) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+                         for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
     out = [line(cols), line(["-" * w for w in widths])]
     for t in table:
         if all(not c for c in t[1:]):
@@ -578,10 +579,10 @@ def render(rows: list[Row], header: dict[str, Any]) -> str:
                      f"(Hypercorn closes a keep-alive connection after 1000 requests by "
                      f"default, kapi and floor alike); not errors, not in the latencies")
     head = [f"kapi API benchmark - {header['when']} - {header['machine']}",
-            f"load: raw asyncio HTTP/1.1 client, keep-alive, one request in flight per "
-            f"connection; phases stop after N requests or T s; srv/cli/other cpu = share of "
-            f"one core used by the server / this client / every other process; 'vs floor' = "
-            f"req/s / floor GET req/s",
+            "load: raw asyncio HTTP/1.1 client, keep-alive, one request in flight per "
+            "connection; phases stop after N requests or T s; srv/cli/other cpu = share of "
+            "one core used by the server / this client / every other process; 'vs floor' = "
+            "req/s / floor GET req/s",
             f"load average at start: {header['loadavg']}",
             ""]
     return "\n".join(head + out + [""] + notes)

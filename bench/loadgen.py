@@ -45,7 +45,7 @@ class Conn(asyncio.Protocol):
         self.chunks: list[bytes] = []
 
     @classmethod
-    async def open(cls, host: str, port: int) -> "Conn":
+    async def open(cls, host: str, port: int) -> Conn:
         loop = asyncio.get_running_loop()
         _, proto = await loop.create_connection(lambda: cls(host, port), host, port)
         return proto
@@ -137,7 +137,7 @@ class Conn(asyncio.Protocol):
     def reusable(self) -> bool:
         return self.lost is None and not self.close_after and self.transport is not None
 
-    def request(self, method: str, path: str, body: bytes = b"") -> "asyncio.Future[tuple[int, bytes]]":
+    def request(self, method: str, path: str, body: bytes = b"") -> asyncio.Future[tuple[int, bytes]]:
         if self.lost is not None or self.transport is None or self.close_after:
             raise ConnectionResetError("connection is closed")
         loop = asyncio.get_running_loop()
@@ -374,7 +374,7 @@ class WatchConn(asyncio.Protocol):
         self.closed = False
 
     @classmethod
-    async def open(cls, host: str, port: int, path: str) -> "WatchConn":
+    async def open(cls, host: str, port: int, path: str) -> WatchConn:
         loop = asyncio.get_running_loop()
         _, proto = await loop.create_connection(cls, host, port)
         proto.transport.write(b"GET %s HTTP/1.1\r\nHost: %s:%d\r\nAccept: application/json\r\n\r\n"

@@ -54,6 +54,7 @@ async def serve(config: Config, *, announce: bool,
     hc.errorlog = "-"
     hc.loglevel = "WARNING"
     hc.keep_alive_timeout = 90
+    hc.keep_alive_max_requests = 1_000_000  # clients keep their connections (as Go's server)
     hc.graceful_timeout = 2
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -2,6 +2,9 @@
 Events (what `kubectl describe` shows). Repeats of the same event within the series
 window bump `count` and `lastTimestamp` instead of creating a new object, as upstream's
 recorder does. Failures to record never fail the caller.
+
+`host` fills source.host (kubectl describe prints it after the component); `instance`
+fills reportingInstance alone (defaults to `host`), e.g. a scheduler's leader identity.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ def _fmt(t: dt.datetime) -> str:
 
 
 class EventRecorder:
-    def __init__(self, client: Client, component: str, *, host: str = "",
+    def __init__(self, client: Client, component: str, *, host: str = "", instance: str = "",
                  clock: Callable[[], dt.datetime] = _now) -> None:
         self.client, self.component, self.host, self.clock = client, component, host, clock
+        self.instance = instance or host
         self._seen: dict[tuple[str, ...], tuple[str, str, int]] = {}  # key -> (ns, name, count)
 
     async def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
@@ -55,7 +59,7 @@ class EventRecorder:
                     "involvedObject": ref, "reason": reason, "message": message, "type": type_,
                     "source": {"component": self.component, **({"host": self.host} if self.host else {})},
                     "firstTimestamp": now, "lastTimestamp": now, "count": 1,
-                    "reportingComponent": self.component, "reportingInstance": self.host}
+                    "reportingComponent": self.component, "reportingInstance": self.instance}
             await self.client.create(EVENTS, body, ns)
             if len(self._seen) > 4096:
                 self._seen.clear()

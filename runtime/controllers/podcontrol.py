@@ -14,6 +14,7 @@ never talks to anything but the API client.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any, Awaitable, Callable, Iterable
 
@@ -43,6 +44,28 @@ def pod_from_template(template: Obj, owner: Obj) -> Obj:
         meta["finalizers"] = list(tmeta["finalizers"])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
             "spec": copy.deepcopy(template.get("spec") or {})}
+
+
+SLOW_START_INITIAL_BATCH = 1
+
+
+async def slow_start_batch(count: int, fn: Callable[[], Awaitable[Any]], *,
+                           initial: int = SLOW_START_INITIAL_BATCH
+                           ) -> tuple[int, BaseException | None]:
+    """Call `fn` `count` times in batches of 1, 2, 4, ... (all of a batch at once),
+    stopping after the first batch with a failure, so a systematic error (a quota, a
+    bad template) costs a few requests, not `count`. Returns (successes, first error)."""
+    remaining, successes = count, 0
+    batch = min(remaining, initial)
+    while batch > 0:
+        results = await asyncio.gather(*(fn() for _ in range(batch)), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        successes += batch - len(errors)
+        if errors:
+            return successes, errors[0]
+        remaining -= batch
+        batch = min(2 * batch, remaining)
+    return successes, None
 
 
 class PodControl:

@@ -118,7 +118,7 @@ def sort_for_deletion(pods: Sequence[Obj], ranks: Sequence[int],
                       now: dt.datetime | None) -> list[Obj]:
     """The pods in deletion order (a stable sort, as upstream's sort.Sort is not)."""
     key = functools.cmp_to_key(lambda a, b: _compare(a, b, now))
-    return [p for p, _ in sorted(zip(pods, ranks), key=key)]
+    return [p for p, _ in sorted(zip(pods, ranks, strict=True), key=key)]
 
 
 def pods_to_delete(pods: Sequence[Obj], related: Sequence[Obj], diff: int,

@@ -12,7 +12,7 @@ from typing import Any
 
 Obj = dict[str, Any]
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 EPOCH = dt.datetime(1, 1, 1, tzinfo=UTC)  # Go's zero time: "unset" sorts first
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from runtime.client.resources import CONFIGMAPS, NAMESPACES, SERVICEACCOUNTS
 from runtime.client.rest import ApiError, Client
@@ -80,7 +80,7 @@ class ServiceAccountController:
             assert new is not None
             self.controller.enqueue(new["metadata"]["name"])
 
-    def _on_named(self, name: str):  # type: ignore[no-untyped-def]
+    def _on_named(self, name: str) -> Callable[[str, Obj | None, Obj | None], None]:
         def handler(event: str, old: Obj | None, new: Obj | None) -> None:
             obj = new if new is not None else old
             if obj is not None and obj["metadata"].get("name") == name and event != "add":
@@ -106,7 +106,7 @@ class ServiceAccountController:
                 await self.client.update(CONFIGMAPS, repaired)
             except ApiError as e:
                 if not e.not_found:
-                    raise  # a conflict: the update event brings us back
+                    raise  # a conflict is retried by the queue
         return None
 
     async def _create(self, gvr: Any, ns: str, body: Obj) -> None:

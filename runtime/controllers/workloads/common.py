@@ -1,6 +1,5 @@
-"""Helpers every workload controller shares: label selectors (metav1.LabelSelector),
-pod predicates (active, ready, available, terminating), pods from templates, owner
-lookups and RFC 3339 times.
+"""Helpers every workload controller shares: pod predicates (active, ready, available,
+terminating), pods from templates, owner lookups and RFC 3339 times.
 
 Pure functions over dicts. Must never do I/O, read a clock, or mutate its inputs
 (objects from informer caches are shared): everything returned is a fresh copy.
@@ -14,37 +13,7 @@ from typing import Any, Iterable, Mapping
 
 Obj = dict[str, Any]
 
-UTC = dt.timezone.utc
-
-
-# -- label selectors ------------------------------------------------------------------------
-def _expression_matches(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    key, op, values = expr.get("key", ""), expr.get("operator", ""), expr.get("values") or []
-    if op == "In":
-        return key in labels and labels[key] in values
-    if op == "NotIn":
-        return key not in labels or labels[key] not in values
-    if op == "Exists":
-        return key in labels
-    if op == "DoesNotExist":
-        return key not in labels
-    return False  # an unknown operator selects nothing, as an invalid selector would
-
-
-def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, str] | None) -> bool:
-    """metav1.LabelSelector semantics: None selects nothing, {} selects everything."""
-    if selector is None:
-        return False
-    labels = labels or {}
-    for k, v in (selector.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    return all(_expression_matches(e, labels) for e in selector.get("matchExpressions") or [])
-
-
-def selector_is_empty(selector: Mapping[str, Any] | None) -> bool:
-    return selector is not None and not selector.get("matchLabels") and not selector.get(
-        "matchExpressions")
+UTC = dt.UTC
 
 
 # -- metadata ---------------------------------------------------------------------------------
@@ -110,6 +79,18 @@ def is_available(pod: Mapping[str, Any], min_ready_seconds: int, now: dt.datetim
         return True
     since = parse_time(c.get("lastTransitionTime"))
     return since is not None and since + dt.timedelta(seconds=min_ready_seconds) <= now
+
+
+def available_in(pod: Mapping[str, Any], min_ready_seconds: int, now: dt.datetime) -> float | None:
+    """Seconds until a ready pod becomes available; None if not ready or already available."""
+    c = _condition(pod, "Ready")
+    if c is None or c.get("status") != "True" or min_ready_seconds <= 0:
+        return None
+    since = parse_time(c.get("lastTransitionTime"))
+    if since is None:
+        return None
+    left = (since + dt.timedelta(seconds=min_ready_seconds) - now).total_seconds()
+    return left if left > 0 else None
 
 
 def restart_count(pod: Mapping[str, Any]) -> int:

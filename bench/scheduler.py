@@ -1,0 +1,239 @@
+"""Scheduler and simulated-node benchmark: prints figures, asserts nothing.
+
+    python -m bench.scheduler                 # both phases, ~2-4 minutes
+    python -m bench.scheduler --quick         # 1/10 of the counts
+    python -m bench.scheduler --mode inprocess --storage memory
+
+Phase 1, throughput: a cluster of `--nodes` simulated nodes (`kapi up --no-controllers
+--simulated-nodes N`), `--pods` pending pods (10m cpu, 16Mi each), then the scheduler:
+  separate  (default) the pods are created first, then `kapi scheduler` starts as its own
+            process (like kube-scheduler); pods/s = pods / (last bind - first bind).
+  inprocess the scheduler runs inside `kapi up` (one process, one core, shared with the
+            API server and the simulated nodes) while the pods are created.
+Phase 2, readiness: `--ready-pods` bare pods created on `--ready-nodes` simulated nodes
+(stand-ins for a 1,000-replica Deployment, whose controller is another component):
+the time from the first create to every pod Running and Ready.
+
+Every server or scheduler process is ours, started here and stopped by PID with SIGTERM;
+every phase is bounded by `--timeout` seconds. Traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.api import HOST, ServerProc, free_port, log
+from runtime.client.resources import NAMESPACES, NODES, PODS
+from runtime.client.rest import ApiError, Client
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class Tally:
+    """What the bench's own pod watch saw, with the times it saw it."""
+    total: int
+    bound: set[str] = field(default_factory=set)
+    ready: set[str] = field(default_factory=set)
+    first_bound: float = 0.0
+    last_bound: float = 0.0
+    last_ready: float = 0.0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    want_ready: bool = False
+
+    def see(self, pod: Obj) -> None:
+        name, now = pod["metadata"]["name"], time.monotonic()
+        if (pod.get("spec") or {}).get("nodeName") and name not in self.bound:
+            self.bound.add(name)
+            self.first_bound = self.first_bound or now
+            self.last_bound = now
+        conds = (pod.get("status") or {}).get("conditions") or []
+        if name not in self.ready and any(c.get("type") == "Ready" and c.get("status") == "True"
+                                          for c in conds):
+            self.ready.add(name)
+            self.last_ready = now
+        if len(self.ready if self.want_ready else self.bound) >= self.total:
+            self.done.set()
+
+
+def pod_body(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"containers": [{"name": "c", "image": "registry.invalid/pause:1",
+                                     "resources": {"requests": {"cpu": "10m",
+                                                                "memory": "16Mi"}}}]}}
+
+
+async def watch_pods(client: Client, ns: str, tally: Tally) -> None:
+    listed = await client.list(PODS, ns)
+    for p in listed.get("items") or []:
+        tally.see(p)
+    rv = listed["metadata"]["resourceVersion"]
+    while not tally.done.is_set():
+        try:
+            async for ev in client.watch(PODS, ns, resource_version=rv, timeout_seconds=600):
+                rv = ev["object"].get("metadata", {}).get("resourceVersion", rv)
+                if ev["type"] in ("ADDED", "MODIFIED"):
+                    tally.see(ev["object"])
+                if tally.done.is_set():
+                    return
+        except ApiError as e:
+            log(f"watch: {e}")
+            return
+
+
+async def create_pods(client: Client, ns: str, count: int, concurrency: int = 32) -> float:
+    """Create the pods; returns the seconds it took."""
+    names = iter(range(count))
+    t0 = time.monotonic()
+
+    async def worker() -> None:
+        for i in names:
+            await client.create(PODS, pod_body(f"p-{i:05d}"), ns)
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.monotonic() - t0
+
+
+async def wait_nodes(client: Client, count: int, timeout: float) -> float:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        nodes = (await client.list(NODES)).get("items") or []
+        ready = sum(1 for n in nodes for c in (n.get("status") or {}).get("conditions") or []
+                    if c.get("type") == "Ready" and c.get("status") == "True")
+        if ready >= count:
+            return time.monotonic() - t0
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"{count} nodes not Ready after {timeout:.0f} s")
+
+
+def up(workdir: Path, port: int, nodes: int, storage: str, scheduler: bool) -> ServerProc:
+    argv = [sys.executable, "-m", "kapi.cli", "up", "--data-dir", str(workdir), "--port",
+            str(port), "--storage", storage, "--simulated-nodes", str(nodes), "--no-controllers"]
+    if not scheduler:
+        argv.append("--no-scheduler")
+    return ServerProc("kapi up", argv, port, workdir / "server.log")
+
+
+async def with_cluster(workdir: Path, nodes: int, storage: str, scheduler: bool,
+                       timeout: float) -> tuple[ServerProc, Client, float]:
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    server = up(workdir, port, nodes, storage, scheduler)
+    await server.start()
+    client = Client(f"http://{HOST}:{port}", max_connections=64)
+    took = await wait_nodes(client, nodes, timeout)
+    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                     "metadata": {"name": "bench"}})
+    return server, client, took
+
+
+def start_scheduler(clusterdir: Path) -> subprocess.Popen[bytes]:
+    """`kapi scheduler` as its own process (like kube-scheduler), logging to a file."""
+    argv = [sys.executable, "-m", "kapi.cli", "scheduler", "--kubeconfig",
+            str(clusterdir / "kubeconfig"), "--leader-elect", "false"]
+    with open(clusterdir / "scheduler.log", "wb") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+
+
+async def throughput(args: argparse.Namespace, workdir: Path, mode: str) -> None:
+    inproc = mode == "inprocess"
+    server, client, took = await with_cluster(workdir / f"tp-{mode}", args.nodes, args.storage,
+                                              inproc, args.timeout)
+    log(f"{args.nodes} simulated nodes Ready in {took:.1f} s")
+    sched: subprocess.Popen[bytes] | None = None
+    tally = Tally(args.pods)
+    try:
+        if inproc:
+            watcher = asyncio.create_task(watch_pods(client, "bench", tally))
+            t0 = time.monotonic()
+            created = await create_pods(client, "bench", args.pods)
+        else:
+            created = await create_pods(client, "bench", args.pods)
+            watcher = asyncio.create_task(watch_pods(client, "bench", tally))
+            t0 = time.monotonic()
+            sched = start_scheduler(workdir / f"tp-{mode}")
+        await asyncio.wait_for(tally.done.wait(), args.timeout)
+        watcher.cancel()
+        span = max(tally.last_bound - tally.first_bound, 1e-9)
+        print(f"[{mode}] {args.pods} pods on {args.nodes} simulated nodes ({args.storage}): "
+              f"created in {created:.1f} s ({args.pods / created:.0f}/s); "
+              f"bound {len(tally.bound)} at {len(tally.bound) / span:.0f} pods/s "
+              f"(first to last bind {span:.1f} s; {tally.last_bound - t0:.1f} s from "
+              f"{'the first create' if inproc else 'scheduler start'})", flush=True)
+    except (asyncio.TimeoutError, TimeoutError):
+        print(f"[{mode}] timed out after {args.timeout:.0f} s: {len(tally.bound)}/{args.pods} "
+              "bound", flush=True)
+    finally:
+        if sched is not None and sched.poll() is None:
+            sched.terminate()  # SIGTERM to our own child, by its Popen object
+            sched.wait(timeout=15)
+        await client.close()
+        server.stop()
+
+
+async def readiness(args: argparse.Namespace, workdir: Path) -> None:
+    server, client, _ = await with_cluster(workdir / "ready", args.ready_nodes, args.storage,
+                                           True, args.timeout)
+    tally = Tally(args.ready_pods, want_ready=True)
+    try:
+        watcher = asyncio.create_task(watch_pods(client, "bench", tally))
+        t0 = time.monotonic()
+        await create_pods(client, "bench", args.ready_pods)
+        await asyncio.wait_for(tally.done.wait(), args.timeout)
+        watcher.cancel()
+        print(f"[ready] {args.ready_pods} bare pods created -> all Running+Ready on "
+              f"{args.ready_nodes} simulated nodes in {tally.last_ready - t0:.1f} s "
+              f"(all bound after {tally.last_bound - t0:.1f} s; bare pods stand in for a "
+              f"{args.ready_pods}-replica Deployment)", flush=True)
+    except (asyncio.TimeoutError, TimeoutError):
+        print(f"[ready] timed out after {args.timeout:.0f} s: {len(tally.ready)}/"
+              f"{args.ready_pods} Ready", flush=True)
+    finally:
+        await client.close()
+        server.stop()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.scheduler", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--nodes", type=int, default=1000)
+    p.add_argument("--pods", type=int, default=10_000)
+    p.add_argument("--ready-nodes", type=int, default=100)
+    p.add_argument("--ready-pods", type=int, default=1000)
+    p.add_argument("--mode", choices=("separate", "inprocess", "both"), default="separate")
+    p.add_argument("--storage", choices=("sqlite", "memory"), default="sqlite")
+    p.add_argument("--phases", default="throughput,ready")
+    p.add_argument("--timeout", type=float, default=300.0, help="bound of every phase")
+    p.add_argument("--quick", action="store_true", help="1/10 of the counts")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.nodes, args.pods = args.nodes // 10, args.pods // 10
+        args.ready_nodes, args.ready_pods = args.ready_nodes // 10, args.ready_pods // 10
+    return args
+
+
+async def amain(args: argparse.Namespace) -> None:
+    phases = args.phases.split(",")
+    with tempfile.TemporaryDirectory(prefix="kapi-bench-sched-") as tmp:
+        if "throughput" in phases:
+            for mode in (("separate", "inprocess") if args.mode == "both" else (args.mode,)):
+                await throughput(args, Path(tmp), mode)
+        if "ready" in phases:
+            await readiness(args, Path(tmp))
+
+
+def main(argv: list[str] | None = None) -> int:
+    asyncio.run(amain(parse_args(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
