@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench.api import HOST, ServerProc, free_port, log
 from runtime.client.resources import NAMESPACES, NODES, PODS
 from runtime.client.rest import ApiError, Client
@@ -72,21 +74,20 @@ def pod_body(name: str) -> Obj:
 
 
 async def watch_pods(client: Client, ns: str, tally: Tally) -> None:
-    listed = await client.list(PODS, ns)
-    for p in listed.get("items") or []:
-        tally.see(p)
-    rv = listed["metadata"]["resourceVersion"]
+    """Feed the tally from a list, then a watch; relist if the watch breaks."""
     while not tally.done.is_set():
+        listed = await client.list(PODS, ns)
+        for p in listed.get("items") or []:
+            tally.see(p)
+        rv = listed["metadata"]["resourceVersion"]
         try:
             async for ev in client.watch(PODS, ns, resource_version=rv, timeout_seconds=600):
-                rv = ev["object"].get("metadata", {}).get("resourceVersion", rv)
                 if ev["type"] in ("ADDED", "MODIFIED"):
                     tally.see(ev["object"])
                 if tally.done.is_set():
                     return
-        except ApiError as e:
-            log(f"watch: {e}")
-            return
+        except (ApiError, httpx.HTTPError) as e:
+            log(f"watch broke ({e!r}); relisting")
 
 
 async def create_pods(client: Client, ns: str, count: int, concurrency: int = 32) -> float:

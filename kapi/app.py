@@ -33,11 +33,14 @@ from kapi.meta import objects
 from kapi.meta.resources import SCHEME, Scheme
 from kapi.meta.schema import load_definitions
 from kapi.openapi_serving import OpenAPIServer
-from kapi.registry.store import Store
+from kapi.patch.managedfields import Tracker
+from kapi.registry.store import Finalize, Store
+from kapi.registry.writesteps import Validate
 from kapi.storage import open_storage
 from kapi.storage.cacher import WatchCache
 from kapi.storage.common import compact_loop
 from kapi.storage.interface import Storage
+from kapi.validation import Validator
 
 log = logging.getLogger("kapi")
 
@@ -62,6 +65,11 @@ async def allow_all(user: User, info: RequestInfo) -> None:
     return None
 
 
+def _quoted(text: str) -> str:
+    """A warning's text as an HTTP quoted-string (kubectl unquotes it)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
 def json_response(code: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code=code,
                     headers=JSON_HEADERS if headers is None else JSON_HEADERS | headers)
@@ -83,12 +91,18 @@ class APIServer:
         self.definitions = load_definitions()
         services = scheme.get("", "v1", "services")
         assert services is not None
+        self.validator = Validator(self.definitions)
+        defaults = [defaulting.PodAdmission(toleration_seconds=config.default_toleration_seconds)]
+        finalize: list[Finalize] = [Validate()] if config.validation else []
+        tracker = Tracker(self.validator.types) if config.managed_fields else None
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
-                           admit=[defaulting.admit,
-                                  lifecycle.NamespaceLifecycle(self.cache, scheme),
-                                  ServiceAllocator(self.cache, config.service_cidr, services)])
+                           admit=(defaults if config.validation else []) + [
+                               lifecycle.NamespaceLifecycle(self.cache, scheme),
+                               ServiceAllocator(self.cache, config.service_cidr, services)],
+                           finalize=finalize)
         self.handlers = Handlers(store=self.store, scheme=scheme, definitions=self.definitions,
-                                 clock=clock)
+                                 clock=clock, validator=self.validator,
+                                 validation=config.validation, tracker=tracker)
         self.openapi = OpenAPIServer(scheme, self.definitions)
         self.authenticate, self.authorize = authenticate, authorize
         self._tasks: list[asyncio.Task[None]] = []
@@ -192,6 +206,7 @@ class APIServer:
             raise errors.RequestEntityTooLarge("Request entity too large: limit is 3145728")
         call = Call(info=info, resource=r, query=q, dry_run_values=q.getlist("dryRun"),
                     body=body, content_type=request.headers.get("content-type"),
+                    user_agent=request.headers.get("user-agent", ""),
                     output=codec.output_from_accept(request.headers.get("accept"),
                                                     q.get("includeObject")))
         if verb == "watch":
@@ -202,7 +217,7 @@ class APIServer:
         code, out = await handler(call)
         headers = {}
         if call.warnings:
-            headers["warning"] = ", ".join(f'299 - "{w}"' for w in call.warnings)
+            headers["warning"] = ", ".join(f'299 - "{_quoted(w)}"' for w in call.warnings)
         return json_response(code, out, headers)
 
     async def _watch(self, call: Call) -> Response:

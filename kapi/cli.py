@@ -128,6 +128,24 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
                    help="seconds of history kept at each compaction, besides --compact-keep")
     s.add_argument("--watch-cache-capacity", type=int, default=100_000,
                    help="events the watch cache keeps for watches resuming from the past")
+    # benchmarks only: an unvalidated, undefaulted (and untracked) write path as baseline
+    s.add_argument("--unsafe-no-validation", action="store_true", help=argparse.SUPPRESS)
+    s.add_argument("--unsafe-no-managed-fields", action="store_true", help=argparse.SUPPRESS)
+
+
+def _controller_flags(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--pod-eviction-timeout", type=float, default=300.0,
+                   help="default tolerationSeconds for not-ready/unreachable nodes")
+    s.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+                   help="seconds without a node heartbeat before the node is Unknown")
+    s.add_argument("--node-startup-grace-period", type=float, default=60.0,
+                   help="seconds a new node has to post its first heartbeat")
+
+
+def _controller_options(args: argparse.Namespace) -> dict[str, float]:
+    return {"pod_eviction_timeout": args.pod_eviction_timeout,
+            "node_monitor_grace_period": args.node_monitor_grace_period,
+            "node_startup_grace_period": args.node_startup_grace_period}
 
 
 def _component_flags(s: argparse.ArgumentParser) -> None:
@@ -146,10 +164,11 @@ def _parser() -> argparse.ArgumentParser:
                     help="simulated (kwok-like) nodes to start")
     up.add_argument("--no-controllers", action="store_true", help="start no controller manager")
     up.add_argument("--no-scheduler", action="store_true", help="start no scheduler")
-    up.add_argument("--pod-eviction-timeout", type=float, default=300.0,
-                    help="default tolerationSeconds for not-ready/unreachable nodes")
+    _controller_flags(up)
     _server_flags(sub.add_parser("apiserver", help="start the API server alone"))
-    _component_flags(sub.add_parser("controller-manager", help="start the controllers alone"))
+    cm = sub.add_parser("controller-manager", help="start the controllers alone")
+    _component_flags(cm)
+    _controller_flags(cm)
     _component_flags(sub.add_parser("scheduler", help="start the scheduler alone"))
     return p
 
@@ -162,7 +181,8 @@ def _kubeconfig(arg: Path | None) -> Path:
     return Path(env.split(os.pathsep)[0]) if env else default_data_dir() / "kubeconfig"
 
 
-async def run_component(command: str, kubeconfig: Path, leader_elect: bool) -> None:
+async def run_component(command: str, kubeconfig: Path, leader_elect: bool,
+                        options: dict[str, float]) -> None:
     from runtime.client.rest import Client
 
     client = Client.from_kubeconfig(kubeconfig, user_agent=f"kapi-{command}")
@@ -172,7 +192,8 @@ async def run_component(command: str, kubeconfig: Path, leader_elect: bool) -> N
         loop.add_signal_handler(sig, stop.set)
     if command == "controller-manager":
         from runtime.controllers.manager import run_controller_manager
-        task = asyncio.create_task(run_controller_manager(client, leader_elect=leader_elect))
+        task = asyncio.create_task(run_controller_manager(client, leader_elect=leader_elect,
+                                                          options=options))
     else:
         from runtime.scheduler.run import run_scheduler
         task = asyncio.create_task(run_scheduler(client, leader_elect=leader_elect))
@@ -181,6 +202,13 @@ async def run_component(command: str, kubeconfig: Path, leader_elect: bool) -> N
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await client.close()
+
+
+def _toleration_seconds(args: argparse.Namespace) -> int:
+    """`kapi up` evicts pods from unreachable nodes after --pod-eviction-timeout: the
+    default tolerations of new pods say the same."""
+    timeout = getattr(args, "pod_eviction_timeout", None)
+    return max(int(timeout), 0) if timeout is not None else 300
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,14 +221,19 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         run = asyncio.run
     if args.command in ("controller-manager", "scheduler"):
-        run(run_component(args.command, _kubeconfig(args.kubeconfig), args.leader_elect == "true"))
+        opts = _controller_options(args) if args.command == "controller-manager" else {}
+        run(run_component(args.command, _kubeconfig(args.kubeconfig), args.leader_elect == "true",
+                          opts))
         return 0
     try:
         config = Config(host=args.host, port=args.port,
                         data_dir=args.data_dir or default_data_dir(), storage=args.storage,
                         compact_interval=args.compact_interval, compact_keep=args.compact_keep,
                         compact_keep_seconds=args.compact_keep_seconds,
-                        watch_cache_capacity=args.watch_cache_capacity)
+                        watch_cache_capacity=args.watch_cache_capacity,
+                        validation=not args.unsafe_no_validation,
+                        managed_fields=not args.unsafe_no_managed_fields,
+                        default_toleration_seconds=_toleration_seconds(args))
     except ValueError as e:
         print(f"kapi: {e}", file=sys.stderr)
         return 2
@@ -209,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = {"controller-manager": not args.no_controllers,
                   "scheduler": not args.no_scheduler,
                   "simulated_nodes": args.simulated_nodes,
-                  "options": {"pod_eviction_timeout": args.pod_eviction_timeout}}
+                  "options": _controller_options(args)}
     try:
         run(serve(config, announce=True, components_wanted=wanted))
     except OSError as e:

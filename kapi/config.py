@@ -25,6 +25,11 @@ class Config:
     compact_keep: int = 10_000  # revisions kept behind the newest at each compaction
     compact_keep_seconds: float = 300.0  # ... and at least this much recent history
     service_cidr: str = "10.96.0.0/12"
+    # tolerationSeconds of the not-ready/unreachable tolerations every new pod gets
+    # (upstream's DefaultTolerationSeconds admission; `kapi up` uses --pod-eviction-timeout)
+    default_toleration_seconds: int = 300
+    validation: bool = True  # schema checks, defaulting and validation; off only to bench
+    managed_fields: bool = True  # metadata.managedFields bookkeeping; off only to bench
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:

@@ -37,6 +37,8 @@ class APIError(Exception):
             "reason": self.reason,
             "code": self.code,
         }
+        if not self.reason:
+            del s["reason"]  # upstream's plain errors (a failed apply) carry no reason
         if self.details:
             s["details"] = self.details
         return s
@@ -139,6 +141,14 @@ class TooManyRequests(APIError):
 
 class InternalError(APIError):
     code, reason = 500, "InternalError"
+
+
+class ApplyFailed(APIError):
+    """A server-side apply the field manager could not type (upstream answers a bare
+    500: `failed to create typed patch object (...): .spec.x: field not declared in
+    schema`)."""
+
+    code, reason = 500, ""
 
 
 class Timeout(APIError):

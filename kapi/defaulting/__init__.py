@@ -1,121 +1,58 @@
-"""Defaulting: upstream's SetDefaults_* for the fields every client relies on.
+"""Defaulting: upstream's SetDefaults_* for the built-in kinds, plus the defaults the
+admission plugins every new pod meets add (service account, priority, the
+not-ready/unreachable tolerations).
 
-Pure functions over the request's object (in its own group/version), run as the first
-admission step on create and update. They fill only what is missing and never
-overwrite what the client set. The schema-aware issue extends this to every field.
+`default` runs where upstream's decoder defaults: on every object a request carries (a
+created or updated object, the result of a patch or apply) before the store compares it
+with the stored one. `PodAdmission` is an admission step (create only). Pure functions
+over the request's object (in its own group/version); they fill only what is missing
+and never overwrite what the client set; running them twice changes nothing.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from kapi.defaulting import pod, workloads
 from kapi.meta.resources import Resource
 
 Obj = dict[str, Any]
 
-
-def _pod_spec(spec: Obj) -> None:
-    spec.setdefault("restartPolicy", "Always")
-    spec.setdefault("dnsPolicy", "ClusterFirst")
-    spec.setdefault("schedulerName", "default-scheduler")
-    spec.setdefault("terminationGracePeriodSeconds", 30)
-    spec.setdefault("securityContext", {})
-    for c in list(spec.get("containers") or []) + list(spec.get("initContainers") or []):
-        if not isinstance(c, dict):
-            continue
-        c.setdefault("terminationMessagePath", "/dev/termination-log")
-        c.setdefault("terminationMessagePolicy", "File")
-        image = str(c.get("image") or "")
-        tagless = ":" not in image.rsplit("/", 1)[-1] and "@" not in image
-        if "imagePullPolicy" not in c:
-            c["imagePullPolicy"] = "Always" if tagless or image.endswith(":latest") else "IfNotPresent"
-        c.setdefault("resources", {})
-        for p in c.get("ports") or []:
-            if isinstance(p, dict):
-                p.setdefault("protocol", "TCP")
-
-
-def _template(obj: Obj) -> None:
-    tpl = (obj.get("spec") or {}).get("template")
-    if isinstance(tpl, dict) and isinstance(tpl.get("spec"), dict):
-        _pod_spec(tpl["spec"])
-
-
-def _pod(obj: Obj) -> None:
-    if isinstance(obj.get("spec"), dict):
-        _pod_spec(obj["spec"])
-
-
-def _deployment(obj: Obj) -> None:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return
-    spec.setdefault("replicas", 1)
-    strategy = spec.setdefault("strategy", {})
-    strategy.setdefault("type", "RollingUpdate")
-    if strategy["type"] == "RollingUpdate":
-        ru = strategy.setdefault("rollingUpdate", {})
-        ru.setdefault("maxUnavailable", "25%")
-        ru.setdefault("maxSurge", "25%")
-    spec.setdefault("revisionHistoryLimit", 10)
-    spec.setdefault("progressDeadlineSeconds", 600)
-    _template(obj)
-
-
-def _replicated(obj: Obj) -> None:
-    spec = obj.get("spec")
-    if isinstance(spec, dict):
-        spec.setdefault("replicas", 1)
-        _template(obj)
-
-
-def _job(obj: Obj) -> None:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return
-    if spec.get("completions") is None and spec.get("parallelism") is None:
-        spec["completions"] = 1
-        spec["parallelism"] = 1
-    spec.setdefault("parallelism", 1)
-    spec.setdefault("backoffLimit", 6)
-    spec.setdefault("completionMode", "NonIndexed")
-    spec.setdefault("suspend", False)
-    _template(obj)
-
-
-def _secret(obj: Obj) -> None:
-    obj.setdefault("type", "Opaque")
-
-
-def _service(obj: Obj) -> None:
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return
-    spec.setdefault("type", "ClusterIP")
-    spec.setdefault("sessionAffinity", "None")
-    if spec["type"] != "ExternalName":
-        spec.setdefault("internalTrafficPolicy", "Cluster")
-    for p in spec.get("ports") or []:
-        if isinstance(p, dict):
-            p.setdefault("protocol", "TCP")
-            if "targetPort" not in p and "port" in p:
-                p["targetPort"] = p["port"]
-
-
-DEFAULTERS: dict[str, Callable[[Obj], None]] = {
-    "Pod": _pod,
-    "Deployment": _deployment,
-    "ReplicaSet": _replicated,
-    "StatefulSet": _replicated,
-    "DaemonSet": _template,
-    "Job": _job,
-    "Secret": _secret,
-    "Service": _service,
+# (group, kind) -> defaulter; (group, version, kind) where versions differ
+VERSIONED: dict[tuple[str, str, str], Callable[[Obj], None]] = {
+    ("autoscaling", "v1", "HorizontalPodAutoscaler"): workloads.hpa_v1,
+    ("autoscaling", "v2", "HorizontalPodAutoscaler"): workloads.hpa_v2,
+}
+DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
+    ("", "Pod"): pod.pod,
+    ("", "PodTemplate"): lambda o: workloads.template(o) if isinstance(o, dict) else None,
+    ("", "Service"): workloads.service,
+    ("", "Secret"): workloads.secret,
+    ("", "PersistentVolumeClaim"): workloads.pvc,
+    ("", "Endpoints"): workloads.endpoints,
+    ("apps", "Deployment"): workloads.deployment,
+    ("apps", "ReplicaSet"): workloads.replicaset,
+    ("apps", "StatefulSet"): workloads.statefulset,
+    ("apps", "DaemonSet"): workloads.daemonset,
+    ("batch", "Job"): workloads.job,
+    ("batch", "CronJob"): workloads.cronjob,
 }
 
 
-async def admit(r: Resource, op: str, new: Obj, old: Obj | None) -> None:
-    """Admission step: default the incoming object."""
-    f = DEFAULTERS.get(r.kind)
+def default(r: Resource, obj: Obj) -> None:
+    """Default obj (a `r.kind` in r's group/version) in place."""
+    f = DEFAULTERS.get((r.group, r.kind)) or VERSIONED.get((r.group, r.version, r.kind))
     if f is not None:
-        f(new)
+        f(obj)
+
+
+class PodAdmission:
+    """The admission step that gives every new pod what upstream's ServiceAccount,
+    Priority and DefaultTolerationSeconds plugins give it."""
+
+    def __init__(self, *, toleration_seconds: int = 300) -> None:
+        self.toleration_seconds = toleration_seconds
+
+    async def __call__(self, r: Resource, op: str, new: Obj, old: Obj | None) -> None:
+        if op == "CREATE" and r.kind == "Pod" and not r.group:
+            pod.pod_admission(new, self.toleration_seconds)

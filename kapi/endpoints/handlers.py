@@ -11,15 +11,18 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from kapi import errors
-from kapi.endpoints import codec, eviction, params, scale
+from kapi import defaulting, errors
+from kapi.endpoints import applypatch, codec, eviction, params, scale
 from kapi.endpoints.codec import Output
+from kapi.endpoints.fieldvalidation import FieldValidation
 from kapi.endpoints.requestinfo import RequestInfo
 from kapi.endpoints.tables import to_table
 from kapi.meta import objects
 from kapi.meta.resources import Resource, Scheme
 from kapi.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
+from kapi.patch.managedfields import Tracker
 from kapi.registry.store import Store
+from kapi.validation import Validator
 
 Obj = dict[str, Any]
 
@@ -39,6 +42,7 @@ class Call:
     content_type: str | None
     output: Output
     warnings: list[str] = field(default_factory=list)
+    user_agent: str = ""
 
     @property
     def dry_run(self) -> bool:
@@ -48,14 +52,24 @@ class Call:
     def namespace(self) -> str | None:
         return self.info.namespace or None
 
+    @property
+    def field_manager(self) -> str:
+        """Who writes: ?fieldManager=, else the user agent's product (managedFields)."""
+        return params.field_manager(self.query, self.user_agent)
+
 
 class Handlers:
     def __init__(self, *, store: Store, scheme: Scheme, definitions: Any,
-                 clock: objects.Clock = objects.utc_now) -> None:
+                 clock: objects.Clock = objects.utc_now, validator: Validator | None = None,
+                 validation: bool = True, tracker: Tracker | None = None) -> None:
         self.store = store
         self.scheme = scheme
         self.definitions = definitions
         self.clock = clock
+        self.validator = validator or Validator(definitions)
+        self.validation = validation  # off only for benchmarks' unvalidated baseline
+        self.fields = FieldValidation(self.validator, enabled=validation)
+        self.tracker = tracker
 
     # -- output -------------------------------------------------------------------------
     def render(self, call: Call, obj: Obj) -> Obj:
@@ -75,6 +89,18 @@ class Handlers:
         return obj
 
     # -- checks -------------------------------------------------------------------------
+    def track(self, call: Call, new: Obj, current: Obj | None, subresource: str = "") -> None:
+        """managedFields of an Update operation, recorded where upstream's handlers record
+        it: after decoding and defaulting, before the strategy and admission."""
+        if self.tracker is not None:
+            self.tracker.update(call.resource, new, current, manager=call.field_manager,
+                                subresource=subresource, now=objects.rfc3339(self.clock()))
+
+    def default(self, r: Resource, obj: Obj) -> None:
+        """Upstream defaults every object it decodes; so do we, before the store compares."""
+        if self.validation:
+            defaulting.default(r, obj)
+
     def check_object(self, call: Call, obj: Obj, *, name: str = "") -> None:
         r = call.resource
         # like upstream's decoder, the endpoint's group/version/kind fills in what is missing
@@ -90,6 +116,8 @@ class Handlers:
         if r.namespaced and ns and call.namespace and ns != call.namespace:
             raise errors.BadRequest("the namespace of the provided object does not match the "
                                     "namespace sent on the request")
+        if r.namespaced and not ns and call.namespace:
+            meta["namespace"] = call.namespace  # as upstream fills it from the request
         if name and meta.get("name") and meta["name"] != name:
             raise errors.BadRequest(f"the name of the object ({meta['name']}) does not match "
                                     f"the name on the URL ({name})")
@@ -143,43 +171,71 @@ class Handlers:
             return await self.evict(call)
         if sub:
             raise errors.MethodNotAllowed(f"create is not supported on {call.resource.resource}/{sub}")
-        params.field_validation(call.query)
+        directive = params.field_validation(call.query)
         obj = codec.decode_object(call.body, call.content_type)
+        self.fields.body(call.resource, obj, call.body, call.content_type, directive,
+                         call.warnings)
         self.check_object(call, obj)
-        self.check_name(call.resource, obj)
-        created = await self.store.create(call.resource, call.namespace, obj, dry_run=call.dry_run)
+        if not self.validation:
+            self.check_name(call.resource, obj)
+        self.default(call.resource, obj)
+        self.track(call, obj, None)
+        created = await self.store.create(call.resource, call.namespace, obj,
+                                          dry_run=call.dry_run)
         return 201, self.render(call, created)
 
     async def update(self, call: Call) -> tuple[int, Obj]:
         sub = call.info.subresource
-        params.field_validation(call.query)
+        directive = params.field_validation(call.query)
         obj = codec.decode_object(call.body, call.content_type)
         if sub == "scale":
             return await self._update_scale(call, lambda cur: obj)
-        self.check_object(call, obj, name=call.info.name)
         if sub not in ("", "status", "finalize"):
             raise errors.MethodNotAllowed(f"update is not supported on {call.resource.resource}/{sub}")
+        if sub != "finalize":
+            self.fields.body(call.resource, obj, call.body, call.content_type, directive,
+                             call.warnings)
+        self.check_object(call, obj, name=call.info.name)
         if sub == "finalize":
             return await self._finalize(call, obj)
-        result, created = await self.store.update(call.resource, call.namespace, call.info.name,
-                                                  obj, subresource=sub, dry_run=call.dry_run)
+        self.default(call.resource, obj)
+
+        async def replace(current: Obj | None) -> Obj:  # called once: no retries for PUT
+            self.track(call, obj, current, sub)
+            return obj
+
+        result, created = await self.store.guaranteed_update(
+            call.resource, call.namespace, call.info.name, replace, subresource=sub,
+            dry_run=call.dry_run, retry=False)
         return (201 if created else 200), self.render(call, result)
 
     async def patch(self, call: Call) -> tuple[int, Obj]:
         ptype = codec.PATCH_TYPES.get(codec.media_type(call.content_type))
+        if ptype == "apply":
+            return await applypatch.apply_patch(self, call)
         if ptype is None or ptype.startswith("apply"):
             raise errors.UnsupportedMediaType(
                 f"the body of the request was in an unknown format - accepted media types "
                 f"include: application/json-patch+json, application/merge-patch+json, "
-                f"application/strategic-merge-patch+json")
-        params.field_validation(call.query)
+                f"application/strategic-merge-patch+json, application/apply-patch+yaml")
+        directive = params.field_validation(call.query)
+        if params.force(call.query):
+            raise errors.Invalid('PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: '
+                                 'may not be specified for non-apply patch')
         patch = codec.decode_body(call.body, "application/json")
         r, sub = call.resource, call.info.subresource
 
         async def apply(current: Obj | None) -> Obj:
             if current is None:
                 raise errors.NotFound.of(r, call.info.name)
-            return self._apply_patch(call, ptype, current, patch)
+            new = self._apply_patch(call, ptype, current, patch)
+            del call.warnings[warned:]  # a retried patch warns once
+            self.fields.patched(r, call.body, ptype, new, directive, call.warnings)
+            self.default(r, new)
+            self.track(call, new, current, sub)
+            return new
+
+        warned = len(call.warnings)
 
         if sub == "scale":
             return await self._update_scale(call, lambda cur: self._apply_patch(
@@ -293,7 +349,10 @@ class Handlers:
             if current is None:
                 raise errors.NotFound.of(r, call.info.name)
             wanted = new_scale(scale.to_scale(current))
-            return scale.apply_scale(r, current, wanted)
+            old = copy.deepcopy(current) if self.tracker is not None else None
+            new = scale.apply_scale(r, current, wanted)
+            self.track(call, new, old, "scale")
+            return new
 
         result, _ = await self.store.guaranteed_update(r, call.namespace, call.info.name, apply,
                                                        dry_run=call.dry_run)

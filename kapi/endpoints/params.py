@@ -45,11 +45,45 @@ def dry_run(q: Mapping[str, str], values: list[str]) -> bool:
 
 
 def field_validation(q: Mapping[str, str]) -> str:
+    """Strict, Warn or Ignore; Warn when absent (upstream's default since 1.25)."""
     v = q.get("fieldValidation", "")
     if v not in FIELD_VALIDATION:
         raise errors.BadRequest(f'fieldValidation: Invalid value: "{v}": fieldValidation must '
                                 'be one of "Ignore", "Warn", or "Strict"')
-    return v or "Strict"
+    return v or "Warn"
+
+
+def field_manager(q: Mapping[str, str], user_agent: str) -> str:
+    """?fieldManager=, else the user agent up to its first "/" (printable, 128 at most),
+    as upstream names the manager of an Update."""
+    v = q.get("fieldManager", "")
+    if v:
+        if len(v) > 128:
+            raise errors.Invalid('PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
+                                 'Too long: may not be more than 128 bytes')
+        if not v.isprintable():
+            raise errors.Invalid(f'PatchOptions.meta.k8s.io "" is invalid: fieldManager: '
+                                 f'Invalid value: "{v}": must only contain printable characters')
+        return v
+    prefix = user_agent.split("/", 1)[0]
+    return "".join(c for c in prefix if c.isprintable())[:128]
+
+
+def apply_field_manager(q: Mapping[str, str]) -> str:
+    """An apply patch must name its manager."""
+    if not q.get("fieldManager"):
+        raise errors.Invalid('PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required '
+                             'value: is required for apply patch',
+                             details={"group": "meta.k8s.io", "kind": "PatchOptions",
+                                      "causes": [{"reason": "FieldValueRequired",
+                                                  "message": "Required value: is required "
+                                                             "for apply patch",
+                                                  "field": "fieldManager"}]})
+    return field_manager(q, "")
+
+
+def force(q: Mapping[str, str]) -> bool:
+    return bool(_bool(q, "force"))
 
 
 def list_options(r: Resource, q: Mapping[str, str]) -> ListOptions:

@@ -29,6 +29,9 @@ Obj = dict[str, Any]
 # An admission step: (resource, operation, new object, old object or None) -> None.
 # It may mutate the new object or raise an APIError.
 Admit = Callable[[Resource, str, Obj, Obj | None], Awaitable[None]]
+# A step run after admission on every create and update (validation): (resource,
+# operation, new, old or None, subresource) -> None. It may raise an APIError.
+Finalize = Callable[[Resource, str, Obj, Obj | None, str], None]
 
 MAX_UPDATE_RETRIES = 16
 
@@ -54,12 +57,14 @@ class DeleteOptions:
 class Store:
     def __init__(self, *, storage: st.Storage, cache: WatchCache, scheme: Scheme,
                  clock: objects.Clock = objects.utc_now,
-                 admit: list[Admit] | None = None) -> None:
+                 admit: list[Admit] | None = None,
+                 finalize: list[Finalize] | None = None) -> None:
         self.storage = storage
         self.cache = cache
         self.scheme = scheme
         self.clock = clock
         self.admit_chain = admit or []
+        self.finalize_steps = finalize or []
         self._strategies: dict[str, Strategy] = {}
 
     # -- helpers ------------------------------------------------------------------------
@@ -89,9 +94,12 @@ class Store:
     def _with_rv(self, r: Resource, kv: st.KeyValue) -> Obj:
         return self.out(r, decode(kv))
 
-    async def _admit(self, r: Resource, op: str, new: Obj, old: Obj | None) -> None:
+    async def _admit(self, r: Resource, op: str, new: Obj, old: Obj | None,
+                     subresource: str = "") -> None:
         for step in self.admit_chain:
             await step(r, op, new, old)
+        for finish in self.finalize_steps:
+            finish(r, op, new, old, subresource)
 
     def _key(self, r: Resource, namespace: str | None, name: str) -> str:
         return r.key(namespace, name)
@@ -181,13 +189,16 @@ class Store:
             strategy.prepare_for_update(new, current)
         # other subresources (binding, finalize) are server-built from `current`
         new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        await self._admit(r, "UPDATE", new, current)
+        await self._admit(r, "UPDATE", new, current, subresource)
         if new == current:
             return current  # a no-op write changes nothing, not even resourceVersion
         if dry_run:
             return new
         meta = new["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not (
+        # an update that leaves an object being deleted with no finalizers and no grace
+        # period left completes the deletion (upstream's deleteWithoutFinalizers)
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and \
+                not int(meta.get("deletionGracePeriodSeconds") or 0) and not (
                 (new.get("spec") or {}).get("finalizers") if r.kind == "Namespace" else None):
             deleted = await self.storage.delete(key, expected_revision=kv.mod_revision)
             out = dict(new)
@@ -442,4 +453,4 @@ async def iterate(w: Watcher) -> AsyncIterator[tuple[str, Obj, int, Any]]:
         yield item
 
 
-__all__ = ["Store", "ListOptions", "DeleteOptions", "iterate", "asyncio"]
+__all__ = ["Store", "ListOptions", "DeleteOptions", "Finalize", "iterate", "asyncio"]

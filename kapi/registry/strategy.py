@@ -25,6 +25,20 @@ GENERATION_KINDS = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "Daemon
                               "CronJob", "HorizontalPodAutoscaler", "PodDisruptionBudget"})
 
 
+STATUS_MAY_CHANGE_META = frozenset({"Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"})
+
+# Status fields Go writes even when zero (no omitempty), per kind.
+INITIAL_STATUS: dict[str, Obj] = {
+    "ReplicaSet": {"replicas": 0},
+    "StatefulSet": {"replicas": 0, "availableReplicas": 0},
+    "DaemonSet": {"currentNumberScheduled": 0, "numberMisscheduled": 0,
+                  "desiredNumberScheduled": 0, "numberReady": 0},
+    "HorizontalPodAutoscaler": {"currentReplicas": 0, "desiredReplicas": 0},
+    "PodDisruptionBudget": {"disruptionsAllowed": 0, "currentHealthy": 0,
+                            "desiredHealthy": 0, "expectedPods": 0},
+}
+
+
 class Strategy:
     allow_create_on_update = False
     allow_unconditional_update = True
@@ -43,7 +57,8 @@ class Strategy:
             self.reset_status(obj)
 
     def reset_status(self, obj: Obj) -> None:
-        obj["status"] = {}  # upstream always writes the (empty) status struct
+        # upstream always writes the status struct, with its non-omitempty fields
+        obj["status"] = dict(INITIAL_STATUS.get(self.resource.kind, {}))
 
     # -- update -------------------------------------------------------------------------
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
@@ -66,7 +81,15 @@ class Strategy:
         """A write to /status: everything but status (and a few fields) from old."""
         out = copy.copy(old)
         out["metadata"] = dict(old["metadata"])
-        out["metadata"]["resourceVersion"] = new.get("metadata", {}).get("resourceVersion", "")
+        new_meta = new.get("metadata", {})
+        out["metadata"]["resourceVersion"] = new_meta.get("resourceVersion", "")
+        if self.resource.kind in STATUS_MAY_CHANGE_META:
+            # upstream's apps status strategies reset only spec and labels
+            for f in ("annotations", "finalizers", "ownerReferences"):
+                if f in new_meta:
+                    out["metadata"][f] = new_meta[f]
+                else:
+                    out["metadata"].pop(f, None)
         if "status" in new:
             out["status"] = new["status"]
         else:
@@ -147,6 +170,32 @@ class NodeStrategy(Strategy):
         pass  # a kubelet registers its node with status
 
 
+class JobStrategy(Strategy):
+    """A Job without manualSelector gets a selector on its uid, and its template the
+    labels that selector (and the job name) select, as upstream's job strategy does."""
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        super().prepare_for_create(obj)
+        spec = obj.get("spec")
+        if not isinstance(spec, dict) or spec.get("manualSelector"):
+            return
+        meta = obj["metadata"]
+        uid, name = meta.get("uid", ""), meta.get("name") or ""
+        tpl = spec.setdefault("template", {})
+        if not isinstance(tpl, dict):
+            return
+        labels = tpl.setdefault("metadata", {}).setdefault("labels", {})
+        for key in ("job-name", "batch.kubernetes.io/job-name"):
+            labels.setdefault(key, name)
+        for key in ("controller-uid", "batch.kubernetes.io/controller-uid"):
+            labels.setdefault(key, uid)
+        selector = spec.get("selector")
+        if not isinstance(selector, dict):
+            selector = spec["selector"] = {}
+        selector.setdefault("matchLabels", {}).setdefault(
+            "batch.kubernetes.io/controller-uid", uid)
+
+
 class PermissiveStrategy(Strategy):
     """Kinds whose update may create (upstream: endpoints, events, leases)."""
 
@@ -158,6 +207,7 @@ _BY_KIND: dict[str, type[Strategy]] = {
     "Namespace": NamespaceStrategy,
     "Service": ServiceStrategy,
     "Node": NodeStrategy,
+    "Job": JobStrategy,
     "Endpoints": PermissiveStrategy,
     "Event": PermissiveStrategy,
     "Lease": PermissiveStrategy,

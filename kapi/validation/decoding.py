@@ -27,6 +27,7 @@ _INT_RANGE = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 class Findings:
     type_error: str | None = None
     problems: list[str] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # paths of unknown fields
 
 
 def inspect(node: TypeNode, obj: Any, *, sort_keys: bool = False,
@@ -38,7 +39,7 @@ def inspect(node: TypeNode, obj: Any, *, sort_keys: bool = False,
     PairsDict objects (from duplicates.json_with_pairs) also reporting repeated keys."""
     w = _Walker(sort_keys, prune)
     w.value(node, obj, (), (), node.struct_name)
-    return Findings(w.type_error, w.problems)
+    return Findings(w.type_error, w.problems, w.unknown)
 
 
 def _path(parts: tuple[str, ...]) -> str:
@@ -53,6 +54,7 @@ class _Walker:
         self.sort_keys, self.prune = sort_keys, prune
         self.type_error: str | None = None
         self.problems: list[str] = []
+        self.unknown: list[str] = []
 
     def value(self, node: TypeNode, v: Any, path: tuple[str, ...], go: tuple[str, ...],
               struct: str) -> None:
@@ -93,7 +95,8 @@ class _Walker:
             if sub is None:
                 if key not in unknown:
                     unknown.append(key)
-                    self.problems.append(f'unknown field "{_path(path + (key,))}"')
+                    self.unknown.append(_path(path + (key,)))
+                    self.problems.append(f'unknown field "{self.unknown[-1]}"')
                 continue
             if key in seen:
                 self.problems.append(f'duplicate field "{_path(path + (key,))}"')

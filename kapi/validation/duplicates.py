@@ -107,3 +107,25 @@ def json_patch_problems(raw: bytes) -> list[str]:
                 out.append(f'json patch duplicate field "[{i}].{key}"')
             seen.add(key)
     return out
+
+
+def duplicate_paths(value: Any) -> list[str]:
+    """`duplicate field "a.b[0].c"` for every repeated key of a PairsDict tree (a patch),
+    in document order."""
+    out: list[str] = []
+    _dups(value, "", out)
+    return out
+
+
+def _dups(value: Any, path: str, out: list[str]) -> None:
+    if isinstance(value, PairsDict):
+        seen: set[str] = set()
+        for key, item in value.pairs:
+            sub = f"{path}.{key}" if path else key
+            if key in seen:
+                out.append(f'duplicate field "{sub}"')
+            seen.add(key)
+            _dups(item, sub, out)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _dups(item, f"{path}[{i}]", out)

@@ -111,9 +111,10 @@ def validate_deployment(obj: Obj) -> list[FieldError]:
     errs += validate_template(spec, p, ("Always",))
     strategy = spec.get("strategy") or {}
     stype = strategy.get("type")
-    if stype == "Recreate" and strategy.get("rollingUpdate") is not None:
-        errs.append(forbidden(f"{p}.strategy.rollingUpdate", "may not be specified when "
-                                                            "strategy `type` is 'Recreate'"))
+    if stype == "Recreate":
+        if strategy.get("rollingUpdate") is not None:
+            errs.append(forbidden(f"{p}.strategy.rollingUpdate", "may not be specified when "
+                                                                "strategy `type` is 'Recreate'"))
     elif stype == "RollingUpdate":
         errs += validate_rolling_update(strategy.get("rollingUpdate"), f"{p}.strategy.rollingUpdate")
     elif stype is not None:

@@ -75,7 +75,10 @@ class CronJobController:
         changed = False
         for j in jobs:
             uid, done = meta(j).get("uid"), cp.finished_type(j)
-            if uid not in active_uids and done is None:
+            if uid not in active_uids and done is None and await self._fresh_active(cj, uid):
+                status, active = cj["status"], list(cj["status"].get("active") or [])
+                active_uids = {r.get("uid") for r in active}
+            elif uid not in active_uids and done is None:
                 await self.recorder.warning(cj, "UnexpectedJob", "Saw a job that the controller "
                                             f"did not create or forgot: {meta(j)['name']}")
             elif uid in active_uids and done is not None:
@@ -95,6 +98,20 @@ class CronJobController:
                 changed = True
         _set_active(status, active)
         return changed
+
+    async def _fresh_active(self, cj: Obj, uid: str | None) -> bool:
+        """Our cache may predate the status write that listed this Job: ask the API, and
+        adopt the fresh status if it does list it (as upstream does)."""
+        try:
+            fresh = await self.client.get(CRONJOBS, meta(cj)["name"], meta(cj).get("namespace"))
+        except ApiError as e:
+            if e.not_found:
+                return False
+            raise
+        if not any(r.get("uid") == uid for r in (fresh.get("status") or {}).get("active") or []):
+            return False
+        cj["metadata"], cj["status"] = fresh["metadata"], fresh.get("status") or {}
+        return True
 
     async def _job_exists(self, ref: Obj) -> bool:
         try:
@@ -205,12 +222,10 @@ class CronJobController:
         return bool(doomed)
 
     async def _write_status(self, cached: Obj, cj: Obj) -> None:
-        status = cj.get("status") or {}
-        if status == (cached.get("status") or {}):
+        """PUT the status with the resourceVersion we read (a conflict retries the sync)."""
+        if (cj.get("status") or {}) == (cached.get("status") or {}):
             return
-        body = copy.deepcopy(cached)
-        body["status"] = status
-        await self.client.update_status(CRONJOBS, body)
+        await self.client.update_status(CRONJOBS, cj)
 
 
 def _set_active(status: Obj, active: list[Obj]) -> None:

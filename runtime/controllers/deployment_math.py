@@ -55,7 +55,7 @@ def replicas(d: Obj) -> int:
 
 def is_rolling_update(d: Obj) -> bool:
     strategy = (d.get("spec") or {}).get("strategy") or {}
-    return strategy.get("type", "RollingUpdate") == "RollingUpdate"
+    return bool(strategy.get("type", "RollingUpdate") == "RollingUpdate")
 
 
 def _fenceposts(d: Obj) -> tuple[int, int]:

@@ -75,9 +75,13 @@ async def sync_deployment(ops: DeploymentSync, d: Obj, rss: Sequence[Obj],
 
 async def all_replica_sets(ops: DeploymentSync, d: Obj, rss: Sequence[Obj],
                            create: bool) -> tuple[Obj | None, list[Obj]]:
-    """(new ReplicaSet with its revision synced, all old ReplicaSets)."""
+    """(new ReplicaSet with its revision synced, all old ReplicaSets). A ReplicaSet this
+    writes replaces its stale copy in `rss` (a list), so a second call in the same sync
+    does not write it again from the stale copy."""
     _, all_old = find_old_replica_sets(d, rss)
     new = await ops.new_replica_set(d, rss, all_old, create)
+    if new is not None and isinstance(rss, list):
+        rss[:] = [r for r in rss if uid_of(r) != uid_of(new)] + [new]
     return new, all_old
 
 

@@ -103,7 +103,7 @@ def calculate_status(all_rss: Sequence[Obj | None], new_rs: Obj | None, d: Obj,
 
 def complete(d: Obj, status: Obj) -> bool:
     n = replicas(d)
-    return (status.get("updatedReplicas", 0) == n and status.get("replicas", 0) == n
+    return bool(status.get("updatedReplicas", 0) == n and status.get("replicas", 0) == n
             and status.get("availableReplicas", 0) == n
             and status.get("observedGeneration", 0) >= d["metadata"].get("generation", 0))
 

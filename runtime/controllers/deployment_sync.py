@@ -34,7 +34,7 @@ from runtime.controllers.deployment_status import (
 from runtime.controllers.deployment_util import (
     HASH_LABEL,
     REVISION,
-    annotations,
+    annotations_of,
     by_revision,
     equal_ignore_hash,
     find_new_replica_set,
@@ -62,9 +62,12 @@ class DeploymentSync:
         if status:
             self._absorb(d, await self.client.update_status(DEPLOYMENTS, d))
         if revision:
-            rev = annotations(d).get(REVISION, "")
+            rev = annotations_of(d).get(REVISION, "")
             meta = d["metadata"]
-            patch = {"metadata": {"annotations": {REVISION: rev}}}
+            # resourceVersion makes the patch conditional: a spec written meanwhile must
+            # not look observed by the status we write next
+            patch = {"metadata": {"resourceVersion": meta.get("resourceVersion"),
+                                  "annotations": {REVISION: rev}}}
             self._absorb(d, await self.client.patch(DEPLOYMENTS, meta["name"], patch,
                                                     meta["namespace"]))
 
@@ -105,7 +108,7 @@ class DeploymentSync:
         if changed or int(rs["spec"].get("minReadySeconds") or 0) != min_ready:
             rs["spec"]["minReadySeconds"] = min_ready
             return await self.client.update(REPLICASETS, rs)
-        rev_changed = set_deployment_revision(d, annotations(rs).get(REVISION, ""))
+        rev_changed = set_deployment_revision(d, annotations_of(rs).get(REVISION, ""))
         status_changed = False
         if has_progress_deadline(d) and get_condition(d.get("status") or {}, PROGRESSING) is None:
             msg = f'Found new replica set "{rs["metadata"]["name"]}"'

@@ -77,7 +77,7 @@ def equal_ignore_hash(t1: Obj | None, t2: Obj | None) -> bool:
 
 
 # -- annotations --------------------------------------------------------------------------
-def annotations(obj: Obj) -> dict[str, str]:
+def annotations_of(obj: Obj) -> dict[str, str]:
     return obj.get("metadata", {}).get("annotations") or {}
 
 
@@ -92,7 +92,7 @@ def _set_annotation(obj: Obj, key: str, value: str) -> bool:
 def revision(obj: Obj) -> int:
     """The revision annotation as a number; 0 when absent or malformed."""
     try:
-        return int(annotations(obj).get(REVISION, "0") or 0)
+        return int(annotations_of(obj).get(REVISION, "0") or 0)
     except ValueError:
         return 0
 
@@ -108,7 +108,7 @@ def set_deployment_revision(d: Obj, rev: str) -> bool:
 def copy_deployment_annotations(d: Obj, rs: Obj) -> bool:
     """Copy the Deployment's annotations (but the skip list) onto its ReplicaSet."""
     changed = False
-    for k, v in annotations(d).items():
+    for k, v in annotations_of(d).items():
         if k not in ANNOTATIONS_TO_SKIP:
             changed = _set_annotation(rs, k, v) or changed
     return changed
@@ -121,13 +121,14 @@ def set_replicas_annotations(rs: Obj, desired: int, max_replicas: int) -> bool:
 
 
 def replicas_annotations_need_update(rs: Obj, desired: int, max_replicas: int) -> bool:
-    ann = annotations(rs)
-    return ann.get(DESIRED_REPLICAS) != str(desired) or ann.get(MAX_REPLICAS) != str(max_replicas)
+    ann = annotations_of(rs)
+    return bool(ann.get(DESIRED_REPLICAS) != str(desired)
+                or ann.get(MAX_REPLICAS) != str(max_replicas))
 
 
 def int_annotation(rs: Obj, key: str) -> int | None:
     try:
-        return int(annotations(rs)[key])
+        return int(annotations_of(rs)[key])
     except (KeyError, ValueError):
         return None
 
@@ -139,7 +140,7 @@ def set_new_rs_annotations(d: Obj, rs: Obj, new_revision: str, exists: bool,
     the revision (keeping the old one in revision-history when rolling back to this
     ReplicaSet), and on a ReplicaSet about to be created its replica annotations."""
     changed = copy_deployment_annotations(d, rs)
-    old = annotations(rs).get(REVISION, "")
+    old = annotations_of(rs).get(REVISION, "")
     try:
         old_n = int(old) if old else 0
     except ValueError:
@@ -154,7 +155,7 @@ def set_new_rs_annotations(d: Obj, rs: Obj, new_revision: str, exists: bool,
 
 
 def _append_history(rs: Obj, old_revision: str, limit: int) -> None:
-    history = annotations(rs).get(REVISION_HISTORY, "")
+    history = annotations_of(rs).get(REVISION_HISTORY, "")
     if not history:
         _set_annotation(rs, REVISION_HISTORY, old_revision)
         return

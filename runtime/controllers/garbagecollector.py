@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import time
 from collections import OrderedDict
 from typing import Any, Callable
 
@@ -47,6 +48,7 @@ Obj = dict[str, Any]
 IGNORED = {("", "events"), ("events.k8s.io", "events")}
 UPDATE_RETRIES = 5
 ABSENT_CACHE_SIZE = 2048
+MIN_REDISCOVERY = 5.0  # seconds between discoveries prompted by an unknown kind
 
 
 class GarbageCollector:
@@ -60,6 +62,7 @@ class GarbageCollector:
         self.orphaner = Controller("garbagecollector-orphan", self._attempt_orphan, workers=2)
         self._watched: set[tuple[str, str]] = set()
         self._discovery: Discovery | None = None
+        self._discovered_at = 0.0
         self._absent: OrderedDict[str, None] = OrderedDict()  # uids known to be gone
         self._task: asyncio.Task[None] | None = None
         for gvr in ALL:
@@ -104,6 +107,7 @@ class GarbageCollector:
 
     async def _refresh_discovery(self) -> Discovery:
         self._discovery = await discover(self.client)
+        self._discovered_at = time.monotonic()
         return self._discovery
 
     # -- events -> graph -> queues ------------------------------------------------------
@@ -124,8 +128,8 @@ class GarbageCollector:
     async def _gvr(self, api_version: str, kind: str) -> GVR | None:
         d = self._discovery or await self._refresh_discovery()
         gvr = d.gvr_for(api_version, kind)
-        if gvr is None:  # maybe served since the last look (a new CRD)
-            d = await self._refresh_discovery()
+        if gvr is None and time.monotonic() - self._discovered_at > MIN_REDISCOVERY:
+            d = await self._refresh_discovery()  # maybe served since the last look (a CRD)
             gvr = d.gvr_for(api_version, kind)
         return gvr or by_api_version_kind(api_version, kind)
 

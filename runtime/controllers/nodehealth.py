@@ -69,10 +69,16 @@ class HealthTracker:
             self.probes[name] = p
         return p
 
-    def remaining(self, name: str, now: float, grace: float) -> float:
-        """Seconds before the node counts as silent (<= 0: it does)."""
+    def remaining(self, name: str, now: float, grace: float,
+                  startup_grace: float | None = None) -> float:
+        """Seconds before the node counts as silent (<= 0: it does). A node that never
+        posted a heartbeat gets `startup_grace` (when given) instead of `grace`."""
         p = self.probes.get(name)
-        return grace if p is None else p.at + grace - now
+        if p is None:
+            return grace
+        if not p.heartbeat and startup_grace is not None:
+            grace = startup_grace
+        return p.at + grace - now
 
     def forget(self, name: str) -> None:
         self.probes.pop(name, None)

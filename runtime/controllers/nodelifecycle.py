@@ -2,7 +2,8 @@
 and taint-based eviction of pods.
 
 A node whose Lease (kube-node-lease/<node>) and Ready heartbeat have not moved for
-`node_monitor_grace_period` seconds (option; default 40) gets its Ready, MemoryPressure,
+`node_monitor_grace_period` seconds (option; default 40; a node that never posted
+a heartbeat gets `node_startup_grace_period`, default 60) gets its Ready, MemoryPressure,
 DiskPressure and PIDPressure conditions set to Unknown ("NodeStatusUnknown"). The
 taints it manages follow the conditions (Ready False/Unknown -> not-ready/unreachable
 NoExecute and NoSchedule; pressure -> NoSchedule; spec.unschedulable -> unschedulable),
@@ -58,6 +59,8 @@ class NodeLifecycleController:
         self.ctx = ctx
         self.client: Client = ctx.client
         self.grace = _option(ctx.options, "node_monitor_grace_period", 40.0)
+        self.startup_grace = _option(ctx.options, "node_startup_grace_period",
+                                     max(60.0, self.grace))
         self.eviction_timeout = _option(ctx.options, "pod_eviction_timeout", 300.0)
         self.tracker = HealthTracker()
         self.nodes = ctx.informers.get(NODES)
@@ -115,7 +118,7 @@ class NodeLifecycleController:
         now = self.ctx.clock()
         lease = self.leases.get(f"{LEASE_NAMESPACE}/{name}")
         self.tracker.observe(name, node, lease, now.timestamp())
-        left = self.tracker.remaining(name, now.timestamp(), self.grace)
+        left = self.tracker.remaining(name, now.timestamp(), self.grace, self.startup_grace)
         if left <= 0 and await self._mark_unknown(node, now):
             return None  # the update event brings the node back for its taints
         taints = reconciled_taints(node, _fmt(now))

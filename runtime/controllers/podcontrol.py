@@ -4,7 +4,8 @@
 finalizers, spec; generateName `<owner>-`; the owner's controller reference).
 `PodControl` creates and deletes pods through the API and records upstream's events
 (SuccessfulCreate "Created pod: x", SuccessfulDelete "Deleted pod: x", FailedCreate,
-FailedDelete) on the owner. `RefManager` is upstream's ControllerRefManager: it adopts
+FailedDelete) on the owner; `slow_start_batch` issues many creations in doubling batches
+that stop at the first failure. `RefManager` is upstream's ControllerRefManager: it adopts
 orphans that match the owner's selector and releases owned objects that no longer
 match, with strategic-merge patches of ownerReferences.
 

@@ -117,8 +117,10 @@ def rank_by_related_on_same_node(pods: Sequence[Obj], related: Sequence[Obj]) ->
 def sort_for_deletion(pods: Sequence[Obj], ranks: Sequence[int],
                       now: dt.datetime | None) -> list[Obj]:
     """The pods in deletion order (a stable sort, as upstream's sort.Sort is not)."""
-    key = functools.cmp_to_key(lambda a, b: _compare(a, b, now))
-    return [p for p, _ in sorted(zip(pods, ranks, strict=True), key=key)]
+    def cmp(a: tuple[Obj, int], b: tuple[Obj, int]) -> int:
+        return _compare(a, b, now)
+    ranked: list[tuple[Obj, int]] = list(zip(pods, ranks, strict=True))
+    return [p for p, _ in sorted(ranked, key=functools.cmp_to_key(cmp))]
 
 
 def pods_to_delete(pods: Sequence[Obj], related: Sequence[Obj], diff: int,

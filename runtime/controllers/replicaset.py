@@ -214,9 +214,9 @@ class ReplicaSetController:
             try:
                 await self.pod_control.delete_pod(rs["metadata"]["namespace"],
                                                   pod["metadata"]["name"], rs)
-            except ApiError as e:
+            except Exception as e:  # the informer will not see this deletion
                 self.expectations.deletion_observed(key, key_of(pod))
-                if not e.not_found:
+                if not (isinstance(e, ApiError) and e.not_found):
                     raise
         results = await asyncio.gather(*(delete(p) for p in victims), return_exceptions=True)
         for r in results:

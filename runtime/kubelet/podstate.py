@@ -46,8 +46,10 @@ class PodGone:
 
 @dataclass(frozen=True)
 class TimerFired:
+    """The timer set for `at` (the token matching it to the stage that set it) fired."""
     key: str
     now: float
+    at: float
 
 
 Event = PodSeen | PodGone | TimerFired
@@ -117,7 +119,7 @@ class PodStateMachine:
         if isinstance(event, PodSeen):
             return self._seen(event.pod, event.now)
         if isinstance(event, TimerFired):
-            return self._timer(event.key, event.now)
+            return self._timer(event.key, event.now, event.at)
         self._drop(event.key)
         return []
 
@@ -153,10 +155,10 @@ class PodStateMachine:
         self.records[key] = rec
         return [SetTimer(key, rec.due)]
 
-    def _timer(self, key: str, now: float) -> list[Action]:
+    def _timer(self, key: str, now: float, at: float) -> list[Action]:
         rec = self.records.get(key)
-        if rec is None or now < rec.due:
-            return []  # stale timer
+        if rec is None or at != rec.due:
+            return []  # a stale timer, set by an earlier stage or an earlier pod
         if rec.stage == "starting":
             return self._start(key, rec, now)
         if rec.stage == "running":

@@ -47,8 +47,9 @@ class SimConfig:
     status_interval: float = 60.0
     timing: Timing = field(default_factory=Timing)
     shape: simnode.NodeShape = field(default_factory=simnode.NodeShape)
-    register_concurrency: int = 32
-    write_concurrency: int = 64
+    # One cap on the fleet's requests in flight (registration, heartbeats, pod writes):
+    # the HTTP client's pool costs grow with its connection count, so keep it small.
+    request_concurrency: int = 16
     write_retries: int = 5
 
 
@@ -71,7 +72,7 @@ class SimulatedNode:
     uid: str = ""
     lease: Obj | None = None
     last_status: float = 0.0
-    deferred_timers: set[str] = field(default_factory=set)
+    deferred_timers: set[tuple[str, float]] = field(default_factory=set)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -93,16 +94,14 @@ class SimulatedFleet:
         self.pods = Informer(client, PODS, field_selector="spec.nodeName!=")
         self.pods.add_index("nodeName", lambda p: [p.get("spec", {}).get("nodeName", "")])
         self.node_informer = Informer(client, NODES)
-        self._writes = asyncio.Semaphore(self.config.write_concurrency)
+        self._requests = asyncio.Semaphore(self.config.request_concurrency)
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
-        sem = asyncio.Semaphore(self.config.register_concurrency)
-
         async def register(n: SimulatedNode) -> None:
-            async with sem:
+            async with self._requests:
                 await self._register(n)
         await asyncio.gather(*(register(n) for n in self.nodes.values()))
         self.node_informer.add_handler(self._on_node)
@@ -152,9 +151,10 @@ class SimulatedFleet:
         while not n.stopped:
             if n.active:
                 try:
-                    await self._renew_lease(n)
-                    if self.clock() - n.last_status >= self.config.status_interval:
-                        await self._post_status(n)
+                    async with self._requests:
+                        await self._renew_lease(n)
+                        if self.clock() - n.last_status >= self.config.status_interval:
+                            await self._post_status(n)
                 except (ApiError, httpx.HTTPError) as e:
                     log.debug("heartbeat of %s failed: %s", n.name, e)
             await self._sleep(n, self.config.lease_interval)
@@ -216,9 +216,9 @@ class SimulatedFleet:
         n.wake.set()
         for pod in self.pods.by_index("nodeName", n.name):
             self._dispatch(n, PodSeen(pod, self.clock()))
-        for key in list(n.deferred_timers):
-            n.deferred_timers.discard(key)
-            self._dispatch(n, TimerFired(key, self.clock()))
+        for key, at in list(n.deferred_timers):
+            n.deferred_timers.discard((key, at))
+            self._dispatch(n, TimerFired(key, self.clock(), at))
 
     def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
         pod = new if event != "delete" else old
@@ -238,7 +238,7 @@ class SimulatedFleet:
         loop = asyncio.get_running_loop()
         for a in actions:
             if isinstance(a, SetTimer):
-                loop.call_later(max(a.at - self.clock(), 0.0), self._fire, n, a.key)
+                loop.call_later(max(a.at - self.clock(), 0.0), self._fire, n, a.key, a.at)
             else:
                 writes.append(a)
         if writes:
@@ -248,13 +248,13 @@ class SimulatedFleet:
             self._inflight[key] = task
             task.add_done_callback(lambda t, k=key: self._done(k, t))
 
-    def _fire(self, n: SimulatedNode, key: str) -> None:
+    def _fire(self, n: SimulatedNode, key: str, at: float) -> None:
         if n.stopped:
             return
         if not n.active:
-            n.deferred_timers.add(key)
+            n.deferred_timers.add((key, at))
             return
-        self._dispatch(n, TimerFired(key, self.clock()))
+        self._dispatch(n, TimerFired(key, max(self.clock(), at), at))
 
     def _done(self, key: str, task: asyncio.Task[None]) -> None:
         if self._inflight.get(key) is task:
@@ -273,7 +273,7 @@ class SimulatedFleet:
         delay = 0.1
         for attempt in range(self.config.write_retries):
             try:
-                async with self._writes:
+                async with self._requests:
                     await self._write(a)
                 return True
             except ApiError as e:

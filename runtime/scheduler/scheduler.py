@@ -54,7 +54,7 @@ def _node_changed(old: Obj | None, new: Obj) -> bool:
 
 class Scheduler:
     def __init__(self, client: Client, *, identity: str, profile: Profile | None = None,
-                 bind_concurrency: int = 32, event_workers: int = 4,
+                 bind_concurrency: int = 32, event_workers: int = 2,
                  clock: Callable[[], float] = time.monotonic,
                  rng: random.Random | None = None) -> None:
         self.client, self.identity = client, identity
@@ -65,8 +65,11 @@ class Scheduler:
         self.pods = Informer(client, PODS, field_selector=NOT_TERMINAL)
         self.nodes = Informer(client, NODES)
         self.recorder = EventRecorder(client, self.profile.scheduler_name, instance=identity)
+        # requests in flight are capped: the HTTP client's pool costs grow with its size
         self._binds = asyncio.Semaphore(bind_concurrency)
-        self._events: asyncio.Queue[tuple[Obj, str, str, str]] = asyncio.Queue(maxsize=20_000)
+        self._patches = asyncio.Semaphore(4)
+        # as upstream's broadcaster: at most 1000 queued events, newer ones dropped when full
+        self._events: asyncio.Queue[tuple[Obj, str, str, str]] = asyncio.Queue(maxsize=1000)
         self._event_workers = event_workers
         self._tasks: set[asyncio.Task[None]] = set()
         self.bound = 0
@@ -190,8 +193,9 @@ class Scheduler:
         conditions = [c for c in conditions if c.get("type") != "PodScheduled"] + [cond]
         meta = pod["metadata"]
         try:
-            await self.client.patch(PODS, meta["name"], {"status": {"conditions": conditions}},
-                                    meta.get("namespace"), subresource="status")
+            async with self._patches:
+                await self.client.patch(PODS, meta["name"], {"status": {"conditions": conditions}},
+                                        meta.get("namespace"), subresource="status")
         except (ApiError, httpx.HTTPError) as e:
             log.debug("updating the condition of %s failed: %s", key_of(pod), e)
 

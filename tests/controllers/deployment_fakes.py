@@ -115,6 +115,9 @@ class FakeClient:
     async def patch(self, gvr: GVR, name: str, patch: Obj, namespace: str | None = None, *,
                     patch_type: str = "merge", subresource: str | None = None) -> Obj:
         obj = self._stored(gvr, namespace, name)
+        rv = (patch.get("metadata") or {}).get("resourceVersion")
+        if rv is not None and rv != obj["metadata"]["resourceVersion"]:
+            raise ApiError(409, "Conflict", "the object has been modified")
         _merge(obj, {"metadata": {"annotations": (patch.get("metadata") or {}).get(
             "annotations")}} if patch_type == "merge" else {})
         obj["metadata"]["resourceVersion"] = str(next(self.rv))

@@ -14,7 +14,12 @@ from runtime.controllers.deployment_math import max_surge, max_unavailable
 from runtime.controllers.deployment_rollout import sync_deployment
 from runtime.controllers.deployment_status import get_condition
 from runtime.controllers.deployment_sync import DeploymentSync
-from runtime.controllers.deployment_util import HASH_LABEL, REVISION, REVISION_HISTORY
+from runtime.controllers.deployment_util import (
+    HASH_LABEL,
+    REVISION,
+    REVISION_HISTORY,
+    pod_template_hash,
+)
 from tests.controllers.deployment_fakes import (
     FakeClient,
     FakeClock,
@@ -166,7 +171,7 @@ def test_scaling_mid_rollout_is_proportional():
     sim.edit(lambda d: d["spec"].__setitem__("replicas", 20))
     sim.step()
     sizes = sorted(r["spec"]["replicas"] for r in sim.rss())
-    assert sum(sizes) == 20 + 5 and sizes[0] > 3  # both grew, within the new surge
+    assert sizes == [5, 18]  # 13 -> 23 (20 + surge 3), spread in proportion: 3:10
     sim.run()
     assert sorted(r["spec"]["replicas"] for r in sim.rss()) == [0, 20]
 
@@ -207,6 +212,7 @@ def test_progress_deadline_exceeded_with_fake_time():
 
 def test_revision_history_limit_cleans_old_replica_sets():
     sim = Sim(deployment(replicas=1, revisionHistoryLimit=1))
+    sim.run()
     for i in range(2, 5):
         sim.edit(set_image(f"img:{i}"))
         sim.run()
@@ -222,7 +228,6 @@ def test_hash_collision_bumps_collision_count():
     squatter["metadata"] = {"name": "web-placeholder", "namespace": "ns"}
     sim.edit(set_image("img:2"))
     # someone else's ReplicaSet already has the name the new one would get
-    from runtime.controllers.deployment_util import pod_template_hash
     h = pod_template_hash(sim.d()["spec"]["template"])
     squatter["metadata"]["name"] = f"web-{h}"
     sim.client.put(REPLICASETS, squatter)

@@ -79,6 +79,14 @@ def test_our_own_unknown_condition_is_not_a_heartbeat() -> None:
     assert h.remaining("n1", 152.0, GRACE) == GRACE
 
 
+def test_a_node_that_never_posted_status_gets_the_startup_grace() -> None:
+    h = HealthTracker()
+    h.observe("n1", node(None), None, now=100.0)
+    assert h.remaining("n1", 150.0, GRACE, startup_grace=60.0) == 10.0
+    h.observe("n1", node(), None, now=155.0)  # its first heartbeat
+    assert h.remaining("n1", 155.0, GRACE, startup_grace=60.0) == GRACE
+
+
 def test_unknown_conditions() -> None:
     conds = unknown_conditions(node(), "now")
     assert conds is not None

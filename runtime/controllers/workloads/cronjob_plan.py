@@ -124,14 +124,14 @@ def _start_order(job: Mapping[str, Any]) -> tuple[int, str, str]:
 
 
 def jobs_to_clean(cj: Mapping[str, Any], jobs: list[Obj]) -> list[Obj]:
-    """Finished Jobs beyond successfulJobsHistoryLimit / failedJobsHistoryLimit, oldest
-    first (by startTime, jobs never started last)."""
+    """Finished Jobs beyond successfulJobsHistoryLimit (3) / failedJobsHistoryLimit (1),
+    oldest first (by startTime, jobs never started last)."""
     out: list[Obj] = []
-    for kind, field_ in (("Complete", "successfulJobsHistoryLimit"),
-                         ("Failed", "failedJobsHistoryLimit")):
+    for kind, field_, default in (("Complete", "successfulJobsHistoryLimit", 3),
+                                  ("Failed", "failedJobsHistoryLimit", 1)):
         limit = spec(cj).get(field_)
-        if limit is None:
-            continue
+        if limit is None:  # the API server defaults these; a server that did not gets them here
+            limit = default
         done = sorted((j for j in jobs if finished_type(j) == kind), key=_start_order)
         out += done[:max(0, len(done) - int(limit))]
     return out

@@ -22,6 +22,10 @@ class NodeResourcesFit:
         return SUCCESS
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        if (len(node.pods) < node.alloc_pods and node.cpu + pod.cpu <= node.alloc_cpu
+                and node.memory + pod.memory <= node.alloc_memory
+                and node.ephemeral + pod.ephemeral <= node.alloc_ephemeral and not pod.scalar):
+            return None  # the common case, without building a list
         reasons = insufficient(pod, node)
         return unschedulable(NAME, *reasons) if reasons else None
 

@@ -1,0 +1,225 @@
+"""Write-path benchmark: create, update, patch (strategic and merge) and server-side
+apply of Deployments, on three servers started side by side in the same run:
+
+  full        validation (field, schema, semantic), defaulting and managedFields
+  no-valid    managedFields only (`--unsafe-no-validation`: no field validation, no
+              defaulting, no validation): the unvalidated write baseline
+  bare        neither (`--unsafe-no-validation --unsafe-no-managed-fields`)
+
+    python -m bench.apply                 # ~1 minute
+    python -m bench.apply --quick         # ~15 s smoke run
+    python -m bench.apply --storage sqlite --concurrency 16 --json out.json
+
+Prints requests/s, p50 and p99 per phase and server, and the cost of validation and
+defaulting over the unvalidated baseline (goal: at most +30% time per write, i.e. the
+full rate at least 1/1.3 of the baseline's). Benchmarks print figures; nothing asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+
+from bench.api import HOST, ServerProc, free_port, log
+from bench.loadgen import Conn, Result, call
+
+GOAL = 1.30  # validation+defaulting may cost at most 30% more time per write
+SERVERS = {"full": [], "no-valid": ["--unsafe-no-validation"],
+           "bare": ["--unsafe-no-validation", "--unsafe-no-managed-fields"]}
+Make = Callable[[int, int], tuple[str, str, bytes, str]]  # method, path, body, content type
+
+
+class TypedConn(Conn):
+    """A loadgen connection that sends the content type a patch needs."""
+
+    def typed_request(self, method: str, path: str, body: bytes,
+                      content_type: str) -> asyncio.Future[tuple[int, bytes]]:
+        if self.lost is not None or self.transport is None or self.close_after:
+            raise ConnectionResetError("connection is closed")
+        self.waiter = asyncio.get_running_loop().create_future()
+        head = (b"%s %s HTTP/1.1\r\nHost: %s\r\nAccept: application/json\r\n"
+                b"User-Agent: bench-apply/1\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n"
+                % (method.encode(), path.encode(), self.host_header, content_type.encode(),
+                   len(body)))
+        self.transport.write(head + body)
+        return self.waiter
+
+
+def deployment(name: str, replicas: int, image: str = "nginx:1.25") -> dict[str, Any]:
+    labels = {"app": name, "tier": "web"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
+                         "name": "web", "image": image,
+                         "ports": [{"containerPort": 8080, "name": "http"}],
+                         "env": [{"name": "MODE", "value": "prod"}],
+                         "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}},
+                         "resources": {"requests": {"cpu": "100m", "memory": "64Mi"},
+                                       "limits": {"cpu": "500m", "memory": "128Mi"}}}]}}}}
+
+
+async def run(port: int, name: str, make: Make, concurrency: int, count: int,
+              duration: float) -> Result:
+    """Like loadgen.run_load, with a content type per request."""
+    res = Result(name=name, concurrency=concurrency)
+    conns = [await TypedConn.open(HOST, port) for _ in range(concurrency)]
+    seq = 0
+    perf = time.perf_counter
+    deadline = perf() + duration
+
+    async def worker(w: int) -> None:
+        nonlocal seq
+        while seq < count and perf() < deadline:
+            i, seq = seq, seq + 1
+            method, path, body, ctype = make(w, i)
+            t = perf()
+            status, data = await conns[w].typed_request(method, path, body, ctype)  # type: ignore[attr-defined]
+            res.latencies.append(perf() - t)
+            res.statuses[status] += 1
+            if not 200 <= status < 300:
+                res.errors += 1
+                res.first_error = res.first_error or f"{method} {path} -> {status}: {data[:200]!r}"
+            if not conns[w].reusable:
+                conns[w].close()
+                conns[w] = await TypedConn.open(HOST, port)
+
+    start = perf()
+    await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    res.seconds = perf() - start
+    res.requests = len(res.latencies)
+    for c in conns:
+        c.close()
+    return res
+
+
+def phases(ns: str, concurrency: int, per: int) -> list[tuple[str, Make]]:
+    base = f"/apis/apps/v1/namespaces/{ns}/deployments"
+    json_t, smp_t = "application/json", "application/strategic-merge-patch+json"
+    merge_t, apply_t = "application/merge-patch+json", "application/apply-patch+yaml"
+
+    def own(w: int, i: int) -> str:  # each connection writes its own objects
+        return f"d-{w}-{i % per}"
+
+    def create(w: int, i: int) -> tuple[str, str, bytes, str]:
+        return "POST", base, orjson.dumps(deployment(f"c-{w}-{i}", 2)), json_t
+
+    def update(w: int, i: int) -> tuple[str, str, bytes, str]:
+        name = own(w, i)
+        return "PUT", f"{base}/{name}", orjson.dumps(deployment(name, 1 + i % 3)), json_t
+
+    def smp(w: int, i: int) -> tuple[str, str, bytes, str]:
+        body = {"spec": {"template": {"spec": {"containers": [
+            {"name": "web", "image": f"nginx:1.{i % 7}"}]}}}}
+        return "PATCH", f"{base}/{own(w, i)}", orjson.dumps(body), smp_t
+
+    def merge(w: int, i: int) -> tuple[str, str, bytes, str]:
+        body = {"metadata": {"labels": {"rev": str(i % 5)}}, "spec": {"replicas": 1 + i % 4}}
+        return "PATCH", f"{base}/{own(w, i)}", orjson.dumps(body), merge_t
+
+    def apply(w: int, i: int) -> tuple[str, str, bytes, str]:
+        name = own(w, i)
+        body = orjson.dumps(deployment(name, 1 + i % 5))
+        return "PATCH", f"{base}/{name}?fieldManager=bench-{w}&force=true", body, apply_t
+
+    return [("create", create), ("update (PUT)", update), ("strategic merge patch", smp),
+            ("merge patch", merge), ("server-side apply", apply)]
+
+
+async def seed(port: int, ns: str, concurrency: int, per: int) -> None:
+    status, _ = await call(HOST, port, "POST", "/api/v1/namespaces",
+                           {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    assert status == 201, status
+    for w in range(concurrency):
+        for k in range(per):
+            status, body = await call(HOST, port, "POST",
+                                      f"/apis/apps/v1/namespaces/{ns}/deployments",
+                                      deployment(f"d-{w}-{k}", 1))
+            assert status == 201, body
+
+
+async def bench_server(label: str, flags: list[str], args: argparse.Namespace,
+                       workdir: Path) -> dict[str, Result]:
+    port = free_port()
+    argv = [sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir",
+            str(workdir / label), "--port", str(port), "--storage", args.storage, *flags]
+    proc = ServerProc(label, argv, port, workdir / f"{label}.log")
+    await proc.start()
+    out: dict[str, Result] = {}
+    try:
+        ns, per = "bench", 4
+        await seed(port, ns, args.concurrency, per)
+        for name, make in phases(ns, args.concurrency, per):
+            await run(port, name, make, args.concurrency, 200, 2.0)  # warm up
+            out[name] = await run(port, name, make, args.concurrency, args.count,
+                                  args.seconds)
+            log(f"{label:9} {name:22} {out[name].rate:8.0f}/s  errors {out[name].errors}"
+                + (f"  first: {out[name].first_error}" if out[name].errors else ""))
+    finally:
+        proc.stop()
+    return out
+
+
+def render(results: dict[str, dict[str, Result]]) -> str:
+    names = list(next(iter(results.values())))
+    lines = [f"{'phase':24}" + "".join(f"{s + ' req/s':>16}{'p50 ms':>9}{'p99 ms':>9}"
+                                       for s in results)
+             + f"{'valid+default cost':>21}{'managedFields cost':>20}"]
+    for name in names:
+        row = f"{name:24}"
+        for label in results:
+            r = results[label][name]
+            row += f"{r.rate:16.0f}{r.pct_ms(50):9.2f}{r.pct_ms(99):9.2f}"
+        full, base, bare = (results[k][name].rate for k in ("full", "no-valid", "bare"))
+        cost = base / full - 1 if full else float("nan")
+        mf = bare / base - 1 if base else float("nan")
+        verdict = "ok" if cost <= GOAL - 1 else "OVER"
+        row += f"{cost:+17.1%} {verdict:3}{mf:+19.1%}"
+        lines.append(row)
+    lines.append(f"cost = extra time per write vs. the next server to the right "
+                 f"(goal for validation+defaulting: <= +{GOAL - 1:.0%})")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.apply", description=__doc__.split("\n")[0])
+    p.add_argument("--storage", default="sqlite", choices=("sqlite", "memory"))
+    p.add_argument("--concurrency", type=int, default=16)
+    p.add_argument("--count", type=int, default=20_000, help="requests per phase at most")
+    p.add_argument("--seconds", type=float, default=5.0, help="seconds per phase at most")
+    p.add_argument("--quick", action="store_true", help="1 s phases")
+    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.seconds, args.count = 1.0, 3000
+    return args
+
+
+async def amain(args: argparse.Namespace) -> int:
+    results: dict[str, dict[str, Result]] = {}
+    with tempfile.TemporaryDirectory(prefix="kapi-bench-apply-") as tmp:
+        for label, flags in SERVERS.items():
+            results[label] = await bench_server(label, flags, args, Path(tmp))
+    print(f"kapi write path, {args.storage} storage, {args.concurrency} connections, "
+          f"<= {args.seconds:g} s or {args.count} requests per phase")
+    print(render(results))
+    if args.json:
+        args.json.write_text(json.dumps({k: {n: r.summary() for n, r in v.items()}
+                                         for k, v in results.items()}, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(amain(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
