@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import sys
 import tempfile
@@ -109,8 +110,10 @@ def phases(ns: str, concurrency: int, per: int) -> list[tuple[str, Make]]:
     def own(w: int, i: int) -> str:  # each connection writes its own objects
         return f"d-{w}-{i % per}"
 
+    fresh = itertools.count()  # every create (warm-up runs too) gets a new name
+
     def create(w: int, i: int) -> tuple[str, str, bytes, str]:
-        return "POST", base, orjson.dumps(deployment(f"c-{w}-{i}", 2)), json_t
+        return "POST", base, orjson.dumps(deployment(f"c-{next(fresh)}", 2)), json_t
 
     def update(w: int, i: int) -> tuple[str, str, bytes, str]:
         name = own(w, i)
@@ -158,7 +161,8 @@ async def bench_server(label: str, flags: list[str], args: argparse.Namespace,
         ns, per = "bench", 4
         await seed(port, ns, args.concurrency, per)
         for name, make in phases(ns, args.concurrency, per):
-            await run(port, name, make, args.concurrency, 200, 2.0)  # warm up
+            await run(port, name, make, args.concurrency, min(200, args.count),
+                      min(2.0, args.seconds))  # warm up
             out[name] = await run(port, name, make, args.concurrency, args.count,
                                   args.seconds)
             log(f"{label:9} {name:22} {out[name].rate:8.0f}/s  errors {out[name].errors}"

@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 
 from bench.api import HOST, ServerProc, free_port, log
+from bench.loadgen import proc_cpu_seconds, system_busy_seconds
 from runtime.client.resources import NAMESPACES, NODES, PODS
 from runtime.client.rest import ApiError, Client
 
@@ -64,6 +65,32 @@ class Tally:
             self.last_ready = now
         if len(self.ready if self.want_ready else self.bound) >= self.total:
             self.done.set()
+
+
+class CpuMeter:
+    """CPU seconds used by the server, the scheduler process, this bench and everything
+    else on the machine between start() and report()."""
+
+    def __init__(self, server_pid: int | None) -> None:
+        self.server_pid = server_pid
+        self.sched_pid: int | None = None
+        self.start()
+
+    def _sample(self) -> tuple[float, float, float, float, float]:
+        return (time.monotonic(), proc_cpu_seconds(self.server_pid) or 0.0,
+                proc_cpu_seconds(self.sched_pid) or 0.0, time.process_time(),
+                system_busy_seconds() or 0.0)
+
+    def start(self) -> None:
+        self.t0 = self._sample()
+
+    def report(self, pods: int) -> str:
+        t1 = self._sample()
+        wall, srv, sch, me, busy = (b - a for a, b in zip(self.t0, t1, strict=True))
+        other = max(busy - srv - sch - me, 0.0) / max(wall, 1e-9)
+        sched = f", scheduler {sch / pods * 1000:.2f} ms" if self.sched_pid else ""
+        return (f"cpu per pod: server {srv / pods * 1000:.2f} ms{sched}; "
+                f"other processes {other:.2f} cores busy")
 
 
 def pod_body(name: str) -> Obj:
@@ -155,12 +182,15 @@ async def throughput(args: argparse.Namespace, workdir: Path, mode: str) -> None
         if inproc:
             watcher = asyncio.create_task(watch_pods(client, "bench", tally))
             t0 = time.monotonic()
+            meter = CpuMeter(server.pid)
             created = await create_pods(client, "bench", args.pods)
         else:
             created = await create_pods(client, "bench", args.pods)
             watcher = asyncio.create_task(watch_pods(client, "bench", tally))
             t0 = time.monotonic()
             sched = start_scheduler(workdir / f"tp-{mode}")
+            meter = CpuMeter(server.pid)
+            meter.sched_pid = sched.pid
         await asyncio.wait_for(tally.done.wait(), args.timeout)
         watcher.cancel()
         span = max(tally.last_bound - tally.first_bound, 1e-9)
@@ -168,8 +198,9 @@ async def throughput(args: argparse.Namespace, workdir: Path, mode: str) -> None
               f"created in {created:.1f} s ({args.pods / created:.0f}/s); "
               f"bound {len(tally.bound)} at {len(tally.bound) / span:.0f} pods/s "
               f"(first to last bind {span:.1f} s; {tally.last_bound - t0:.1f} s from "
-              f"{'the first create' if inproc else 'scheduler start'})", flush=True)
-    except (asyncio.TimeoutError, TimeoutError):
+              f"{'the first create' if inproc else 'scheduler start'})\n    "
+              + meter.report(args.pods), flush=True)
+    except TimeoutError:
         print(f"[{mode}] timed out after {args.timeout:.0f} s: {len(tally.bound)}/{args.pods} "
               "bound", flush=True)
     finally:
@@ -187,14 +218,16 @@ async def readiness(args: argparse.Namespace, workdir: Path) -> None:
     try:
         watcher = asyncio.create_task(watch_pods(client, "bench", tally))
         t0 = time.monotonic()
+        meter = CpuMeter(server.pid)
         await create_pods(client, "bench", args.ready_pods)
         await asyncio.wait_for(tally.done.wait(), args.timeout)
         watcher.cancel()
         print(f"[ready] {args.ready_pods} bare pods created -> all Running+Ready on "
               f"{args.ready_nodes} simulated nodes in {tally.last_ready - t0:.1f} s "
               f"(all bound after {tally.last_bound - t0:.1f} s; bare pods stand in for a "
-              f"{args.ready_pods}-replica Deployment)", flush=True)
-    except (asyncio.TimeoutError, TimeoutError):
+              f"{args.ready_pods}-replica Deployment)\n    " + meter.report(args.ready_pods),
+              flush=True)
+    except TimeoutError:
         print(f"[ready] timed out after {args.timeout:.0f} s: {len(tally.ready)}/"
               f"{args.ready_pods} Ready", flush=True)
     finally:

@@ -92,7 +92,8 @@ class APIServer:
         services = scheme.get("", "v1", "services")
         assert services is not None
         self.validator = Validator(self.definitions)
-        defaults = [defaulting.PodAdmission(toleration_seconds=config.default_toleration_seconds)]
+        defaults = [defaulting.admit,
+                    defaulting.PodAdmission(toleration_seconds=config.default_toleration_seconds)]
         finalize: list[Finalize] = [Validate()] if config.validation else []
         tracker = Tracker(self.validator.types) if config.managed_fields else None
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,

@@ -140,12 +140,15 @@ def _controller_flags(s: argparse.ArgumentParser) -> None:
                    help="seconds without a node heartbeat before the node is Unknown")
     s.add_argument("--node-startup-grace-period", type=float, default=60.0,
                    help="seconds a new node has to post its first heartbeat")
+    s.add_argument("--pod-gc-quarantine", type=float, default=40.0,
+                   help="seconds a node must be gone before its pods are force-deleted")
 
 
 def _controller_options(args: argparse.Namespace) -> dict[str, float]:
     return {"pod_eviction_timeout": args.pod_eviction_timeout,
             "node_monitor_grace_period": args.node_monitor_grace_period,
-            "node_startup_grace_period": args.node_startup_grace_period}
+            "node_startup_grace_period": args.node_startup_grace_period,
+            "podgc_quarantine": args.pod_gc_quarantine}
 
 
 def _component_flags(s: argparse.ArgumentParser) -> None:

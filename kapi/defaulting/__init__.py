@@ -46,6 +46,15 @@ def default(r: Resource, obj: Obj) -> None:
         f(obj)
 
 
+async def admit(r: Resource, op: str, new: Obj, old: Obj | None) -> None:
+    """Admission step: default a new object again after the strategy. Upstream defaults
+    an object when it reads it back from storage too, so fields a strategy sets on create
+    feed defaults (a Job's generated template labels become the Job's labels); updates
+    were defaulted as decoded and their strategies add nothing defaults read."""
+    if op == "CREATE":
+        default(r, new)
+
+
 class PodAdmission:
     """The admission step that gives every new pod what upstream's ServiceAccount,
     Priority and DefaultTolerationSeconds plugins give it."""

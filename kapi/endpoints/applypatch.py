@@ -28,7 +28,7 @@ class _Missing(Exception):
     """The object to apply to does not exist (yet)."""
 
 
-def _config(call: "Call") -> Obj:
+def _config(call: Call) -> Obj:
     r = call.resource
     config = decode_apply_config(call.body)
     if not isinstance(config, dict):
@@ -56,7 +56,7 @@ def _config(call: "Call") -> Obj:
     return config
 
 
-async def apply_patch(h: "Handlers", call: "Call") -> tuple[int, Obj]:
+async def apply_patch(h: Handlers, call: Call) -> tuple[int, Obj]:
     r, sub = call.resource, call.info.subresource
     if sub not in ("", "status"):
         raise errors.MethodNotAllowed(f"patch is not supported on {r.resource}/{sub}")

@@ -21,8 +21,13 @@ from kapi import errors
 from kapi.endpoints.codec import media_type
 from kapi.meta.resources import Resource
 from kapi.validation import Validator
-from kapi.validation.duplicates import (duplicate_paths, json_may_repeat_keys,
-                                        json_patch_problems, json_with_pairs, yaml_duplicates)
+from kapi.validation.duplicates import (
+    duplicate_paths,
+    json_may_repeat_keys,
+    json_patch_problems,
+    json_with_pairs,
+    yaml_duplicates,
+)
 
 STRICT, WARN, IGNORE = "Strict", "Warn", "Ignore"
 
@@ -58,36 +63,41 @@ class FieldValidation:
                 dups = ["yaml: unmarshal errors:\n  " + "\n  ".join(dups)]
             self._report(r, dups + found.problems, directive, warnings)
             return
-        if directive != IGNORE and json_may_repeat_keys(raw, obj):
-            try:
-                paired = json_with_pairs(raw)
+        found = self.validator.inspect(r.definition, obj, prune=prune)
+        self._type_error(r, found.type_error)
+        if directive != IGNORE and json_may_repeat_keys(raw, obj, found.keys):
+            try:  # rare: walk again over every (key, value) pair, in document order
+                found = self.validator.inspect(r.definition, json_with_pairs(raw))
             except ValueError:
-                paired = obj
-            found = self.validator.inspect(r.definition, paired)
-            self._type_error(r, found.type_error)
-            if prune:
-                self.validator.inspect(r.definition, obj, prune=True)
-        else:
-            found = self.validator.inspect(r.definition, obj, prune=prune)
-            self._type_error(r, found.type_error)
+                pass
         self._report(r, found.problems, directive, warnings)
 
-    def patched(self, r: Resource, patch_raw: bytes, ptype: str, obj: dict[str, Any],
-                directive: str, warnings: list[str]) -> None:
-        """The result of a json, merge or strategic merge patch."""
+    def patched(self, r: Resource, patch_raw: bytes, patch: Any, ptype: str,
+                obj: dict[str, Any], directive: str, warnings: list[str]) -> None:
+        """The result of a json, merge or strategic merge patch (`patch` decoded from
+        patch_raw)."""
         if not self.enabled:
             return
         problems: list[str] = []
         if directive != IGNORE:
             if ptype == "json":
                 problems = json_patch_problems(patch_raw)
-            else:
+            elif json_may_repeat_keys(patch_raw, patch):
                 try:
                     problems = duplicate_paths(json_with_pairs(patch_raw))
                 except ValueError:
                     problems = []
-        found = self.validator.inspect(r.definition, obj, sort_keys=True,
-                                       prune=directive != STRICT)
+        # managedFields come from the stored object (the tracker checks any a patch sets)
+        meta = obj.get("metadata")
+        managed = meta.pop("managedFields", None) if isinstance(meta, dict) else None
+        try:
+            found = self.validator.inspect(r.definition, obj, count=False)
+            if found.problems:  # upstream lists them in key order: walk again, sorted
+                found = self.validator.inspect(r.definition, obj, count=False,
+                                               sort_keys=True, prune=directive != STRICT)
+        finally:
+            if managed is not None:
+                meta["managedFields"] = managed  # type: ignore[index]
         self._type_error(r, found.type_error)
         self._report(r, problems + found.problems, directive, warnings)
 
@@ -97,13 +107,15 @@ class FieldValidation:
         and wrong types are always refused, as the typed conversion refuses them."""
         if not self.enabled:
             return
-        if directive != IGNORE:
-            dups = yaml_duplicates(raw)
+        found = self.validator.inspect(r.definition, config)
+        json_body = raw.lstrip().startswith(b"{")
+        if directive != IGNORE and (not json_body or json_may_repeat_keys(
+                raw, config, found.keys)):
+            dups = yaml_duplicates(raw)  # composing YAML is slow: only when it may matter
             if dups and directive == STRICT:
                 raise errors.BadRequest("error strict decoding YAML: error converting YAML to "
                                         "JSON: yaml: unmarshal errors:\n  " + "\n  ".join(dups))
             warnings.extend(dups)
-        found = self.validator.inspect(r.definition, config)
         if found.unknown:
             raise errors.ApplyFailed(f"failed to create typed patch object ({where}): "
                                      f".{found.unknown[0]}: field not declared in schema")

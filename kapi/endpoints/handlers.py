@@ -215,9 +215,9 @@ class Handlers:
             return await applypatch.apply_patch(self, call)
         if ptype is None or ptype.startswith("apply"):
             raise errors.UnsupportedMediaType(
-                f"the body of the request was in an unknown format - accepted media types "
-                f"include: application/json-patch+json, application/merge-patch+json, "
-                f"application/strategic-merge-patch+json, application/apply-patch+yaml")
+                "the body of the request was in an unknown format - accepted media types "
+                "include: application/json-patch+json, application/merge-patch+json, "
+                "application/strategic-merge-patch+json, application/apply-patch+yaml")
         directive = params.field_validation(call.query)
         if params.force(call.query):
             raise errors.Invalid('PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: '
@@ -230,7 +230,7 @@ class Handlers:
                 raise errors.NotFound.of(r, call.info.name)
             new = self._apply_patch(call, ptype, current, patch)
             del call.warnings[warned:]  # a retried patch warns once
-            self.fields.patched(r, call.body, ptype, new, directive, call.warnings)
+            self.fields.patched(r, call.body, patch, ptype, new, directive, call.warnings)
             self.default(r, new)
             self.track(call, new, current, sub)
             return new
@@ -349,9 +349,8 @@ class Handlers:
             if current is None:
                 raise errors.NotFound.of(r, call.info.name)
             wanted = new_scale(scale.to_scale(current))
-            old = copy.deepcopy(current) if self.tracker is not None else None
-            new = scale.apply_scale(r, current, wanted)
-            self.track(call, new, old, "scale")
+            new = scale.apply_scale(r, current, wanted)  # a copy: current stays as it was
+            self.track(call, new, current, "scale")
             return new
 
         result, _ = await self.store.guaranteed_update(r, call.namespace, call.info.name, apply,

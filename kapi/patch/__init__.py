@@ -2,8 +2,9 @@
 
 Owns: JSON patch (RFC 6902), JSON merge patch (RFC 7386) and strategic merge patch
 (driven by the upstream definitions' patch metadata). Every function returns a new object
-and never mutates its inputs. Nothing here touches HTTP, storage or admission; server-side
-apply (application/apply-patch+yaml) lives elsewhere.
+and never mutates its inputs. Nothing here touches HTTP, storage or admission. Server-side
+apply (application/apply-patch+yaml) is kapi.patch.apply; the managedFields it and every
+other write keep are kapi.patch.managedfields.
 """
 
 from kapi.patch.errors import PatchError

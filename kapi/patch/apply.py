@@ -19,12 +19,29 @@ from typing import Any
 
 import orjson
 
-from kapi.patch.managedfields import (APPLY, Entry, Ident, Managers, _decode_or_empty,
-                                      describe, ident, owned_paths, reset_filter,
-                                      set_managed_fields, without_managed_fields)
+from kapi.patch.managedfields import (
+    APPLY,
+    Entry,
+    Ident,
+    Managers,
+    _decode_or_empty,
+    describe,
+    ident,
+    owned_paths,
+    reset_filter,
+    set_managed_fields,
+    without_managed_fields,
+)
 from kapi.patch.managedfields_set import EMPTY, FieldSet, Path, path_string, sorted_paths
-from kapi.patch.managedfields_walk import (MISSING, child, compare, ensure_named_fields,
-                                           item_pe, remove_items, to_field_set)
+from kapi.patch.managedfields_walk import (
+    MISSING,
+    child,
+    compare,
+    ensure_named_fields,
+    item_pe,
+    remove_items,
+    to_field_set,
+)
 from kapi.validation.typeinfo import ATOMIC, LIST, MAP, TypeNode
 
 Obj = dict[str, Any]
@@ -110,17 +127,20 @@ def _apply_once(node: TypeNode, live: Obj, config: Obj, managers: Managers, req:
     changed_object = True
     managers[applier] = Entry(req.manager, APPLY, req.api_version, req.subresource, req.now,
                               reset_filter(fields, req.subresource, req.has_status))
-    if last is not None and last.fields:
+    if last is not None and last.fields and not last.fields <= applied:
+        # something applied last time is not applied now (else pruning removes nothing)
         merged = prune(node, merged, managers, applier, last.fields)
     _settle(node, live, merged, managers, applier, req, force)
+    known = last.fields_v1 if last is not None and last.fields == applied else None
     managers[applier] = Entry(req.manager, APPLY, req.api_version, req.subresource, req.now,
-                              applied)
+                              applied, fields_v1=known)
     if merged == live:
         changed_object = False
         merged = copy.deepcopy(live)
     if not changed_object and last is not None and last.time:
         managers[applier] = Entry(req.manager, APPLY, req.api_version, req.subresource,
-                                  last.time, applied)
+                                  last.time, applied, fields_v1=known,
+                                  raw=last.raw if known is not None else None)
     if not managers[applier].fields:
         del managers[applier]
     if req.manager == UPGRADING_MANAGER and _last_applied(live):
@@ -192,9 +212,9 @@ def _merge_list(node: TypeNode, lhs: list[Any], rhs: list[Any]) -> list[Any]:
         dup = next(p for p in r_pes if r_pes.count(p) > 1)
         raise ValueError(f"duplicate entries for key {path_string((dup,))}")
     l_pes = [item_pe(node, i) for i in lhs]
-    observed_r = dict(zip(r_pes, rhs))
+    observed_r = dict(zip(r_pes, rhs, strict=True))
     observed_l: dict[str, Any] = {}
-    for pe, item in zip(l_pes, lhs):
+    for pe, item in zip(l_pes, lhs, strict=True):
         observed_l[pe] = None if pe in observed_l else item
     shared = [pe for pe in r_pes if pe in observed_l]
     nxt = shared.pop(0) if shared else None

@@ -16,8 +16,16 @@ import copy
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from kapi.patch.managedfields_set import (EMPTY, FieldSet, FieldsError, Path, from_fields_v1,
-                                          to_fields_v1, under, without_prefixes)
+from kapi.patch.managedfields_set import (
+    EMPTY,
+    FieldsError,
+    FieldSet,
+    Path,
+    from_fields_v1,
+    to_fields_v1,
+    under,
+    without_prefixes,
+)
 from kapi.patch.managedfields_walk import compare
 from kapi.validation.typeinfo import TypeNode, Types
 
@@ -45,8 +53,10 @@ class Entry:
     subresource: str
     time: str | None
     fields: FieldSet
-    # the decoded wire entry, reused by encode() while the entry is unchanged
+    # the decoded wire entry, reused by encode() while the entry is unchanged, and the
+    # FieldsV1 of `fields` when known (encoding it is the costly part)
     raw: Obj | None = field(default=None, compare=False, repr=False)
+    fields_v1: Obj | None = field(default=None, compare=False, repr=False)
 
     @property
     def ident(self) -> Ident:
@@ -88,7 +98,8 @@ def decode(entries: Any) -> Managers:
             raise FieldsError(f"invalid fieldsType in managed fields entry {i}")
         entry = Entry(str(e.get("manager") or ""), op, e["apiVersion"],
                       str(e.get("subresource") or ""), e.get("time"),
-                      from_fields_v1(e.get("fieldsV1")), raw=e)
+                      from_fields_v1(e.get("fieldsV1")), raw=e,
+                      fields_v1=e.get("fieldsV1"))
         out[entry.ident] = entry
     return out
 
@@ -107,7 +118,7 @@ def encode(managers: Managers) -> list[Obj]:
         if e.time:
             entry["time"] = e.time
         entry["fieldsType"] = "FieldsV1"
-        entry["fieldsV1"] = to_fields_v1(e.fields)
+        entry["fieldsV1"] = e.fields_v1 if e.fields_v1 is not None else to_fields_v1(e.fields)
         if e.subresource:
             entry["subresource"] = e.subresource
         out.append(entry)
@@ -169,9 +180,9 @@ def cap_update_managers(managers: Managers) -> None:
             continue
         if bucket not in managers:
             managers.pop(first.ident, None)
-            managers[bucket] = replace(first, manager=ANCIENT, subresource="", raw=None)
+            managers[bucket] = replace(first, manager=ANCIENT, subresource="", raw=None, fields_v1=None)
         merged = managers[bucket].fields | e.fields
-        managers[bucket] = replace(managers[bucket], fields=merged, time=e.time, raw=None)
+        managers[bucket] = replace(managers[bucket], fields=merged, time=e.time, raw=None, fields_v1=None)
         managers.pop(e.ident, None)
         excess -= 1
 
@@ -202,12 +213,15 @@ class Tracker:
             if live is None:
                 new["metadata"].pop("managedFields")
             return
+        i = ident(manager, UPDATE, r.api_version, subresource)
+        before = managers.get(i)
         _take(managers, changed, removed)
         if changed:
-            i = ident(manager, UPDATE, r.api_version, subresource)
             prev = managers.get(i)
             fields = changed | (prev.fields if prev else EMPTY)
-            managers[i] = Entry(manager, UPDATE, r.api_version, subresource, now, fields)
+            known = before.fields_v1 if before is not None and before.fields == fields else None
+            managers[i] = Entry(manager, UPDATE, r.api_version, subresource, now, fields,
+                                fields_v1=known)
         cap_update_managers(managers)
         set_managed_fields(new, managers)
 
@@ -249,4 +263,4 @@ def _take(managers: Managers, changed: FieldSet, removed: FieldSet) -> None:
         if not left:
             del managers[i]
         elif left != e.fields:
-            managers[i] = replace(e, fields=left, raw=None)
+            managers[i] = replace(e, fields=left, raw=None, fields_v1=None)

@@ -15,6 +15,8 @@ import functools
 import json
 from typing import Any, Iterable
 
+import orjson
+
 Path = tuple[str, ...]
 FieldSet = frozenset[Path]
 EMPTY: FieldSet = frozenset()
@@ -26,8 +28,10 @@ class FieldsError(ValueError):
 
 def json_value(value: Any) -> str:
     """JSON as Go's encoder writes it (compact; <, >, & escaped)."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = orjson.dumps(value).decode()
+    if "<" in text or ">" in text or "&" in text:
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return text
 
 
 def field_pe(name: str) -> str:
@@ -35,7 +39,7 @@ def field_pe(name: str) -> str:
 
 
 def key_pe(fields: Iterable[tuple[str, Any]]) -> str:
-    items = sorted(fields)
+    items = sorted(fields, key=lambda kv: kv[0])
     return "k:{" + ",".join(f"{json_value(k)}:{json_value(v)}" for k, v in items) + "}"
 
 
@@ -49,11 +53,21 @@ def index_pe(i: int) -> str:
 
 # -- FieldsV1 ---------------------------------------------------------------------------
 def from_fields_v1(fields: Any) -> FieldSet:
-    """The set a FieldsV1 object encodes."""
+    """The set a FieldsV1 object encodes (memoized on its JSON: objects come back from
+    storage as fresh dicts, but their managedFields rarely change)."""
     if fields is None:
         return EMPTY
     if not isinstance(fields, dict):
         raise FieldsError("FieldsV1 must be an object")
+    return _from_json(orjson.dumps(fields))
+
+
+@functools.lru_cache(maxsize=2048)
+def _from_json(text: bytes) -> FieldSet:
+    return _decode(orjson.loads(text))
+
+
+def _decode(fields: dict[str, Any]) -> FieldSet:
     out: set[Path] = set()
     todo: list[tuple[Path, dict[str, Any]]] = [((), fields)]
     while todo:
@@ -169,4 +183,7 @@ def under(fields: Iterable[Path], prefix: Path) -> FieldSet:
 def without_prefixes(fields: Iterable[Path], prefixes: Iterable[Path]) -> FieldSet:
     """RecursiveDifference against prefixes: drop every path at or under one."""
     pre = tuple(prefixes)
+    if len(pre) == 1 and len(pre[0]) == 1:  # the common case: one top-level field
+        head = pre[0][0]
+        return frozenset(p for p in fields if p[0] != head)
     return frozenset(p for p in fields if not any(p[:len(x)] == x for x in pre))

@@ -16,8 +16,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.patch.managedfields_set import (EMPTY, FieldSet, FieldsError, Path, field_pe,
-                                          key_pe, value_pe, with_prefix)
+from kapi.patch.managedfields_set import (
+    EMPTY,
+    FieldsError,
+    FieldSet,
+    Path,
+    field_pe,
+    key_pe,
+    value_pe,
+    with_prefix,
+)
 from kapi.validation.typeinfo import ANY, ATOMIC, KEY_DEFAULTS, LIST, MAP, STRUCT, TypeNode
 
 MISSING: Any = object()
@@ -80,7 +88,7 @@ def _fs(node: TypeNode, value: Any, path: Path, out: set[Path]) -> None:
             (dups if pe in seen else seen).add(pe)
         for pe in dups:
             out.add(path + (pe,))
-        for pe, item in zip(pes, value):
+        for pe, item in zip(pes, value, strict=True):
             if pe not in dups:
                 _fs(node.elem, item, path + (pe,), out)
                 out.add(path + (pe,))
@@ -118,7 +126,11 @@ def compare(node: TypeNode, lhs: Any, rhs: Any) -> Comparison:
 
 
 def _cmp(node: TypeNode, lhs: Any, rhs: Any, path: Path, c: Comparison) -> None:
-    if lhs is not MISSING and rhs is not MISSING and lhs == rhs:
+    if lhs is MISSING:
+        if rhs is not MISSING:
+            _cmp_new(node, MISSING, rhs, path, c)
+        return
+    if rhs is not MISSING and lhs == rhs:
         return  # equal values: nothing added, modified or removed below (C-fast)
     leaf = True
     if _granular_list(node) and (isinstance(lhs, list) or isinstance(rhs, list)) and (
@@ -156,6 +168,12 @@ def _as_map(v: Any) -> dict[str, Any]:
 
 def _cmp_map(node: TypeNode, lhs: dict[str, Any], rhs: dict[str, Any], l_missing: bool,
              r_missing: bool, path: Path, c: Comparison) -> None:
+    if not lhs:  # all of rhs is new (the whole object, on a create)
+        for key, rv in rhs.items():
+            sub = child(node, key)
+            lv = MISSING if l_missing else _materialized(node, key, sub)
+            _cmp_new(sub, lv, rv, path + (field_pe(key),), c)
+        return
     for key in list(lhs) + [k for k in rhs if k not in lhs]:
         sub = child(node, key)
         lv = lhs.get(key, MISSING)
@@ -167,6 +185,35 @@ def _cmp_map(node: TypeNode, lhs: dict[str, Any], rhs: dict[str, Any], l_missing
         if lv is MISSING and rv is MISSING:
             continue
         _cmp(sub, lv, rv, path + (field_pe(key),), c)
+
+
+def _cmp_new(node: TypeNode, lhs: Any, rhs: Any, path: Path, c: Comparison) -> None:
+    """_cmp where lhs is nothing (MISSING) or a Go zero value ({} or None): all of rhs is
+    added. The same result as _cmp, with far fewer steps (every create comes here)."""
+    if lhs is not MISSING and lhs == rhs:
+        return
+    if type(rhs) is list and rhs and _granular_list(node):
+        elem = node.elem
+        assert elem is not None
+        groups: dict[str, list[Any]] = {}
+        for item in rhs:
+            groups.setdefault(item_pe(node, item), []).append(item)
+        for pe, items in groups.items():
+            if len(items) == 1:
+                _cmp_new(elem, MISSING, items[0], path + (pe,), c)
+            else:
+                c.added.add(path + (pe,))
+    elif type(rhs) is dict and rhs and not node.atomic and node.kind in (STRUCT, MAP, ANY):
+        struct = node.kind == STRUCT and lhs is not MISSING
+        for key, value in rhs.items():
+            sub = child(node, key)
+            lv = _materialized(node, key, sub) if struct else MISSING
+            _cmp_new(sub, lv, value, path + (field_pe(key),), c)
+    elif lhs is not MISSING:
+        c.modified.add(path)
+        return
+    if lhs is MISSING:
+        c.added.add(path)
 
 
 def _materialized(node: TypeNode, key: str, sub: TypeNode) -> Any:

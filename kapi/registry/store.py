@@ -162,7 +162,7 @@ class Store:
         for _ in range(MAX_UPDATE_RETRIES):
             kv = await self.storage.get(key)
             current = self._with_rv(r, kv) if kv else None
-            new = await apply(copy.deepcopy(current) if current is not None else None)
+            new = await apply(_clone(current) if current is not None else None)
             if kv is None or current is None:
                 if not strategy.allow_create_on_update or subresource:
                     raise errors.NotFound.of(r, name)
@@ -443,6 +443,12 @@ class Store:
         self.cache.stop_watch(w)
         if w.task is not None:
             w.task.cancel()
+
+
+def _clone(obj: Obj) -> Obj:
+    """A private copy of a JSON object (several times faster than copy.deepcopy)."""
+    out: Obj = orjson.loads(orjson.dumps(obj))
+    return out
 
 
 async def iterate(w: Watcher) -> AsyncIterator[tuple[str, Obj, int, Any]]:

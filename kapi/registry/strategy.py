@@ -196,6 +196,28 @@ class JobStrategy(Strategy):
             "batch.kubernetes.io/controller-uid", uid)
 
 
+class DaemonSetStrategy(Strategy):
+    """Keeps the deprecated.daemonset.template.generation annotation that upstream's
+    DaemonSet strategy maintains (pods are labelled with it)."""
+
+    ANNOTATION = "deprecated.daemonset.template.generation"
+
+    def prepare_for_create(self, obj: Obj) -> None:
+        super().prepare_for_create(obj)
+        obj["metadata"].setdefault("annotations", {})[self.ANNOTATION] = "1"
+
+    def prepare_for_update(self, new: Obj, old: Obj) -> None:
+        super().prepare_for_update(new, old)
+        old_tpl = (old.get("spec") or {}).get("template")
+        if (new.get("spec") or {}).get("template") != old_tpl:
+            gen = str(new["metadata"].get("generation", 1))
+            new["metadata"].setdefault("annotations", {})[self.ANNOTATION] = gen
+        else:
+            value = (old["metadata"].get("annotations") or {}).get(self.ANNOTATION)
+            if value is not None:
+                new["metadata"].setdefault("annotations", {})[self.ANNOTATION] = value
+
+
 class PermissiveStrategy(Strategy):
     """Kinds whose update may create (upstream: endpoints, events, leases)."""
 
@@ -208,6 +230,7 @@ _BY_KIND: dict[str, type[Strategy]] = {
     "Service": ServiceStrategy,
     "Node": NodeStrategy,
     "Job": JobStrategy,
+    "DaemonSet": DaemonSetStrategy,
     "Endpoints": PermissiveStrategy,
     "Event": PermissiveStrategy,
     "Lease": PermissiveStrategy,

@@ -47,6 +47,10 @@ CREATE: dict[tuple[str, str], Rule] = {
     ("batch", "Job"): workloads.validate_job,
     ("batch", "CronJob"): workloads.validate_cronjob,
 }
+# (group, kind) -> what the client meant by an update, before it is validated
+NORMALIZE: dict[tuple[str, str], Callable[[Obj, Obj], Obj]] = {
+    ("", "Service"): core.normalize_service_update,
+}
 UPDATE: dict[tuple[str, str], UpdateRule] = {
     ("", "Pod"): _pod_update,
     ("", "Service"): core.validate_service_update,
@@ -76,6 +80,9 @@ def validate_update(group: str, kind: str, namespaced: bool, new: Obj, old: Obj,
     errs = meta.validate_object_meta_update(new.get("metadata") or {}, old.get("metadata") or {})
     if subresource == "status":
         return dedupe(errs)
+    normalize = NORMALIZE.get((group, kind))
+    if normalize is not None:
+        new = normalize(new, old)
     errs += validate(group, kind, namespaced, new)
     rule = UPDATE.get((group, kind))
     if rule is not None:
@@ -88,14 +95,16 @@ class Validator:
 
     def __init__(self, definitions: Definitions) -> None:
         self.types = Types(definitions)
+        self.clean: dict[bytes, int] = {}  # subtrees inspect() found clean (by JSON)
 
     def type_of(self, definition: str) -> TypeNode | None:
         return self.types.of(definition) if definition else None
 
     def inspect(self, definition: str, obj: Any, *, sort_keys: bool = False,
-                prune: bool = False) -> Findings:
+                prune: bool = False, count: bool = True) -> Findings:
         """The decoder's view of obj: type error and unknown/duplicate fields."""
         node = self.type_of(definition)
         if node is None:
             return Findings()
-        return inspect(node, obj, sort_keys=sort_keys, prune=prune)
+        return inspect(node, obj, sort_keys=sort_keys, prune=prune, count=count,
+                       clean=self.clean)

@@ -13,8 +13,16 @@ import json
 from typing import Any
 
 from kapi.validation import meta, pod, rules
-from kapi.validation.field import (FieldError, GoValue, duplicate, forbidden, invalid,
-                                   not_supported, required, too_long)
+from kapi.validation.field import (
+    FieldError,
+    GoValue,
+    duplicate,
+    forbidden,
+    invalid,
+    not_supported,
+    required,
+    too_long,
+)
 
 Obj = dict[str, Any]
 MAX_SECRET_SIZE = 1024 * 1024
@@ -129,6 +137,16 @@ def _cluster_ips(spec: Obj) -> list[FieldError]:
 
 def _go_strings(values: list[Any]) -> str:
     return "[]string{" + ", ".join(json.dumps(str(v)) for v in values) + "}"
+
+
+def normalize_service_update(new: Obj, old: Obj) -> Obj:
+    """As upstream's normalizeClusterIPs: a client that changed only clusterIP meant
+    clusterIPs too (a copy; the object is not touched)."""
+    sn, so = _spec(new), _spec(old)
+    ips, old_ip = sn.get("clusterIPs") or [], so.get("clusterIP")
+    if sn.get("clusterIP") and sn.get("clusterIP") != old_ip and ips and ips[0] == old_ip:
+        return {**new, "spec": {**sn, "clusterIPs": [sn["clusterIP"]] + list(ips[1:])}}
+    return new
 
 
 def validate_service_update(new: Obj, old: Obj) -> list[FieldError]:

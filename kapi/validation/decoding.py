@@ -16,11 +16,17 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from kapi.validation import quantity
 from kapi.validation.duplicates import PairsDict
 from kapi.validation.typeinfo import ANY, LIST, MAP, SCALAR, STRUCT, TypeNode
 
 _INT_RANGE = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+# Subtrees whose clean verdict is remembered (by their JSON): pod specs repeat on every
+# update of a workload and in every pod a controller makes.
+REMEMBERED = frozenset({"io.k8s.api.core.v1.PodSpec"})
+CLEAN_CACHE_SIZE = 2048
 
 
 @dataclass
@@ -28,18 +34,21 @@ class Findings:
     type_error: str | None = None
     problems: list[str] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # paths of unknown fields
+    keys: int = 0  # keys of every object walked (duplicates.json_may_repeat_keys uses it)
 
 
-def inspect(node: TypeNode, obj: Any, *, sort_keys: bool = False,
-            prune: bool = False) -> Findings:
+def inspect(node: TypeNode, obj: Any, *, sort_keys: bool = False, prune: bool = False,
+            count: bool = True, clean: dict[bytes, int] | None = None) -> Findings:
     """Walk obj (a decoded request object) against its type.
 
     sort_keys walks maps in key order (upstream re-encodes patched objects with sorted
     keys, so their unknown fields come out sorted); otherwise document order, with
-    PairsDict objects (from duplicates.json_with_pairs) also reporting repeated keys."""
-    w = _Walker(sort_keys, prune)
+    PairsDict objects (from duplicates.json_with_pairs) also reporting repeated keys.
+    `count` also counts every key (for the duplicate test of a request body); `clean`
+    remembers subtrees found clean (REMEMBERED kinds) across calls."""
+    w = _Walker(sort_keys, prune, count, clean)
     w.value(node, obj, (), (), node.struct_name)
-    return Findings(w.type_error, w.problems, w.unknown)
+    return Findings(w.type_error, w.problems, w.unknown, w.keys)
 
 
 def _path(parts: tuple[str, ...]) -> str:
@@ -50,15 +59,22 @@ def _path(parts: tuple[str, ...]) -> str:
 
 
 class _Walker:
-    def __init__(self, sort_keys: bool, prune: bool) -> None:
-        self.sort_keys, self.prune = sort_keys, prune
+    def __init__(self, sort_keys: bool, prune: bool, count: bool,
+                 clean: dict[bytes, int] | None) -> None:
+        self.sort_keys, self.prune, self.count = sort_keys, prune, count
+        self.clean = clean
         self.type_error: str | None = None
         self.problems: list[str] = []
         self.unknown: list[str] = []
+        self.keys = 0
 
     def value(self, node: TypeNode, v: Any, path: tuple[str, ...], go: tuple[str, ...],
               struct: str) -> None:
-        if v is None or node.kind == ANY:
+        if v is None:
+            return
+        if node.kind == ANY:
+            if self.count and isinstance(v, (dict, list)):
+                self.keys += _key_marks(v)
             return
         kind = node.kind
         if kind == STRUCT:
@@ -80,23 +96,67 @@ class _Walker:
             else:
                 self.mismatch(v, node, go, struct)
         elif kind == SCALAR:
+            if node.scalar == "string" and type(v) is str:
+                return  # the common case, decided without a call
             self.scalar(node, v, go, struct)
 
     def struct(self, node: TypeNode, v: dict[str, Any], path: tuple[str, ...],
                go: tuple[str, ...]) -> None:
+        if isinstance(v, PairsDict):
+            self.keys += len(v)
+            self.struct_pairs(node, v, path, go)
+            return
+        if self.clean is not None and node.definition in REMEMBERED:
+            self.remembered(node, v, path, go)
+            return
+        self.keys += len(v)
+        self.struct_fields(node, v, path, go)
+
+    def remembered(self, node: TypeNode, v: dict[str, Any], path: tuple[str, ...],
+                   go: tuple[str, ...]) -> None:
+        assert self.clean is not None
+        key = orjson.dumps(v)
+        known = self.clean.get(key)
+        if known is not None:
+            self.keys += known
+            return
+        before, problems, error = self.keys, len(self.problems), self.type_error
+        self.keys += len(v)
+        self.struct_fields(node, v, path, go)
+        if len(self.problems) == problems and self.type_error is error:
+            if len(self.clean) >= CLEAN_CACHE_SIZE:
+                self.clean.clear()
+            self.clean[key] = self.keys - before
+
+    def struct_fields(self, node: TypeNode, v: dict[str, Any], path: tuple[str, ...],
+                      go: tuple[str, ...]) -> None:
         fields, name = node.fields, node.struct_name
-        pairs = v.pairs if isinstance(v, PairsDict) else None
-        items = pairs if pairs is not None else (
-            sorted(v.items()) if self.sort_keys else list(v.items()))
+        unknown: list[str] = []
+        for key, item in (sorted(v.items()) if self.sort_keys else v.items()):
+            sub = fields.get(key)
+            if sub is None:
+                unknown.append(key)
+                self.unknown_field(path, key, item)
+            elif item is None or (sub.scalar == "string" and type(item) is str):
+                continue  # the common cases, decided without a call
+            else:
+                self.value(sub, item, path + (key,), go + (key,), name)
+        if self.prune:
+            for key in unknown:
+                v.pop(key, None)
+
+    def struct_pairs(self, node: TypeNode, v: PairsDict, path: tuple[str, ...],
+                     go: tuple[str, ...]) -> None:
+        """A struct decoded with every (key, value) pair: duplicates are reported too."""
+        fields, name = node.fields, node.struct_name
         seen: set[str] = set()
         unknown: list[str] = []
-        for key, item in items:
+        for key, item in v.pairs:
             sub = fields.get(key)
             if sub is None:
                 if key not in unknown:
                     unknown.append(key)
-                    self.unknown.append(_path(path + (key,)))
-                    self.problems.append(f'unknown field "{self.unknown[-1]}"')
+                    self.unknown_field(path, key, item)
                 continue
             if key in seen:
                 self.problems.append(f'duplicate field "{_path(path + (key,))}"')
@@ -106,10 +166,17 @@ class _Walker:
             for key in unknown:
                 v.pop(key, None)
 
+    def unknown_field(self, path: tuple[str, ...], key: str, item: Any) -> None:
+        if self.count and isinstance(item, (dict, list)):
+            self.keys += _key_marks(item)
+        self.unknown.append(_path(path + (key,)))
+        self.problems.append(f'unknown field "{self.unknown[-1]}"')
+
     def map(self, node: TypeNode, v: dict[str, Any], path: tuple[str, ...],
             go: tuple[str, ...], struct: str) -> None:
         elem = node.elem
         assert elem is not None
+        self.keys += len(v)
         pairs = v.pairs if isinstance(v, PairsDict) else None
         seen: set[str] = set()
         for key, item in (pairs if pairs is not None else v.items()):
@@ -133,6 +200,13 @@ class _Walker:
     def fail(self, message: str) -> None:
         if self.type_error is None:
             self.type_error = message
+
+
+def _key_marks(value: Any) -> int:
+    """The keys of a subtree the walk does not enter (managedFields' FieldsV1, a
+    RawExtension), counted at C speed as the `":` marks of its JSON: exact unless one of
+    its strings holds `":` (then a repeated key elsewhere may go unnoticed)."""
+    return orjson.dumps(value).count(b'":')
 
 
 def _scalar_problem(node: TypeNode, v: Any) -> bool | str:

@@ -32,7 +32,7 @@ def path_segment_name(name: str) -> list[str]:
 
 
 def cronjob_name(name: str) -> list[str]:
-    errs = rules.is_dns1123_subdomain(name)
+    errs = list(rules.is_dns1123_subdomain(name))
     if len(name) > 52:
         errs.append("must be no more than 52 characters")
     return errs

@@ -8,11 +8,21 @@ Pure functions over the v1 dict form, returning every FieldError with its path.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import Any
 
+import orjson
+
 from kapi.validation import meta, quantity, rules
-from kapi.validation.field import (FieldError, duplicate, forbidden, invalid, not_found,
-                                   not_supported, required)
+from kapi.validation.field import (
+    FieldError,
+    duplicate,
+    forbidden,
+    invalid,
+    not_found,
+    not_supported,
+    required,
+)
 
 Obj = dict[str, Any]
 
@@ -38,8 +48,23 @@ MAX_INT32 = 2**31 - 1
 
 
 def validate_pod_spec(spec: Any, path: str) -> list[FieldError]:
+    """Every error of a pod spec; memoized on the spec's JSON, since the same template
+    comes back on every update of a workload and on every pod its controller makes."""
     if not isinstance(spec, dict):
         return [required(path)]
+    try:
+        key = orjson.dumps(spec, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return _validate_pod_spec(spec, path)
+    return list(_cached_pod_spec(key, path))
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_pod_spec(key: bytes, path: str) -> tuple[FieldError, ...]:
+    return tuple(_validate_pod_spec(orjson.loads(key), path))
+
+
+def _validate_pod_spec(spec: Obj, path: str) -> list[FieldError]:
     volumes, errs = validate_volumes(spec.get("volumes"), f"{path}.volumes")
     host_net = bool(spec.get("hostNetwork"))
     containers = spec.get("containers") or []
@@ -303,7 +328,7 @@ def validate_pod_spec_update(new: Any, old: Any, path: str = "spec") -> list[Fie
         return []
     masked = copy.deepcopy(new)
     for field in ("containers", "initContainers"):
-        for c_new, c_old in zip(masked.get(field) or [], old.get(field) or []):
+        for c_new, c_old in zip(masked.get(field) or [], old.get(field) or [], strict=False):
             if isinstance(c_new, dict) and isinstance(c_old, dict):
                 c_new["image"] = c_old.get("image")
     for key in ("activeDeadlineSeconds",):

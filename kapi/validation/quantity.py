@@ -5,6 +5,7 @@ Owns the quantity grammar and upstream's parse error texts. Pure; never touches 
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -23,8 +24,10 @@ class QuantityError(ValueError):
     """A string that is not a quantity; str() is upstream's message."""
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
 def parse(value: str | int | float) -> Decimal:
-    """The quantity's value; QuantityError with upstream's text when malformed."""
+    """The quantity's value; QuantityError with upstream's text when malformed
+    (memoized: the same few quantities come back on every write)."""
     text = value if isinstance(value, str) else _number_text(value)
     m = _SPLIT.match(text.strip() if isinstance(value, str) else text)
     if m is None or text != text.strip():

@@ -3,11 +3,14 @@ subdomains, DNS-1035 labels, qualified names (label and annotation keys), label 
 port numbers and names, percents, config keys, IPs, environment variable names.
 
 Each `is_*` returns the list of problems (empty when fine), exactly like
-k8s.io/apimachinery/pkg/util/validation. Pure string functions.
+k8s.io/apimachinery/pkg/util/validation. Pure string functions; the common ones are
+memoized (labels and names repeat on every write), so callers must not mutate the
+returned lists.
 """
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
@@ -48,6 +51,7 @@ def range_error(lo: int, hi: int) -> str:
     return f"must be between {lo} and {hi}, inclusive"
 
 
+@functools.lru_cache(maxsize=8192)
 def is_dns1123_label(value: str) -> list[str]:
     errs = [max_len_error(63)] if len(value) > 63 else []
     if not _DNS1123_LABEL.match(value):
@@ -58,6 +62,7 @@ def is_dns1123_label(value: str) -> list[str]:
     return errs
 
 
+@functools.lru_cache(maxsize=8192)
 def is_dns1123_subdomain(value: str) -> list[str]:
     errs = [max_len_error(253)] if len(value) > 253 else []
     if not _DNS1123_SUBDOMAIN.match(value):
@@ -68,6 +73,7 @@ def is_dns1123_subdomain(value: str) -> list[str]:
     return errs
 
 
+@functools.lru_cache(maxsize=8192)
 def is_dns1035_label(value: str) -> list[str]:
     errs = [max_len_error(63)] if len(value) > 63 else []
     if not _DNS1035_LABEL.match(value):
@@ -78,6 +84,7 @@ def is_dns1035_label(value: str) -> list[str]:
     return errs
 
 
+@functools.lru_cache(maxsize=8192)
 def is_qualified_name(value: str) -> list[str]:
     """Label keys, annotation keys (lower-cased first), finalizers."""
     parts = value.split("/")
@@ -104,6 +111,7 @@ def is_qualified_name(value: str) -> list[str]:
     return errs
 
 
+@functools.lru_cache(maxsize=8192)
 def is_label_value(value: str) -> list[str]:
     errs = [max_len_error(63)] if len(value) > 63 else []
     if not _LABEL_VALUE.match(value):
@@ -118,6 +126,7 @@ def is_port_num(port: int) -> list[str]:
     return [] if 1 <= port <= 65535 else [range_error(1, 65535)]
 
 
+@functools.lru_cache(maxsize=8192)
 def is_port_name(port: str) -> list[str]:
     errs = [max_len_error(15)] if len(port) > 15 else []
     if not _PORT_NAME_CHARS.match(port):
@@ -138,6 +147,7 @@ def is_percent(value: str) -> list[str]:
                         "ending '%'", PERCENT_FMT, "1%", "93%")]
 
 
+@functools.lru_cache(maxsize=8192)
 def is_config_key(value: str) -> list[str]:
     errs = [max_len_error(253)] if len(value) > 253 else []
     if not _CONFIG_KEY.match(value):

@@ -45,9 +45,9 @@ class TypeNode:
     go_name: str = ""  # the Go type as upstream's decoder names it, e.g. "v1.PodSpec"
     scalar: str = ""  # string, integer, number, boolean, int-or-string, quantity, time, bytes
     fmt: str = ""  # int32 / int64 / double for numbers
-    fields: dict[str, "TypeNode"] = field(default_factory=dict)
+    fields: dict[str, TypeNode] = field(default_factory=dict)
     required: frozenset[str] = frozenset()
-    elem: "TypeNode | None" = None
+    elem: TypeNode | None = None
     list_type: str = ATOMIC  # for lists: atomic, set or map
     keys: tuple[str, ...] = ()  # for associative lists
     atomic: bool = False  # for structs and maps: x-kubernetes-map-type atomic

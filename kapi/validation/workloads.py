@@ -12,8 +12,16 @@ import re
 from typing import Any
 
 from kapi.validation import meta, pod, rules
-from kapi.validation.field import (FieldError, GoValue, forbidden, go_label_selector,
-                                   go_string_map, invalid, not_supported, required)
+from kapi.validation.field import (
+    FieldError,
+    GoValue,
+    forbidden,
+    go_label_selector,
+    go_string_map,
+    invalid,
+    not_supported,
+    required,
+)
 
 Obj = dict[str, Any]
 NEGATIVE = "must be greater than or equal to 0"

@@ -89,7 +89,7 @@ class HTTP11Transport(httpx.AsyncBaseTransport):
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(origin[0], origin[1], limit=_MAX_HEAD), timeout)
-        except asyncio.TimeoutError as e:
+        except TimeoutError as e:
             raise httpx.ConnectTimeout(f"connecting to {url.host}:{origin[1]} timed out",
                                        request=request) from e
         except OSError as e:

@@ -20,7 +20,12 @@ from runtime.client.resources import CRONJOBS, JOBS
 from runtime.client.rest import ApiError
 from runtime.controllers.base import Controller, owner_reference
 from runtime.controllers.manager import ControllerContext
-from runtime.controllers.workloadpods import ensure_owner_index, owned_by, owner_key
+from runtime.controllers.workloadpods import (
+    ensure_owner_index,
+    namespace_terminating,
+    owned_by,
+    owner_key,
+)
 from runtime.controllers.workloads import cron
 from runtime.controllers.workloads import cronjob_plan as cp
 from runtime.controllers.workloads.common import fmt_time, meta
@@ -122,21 +127,36 @@ class CronJobController:
                 return False
             raise
 
+    async def _schedule(self, cj: Obj) -> cron.Schedule | None:
+        """The parsed schedule, or None after telling the user why there is none."""
+        schedule = cp.spec(cj).get("schedule")
+        try:
+            sched = cp.schedule_of(cj)
+        except cron.CronError as e:
+            await self.recorder.warning(cj, "UnparseableSchedule",
+                                        f"unparseable schedule: {schedule!r} : {e}")
+            return None
+        if "TZ" in str(schedule):
+            await self.recorder.warning(
+                cj, "UnsupportedSchedule", f"CRON_TZ or TZ used in schedule {schedule!r} is not "
+                "officially supported, see https://kubernetes.io/docs/concepts/workloads/"
+                "controllers/cron-jobs/ for more details")
+        return sched
+
     async def _sync(self, cj: Obj, now: dt.datetime) -> tuple[float | None, bool]:
         """Start the Job for the most recent missed time, if due; (requeue, changed)."""
         if meta(cj).get("deletionTimestamp"):
             return None, False
+        tz = cp.spec(cj).get("timeZone")
         try:
-            sched = cp.schedule_of(cj)
+            cp.zone_of(cj)
         except cron.CronError as e:
-            tz = cp.spec(cj).get("timeZone")
-            if tz and "time zone" in str(e):
-                await self.recorder.warning(cj, "UnknownTimeZone", f"invalid timeZone: {tz!r}: {e}")
-            else:
-                await self.recorder.warning(cj, "UnparseableSchedule", "unparseable schedule: "
-                                            f"{cp.spec(cj).get('schedule')!r} : {e}")
+            await self.recorder.warning(cj, "UnknownTimeZone", f"invalid timeZone: {tz!r}: {e}")
             return None, False
         if cp.spec(cj).get("suspend"):
+            return None, False
+        sched = await self._schedule(cj)
+        if sched is None:
             return None, False
         try:
             _, scheduled, missed = cp.most_recent(cj, now, sched, True)
@@ -156,8 +176,9 @@ class CronJobController:
     async def _start(self, cj: Obj, scheduled: dt.datetime, now: dt.datetime) -> bool:
         status, sds = cj.setdefault("status", {}), cp.spec(cj).get("startingDeadlineSeconds")
         if sds is not None and scheduled + dt.timedelta(seconds=int(sds)) < now:
-            await self.recorder.warning(cj, "MissSchedule", "Missed scheduled time to start a "
-                                        f"job: {scheduled.astimezone(dt.UTC):%a, %d %b %Y %H:%M:%S +0000}")
+            when = scheduled.astimezone(dt.UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+            await self.recorder.warning(cj, "MissSchedule",
+                                        f"Missed scheduled time to start a job: {when}")
             return False
         active = list(status.get("active") or [])
         name = cp.job_name(cj, scheduled)
@@ -187,6 +208,8 @@ class CronJobController:
         try:
             job = await self.client.create(JOBS, req, ns)
         except ApiError as e:
+            if namespace_terminating(e):
+                return None
             if not e.already_exists:
                 await self.recorder.warning(cj, "FailedCreate", f"Error creating job: {e.message}")
                 raise
@@ -211,7 +234,8 @@ class CronJobController:
                 await self.recorder.warning(cj, "FailedDelete", f"Deleted job: {e.message}")
                 raise
         status = cj.setdefault("status", {})
-        _set_active(status, [r for r in status.get("active") or [] if r.get("uid") != ref.get("uid")])
+        _set_active(status, [r for r in status.get("active") or []
+                             if r.get("uid") != ref.get("uid")])
         await self.recorder.normal(cj, "SuccessfulDelete", f"Deleted job {ref['name']}")
 
     async def _cleanup(self, cj: Obj, jobs: list[Obj]) -> bool:

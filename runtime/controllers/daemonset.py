@@ -27,6 +27,7 @@ from runtime.controllers.workloadpods import (
     ensure_owner_index,
     owned_by,
     owner_key,
+    pod_key,
 )
 from runtime.controllers.workloads import daemonset_plan as dp
 from runtime.controllers.workloads.common import available_in, meta
@@ -70,13 +71,14 @@ class DaemonSetController:
             return
         if event == "add":
             self.expectations.creation_observed(key)
-        elif event == "delete" or (new and meta(new).get("deletionTimestamp") and not (
-                old and meta(old).get("deletionTimestamp"))):
-            self.expectations.deletion_observed(key)
+        pod = new or old or {}
+        if event == "delete" or meta(pod).get("deletionTimestamp"):
+            self.expectations.deletion_observed(key, pod_key(pod))
         self.controller.enqueue(key)
 
     def _on_node(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        if old is not None and new is not None and _same_for_daemons(old, new):
+        if event == "update" and old is not None and new is not None and _same_for_daemons(
+                old, new):
             return
         for ds in self.sets.list():
             self.controller.enqueue(ds)
@@ -102,7 +104,8 @@ class DaemonSetController:
         live = {meta(update)["name"]} | {meta(r)["name"] for r in owned if hash_of(r) in {
             p["metadata"].get("labels", {}).get("controller-revision-hash") for p in pods}}
         limit = (ds.get("spec") or {}).get("revisionHistoryLimit")
-        await history.truncate_history(self.client, owned, live, 10 if limit is None else int(limit))
+        await history.truncate_history(self.client, owned, live,
+                                       10 if limit is None else int(limit))
         waits = [w for p in pods if (w := available_in(p, dp.min_ready(ds), now)) is not None]
         return min([again] + waits if again is not None else waits, default=None)
 
@@ -144,7 +147,8 @@ class DaemonSetController:
     async def _sync_nodes(self, key: str, ds: Obj, plan: dp.Plan, hash_: str) -> None:
         if not plan.create_on and not plan.delete:
             return
-        self.expectations.expect(key, adds=len(plan.create_on), dels=len(plan.delete))
+        self.expectations.expect(key, adds=len(plan.create_on),
+                                 deletes=[pod_key(p) for p in plan.delete])
         ref = owner_reference(ds)
         for i, node in enumerate(plan.create_on):
             try:
@@ -159,7 +163,7 @@ class DaemonSetController:
             try:
                 await delete_pod(self.client, self.recorder, ds, pod)
             except ApiError:
-                self.expectations.deletion_observed(key)
+                self.expectations.deletion_observed(key, pod_key(pod))
                 raise
 
     async def _write_status(self, ds: Obj, status: Obj) -> None:

@@ -28,6 +28,7 @@ from runtime.controllers.workloadpods import (
     ensure_owner_index,
     owned_by,
     owner_key,
+    pod_key,
 )
 from runtime.controllers.workloads import job_indexes as jx
 from runtime.controllers.workloads import job_plan as jp
@@ -49,6 +50,7 @@ Obj = dict[str, Any]
 KIND = "Job"
 ORPHAN = "orphan:"
 MAX_CREATE_PER_SYNC = 500
+MANAGED_BY = "kubernetes.io/job-controller"
 
 
 class JobController:
@@ -77,13 +79,14 @@ class JobController:
         if key is not None:
             if event == "add":
                 self.expectations.creation_observed(key)
-            elif event == "delete" or (new and is_terminating(new) and not (old and is_terminating(old))):
-                self.expectations.deletion_observed(key)
+            pod = new or old or {}
+            if event == "delete" or is_terminating(pod):
+                self.expectations.deletion_observed(key, pod_key(pod))
             self.controller.enqueue(key)
         if new is not None and event != "delete" and jp.has_finalizer(new):
             job = self.jobs.get(key) if key else None
             if job is None or meta(job).get("uid") != controller_uid(new):
-                self.controller.enqueue(ORPHAN + f"{meta(new).get('namespace')}/{meta(new)['name']}")
+                self.controller.enqueue(ORPHAN + pod_key(new))
 
     # -- reconcile -------------------------------------------------------------------------
     async def reconcile(self, key: str) -> float | None:
@@ -95,6 +98,8 @@ class JobController:
             self.expectations.forget(key)
             self.backoffs.pop(key, None)
             return None
+        if (cached.get("spec") or {}).get("managedBy", MANAGED_BY) != MANAGED_BY:
+            return None  # another controller owns this Job's status (spec.managedBy)
         if jp.is_finished(cached):
             self.backoffs.pop(key, None)
             await self._release_finished(cached)
@@ -177,8 +182,9 @@ class JobController:
         else:
             deadline = jp.deadline(c.job)
             if deadline is not None and c.now >= deadline:
-                c.finished = jp.new_condition("FailureTarget", "True", "DeadlineExceeded",
-                                              "Job was active longer than specified deadline", c.now)
+                c.finished = jp.new_condition(
+                    "FailureTarget", "True", "DeadlineExceeded",
+                    "Job was active longer than specified deadline", c.now)
             elif deadline is not None:
                 return (deadline - c.now).total_seconds()
         return None
@@ -198,11 +204,15 @@ class JobController:
 
     async def _delete_pods(self, key: str, c: jt.SyncCtx, pods: list[Obj]) -> None:
         """Pods removed by the controller itself (surplus, suspend) are not counted."""
-        self.expectations.expect(key, dels=len(pods))
+        self.expectations.expect(key, deletes=[pod_key(p) for p in pods])
         for p in pods:
-            if jp.has_finalizer(p):
-                await jt.remove_finalizer(self.client, p)
-            await delete_pod(self.client, self.recorder, c.job, p)
+            try:
+                if jp.has_finalizer(p):
+                    await jt.remove_finalizer(self.client, p)
+                await delete_pod(self.client, self.recorder, c.job, p)
+            except ApiError:
+                self.expectations.forget(key)
+                raise
             c.active.remove(p)
             c.terminating += 1
             c.ready -= is_ready(p)
@@ -239,7 +249,8 @@ class JobController:
         ref = owner_reference(job)
         for i, ix in enumerate(indexes):
             try:
-                created = await create_pod(self.client, self.recorder, job, jp.new_pod(job, ix, ref))
+                created = await create_pod(self.client, self.recorder, job,
+                                           jp.new_pod(job, ix, ref))
             except ApiError:
                 self.expectations.creation_observed(key, len(indexes) - i)
                 raise

@@ -34,6 +34,7 @@ CONTROLLERS: dict[str, str] = {
     "namespace": "runtime.controllers.namespace:NamespaceController",
     "serviceaccount": "runtime.controllers.serviceaccount:ServiceAccountController",
     "nodelifecycle": "runtime.controllers.nodelifecycle:NodeLifecycleController",
+    "podgc": "runtime.controllers.podgc:PodGCController",
 }
 
 

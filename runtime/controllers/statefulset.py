@@ -19,7 +19,13 @@ from runtime.controllers import controllerhistory as history
 from runtime.controllers.base import Controller, owner_reference
 from runtime.controllers.manager import ControllerContext
 from runtime.controllers.selectors import matches as selector_matches
-from runtime.controllers.workloadpods import claim_pods, ensure_owner_index, owned_by, owner_key
+from runtime.controllers.workloadpods import (
+    claim_pods,
+    ensure_owner_index,
+    namespace_terminating,
+    owned_by,
+    owner_key,
+)
 from runtime.controllers.workloads import statefulset_pods as sp
 from runtime.controllers.workloads.common import meta
 from runtime.controllers.workloads.statefulset_plan import (
@@ -85,7 +91,8 @@ class StatefulSetController:
         await self._write_status(sts, compute_status(sts, pods, revs, collisions, now))
         live = {revs.current, revs.update} | {sp.pod_revision(p) for p in pods}
         limit = (sts.get("spec") or {}).get("revisionHistoryLimit")
-        await history.truncate_history(self.client, owned, live, 10 if limit is None else int(limit))
+        await history.truncate_history(self.client, owned, live,
+                                       10 if limit is None else int(limit))
         if error is not None:
             raise error
         return next_check(sts, pods, now)
@@ -130,8 +137,8 @@ class StatefulSetController:
         try:
             await self.client.create(PODS, pod, meta(sts).get("namespace"))
         except ApiError as e:
-            if e.already_exists:
-                return  # our cache was behind; the next event brings the pod
+            if e.already_exists or namespace_terminating(e):
+                return  # our cache was behind (the next event brings the pod), or no point
             await self.recorder.warning(sts, "FailedCreate", f"create Pod {name} in StatefulSet "
                                         f"{set_name} failed error: {e.message}")
             raise
@@ -141,11 +148,11 @@ class StatefulSetController:
     async def _delete(self, sts: Obj, pod: Obj, reason: str) -> None:
         name, set_name, ns = meta(pod)["name"], meta(sts)["name"], meta(sts).get("namespace")
         if reason == "failed":
-            await self.recorder.warning(sts, "RecreatingFailedPod",
-                                        f"StatefulSet {ns}/{set_name} is recreating failed Pod {name}")
+            await self.recorder.warning(sts, "RecreatingFailedPod", f"StatefulSet {ns}/{set_name}"
+                                        f" is recreating failed Pod {name}")
         elif reason == "terminated":
-            await self.recorder.normal(sts, "RecreatingTerminatedPod", f"StatefulSet {ns}/{set_name}"
-                                       f" is recreating terminated Pod {name}")
+            await self.recorder.normal(sts, "RecreatingTerminatedPod", f"StatefulSet "
+                                       f"{ns}/{set_name} is recreating terminated Pod {name}")
         elif reason == "condemned":
             await self._fix_claim_owners(sts, pod)
         try:
@@ -177,6 +184,8 @@ class StatefulSetController:
             except ApiError as e:
                 if e.already_exists:
                     continue
+                if namespace_terminating(e):
+                    return
                 await self.recorder.warning(sts, "FailedCreate", f"create Claim {name} for Pod "
                                             f"{meta(pod)['name']} in StatefulSet "
                                             f"{meta(sts)['name']} failed error: {e.message}")

@@ -40,6 +40,10 @@ def owned_by(informer: Informer, owner: Obj) -> list[Obj]:
     return informer.by_index(OWNER_INDEX, meta(owner).get("uid", ""))
 
 
+def pod_key(pod: Obj) -> str:
+    return f"{meta(pod).get('namespace')}/{meta(pod).get('name')}"
+
+
 def owner_key(obj: Obj | None, kind: str) -> str | None:
     """namespace/name of obj's controller if that controller is a `kind`."""
     if obj is None:
@@ -83,13 +87,20 @@ async def _set_owner_refs(client: Client, pod: Obj, refs: list[Obj]) -> Obj | No
         raise
 
 
+def namespace_terminating(e: ApiError) -> bool:
+    """The create failed because the namespace is being deleted (nothing to retry)."""
+    causes = (e.status.get("details") or {}).get("causes") or []
+    return e.code == 403 and (any(c.get("type") == "NamespaceTerminating" for c in causes)
+                              or "being terminated" in e.message)
+
+
 async def create_pod(client: Client, recorder: EventRecorder, owner: Obj, pod: Obj) -> Obj | None:
     """Create with upstream PodControl events; None if the namespace is going away."""
     ns = meta(owner).get("namespace")
     try:
         created = await client.create(PODS, pod, ns)
     except ApiError as e:
-        if e.code == 403 and "being terminated" in e.message:
+        if namespace_terminating(e):
             return None
         await recorder.warning(owner, "FailedCreate", f"Error creating: {e.message}")
         raise

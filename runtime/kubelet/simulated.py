@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
@@ -31,8 +32,16 @@ from runtime.client.resources import LEASES, NODES, PODS
 from runtime.client.rest import ApiError, Client
 from runtime.kubelet import simnode
 from runtime.kubelet.podstate import (
-    Action, DeletePod, PodGone, PodSeen, PodStateMachine, SetTimer, TimerFired, Timing,
-    WriteStatus, key_of,
+    Action,
+    DeletePod,
+    PodGone,
+    PodSeen,
+    PodStateMachine,
+    SetTimer,
+    TimerFired,
+    Timing,
+    WriteStatus,
+    key_of,
 )
 
 log = logging.getLogger(__name__)
@@ -54,11 +63,11 @@ class SimConfig:
 
 
 def _rfc3339(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _micro(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -100,10 +109,7 @@ class SimulatedFleet:
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
-        async def register(n: SimulatedNode) -> None:
-            async with self._requests:
-                await self._register(n)
-        await asyncio.gather(*(register(n) for n in self.nodes.values()))
+        await asyncio.gather(*(self._register_retrying(n) for n in self.nodes.values()))
         self.node_informer.add_handler(self._on_node)
         self.pods.add_handler(self._on_pod)
         self.node_informer.start()
@@ -133,6 +139,18 @@ class SimulatedFleet:
         self.nodes[name].stopped = True
 
     # -- registration and heartbeats -----------------------------------------------------
+    async def _register_retrying(self, n: SimulatedNode, attempts: int = 8) -> None:
+        for attempt in range(attempts):
+            try:
+                async with self._requests:
+                    await self._register(n)
+                return
+            except (ApiError, httpx.HTTPError) as e:
+                if attempt == attempts - 1:
+                    raise
+                log.warning("registering node %s failed (%s); retrying", n.name, e)
+                await asyncio.sleep(min(0.2 * 2 ** attempt, 5.0))
+
     async def _register(self, n: SimulatedNode) -> None:
         now = self.clock()
         doc = simnode.node_document(n.name, n.index, self.config.shape, _rfc3339(now))
@@ -163,7 +181,7 @@ class SimulatedFleet:
         n.wake.clear()
         try:
             await asyncio.wait_for(n.wake.wait(), seconds)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def _renew_lease(self, n: SimulatedNode) -> None:
@@ -209,12 +227,17 @@ class SimulatedFleet:
                 self._resumed(n)
 
     def _resumed(self, n: SimulatedNode) -> None:
-        """Catch up after a pause: report status now, replay pods and missed timers."""
+        """Catch up after a pause: report status now, forget pods deleted meanwhile,
+        replay the others and the timers that fired while paused."""
         if not n.active:
             return
         n.last_status = 0.0
         n.wake.set()
-        for pod in self.pods.by_index("nodeName", n.name):
+        pods = self.pods.by_index("nodeName", n.name)
+        present = {key_of(p) for p in pods}  # type: ignore[attr-defined]
+        for key in [k for k in n.machine.records if k not in present]:
+            self._dispatch(n, PodGone(key))
+        for pod in pods:  # type: ignore[attr-defined]
             self._dispatch(n, PodSeen(pod, self.clock()))
         for key, at in list(n.deferred_timers):
             n.deferred_timers.discard((key, at))
@@ -246,7 +269,7 @@ class SimulatedFleet:
             prev = self._inflight.get(key)
             task = asyncio.create_task(self._perform(prev, writes))
             self._inflight[key] = task
-            task.add_done_callback(lambda t, k=key: self._done(k, t))
+            task.add_done_callback(functools.partial(self._done, key))
 
     def _fire(self, n: SimulatedNode, key: str, at: float) -> None:
         if n.stopped:

@@ -13,7 +13,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from runtime.scheduler.framework import Code, CycleState, Status
+from runtime.scheduler.framework import ALL_NODES, Code, CycleState, Status
 from runtime.scheduler.nodeinfo import NodeInfo, PodInfo
 from runtime.scheduler.profile import Profile
 
@@ -87,7 +87,7 @@ class Cycle:
     def schedule(self, pod: PodInfo, nodes: list[NodeInfo]) -> Scheduled | FitError:
         if not nodes:
             return FitError(pod, 0)
-        state = CycleState()
+        state = CycleState({ALL_NODES: nodes})
         skipped: set[str] = set()
         for p in self.profile.pre_filters:
             st = p.pre_filter(state, pod, nodes)

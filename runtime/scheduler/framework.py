@@ -60,8 +60,13 @@ def unresolvable(plugin: str, *reasons: str) -> Status:
     return Status(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, reasons, plugin)
 
 
+ALL_NODES = "framework/all-nodes"
+
+
 class CycleState(dict[str, Any]):
-    """Data plugins compute in PreFilter/PreScore for their Filter/Score, for one pod."""
+    """Data plugins compute in PreFilter/PreScore for their Filter/Score, for one pod.
+    The cycle stores every node of the snapshot under ALL_NODES (PreScore plugins only
+    get the feasible ones)."""
 
 
 @runtime_checkable

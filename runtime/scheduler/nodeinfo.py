@@ -36,7 +36,8 @@ class AffinityTerm:
         return self.matches(other.labels)
 
 
-def _term(t: Obj, own_ns: str) -> AffinityTerm:
+def affinity_term(t: Obj, own_ns: str) -> AffinityTerm:
+    """A v1.PodAffinityTerm of a pod in namespace `own_ns`."""
     namespaces = frozenset(t.get("namespaces") or ())
     ns_sel = t.get("namespaceSelector")
     all_ns = ns_sel is not None and not ns_sel.get("matchLabels") and not ns_sel.get(
@@ -115,8 +116,8 @@ class PodInfo:
                    dict(meta.get("labels") or {}), req.get("cpu", 0), req.get("memory", 0),
                    req.get("ephemeral-storage", 0),
                    {k: v for k, v in req.items() if k not in _CORE}, nz_cpu, nz_mem, ports,
-                   tuple(_term(t, ns) for t in pa.get(required) or []),
-                   tuple(_term(t, ns) for t in paa.get(required) or []),
+                   tuple(affinity_term(t, ns) for t in pa.get(required) or []),
+                   tuple(affinity_term(t, ns) for t in paa.get(required) or []),
                    int(spec.get("priority") or 0))
 
 

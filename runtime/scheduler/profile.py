@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from runtime.scheduler.framework import (
-    FilterPlugin, PreFilterPlugin, PreScorePlugin, ScorePlugin,
+    FilterPlugin,
+    PreFilterPlugin,
+    ScorePlugin,
 )
 from runtime.scheduler.plugins.balancedallocation import BalancedAllocation
 from runtime.scheduler.plugins.interpodaffinity import InterPodAffinity
@@ -43,7 +45,6 @@ class Profile:
     scheduler_name: str = "default-scheduler"
     pre_filters: list[PreFilterPlugin] = field(default_factory=list)
     filters: list[FilterPlugin] = field(default_factory=list)
-    pre_scores: list[PreScorePlugin] = field(default_factory=list)
     scores: list[ScorePlugin] = field(default_factory=list)
 
 
@@ -56,8 +57,6 @@ def build_profile(names: tuple[str, ...] = DEFAULT_ORDER, *,
             prof.pre_filters.append(plugin)
         if hasattr(plugin, "filter"):
             prof.filters.append(plugin)
-        if hasattr(plugin, "pre_score"):
-            prof.pre_scores.append(plugin)
         if hasattr(plugin, "score"):
             prof.scores.append(plugin)
     return prof

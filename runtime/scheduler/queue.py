@@ -106,7 +106,7 @@ class SchedulingQueue:
             wait = self._backoff[0][0] - self.clock() if self._backoff else 1.0
             try:
                 await asyncio.wait_for(self._wakeup.wait(), max(min(wait, 1.0), 0.001))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def done(self, key: str) -> None:
@@ -162,7 +162,7 @@ class SchedulingQueue:
         return qp
 
     def _backoff_until(self, qp: QueuedPod) -> float:
-        delay = min(self.initial_backoff * 2 ** max(qp.attempts - 1, 0), self.max_backoff)
+        delay = min(self.initial_backoff * float(2 ** max(qp.attempts - 1, 0)), self.max_backoff)
         return qp.unschedulable_since + delay if qp.unschedulable_since else self.clock() + delay
 
     def _move(self, qp: QueuedPod) -> None:

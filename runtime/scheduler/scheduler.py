@@ -39,7 +39,7 @@ NOT_TERMINAL = "status.phase!=Succeeded,status.phase!=Failed"
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _node_changed(old: Obj | None, new: Obj) -> bool:

@@ -39,7 +39,8 @@ def test_next_is_strictly_after():
 
 
 @pytest.mark.parametrize("desc,expect", [
-    ("@hourly", utc(2024, 5, 17, 11)), ("@daily", utc(2024, 5, 18)), ("@midnight", utc(2024, 5, 18)),
+    ("@hourly", utc(2024, 5, 17, 11)), ("@daily", utc(2024, 5, 18)),
+    ("@midnight", utc(2024, 5, 18)),
     ("@weekly", utc(2024, 5, 19)), ("@monthly", utc(2024, 6, 1)), ("@yearly", utc(2025, 1, 1)),
     ("@annually", utc(2025, 1, 1)),
 ])

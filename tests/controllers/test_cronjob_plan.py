@@ -119,8 +119,10 @@ def job(name: str, kind: str | None, start: str | None, done: str | None = None)
 
 
 def test_history_limits_remove_the_oldest():
-    jobs = [job("a", "Complete", "2024-01-01T00:00:00Z"), job("b", "Complete", "2024-01-01T00:01:00Z"),
-            job("c", "Complete", "2024-01-01T00:02:00Z"), job("d", "Failed", "2024-01-01T00:03:00Z"),
+    jobs = [job("a", "Complete", "2024-01-01T00:00:00Z"),
+            job("b", "Complete", "2024-01-01T00:01:00Z"),
+            job("c", "Complete", "2024-01-01T00:02:00Z"),
+            job("d", "Failed", "2024-01-01T00:03:00Z"),
             job("e", "Failed", None), job("f", None, "2024-01-01T00:04:00Z")]
     cj = cronjob(successfulJobsHistoryLimit=1, failedJobsHistoryLimit=1)
     assert [j["metadata"]["name"] for j in cp.jobs_to_clean(cj, jobs)] == ["a", "b", "d"]

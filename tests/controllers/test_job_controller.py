@@ -90,7 +90,8 @@ def test_indexed(server, ns):
             h.clock.advance(11)  # the pod-failure back-off
             await settle(h, ns, "ix", GVRS)
             (again,) = pods(h, ns)
-            assert again["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"] == "1"
+            index = again["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+            assert index == "1"
             await h.set_pod_phase(again, "Succeeded")
             await settle(h, ns, "ix", GVRS)
             st = await status(h, ns, "ix")

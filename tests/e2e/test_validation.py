@@ -270,3 +270,53 @@ def test_client_side_apply_of_an_edited_manifest(kubectl, ns, tmp_path):
     assert main["name"] == "main" and main["env"] == [{"name": "B", "value": "2"}]
     assert main["imagePullPolicy"] == "IfNotPresent"  # server defaults survive
     assert obj["metadata"]["generation"] == 2
+
+
+def test_diff_is_empty_after_server_side_apply(kubectl, ns, tmp_path):
+    f = write(tmp_path, "all.yaml", MANIFESTS.replace(  # an atomic fieldRef is defaulted:
+        "        env:\n        - name: POD\n          valueFrom: {fieldRef: {fieldPath: "
+        "metadata.name}}\n", ""))                      # re-applying it would conflict
+    kubectl("apply", "--server-side", "-n", ns, "-f", f)
+    p = kubectl.run("diff", "--server-side", "-n", ns, "-f", f, check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    job = json.loads(kubectl("get", "job", "once", "-n", ns, "-o", "json"))
+    assert job["metadata"]["labels"]["batch.kubernetes.io/job-name"] == "once"
+    assert set(job["spec"]["selector"]["matchLabels"]) == {"batch.kubernetes.io/controller-uid"}
+
+
+def test_service_cluster_ip_and_job_selector_are_immutable(server, ns):
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+           "spec": {"selector": {"app": "s"}, "ports": [{"port": 80}]}}
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+           "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+               {"name": "c", "image": "busybox"}]}}}}
+    with server.client() as c:
+        created = c.post(f"/api/v1/namespaces/{ns}/services", json=svc).json()
+        ip = created["spec"]["clusterIP"]
+        other = ip.rsplit(".", 1)[0] + (".9" if not ip.endswith(".9") else ".8")
+        r = c.patch(f"/api/v1/namespaces/{ns}/services/s", json={"spec": {"clusterIP": other}},
+                    headers={"content-type": "application/merge-patch+json"})
+        assert r.status_code == 422
+        assert r.json()["details"]["causes"][0]["message"] == \
+            f'Invalid value: []string{{"{other}"}}: may not change once set'
+        assert c.post(f"/apis/batch/v1/namespaces/{ns}/jobs", json=job).status_code == 201
+        r = c.patch(f"/apis/batch/v1/namespaces/{ns}/jobs/j",
+                    json={"spec": {"selector": {"matchLabels": {"x": "y"}}}},
+                    headers={"content-type": "application/merge-patch+json"})
+        assert r.status_code == 422 and "spec.selector: Invalid value: v1.LabelSelector" in \
+            r.json()["message"] and "field is immutable" in r.json()["message"]
+
+
+def test_yaml_duplicates_are_named_by_line(server, ns):
+    body = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: y\n  name: y\ndata:\n  a: '1'\n"
+    with server.client() as c:
+        r = c.post(f"/api/v1/namespaces/{ns}/configmaps", content=body,
+                   params={"fieldValidation": "Strict"},
+                   headers={"content-type": "application/yaml"})
+        assert r.status_code == 400 and r.json()["message"] == (
+            'ConfigMap in version "v1" cannot be handled as a ConfigMap: strict decoding '
+            'error: yaml: unmarshal errors:\n  line 5: key "name" already set in map')
+        r = c.post(f"/api/v1/namespaces/{ns}/configmaps", content=body,
+                   headers={"content-type": "application/yaml"})
+        assert r.status_code == 201
+        assert r.headers["warning"] == '299 - "line 5: key \\"name\\" already set in map"'

@@ -83,7 +83,8 @@ def pods_of(api: client.ApiClient, ns: str, selector: str) -> list[dict[str, Any
 
 def is_ready(pod: dict[str, Any]) -> bool:
     return pod["status"].get("phase") == "Running" and any(
-        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions") or [])
+        c["type"] == "Ready" and c["status"] == "True"
+        for c in pod["status"].get("conditions") or [])
 
 
 def statefulset(name: str, replicas: int, image: str = "busybox:latest",
@@ -99,7 +100,8 @@ def statefulset(name: str, replicas: int, image: str = "busybox:latest",
 def job(name: str, annotations: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
             "spec": {"template": {"metadata": {"annotations": annotations or {}}, "spec": {
-                "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox:latest"}]}},
+                "restartPolicy": "Never",
+                "containers": [{"name": "c", "image": "busybox:latest"}]}},
                 **spec}}
 
 
@@ -215,8 +217,8 @@ def test_daemonset_runs_one_pod_per_node(kctl, api, wns):
     assert len(nodes) >= 3
     ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
           "spec": {"selector": {"matchLabels": {"app": "agent"}},
-                   "template": {"metadata": {"labels": {"app": "agent"}},
-                                "spec": {"containers": [{"name": "c", "image": "busybox:latest"}]}}}}
+                   "template": {"metadata": {"labels": {"app": "agent"}}, "spec": {
+                       "containers": [{"name": "c", "image": "busybox:latest"}]}}}}
     assert "daemonset.apps/agent created" in apply(kctl, wns, ds)
 
     def placed() -> list[str] | None:

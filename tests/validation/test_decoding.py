@@ -9,8 +9,13 @@ import pytest
 
 from kapi.meta.schema import load_definitions
 from kapi.validation import Validator
-from kapi.validation.duplicates import (duplicate_paths, json_may_repeat_keys,
-                                        json_patch_problems, json_with_pairs, yaml_duplicates)
+from kapi.validation.duplicates import (
+    duplicate_paths,
+    json_may_repeat_keys,
+    json_patch_problems,
+    json_with_pairs,
+    yaml_duplicates,
+)
 
 DEPLOYMENT = "io.k8s.api.apps.v1.Deployment"
 

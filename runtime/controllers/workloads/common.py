@@ -117,7 +117,8 @@ def pod_from_template(template: Mapping[str, Any], owner_ref: Obj, namespace: st
 
 def by_creation(objs: Iterable[Obj]) -> list[Obj]:
     """Oldest first, name as the tie-breaker."""
-    return sorted(objs, key=lambda o: (meta(o).get("creationTimestamp") or "", meta(o).get("name", "")))
+    return sorted(objs, key=lambda o: (meta(o).get("creationTimestamp") or "",
+                                       meta(o).get("name", "")))
 
 
 # -- time -----------------------------------------------------------------------------------

@@ -1,11 +1,14 @@
 """Expectations: what a controller has asked for and not yet seen in its informer.
 
 After creating or deleting pods a controller must not act again on a stale cache (it
-would create the same pods twice). It records how many creations and deletions it
-expects per key before issuing them; the pod handlers call `creation_observed` /
+would create the same pods twice). It records, before issuing them, how many creations
+it expects and which pods it deletes; the pod handlers call `creation_observed` /
 `deletion_observed`; `satisfied(key)` tells the reconciler whether it may manage pods
-again. Expectations expire after `ttl` seconds, as upstream's do, so a lost event can
-delay a controller but never wedge it.
+again. Deletions are tracked per pod, so a pod seen twice (marked for deletion, then
+gone) counts once. Expectations expire after `ttl` seconds, as upstream's do, so a lost
+event can delay a controller but never wedge it. (Unlike runtime/controllers/
+expectations.py, one record holds creations and deletions together, as a DaemonSet
+surge step issues both.)
 
 In-memory and per process; must never do I/O. Time comes from an injected monotonic
 clock.
@@ -14,15 +17,15 @@ clock.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 
 @dataclass
 class _Expected:
     adds: int
-    dels: int
     at: float
+    deleting: set[str] = field(default_factory=set)
 
 
 class Expectations:
@@ -30,28 +33,30 @@ class Expectations:
         self.clock, self.ttl = clock, ttl
         self._by_key: dict[str, _Expected] = {}
 
-    def expect(self, key: str, *, adds: int = 0, dels: int = 0) -> None:
-        """Replace what is expected for key (upstream SetExpectations)."""
-        if adds <= 0 and dels <= 0:
+    def expect(self, key: str, *, adds: int = 0, deletes: Iterable[str] = ()) -> None:
+        """Replace what is expected for key: `adds` pods, and the deletion of these pods
+        (namespace/name keys)."""
+        gone = set(deletes)
+        if adds <= 0 and not gone:
             self._by_key.pop(key, None)
             return
-        self._by_key[key] = _Expected(adds, dels, self.clock())
+        self._by_key[key] = _Expected(adds, self.clock(), gone)
 
     def creation_observed(self, key: str, n: int = 1) -> None:
         e = self._by_key.get(key)
         if e is not None:
             e.adds -= n
 
-    def deletion_observed(self, key: str, n: int = 1) -> None:
+    def deletion_observed(self, key: str, pod_key: str) -> None:
         e = self._by_key.get(key)
         if e is not None:
-            e.dels -= n
+            e.deleting.discard(pod_key)
 
     def satisfied(self, key: str) -> bool:
         e = self._by_key.get(key)
         if e is None:
             return True
-        if (e.adds <= 0 and e.dels <= 0) or self.clock() - e.at > self.ttl:
+        if (e.adds <= 0 and not e.deleting) or self.clock() - e.at > self.ttl:
             del self._by_key[key]
             return True
         return False

@@ -73,7 +73,8 @@ def first_pending(completions: int, succeeded: set[int], active: Iterable[Obj],
     return out
 
 
-def surplus_pods(active: list[Obj], completions: int, order_key: Any) -> tuple[list[Obj], list[Obj]]:
+def surplus_pods(active: list[Obj], completions: int,
+                 order_key: Any) -> tuple[list[Obj], list[Obj]]:
     """(pods to remove, pods to keep): invalid indexes all go; per index the pod that
     sorts last under order_key (the most established one) stays."""
     rm: list[Obj] = []

@@ -154,7 +154,8 @@ def _rolling_update(sts: Mapping[str, Any], slots: list[Obj], revs: Revisions,
             return
 
 
-def plan(sts: Mapping[str, Any], pods: list[Obj], revs: Revisions, now: dt.datetime) -> list[Action]:
+def plan(sts: Mapping[str, Any], pods: list[Obj], revs: Revisions,
+         now: dt.datetime) -> list[Action]:
     """The actions upstream's updateStatefulSet takes, in order."""
     if meta(sts).get("deletionTimestamp"):
         return []

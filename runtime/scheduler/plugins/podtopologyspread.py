@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from runtime.scheduler.framework import (
-    SKIP, SUCCESS, CycleState, Status, default_normalize, unresolvable, unschedulable,
+    SKIP,
+    SUCCESS,
+    CycleState,
+    Status,
+    default_normalize,
+    unresolvable,
+    unschedulable,
 )
 from runtime.scheduler.nodeinfo import NodeInfo, PodInfo
 from runtime.scheduler.plugins.nodeaffinity import matches as affinity_matches

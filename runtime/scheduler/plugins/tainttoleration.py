@@ -9,7 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.scheduler.framework import (
-    SKIP, SUCCESS, CycleState, Status, default_normalize, unresolvable,
+    SKIP,
+    SUCCESS,
+    CycleState,
+    Status,
+    default_normalize,
+    unresolvable,
 )
 from runtime.scheduler.nodeinfo import NodeInfo, PodInfo
 
