@@ -30,7 +30,7 @@ from typing import Any, Callable
 import orjson
 
 from bench.api import HOST, ServerProc, free_port, log
-from bench.loadgen import Conn, Result, call
+from bench.loadgen import Conn, Result, call, proc_cpu_seconds
 
 GOAL = 1.30  # validation+defaulting may cost at most 30% more time per write
 SERVERS = {"full": [], "no-valid": ["--unsafe-no-validation"],
@@ -69,8 +69,9 @@ def deployment(name: str, replicas: int, image: str = "nginx:1.25") -> dict[str,
 
 
 async def run(port: int, name: str, make: Make, concurrency: int, count: int,
-              duration: float) -> Result:
-    """Like loadgen.run_load, with a content type per request."""
+              duration: float, pid: int | None = None) -> Result:
+    """Like loadgen.run_load, with a content type per request; server_cpu is the server's
+    CPU seconds per request."""
     res = Result(name=name, concurrency=concurrency)
     conns = [await TypedConn.open(HOST, port) for _ in range(concurrency)]
     seq = 0
@@ -93,10 +94,13 @@ async def run(port: int, name: str, make: Make, concurrency: int, count: int,
                 conns[w].close()
                 conns[w] = await TypedConn.open(HOST, port)
 
-    start = perf()
+    start, cpu = perf(), proc_cpu_seconds(pid)
     await asyncio.gather(*(worker(w) for w in range(concurrency)))
     res.seconds = perf() - start
     res.requests = len(res.latencies)
+    after = proc_cpu_seconds(pid)
+    if cpu is not None and after is not None and res.requests:
+        res.server_cpu = (after - cpu) / res.requests
     for c in conns:
         c.close()
     return res
@@ -164,7 +168,7 @@ async def bench_server(label: str, flags: list[str], args: argparse.Namespace,
             await run(port, name, make, args.concurrency, min(200, args.count),
                       min(2.0, args.seconds))  # warm up
             out[name] = await run(port, name, make, args.concurrency, args.count,
-                                  args.seconds)
+                                  args.seconds, proc.pid)
             log(f"{label:9} {name:22} {out[name].rate:8.0f}/s  errors {out[name].errors}"
                 + (f"  first: {out[name].first_error}" if out[name].errors else ""))
     finally:
@@ -172,24 +176,36 @@ async def bench_server(label: str, flags: list[str], args: argparse.Namespace,
     return out
 
 
+def _cost(slow: Result, fast: Result) -> tuple[float, float]:
+    """Extra time per write of `slow` over `fast`: by throughput, and by server CPU."""
+    by_rate = fast.rate / slow.rate - 1 if slow.rate else float("nan")
+    cpu = (slow.server_cpu / fast.server_cpu - 1
+           if slow.server_cpu and fast.server_cpu else float("nan"))
+    return by_rate, cpu
+
+
 def render(results: dict[str, dict[str, Result]]) -> str:
     names = list(next(iter(results.values())))
-    lines = [f"{'phase':24}" + "".join(f"{s + ' req/s':>16}{'p50 ms':>9}{'p99 ms':>9}"
-                                       for s in results)
-             + f"{'valid+default cost':>21}{'managedFields cost':>20}"]
+    head = f"{'phase':22}" + "".join(f"{s + ' req/s':>15}{'p50':>7}{'p99':>7}{'cpu us':>8}"
+                                     for s in results)
+    lines = [head + f"{'valid+default cost':>26}{'managedFields cost':>22}",
+             f"{'':22}" + "".join(f"{'':>15}{'ms':>7}{'ms':>7}{'/req':>8}" for _ in results)
+             + f"{'rate':>9}{'cpu':>8}{'':>9}{'rate':>11}{'cpu':>8}"]
     for name in names:
-        row = f"{name:24}"
+        row = f"{name:22}"
         for label in results:
             r = results[label][name]
-            row += f"{r.rate:16.0f}{r.pct_ms(50):9.2f}{r.pct_ms(99):9.2f}"
-        full, base, bare = (results[k][name].rate for k in ("full", "no-valid", "bare"))
-        cost = base / full - 1 if full else float("nan")
-        mf = bare / base - 1 if base else float("nan")
-        verdict = "ok" if cost <= GOAL - 1 else "OVER"
-        row += f"{cost:+17.1%} {verdict:3}{mf:+19.1%}"
+            row += (f"{r.rate:15.0f}{r.pct_ms(50):7.2f}{r.pct_ms(99):7.2f}"
+                    f"{(r.server_cpu or 0) * 1e6:8.0f}")
+        full, base, bare = (results[k][name] for k in ("full", "no-valid", "bare"))
+        rate, cpu = _cost(full, base)
+        mf_rate, mf_cpu = _cost(base, bare)
+        verdict = "ok" if cpu <= GOAL - 1 else "OVER"
+        row += f"{rate:+9.1%}{cpu:+8.1%} {verdict:>8}{mf_rate:+11.1%}{mf_cpu:+8.1%}"
         lines.append(row)
-    lines.append(f"cost = extra time per write vs. the next server to the right "
-                 f"(goal for validation+defaulting: <= +{GOAL - 1:.0%})")
+    lines.append(f"cost = extra time per write over the server to the right, by throughput "
+                 f"and by server CPU per request (the verdict; goal for validation+defaulting: "
+                 f"<= +{GOAL - 1:.0%})")
     return "\n".join(lines)
 
 

@@ -154,11 +154,16 @@ async def with_cluster(workdir: Path, nodes: int, storage: str, scheduler: bool,
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     server = up(workdir, port, nodes, storage, scheduler)
-    await server.start()
     client = Client(f"http://{HOST}:{port}", max_connections=64)
-    took = await wait_nodes(client, nodes, timeout)
-    await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                     "metadata": {"name": "bench"}})
+    try:
+        await server.start()
+        took = await wait_nodes(client, nodes, timeout)
+        await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
+                                         "metadata": {"name": "bench"}})
+    except BaseException:
+        await client.close()
+        server.stop()  # our own child, by PID (SIGTERM)
+        raise
     return server, client, took
 
 

@@ -46,12 +46,16 @@ def default(r: Resource, obj: Obj) -> None:
         f(obj)
 
 
+# Kinds whose strategy sets, on create, fields their defaults read.
+REDEFAULTED = frozenset({("batch", "Job")})
+
+
 async def admit(r: Resource, op: str, new: Obj, old: Obj | None) -> None:
     """Admission step: default a new object again after the strategy. Upstream defaults
     an object when it reads it back from storage too, so fields a strategy sets on create
     feed defaults (a Job's generated template labels become the Job's labels); updates
     were defaulted as decoded and their strategies add nothing defaults read."""
-    if op == "CREATE":
+    if op == "CREATE" and (r.group, r.kind) in REDEFAULTED:
         default(r, new)
 
 

@@ -19,6 +19,7 @@ from kapi.patch.apply import ApplyConflicts, Request, apply
 
 if TYPE_CHECKING:
     from kapi.endpoints.handlers import Call, Handlers
+    from kapi.validation.typeinfo import TypeNode
 
 Obj = dict[str, Any]
 MAX_CREATE_RACES = 3
@@ -70,37 +71,50 @@ async def apply_patch(h: Handlers, call: Call) -> tuple[int, Obj]:
         raise errors.BadRequest(f"server-side apply is not supported for {r.resource}")
     req = Request(manager, r.api_version, sub, params.force(call.query),
                   r.subresource("status") is not None, objects.rfc3339(h.clock()))
-
-    async def merge(current: Obj | None) -> Obj:
-        if current is None:
-            raise _Missing()
-        try:
-            new = apply(node, current, config, req)
-            h.default(r, new)
-            return new
-        except ApplyConflicts as e:
-            raise errors.Conflict(e.message(), details={"causes": e.causes()}) from None
-        except ValueError as e:
-            raise errors.BadRequest(str(e)) from None
-
     for _ in range(MAX_CREATE_RACES):
         try:
-            result, _ = await h.store.guaranteed_update(
-                r, call.namespace, call.info.name, merge, subresource=sub,
-                dry_run=call.dry_run)
-            return 200, h.render(call, result)
+            return await _apply_to_live(h, call, node, config, req)
         except _Missing:
             if sub:
                 raise errors.NotFound.of(r, call.info.name) from None
         try:
-            new = apply(node, None, config, req)
-        except ValueError as e:
-            raise errors.BadRequest(str(e)) from None
-        new.setdefault("metadata", {})["name"] = call.info.name
-        h.default(r, new)
-        try:
-            created = await h.store.create(r, call.namespace, new, dry_run=call.dry_run)
-            return 201, h.render(call, created)
+            return await _create(h, call, node, config, req)
         except errors.AlreadyExists:
             continue  # created meanwhile: apply to it
     raise errors.Conflict.modified(r, call.info.name)
+
+
+def _applied(h: Handlers, call: Call, node: TypeNode, live: Obj | None, config: Obj,
+             req: Request) -> Obj:
+    """kapi.patch.apply, defaulted as upstream defaults the merged object; its errors
+    as API errors (conflicts are the 409 naming every conflicting field)."""
+    try:
+        new = apply(node, live, config, req)
+    except ApplyConflicts as e:
+        raise errors.Conflict(e.message(), details={"causes": e.causes()}) from None
+    except ValueError as e:
+        raise errors.BadRequest(str(e)) from None
+    h.default(call.resource, new)
+    return new
+
+
+async def _apply_to_live(h: Handlers, call: Call, node: TypeNode, config: Obj,
+                         req: Request) -> tuple[int, Obj]:
+    async def merge(current: Obj | None) -> Obj:
+        if current is None:
+            raise _Missing()
+        return _applied(h, call, node, current, config, req)
+
+    result, _ = await h.store.guaranteed_update(
+        call.resource, call.namespace, call.info.name, merge, subresource=req.subresource,
+        dry_run=call.dry_run)
+    return 200, h.render(call, result)
+
+
+async def _create(h: Handlers, call: Call, node: TypeNode, config: Obj,
+                  req: Request) -> tuple[int, Obj]:
+    """Apply to nothing: the configuration (defaulted) becomes the object."""
+    config = dict(config, metadata=dict(config["metadata"], name=call.info.name))
+    new = _applied(h, call, node, None, config, req)
+    created = await h.store.create(call.resource, call.namespace, new, dry_run=call.dry_run)
+    return 201, h.render(call, created)

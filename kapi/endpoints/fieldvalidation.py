@@ -65,7 +65,8 @@ class FieldValidation:
             return
         found = self.validator.inspect(r.definition, obj, prune=prune)
         self._type_error(r, found.type_error)
-        if directive != IGNORE and json_may_repeat_keys(raw, obj, found.keys):
+        is_json = not media_type(content_type).startswith("application/vnd.kubernetes")
+        if directive != IGNORE and is_json and json_may_repeat_keys(raw, obj, found.keys):
             try:  # rare: walk again over every (key, value) pair, in document order
                 found = self.validator.inspect(r.definition, json_with_pairs(raw))
             except ValueError:

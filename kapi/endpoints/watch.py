@@ -95,7 +95,8 @@ class WatchStream:
             try:
                 if q.empty():
                     wait = min(remaining, BOOKMARK_INTERVAL) if self.bookmarks else remaining
-                    item = await asyncio.wait_for(q.get(), wait)
+                    async with asyncio.timeout(wait):  # not wait_for: see workqueue.py
+                        item = await q.get()
                 else:
                     item = q.get_nowait()
             except TimeoutError:

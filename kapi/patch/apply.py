@@ -24,7 +24,7 @@ from kapi.patch.managedfields import (
     Entry,
     Ident,
     Managers,
-    _decode_or_empty,
+    decode_or_empty,
     describe,
     ident,
     owned_paths,
@@ -100,7 +100,7 @@ class Request:
 def apply(node: TypeNode, live: Obj | None, config: Obj, req: Request) -> Obj:
     """The new object (managedFields included) after applying config to live (None when
     creating). Raises ApplyConflicts."""
-    managers = _decode_or_empty((live or {}).get("metadata", {}).get("managedFields"))
+    managers = decode_or_empty((live or {}).get("metadata", {}).get("managedFields"))
     current = without_managed_fields(live)
     try:
         return _apply_once(node, current, config, managers, req, req.force)
@@ -117,36 +117,40 @@ def apply(node: TypeNode, live: Obj | None, config: Obj, req: Request) -> Obj:
 def _apply_once(node: TypeNode, live: Obj, config: Obj, managers: Managers, req: Request,
                 force: bool) -> Obj:
     managers = dict(managers)
-    merged = merge(node, live, config)
     applier = ident(req.manager, APPLY, req.api_version, req.subresource)
     last = managers.get(applier)
-    # while merging the applier owns all it applied (name and namespace too, which keeps
-    # metadata from being pruned); the stored entry drops what no manager ever owns
     fields = to_field_set(node, config)
     applied = owned_paths(fields, req.subresource, req.has_status)
-    changed_object = True
+    merged = merge(node, live, config)
+    # while merging the applier owns all it applied (name and namespace too, which keeps
+    # metadata from being pruned); the stored entry drops what no manager ever owns
     managers[applier] = Entry(req.manager, APPLY, req.api_version, req.subresource, req.now,
                               reset_filter(fields, req.subresource, req.has_status))
     if last is not None and last.fields and not last.fields <= applied:
         # something applied last time is not applied now (else pruning removes nothing)
         merged = prune(node, merged, managers, applier, last.fields)
     _settle(node, live, merged, managers, applier, req, force)
-    known = last.fields_v1 if last is not None and last.fields == applied else None
-    managers[applier] = Entry(req.manager, APPLY, req.api_version, req.subresource, req.now,
-                              applied, fields_v1=known)
-    if merged == live:
-        changed_object = False
+    unchanged = merged == live
+    if unchanged:
         merged = copy.deepcopy(live)
-    if not changed_object and last is not None and last.time:
-        managers[applier] = Entry(req.manager, APPLY, req.api_version, req.subresource,
-                                  last.time, applied, fields_v1=known,
-                                  raw=last.raw if known is not None else None)
-    if not managers[applier].fields:
+    managers[applier] = _applier_entry(req, applied, last, unchanged)
+    if not applied:
         del managers[applier]
     if req.manager == UPGRADING_MANAGER and _last_applied(live):
         _set_last_applied(merged, config)
     set_managed_fields(merged, managers)
     return merged
+
+
+def _applier_entry(req: Request, applied: FieldSet, last: Entry | None,
+                   unchanged: bool) -> Entry:
+    """The applier's stored entry; its time moves only when the object changed."""
+    known = last.fields_v1 if last is not None and last.fields == applied else None
+    if unchanged and last is not None and last.time:
+        return Entry(req.manager, APPLY, req.api_version, req.subresource, last.time, applied,
+                     fields_v1=known, raw=last.raw if known is not None else None)
+    return Entry(req.manager, APPLY, req.api_version, req.subresource, req.now, applied,
+                 fields_v1=known)
 
 
 def _settle(node: TypeNode, live: Obj, merged: Obj, managers: Managers, applier: Ident,

@@ -26,7 +26,7 @@ from kapi.patch.managedfields_set import (
     under,
     without_prefixes,
 )
-from kapi.patch.managedfields_walk import compare
+from kapi.patch.managedfields_walk import compare, created_fields
 from kapi.validation.typeinfo import TypeNode, Types
 
 Obj = dict[str, Any]
@@ -203,6 +203,10 @@ class Tracker:
         node = self.node(r.definition)
         if node is None:
             return
+        meta = new.get("metadata")
+        if old is None and isinstance(meta, dict) and meta.get("managedFields") is None:
+            self._create(r, node, new, manager, now)
+            return
         try:
             managers = self._current(new, old, subresource)
             changed, removed = self._changes(node, new, old, subresource,
@@ -225,19 +229,43 @@ class Tracker:
         cap_update_managers(managers)
         set_managed_fields(new, managers)
 
+    def _create(self, r: Any, node: TypeNode, new: Obj, manager: str, now: str) -> None:
+        """A create that sent no managedFields: its manager owns all it set; the FieldsV1
+        is built in one walk (the same set as update()'s comparison with nothing)."""
+        try:
+            fields_v1 = created_fields(node, without_managed_fields(new))
+        except FieldsError:
+            return
+        fields_v1.pop("f:apiVersion", None)
+        fields_v1.pop("f:kind", None)
+        if r.subresource("status") is not None:
+            fields_v1.pop("f:status", None)
+        meta = fields_v1.get("f:metadata")
+        if meta is not None:
+            for path in STRIPPED:
+                if len(path) == 2:
+                    meta.pop(path[1], None)
+            meta.pop(".", None)
+            if not meta:
+                del fields_v1["f:metadata"]
+        if fields_v1:
+            entry = Entry(manager, UPDATE, r.api_version, "", now, from_fields_v1(fields_v1),
+                          fields_v1=fields_v1)
+            set_managed_fields(new, {entry.ident: entry})
+
     def _current(self, new: Obj, old: Obj | None, subresource: str) -> Managers:
         """decodeLiveOrNew: the request's entries unless absent (or a subresource write)."""
         live_entries = (old or {}).get("metadata", {}).get("managedFields")
         sent = (new.get("metadata") or {}).get("managedFields")
         if subresource or sent is None:
-            return _decode_or_empty(live_entries)
+            return decode_or_empty(live_entries)
         if is_reset(sent):
             return {}
         try:
             managers = decode(sent)
         except FieldsError:
             managers = {}
-        return managers or _decode_or_empty(live_entries)
+        return managers or decode_or_empty(live_entries)
 
     def _changes(self, node: TypeNode, new: Obj, old: Obj | None, subresource: str,
                  has_status: bool) -> tuple[FieldSet, FieldSet]:
@@ -247,7 +275,8 @@ class Tracker:
         return changed, removed
 
 
-def _decode_or_empty(entries: Any) -> Managers:
+def decode_or_empty(entries: Any) -> Managers:
+    """Managers of stored entries; none when they cannot be decoded (as upstream)."""
     try:
         return decode(entries)
     except FieldsError:

@@ -23,6 +23,7 @@ from kapi.patch.managedfields_set import (
     Path,
     field_pe,
     key_pe,
+    pe_sort_key,
     value_pe,
     with_prefix,
 )
@@ -307,3 +308,41 @@ def ensure_named_fields(node: TypeNode, fields: FieldSet) -> FieldSet:
             else:
                 cur = cur.elem if cur.kind == LIST and cur.elem is not None else _ANY_NODE
     return frozenset(out)
+
+
+# -- the FieldsV1 of a create ---------------------------------------------------------------
+def created_fields(node: TypeNode, obj: Any) -> dict[str, Any]:
+    """The FieldsV1 of compare(node, {}, obj).added | .modified, built directly: what
+    a create's manager owns (before stripping), without path tuples or sets."""
+    return _new_fields(node, {}, obj) or {}
+
+
+def _new_fields(node: TypeNode, lhs: Any, rhs: Any) -> dict[str, Any] | None:
+    """The FieldsV1 node of rhs against nothing (MISSING) or a Go zero value; None when
+    it adds nothing (rhs equal to the zero value)."""
+    if lhs is not MISSING and lhs == rhs:
+        return None
+    children: dict[str, Any] = {}
+    if type(rhs) is list and rhs and _granular_list(node):
+        elem = node.elem
+        assert elem is not None
+        groups: dict[str, list[Any]] = {}
+        for item in rhs:
+            groups.setdefault(item_pe(node, item), []).append(item)
+        for pe in sorted(groups, key=pe_sort_key):
+            items = groups[pe]
+            children[pe] = (_new_fields(elem, MISSING, items[0]) or {}) if len(items) == 1 \
+                else {}
+    elif type(rhs) is dict and rhs and not node.atomic and node.kind in (STRUCT, MAP, ANY):
+        struct = node.kind == STRUCT and lhs is not MISSING
+        for key in sorted(rhs):
+            sub = child(node, key)
+            lv = _materialized(node, key, sub) if struct else MISSING
+            got = _new_fields(sub, lv, rhs[key])
+            if got is not None:
+                children[field_pe(key)] = got
+    else:
+        return {}  # a leaf: added or modified
+    if lhs is MISSING:
+        return {".": {}, **children} if children else {}
+    return children or None

@@ -87,8 +87,11 @@ class WorkQueue:
                     self._dirty.discard(key)
                     self._processing.add(key)
                     return key
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                # cancellation that races its timeout, and a stopping worker would hang
                 try:
-                    await asyncio.wait_for(self._cond.wait(), wait if wait is not None else 1.0)
+                    async with asyncio.timeout(wait if wait is not None else 1.0):
+                        await self._cond.wait()
                 except TimeoutError:
                     pass
 

@@ -121,6 +121,8 @@ class SimulatedFleet:
                                                    name=f"heartbeat-{n.name}"))
 
     async def stop(self) -> None:
+        for n in self.nodes.values():
+            n.stopped = True
         for t in self._tasks + list(self._inflight.values()):
             t.cancel()
         await asyncio.gather(*self._tasks, *self._inflight.values(), return_exceptions=True)
@@ -178,11 +180,14 @@ class SimulatedFleet:
             await self._sleep(n, self.config.lease_interval)
 
     async def _sleep(self, n: SimulatedNode, seconds: float) -> None:
+        """Sleep, or less if woken. Not asyncio.wait_for: on 3.11 it can swallow a
+        cancellation that races its timeout, and the heartbeat would never stop."""
         n.wake.clear()
+        waiter = asyncio.ensure_future(n.wake.wait())
         try:
-            await asyncio.wait_for(n.wake.wait(), seconds)
-        except TimeoutError:
-            pass
+            await asyncio.wait([waiter], timeout=seconds)
+        finally:
+            waiter.cancel()
 
     async def _renew_lease(self, n: SimulatedNode) -> None:
         now = _micro(self.clock())
@@ -330,5 +335,8 @@ async def run_simulated_nodes(client: Client, *, count: int, prefix: str = "kapi
     try:
         await fleet.start()
         await asyncio.Event().wait()
+    except Exception:
+        log.exception("simulated nodes %s*: failed", prefix)
+        raise
     finally:
         await fleet.stop()

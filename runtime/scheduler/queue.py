@@ -104,10 +104,12 @@ class SchedulingQueue:
                     return self._take(key)
             self._wakeup.clear()
             wait = self._backoff[0][0] - self.clock() if self._backoff else 1.0
+            # not asyncio.wait_for: on 3.11 it can swallow a cancellation racing its timeout
+            waiter = asyncio.ensure_future(self._wakeup.wait())
             try:
-                await asyncio.wait_for(self._wakeup.wait(), max(min(wait, 1.0), 0.001))
-            except TimeoutError:
-                pass
+                await asyncio.wait([waiter], timeout=max(min(wait, 1.0), 0.001))
+            finally:
+                waiter.cancel()
 
     def done(self, key: str) -> None:
         """The pod was bound (or dropped): it leaves the queue."""

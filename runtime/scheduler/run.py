@@ -7,6 +7,7 @@ the others wait (and take over once the lease expires). Called by `kapi up` and
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import uuid
@@ -33,7 +34,14 @@ async def run_scheduler(client: Client, *, leader_elect: bool = True,
     ident = identity or new_identity()
 
     async def lead() -> None:
-        await Scheduler(client, identity=ident, **options).run()
+        while True:  # a crash restarts the scheduler with fresh caches, loudly
+            try:
+                await Scheduler(client, identity=ident, **options).run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduler %s crashed; restarting", ident)
+                await asyncio.sleep(1.0)
 
     if not leader_elect:
         await lead()

@@ -143,3 +143,31 @@ def test_more_than_ten_updaters_are_merged_into_ancient_changes() -> None:
     assert len(names) == 10 and "ancient-changes" in names
     ancient = next(e for e in managers.values() if e.manager == "ancient-changes")
     assert len(ancient.fields) == 3  # m00, m01, m02 merged
+
+
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "b"}},
+       "spec": {"containers": [
+           {"name": "c", "image": "x", "ports": [{"containerPort": 80},
+                                                 {"containerPort": 81, "protocol": "UDP"}],
+            "env": [{"name": "A", "value": "1"}, {"name": "A", "value": "2"}],
+            "args": ["a", "b"], "resources": {"limits": {"cpu": "1"}}}],
+           "volumes": [{"name": "v", "emptyDir": {}}], "nodeSelector": {"k": "v"}},
+       "status": {"phase": "Pending"}}
+
+
+@pytest.mark.parametrize("resource,obj", [
+    (DEPLOYMENTS, KUBECTL_CREATE), (SCHEME.get("", "v1", "pods"), POD),
+    (CONFIGMAPS, {"metadata": {"name": "c", "finalizers": ["a/b"]}, "data": {"x": "1"}})])
+def test_the_create_shortcut_equals_the_comparison(tracker: Tracker, resource: Any,
+                                                   obj: dict[str, Any]) -> None:
+    """A create's entry is built in one walk; it must equal compare({}, obj)'s."""
+    from kapi.patch.managedfields import owned_paths, without_managed_fields
+    from kapi.patch.managedfields_walk import compare
+
+    fast = copy.deepcopy(obj)
+    tracker.update(resource, fast, None, manager="m", subresource="", now=T0)
+    node = tracker.node(resource.definition)
+    c = compare(node, {}, without_managed_fields(obj))
+    slow = owned_paths(frozenset(c.added | c.modified), "",
+                       resource.subresource("status") is not None)
+    assert fast["metadata"]["managedFields"][0]["fieldsV1"] == to_fields_v1(slow)
