@@ -95,7 +95,7 @@ class WatchStream:
             try:
                 if q.empty():
                     wait = min(remaining, BOOKMARK_INTERVAL) if self.bookmarks else remaining
-                    async with asyncio.timeout(wait):  # not wait_for: see workqueue.py
+                    async with asyncio.timeout(wait):  # 3.11 wait_for may swallow a cancel
                         item = await q.get()
                 else:
                     item = q.get_nowait()

@@ -192,6 +192,7 @@ class Tracker:
 
     def __init__(self, types: Types) -> None:
         self.types = types
+        self.memo: dict[bytes, Any] = {}  # remembered FieldsV1 subtrees of creates
 
     def node(self, definition: str) -> TypeNode | None:
         return self.types.of(definition) if definition else None
@@ -233,7 +234,7 @@ class Tracker:
         """A create that sent no managedFields: its manager owns all it set; the FieldsV1
         is built in one walk (the same set as update()'s comparison with nothing)."""
         try:
-            fields_v1 = created_fields(node, without_managed_fields(new))
+            fields_v1 = created_fields(node, without_managed_fields(new), self.memo)
         except FieldsError:
             return
         fields_v1.pop("f:apiVersion", None)

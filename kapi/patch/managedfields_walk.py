@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 from kapi.patch.managedfields_set import (
     EMPTY,
     FieldsError,
@@ -311,17 +313,39 @@ def ensure_named_fields(node: TypeNode, fields: FieldSet) -> FieldSet:
 
 
 # -- the FieldsV1 of a create ---------------------------------------------------------------
-def created_fields(node: TypeNode, obj: Any) -> dict[str, Any]:
+# Subtrees whose FieldsV1 is remembered (by their JSON): every pod a controller makes from
+# one template, every create of one manifest, has the same pod spec.
+REMEMBERED = frozenset({"io.k8s.api.core.v1.PodSpec"})
+REMEMBERED_SIZE = 1024
+
+
+def created_fields(node: TypeNode, obj: Any,
+                   memo: dict[bytes, Any] | None = None) -> dict[str, Any]:
     """The FieldsV1 of compare(node, {}, obj).added | .modified, built directly: what
-    a create's manager owns (before stripping), without path tuples or sets."""
-    return _new_fields(node, {}, obj) or {}
+    a create's manager owns (before stripping), without path tuples or sets. The result
+    may share remembered subtrees (kept in memo): never mutate below its top level."""
+    return _new_fields(node, {}, obj, memo) or {}
 
 
-def _new_fields(node: TypeNode, lhs: Any, rhs: Any) -> dict[str, Any] | None:
+def _new_fields(node: TypeNode, lhs: Any, rhs: Any,
+                memo: dict[bytes, Any] | None = None) -> dict[str, Any] | None:
     """The FieldsV1 node of rhs against nothing (MISSING) or a Go zero value; None when
     it adds nothing (rhs equal to the zero value)."""
     if lhs is not MISSING and lhs == rhs:
         return None
+    if memo is not None and node.definition in REMEMBERED and type(rhs) is dict:
+        key = orjson.dumps([lhs is MISSING, rhs])
+        if key not in memo:
+            if len(memo) >= REMEMBERED_SIZE:
+                memo.clear()
+            memo[key] = _build_fields(node, lhs, rhs, memo)
+        result: dict[str, Any] | None = memo[key]
+        return result
+    return _build_fields(node, lhs, rhs, memo)
+
+
+def _build_fields(node: TypeNode, lhs: Any, rhs: Any,
+                  memo: dict[bytes, Any] | None) -> dict[str, Any] | None:
     children: dict[str, Any] = {}
     if type(rhs) is list and rhs and _granular_list(node):
         elem = node.elem
@@ -331,14 +355,14 @@ def _new_fields(node: TypeNode, lhs: Any, rhs: Any) -> dict[str, Any] | None:
             groups.setdefault(item_pe(node, item), []).append(item)
         for pe in sorted(groups, key=pe_sort_key):
             items = groups[pe]
-            children[pe] = (_new_fields(elem, MISSING, items[0]) or {}) if len(items) == 1 \
-                else {}
+            children[pe] = (_new_fields(elem, MISSING, items[0], memo) or {}) \
+                if len(items) == 1 else {}
     elif type(rhs) is dict and rhs and not node.atomic and node.kind in (STRUCT, MAP, ANY):
         struct = node.kind == STRUCT and lhs is not MISSING
         for key in sorted(rhs):
             sub = child(node, key)
             lv = _materialized(node, key, sub) if struct else MISSING
-            got = _new_fields(sub, lv, rhs[key])
+            got = _new_fields(sub, lv, rhs[key], memo)
             if got is not None:
                 children[field_pe(key)] = got
     else:

@@ -13,6 +13,7 @@ never mutate a node after building it: nodes are shared by every request.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +54,7 @@ class TypeNode:
     atomic: bool = False  # for structs and maps: x-kubernetes-map-type atomic
     definition: str = ""
 
-    @property
+    @functools.cached_property
     def struct_name(self) -> str:
         """The bare Go struct name ("DeploymentSpec"), as in "Go struct field X.path"."""
         return self.go_name.rsplit(".", 1)[-1]
