@@ -34,7 +34,7 @@ import httpx
 
 from bench.api import HOST, ServerProc, free_port, log
 from bench.loadgen import proc_cpu_seconds, system_busy_seconds
-from runtime.client.resources import NAMESPACES, NODES, PODS
+from runtime.client.resources import DEPLOYMENTS, NAMESPACES, NODES, PODS
 from runtime.client.rest import ApiError, Client
 
 Obj = dict[str, Any]
@@ -141,19 +141,23 @@ async def wait_nodes(client: Client, count: int, timeout: float) -> float:
     raise TimeoutError(f"{count} nodes not Ready after {timeout:.0f} s")
 
 
-def up(workdir: Path, port: int, nodes: int, storage: str, scheduler: bool) -> ServerProc:
+def up(workdir: Path, port: int, nodes: int, storage: str, scheduler: bool,
+       controllers: bool = False) -> ServerProc:
     argv = [sys.executable, "-m", "kapi.cli", "up", "--data-dir", str(workdir), "--port",
-            str(port), "--storage", storage, "--simulated-nodes", str(nodes), "--no-controllers"]
+            str(port), "--storage", storage, "--simulated-nodes", str(nodes)]
+    if not controllers:
+        argv.append("--no-controllers")
     if not scheduler:
         argv.append("--no-scheduler")
     return ServerProc("kapi up", argv, port, workdir / "server.log")
 
 
 async def with_cluster(workdir: Path, nodes: int, storage: str, scheduler: bool,
-                       timeout: float) -> tuple[ServerProc, Client, float]:
+                       timeout: float, controllers: bool = False
+                       ) -> tuple[ServerProc, Client, float]:
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    server = up(workdir, port, nodes, storage, scheduler)
+    server = up(workdir, port, nodes, storage, scheduler, controllers)
     client = Client(f"http://{HOST}:{port}", max_connections=64)
     try:
         await server.start()
@@ -240,6 +244,38 @@ async def readiness(args: argparse.Namespace, workdir: Path) -> None:
         server.stop()
 
 
+def deployment_body(replicas: int) -> Obj:
+    labels = {"app": "bench"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bench"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [
+                         {"name": "c", "image": "busybox:latest"}]}}}}
+
+
+async def deployment(args: argparse.Namespace, workdir: Path) -> None:
+    """A Deployment of N replicas through the whole cluster: controllers, scheduler, nodes."""
+    server, client, _ = await with_cluster(workdir / "deploy", args.ready_nodes, args.storage,
+                                           True, args.timeout, controllers=True)
+    try:
+        t0 = time.monotonic()
+        await client.create(DEPLOYMENTS, deployment_body(args.ready_pods), "bench")
+        deadline = t0 + args.timeout
+        ready = 0
+        while time.monotonic() < deadline:
+            d = await client.get(DEPLOYMENTS, "bench", "bench")
+            ready = (d.get("status") or {}).get("readyReplicas", 0)
+            if ready == args.ready_pods:
+                break
+            await asyncio.sleep(0.1)
+        took = time.monotonic() - t0
+        print(f"[deployment] {args.ready_pods}-replica Deployment created -> readyReplicas "
+              f"{ready}/{args.ready_pods} on {args.ready_nodes} simulated nodes after "
+              f"{took:.1f} s", flush=True)
+    finally:
+        await client.close()
+        server.stop()
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.scheduler", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -249,7 +285,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--ready-pods", type=int, default=1000)
     p.add_argument("--mode", choices=("separate", "inprocess", "both"), default="separate")
     p.add_argument("--storage", choices=("sqlite", "memory"), default="sqlite")
-    p.add_argument("--phases", default="throughput,ready")
+    p.add_argument("--phases", default="throughput,ready,deployment")
     p.add_argument("--timeout", type=float, default=300.0, help="bound of every phase")
     p.add_argument("--quick", action="store_true", help="1/10 of the counts")
     args = p.parse_args(argv)
@@ -267,6 +303,8 @@ async def amain(args: argparse.Namespace) -> None:
                 await throughput(args, Path(tmp), mode)
         if "ready" in phases:
             await readiness(args, Path(tmp))
+        if "deployment" in phases:
+            await deployment(args, Path(tmp))
 
 
 def main(argv: list[str] | None = None) -> int:
