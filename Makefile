@@ -4,6 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= $(HOME)/.kapi
 PORT ?= 6443
+SIMULATED_NODES ?= 3
 
 .PHONY: up test bench lint clean
 
@@ -14,7 +15,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 up: $(BIN)/.installed
-	$(BIN)/kapi up --data-dir $(DATA_DIR) --port $(PORT)
+	$(BIN)/kapi up --data-dir $(DATA_DIR) --port $(PORT) --simulated-nodes $(SIMULATED_NODES)
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

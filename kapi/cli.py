@@ -12,6 +12,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -39,6 +40,25 @@ def write_kubeconfig(config: Config) -> Path:
     return path
 
 
+def _quiet_cancelled(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """At shutdown, Python 3.11's stream callback reports each connection still open as
+    an 'exception' that is only its cancellation; everything else is logged as usual."""
+    if isinstance(context.get("exception"), asyncio.CancelledError):
+        return
+    loop.default_exception_handler(context)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with a clear message, before anything starts, if the port is taken."""
+    import socket
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise OSError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+
+
 async def serve(config: Config, *, announce: bool,
                 components_wanted: dict[str, object] | None = None) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
@@ -46,6 +66,7 @@ async def serve(config: Config, *, announce: bool,
 
     from kapi.app import build_app
 
+    _check_port_free(config.host, config.port)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     app = build_app(config)
     hc = HyperConfig()
@@ -60,17 +81,32 @@ async def serve(config: Config, *, announce: bool,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    loop.set_exception_handler(_quiet_cancelled)
     kubeconfig = write_kubeconfig(config)
     if announce:
         print(f"kapi: API server on {config.server_url} (data in {config.data_dir})", flush=True)
         print(f"export KUBECONFIG={kubeconfig}", flush=True)
+    server_down = asyncio.Event()
     server_task = asyncio.create_task(
-        hypercorn_serve(app, hc, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
-    components = await start_components(config, components_wanted) if components_wanted else []
-    await server_task
-    for t in components:
+        hypercorn_serve(app, hc, shutdown_trigger=server_down.wait))  # type: ignore[arg-type]
+    tasks, clients = [], []
+    if components_wanted:
+        tasks, clients = await start_components(config, components_wanted)
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([stopping, server_task], return_when=asyncio.FIRST_COMPLETED)
+    if server_task.done():  # the server could not start (e.g. the port is taken)
+        stopping.cancel()
+        for t in tasks:
+            t.cancel()
+        await server_task
+        return
+    # components first, so their connections close before the server goes away
+    for t in tasks:
         t.cancel()
-    await asyncio.gather(*components, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    server_down.set()
+    await server_task
 
 
 async def _wait_ready(url: str, timeout: float = 30) -> None:
@@ -88,16 +124,19 @@ async def _wait_ready(url: str, timeout: float = 30) -> None:
             await asyncio.sleep(0.05)
 
 
-async def start_components(config: Config, wanted: dict[str, object]) -> list[asyncio.Task[None]]:
+async def start_components(config: Config, wanted: dict[str, object]
+                           ) -> tuple[list[asyncio.Task[None]], list[Any]]:
     """The cluster's other components, each an API client with its own connection pool,
-    talking to the API server over HTTP like any client."""
+    talking to the API server over HTTP like any client. Returns (tasks, clients)."""
     from runtime.client.rest import Client
 
     await _wait_ready(config.server_url)
     tasks: list[asyncio.Task[None]] = []
+    clients: list[Client] = []
 
     def client(agent: str) -> Client:
-        return Client(config.server_url, user_agent=agent)
+        clients.append(Client(config.server_url, user_agent=agent))
+        return clients[-1]
 
     if wanted.get("controller-manager"):
         from runtime.controllers.manager import run_controller_manager
@@ -111,7 +150,7 @@ async def start_components(config: Config, wanted: dict[str, object]) -> list[as
         from runtime.kubelet.simulated import run_simulated_nodes
         tasks.append(asyncio.create_task(run_simulated_nodes(
             client("kapi-kubelet-simulated"), count=nodes, prefix="kapi-sim-")))
-    return tasks
+    return tasks, clients
 
 
 def _server_flags(s: argparse.ArgumentParser) -> None:

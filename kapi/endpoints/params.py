@@ -66,6 +66,8 @@ def field_manager(q: Mapping[str, str], user_agent: str) -> str:
                                  f'Invalid value: "{v}": must only contain printable characters')
         return v
     prefix = user_agent.split("/", 1)[0]
+    if prefix.isprintable():
+        return prefix[:128]
     return "".join(c for c in prefix if c.isprintable())[:128]
 
 

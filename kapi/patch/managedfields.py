@@ -249,10 +249,13 @@ class Tracker:
             meta.pop(".", None)
             if not meta:
                 del fields_v1["f:metadata"]
-        if fields_v1:
-            entry = Entry(manager, UPDATE, r.api_version, "", now, from_fields_v1(fields_v1),
-                          fields_v1=fields_v1)
-            set_managed_fields(new, {entry.ident: entry})
+        if fields_v1:  # encode() of its one Entry, without decoding fields_v1 to paths
+            entry: Obj = {"manager": manager, "operation": UPDATE, "apiVersion": r.api_version}
+            if now:
+                entry["time"] = now
+            entry["fieldsType"] = "FieldsV1"
+            entry["fieldsV1"] = fields_v1
+            new.setdefault("metadata", {})["managedFields"] = [entry]
 
     def _current(self, new: Obj, old: Obj | None, subresource: str) -> Managers:
         """decodeLiveOrNew: the request's entries unless absent (or a subresource write)."""

@@ -1,0 +1,38 @@
+"""The `kapi` command as a user runs it: a taken port is a clear error, and `kapi up`
+with its components stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import httpx
+
+from tests.conftest import REPO, start_server, stop_server
+
+
+def test_taken_port_is_a_clear_error(server, tmp_path):
+    p = subprocess.run([sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir",
+                        str(tmp_path), "--port", str(server.port)],
+                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert p.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{server.port}" in p.stderr
+    assert "Traceback" not in p.stderr
+
+
+def test_up_stops_cleanly_on_sigterm(tmp_path):
+    s = start_server(tmp_path / "up", command="up", extra=("--simulated-nodes", "2"))
+    try:
+        with httpx.Client(base_url=s.url, timeout=10) as c:
+            for _ in range(100):  # bounded: the nodes register within a few seconds
+                nodes = c.get("/api/v1/nodes").json()["items"]
+                if len(nodes) == 2:
+                    break
+                time.sleep(0.1)
+            assert len(nodes) == 2
+    finally:
+        code = stop_server(s.proc)
+    assert code == 0
+    assert "Traceback" not in s.log.read_text()
+    assert "export KUBECONFIG=" in s.log.read_text()
