@@ -195,3 +195,22 @@ def ns(server: Server) -> Iterator[str]:
                                                 "metadata": {"name": name}})
         assert r.status_code == 201, r.text
     yield name
+
+
+# -- the shared whole cluster -----------------------------------------------------------
+@pytest.fixture(scope="session")
+def api(cluster: Server):  # type: ignore[no-untyped-def]
+    """The official Python client against the shared `cluster`."""
+    from tests.helpers import api_for
+
+    with api_for(cluster.kubeconfig) as c:
+        yield c
+
+
+@pytest.fixture(params=WANTED_KUBECTL)
+def kctl(request: pytest.FixtureRequest, cluster: Server) -> Kubectl:
+    """Real kubectl (1.27 and 1.33) against the shared `cluster`."""
+    found = kubectls()
+    if request.param not in found:
+        pytest.skip(f"kubectl {request.param} is not installed")
+    return Kubectl(request.param, found[request.param], cluster.kubeconfig)

@@ -9,42 +9,32 @@ the shared nodes; the node test starts (and stops, by PID) a cluster of its own.
 from __future__ import annotations
 
 import importlib.util
-import json
 import subprocess
 import sys
-import time
 import uuid
 from typing import Any, Callable, Iterator, TypeVar
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from tests.conftest import (
     REPO,
-    WANTED_KUBECTL,
     Kubectl,
     Server,
-    kubectls,
     start_server,
     stop_server,
 )
+from tests.helpers import api_for, namespace, raw, wait_for
 
 T = TypeVar("T")
 HOLD = "example.com/hold"  # a finalizer only the tests remove
 
 
-def wait_for(fn: Callable[[], T], what: str, timeout: float = 60.0, every: float = 0.2) -> T:
-    """Poll fn until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
+@pytest.fixture
+def lns(api: client.ApiClient) -> Iterator[str]:
+    yield from namespace(api, "lc")
 
 
 def has_controller(name: str) -> bool:
@@ -63,44 +53,6 @@ def get(read: Callable[[], T]) -> T | None:
 
 def absent(read: Callable[[], Any]) -> bool:
     return get(read) is None
-
-
-def raw(call: Callable[..., Any], *args: Any) -> Any:
-    """A read through the official client as plain JSON. (Its typed models reject a
-    ReplicaSet whose status has no `replicas` yet, which kapi serves right after create.)"""
-    return json.loads(call(*args, _preload_content=False).data)
-
-
-def api_for(kubeconfig: Any) -> client.ApiClient:
-    cfg = client.Configuration()
-    config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)
-    return client.ApiClient(cfg)
-
-
-@pytest.fixture(scope="module")
-def api(cluster: Server) -> Iterator[client.ApiClient]:
-    with api_for(cluster.kubeconfig) as c:
-        yield c
-
-
-@pytest.fixture(params=WANTED_KUBECTL)
-def ckubectl(request: pytest.FixtureRequest, cluster: Server) -> Kubectl:
-    found = kubectls()
-    if request.param not in found:
-        pytest.skip(f"kubectl {request.param} is not installed")
-    return Kubectl(request.param, found[request.param], cluster.kubeconfig)
-
-
-@pytest.fixture
-def lns(api: client.ApiClient) -> Iterator[str]:
-    name = f"lc-{uuid.uuid4().hex[:8]}"
-    core = client.CoreV1Api(api)
-    core.create_namespace({"metadata": {"name": name}})
-    yield name
-    try:
-        core.delete_namespace(name)
-    except ApiException:
-        pass
 
 
 def workload_yaml(kind: str, name: str, replicas: int = 2) -> str:
@@ -147,9 +99,9 @@ def start_workload(kubectl: Kubectl, api: client.ApiClient, ns: str, kind: str,
 
 @pytest.mark.kubectl
 @pytest.mark.parametrize("kind", KINDS)
-def test_background_cascade(ckubectl, api, lns, kind, tmp_path):
-    rs, _ = start_workload(ckubectl, api, lns, kind, tmp_path)
-    ckubectl("delete", kind.lower(), "web", "-n", lns, "--timeout=60s")
+def test_background_cascade(kctl, api, lns, kind, tmp_path):
+    rs, _ = start_workload(kctl, api, lns, kind, tmp_path)
+    kctl("delete", kind.lower(), "web", "-n", lns, "--timeout=60s")
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     wait_for(lambda: not raw(apps.list_namespaced_replica_set, lns)["items"], "the RS to go")
     wait_for(lambda: not owned(raw(core.list_namespaced_pod, lns)["items"], meta(rs)["uid"]),
@@ -158,11 +110,11 @@ def test_background_cascade(ckubectl, api, lns, kind, tmp_path):
 
 @pytest.mark.kubectl
 @pytest.mark.parametrize("kind", KINDS)
-def test_foreground_cascade(ckubectl, api, lns, kind, tmp_path):
-    rs, _ = start_workload(ckubectl, api, lns, kind, tmp_path)
+def test_foreground_cascade(kctl, api, lns, kind, tmp_path):
+    rs, _ = start_workload(kctl, api, lns, kind, tmp_path)
     # kubectl waits until the owner is gone, which foreground deletion allows only
     # once its dependents are gone
-    ckubectl("delete", kind.lower(), "web", "-n", lns, "--cascade=foreground", "--timeout=60s")
+    kctl("delete", kind.lower(), "web", "-n", lns, "--cascade=foreground", "--timeout=60s")
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     assert not raw(apps.list_namespaced_replica_set, lns)["items"]
     assert not owned(raw(core.list_namespaced_pod, lns)["items"], meta(rs)["uid"])
@@ -170,12 +122,12 @@ def test_foreground_cascade(ckubectl, api, lns, kind, tmp_path):
 
 @pytest.mark.kubectl
 @pytest.mark.parametrize("kind", KINDS)
-def test_orphan_cascade(ckubectl, api, lns, kind, tmp_path):
-    rs, pods = start_workload(ckubectl, api, lns, kind, tmp_path)
+def test_orphan_cascade(kctl, api, lns, kind, tmp_path):
+    rs, pods = start_workload(kctl, api, lns, kind, tmp_path)
     owner_uid = meta(rs)["uid"]
     if kind == "Deployment":
         owner_uid = meta(rs)["ownerReferences"][0]["uid"]
-    ckubectl("delete", kind.lower(), "web", "-n", lns, "--cascade=orphan", "--timeout=60s")
+    kctl("delete", kind.lower(), "web", "-n", lns, "--cascade=orphan", "--timeout=60s")
     apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
     kept = raw(apps.list_namespaced_replica_set, lns)["items"] if kind == "Deployment" else [
         raw(core.read_namespaced_pod, meta(p)["name"], lns) for p in pods]
@@ -225,18 +177,18 @@ def test_foreground_waits_for_blocking_dependents(api, lns):
 
 # -- namespace controller ----------------------------------------------------------------
 @pytest.mark.kubectl
-def test_kubectl_delete_namespace_empties_and_removes_it(ckubectl, api, tmp_path):
+def test_kubectl_delete_namespace_empties_and_removes_it(kctl, api, tmp_path):
     name = f"lc-{uuid.uuid4().hex[:8]}"
-    ckubectl("create", "namespace", name)
+    kctl("create", "namespace", name)
     f = tmp_path / "rs.yaml"
     f.write_text(workload_yaml("ReplicaSet", "web"))
-    ckubectl("apply", "-n", name, "-f", str(f))
+    kctl("apply", "-n", name, "-f", str(f))
     core = client.CoreV1Api(api)
     core.create_namespaced_config_map(name, cm_body("cfg"))
     core.create_namespaced_secret(name, {"metadata": {"name": "s"}})
-    ckubectl("delete", "namespace", name, "--timeout=90s")
+    kctl("delete", "namespace", name, "--timeout=90s")
     assert absent(lambda: core.read_namespace(name))
-    assert ckubectl.run("get", "namespace", name, check=False).returncode != 0
+    assert kctl.run("get", "namespace", name, check=False).returncode != 0
 
 
 def test_namespace_deletion_reports_content_and_waits_for_finalizers(api):
@@ -285,9 +237,9 @@ def test_default_serviceaccount_and_root_ca_in_every_namespace(api, lns):
 
 
 @pytest.mark.kubectl
-def test_kubectl_sees_default_sa_and_root_ca(ckubectl, lns):
-    wait_for(lambda: "default" in ckubectl("get", "sa", "-n", lns, "-o", "name"), "default SA")
-    out = wait_for(lambda: ckubectl("get", "cm", "kube-root-ca.crt", "-n", lns, "-o",
+def test_kubectl_sees_default_sa_and_root_ca(kctl, lns):
+    wait_for(lambda: "default" in kctl("get", "sa", "-n", lns, "-o", "name"), "default SA")
+    out = wait_for(lambda: kctl("get", "cm", "kube-root-ca.crt", "-n", lns, "-o",
                                     "jsonpath={.data.ca\\.crt}", check=False), "the CA")
     assert "BEGIN CERTIFICATE" in out
 

@@ -16,66 +16,29 @@ import re
 import signal
 import subprocess
 import sys
-import time
-import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Iterator
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from tests.conftest import REPO, WANTED_KUBECTL, Kubectl, Server, kubectls
+from tests.conftest import REPO, Kubectl, Server
+from tests.helpers import namespace, wait_for
 
 pytestmark = pytest.mark.kubectl
-
-T = TypeVar("T")
-SIM_NODES = ["kapi-sim-0", "kapi-sim-1", "kapi-sim-2"]
-ON_SIM_NODES = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-    "nodeSelectorTerms": [{"matchExpressions": [
-        {"key": "kubernetes.io/hostname", "operator": "In", "values": SIM_NODES}]}]}}}
-
-
-def wait_for(fn: Callable[[], T], what: str, timeout: float = 60.0, every: float = 0.1) -> T:
-    """Poll fn until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
-
-
-@pytest.fixture(scope="module")
-def api(cluster: Server) -> Iterator[client.ApiClient]:
-    cfg = client.Configuration()
-    config.load_kube_config(config_file=str(cluster.kubeconfig), client_configuration=cfg)
-    with client.ApiClient(cfg) as c:
-        yield c
-
-
-@pytest.fixture(params=WANTED_KUBECTL)
-def kctl(request: pytest.FixtureRequest, cluster: Server) -> Kubectl:
-    found = kubectls()
-    if request.param not in found:
-        pytest.skip(f"kubectl {request.param} is not installed")
-    return Kubectl(request.param, found[request.param], cluster.kubeconfig)
 
 
 @pytest.fixture
 def sns(api: client.ApiClient) -> Iterator[str]:
-    name = f"sched-{uuid.uuid4().hex[:8]}"
-    core = client.CoreV1Api(api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    yield name
-    try:
-        core.delete_namespace(name)
-    except ApiException:
-        pass
+    yield from namespace(api, "sched")
+
+SIM_NODES = ["kapi-sim-0", "kapi-sim-1", "kapi-sim-2"]
+ON_SIM_NODES = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+    "nodeSelectorTerms": [{"matchExpressions": [
+        {"key": "kubernetes.io/hostname", "operator": "In", "values": SIM_NODES}]}]}}}
 
 
 def pod_yaml(name: str, *, labels: dict[str, str] | None = None, cpu: str = "10m",

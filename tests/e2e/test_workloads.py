@@ -10,67 +10,25 @@ uses its own namespace on the shared cluster and waits with bounded polling.
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator
 
 import pytest
 import yaml
-from kubernetes import client, config, watch
+from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
 
-from tests.conftest import WANTED_KUBECTL, Kubectl, Server, kubectls
+from tests.conftest import Kubectl
+from tests.helpers import namespace, raw, wait_for
 
 pytestmark = pytest.mark.kubectl
-
-T = TypeVar("T")
-FAIL = "sim.kapi.dev/exit-code"  # simulated kubelet: the containers' exit code
-
-
-def wait_for(fn: Callable[[], T], what: str, timeout: float = 60.0, every: float = 0.1) -> T:
-    """Poll fn until it returns something truthy (bounded)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
-
-
-@pytest.fixture(scope="module")
-def api(cluster: Server) -> Iterator[client.ApiClient]:
-    cfg = client.Configuration()
-    config.load_kube_config(config_file=str(cluster.kubeconfig), client_configuration=cfg)
-    with client.ApiClient(cfg) as c:
-        yield c
-
-
-@pytest.fixture(params=WANTED_KUBECTL)
-def kctl(request: pytest.FixtureRequest, cluster: Server) -> Kubectl:
-    found = kubectls()
-    if request.param not in found:
-        pytest.skip(f"kubectl {request.param} is not installed")
-    return Kubectl(request.param, found[request.param], cluster.kubeconfig)
 
 
 @pytest.fixture
 def wns(api: client.ApiClient) -> Iterator[str]:
-    name = f"wl-{uuid.uuid4().hex[:8]}"
-    core = client.CoreV1Api(api)
-    core.create_namespace({"metadata": {"name": name}})
-    yield name
-    try:
-        core.delete_namespace(name)
-    except ApiException:
-        pass
+    yield from namespace(api, "wl")
 
-
-def raw(call: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-    """A read as plain JSON (typed models reject the empty status of a new object)."""
-    return json.loads(call(*args, _preload_content=False, **kw).data)
+FAIL = "sim.kapi.dev/exit-code"  # simulated kubelet: the containers' exit code
 
 
 def apply(kctl: Kubectl, ns: str, *objs: dict[str, Any]) -> str:

@@ -1,0 +1,50 @@
+"""Helpers shared by the end-to-end tests: bounded polling, raw JSON reads through the
+official client, and per-test namespaces on the shared cluster."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any, Callable, Iterator, TypeVar
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+T = TypeVar("T")
+
+
+def wait_for(fn: Callable[[], T], what: str, timeout: float = 60.0, every: float = 0.1) -> T:
+    """Poll fn until it returns something truthy (bounded)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+def raw(call: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """A read through the official client as plain JSON (for tests that want to see
+    exactly what the server sent, not the client's typed model)."""
+    return json.loads(call(*args, _preload_content=False, **kw).data)
+
+
+def api_for(kubeconfig: Any) -> client.ApiClient:
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)
+    return client.ApiClient(cfg)
+
+
+def namespace(api: client.ApiClient, prefix: str) -> Iterator[str]:
+    """A fresh namespace for one test (a generator for fixtures); deleted afterwards."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    core = client.CoreV1Api(api)
+    core.create_namespace({"metadata": {"name": name}})
+    yield name
+    try:
+        core.delete_namespace(name)
+    except ApiException:
+        pass
