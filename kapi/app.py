@@ -17,6 +17,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import orjson
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -68,6 +69,13 @@ async def allow_all(user: User, info: RequestInfo) -> None:
 def _quoted(text: str) -> str:
     """A warning's text as an HTTP quoted-string (kubectl unquotes it)."""
     return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+class _Query(QueryParams):
+    """request.query_params, whose get() skips Mapping.get's KeyError on absent keys."""
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self._dict.get(key, default)
 
 
 def json_response(code: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -140,13 +148,13 @@ class APIServer:
 
     async def _serve(self, request: Request) -> Response:
         path = request.scope["path"]  # cheaper than building request.url
-        q = request.query_params
+        q = _Query(request.scope["query_string"])
         info = parse(request.method, path, q.get("watch") in ("true", "1"))
         user = await self.authenticate(request)
         await self.authorize(user, info)
         if not info.is_resource:
             return await self._non_resource(request, info)
-        return await self._resource(request, info)
+        return await self._resource(request, info, q)
 
     async def _non_resource(self, request: Request, info: RequestInfo) -> Response:
         path = info.path.rstrip("/") or "/"
@@ -188,7 +196,7 @@ class APIServer:
             return discovery.api_resource_list(self.scheme, parts[1], parts[2])
         return None
 
-    async def _resource(self, request: Request, info: RequestInfo) -> Response:
+    async def _resource(self, request: Request, info: RequestInfo, q: QueryParams) -> Response:
         r = self.scheme.get(info.group, info.version, info.resource)
         if r is None or (info.namespace and not r.namespaced) or (
                 info.subresource and r.subresource(info.subresource) is None):
@@ -201,7 +209,6 @@ class APIServer:
         if verb not in r.verbs and not info.subresource:
             raise errors.MethodNotAllowed(
                 "the server does not allow this method on the requested resource")
-        q = request.query_params
         body = await request.body() if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
         if len(body) > codec.MAX_BODY_BYTES:
             raise errors.RequestEntityTooLarge("Request entity too large: limit is 3145728")

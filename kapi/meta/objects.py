@@ -62,7 +62,7 @@ def new_uid() -> str:
     _uid_random[1] = at + 16
     n = int.from_bytes(buf[at:at + 16], "big")
     n = (n & ~(0xC000 << 48) | (0x8000 << 48)) & ~(0xF000 << 64) | (4 << 76)
-    h = "%032x" % n
+    h = f"{n:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

@@ -166,9 +166,11 @@ def owned_paths(fields: FieldSet, subresource: str, has_status: bool) -> FieldSe
 
 def cap_update_managers(managers: Managers) -> None:
     """Merge the oldest Update entries into "ancient-changes" until at most 10 remain."""
-    updaters = sorted((e for e in managers.values() if e.operation == UPDATE),
-                      key=lambda e: (e.time or "", e.manager))
+    updaters = [e for e in managers.values() if e.operation == UPDATE]
     excess = len(updaters) - MAX_UPDATE_MANAGERS
+    if excess <= 0:
+        return
+    updaters.sort(key=lambda e: (e.time or "", e.manager))
     first_of_version: dict[str, Entry] = {}
     for e in updaters:
         if excess <= 0:

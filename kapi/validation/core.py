@@ -165,9 +165,12 @@ def validate_service_update(new: Obj, old: Obj) -> list[FieldError]:
 def _keys(data: Any, other: Any, bag: str, other_bag: str) -> tuple[list[FieldError], int]:
     errs: list[FieldError] = []
     size = 0
+    others = other or {}
     for key, value in sorted((data or {}).items()):
-        errs += [invalid(f"{bag}[{key}]", key, m) for m in rules.is_config_key(key)]
-        if key in (other or {}):
+        msgs = rules.is_config_key(key)
+        if msgs:
+            errs += [invalid(f"{bag}[{key}]", key, m) for m in msgs]
+        if key in others:
             errs.append(invalid(f"{bag}[{key}]", key, f"duplicate of key present in {other_bag}"))
         size += len(value) if isinstance(value, str) else 0
     return errs, size

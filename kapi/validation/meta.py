@@ -82,8 +82,12 @@ def _names(meta: Obj, rule: NameFn, path: str) -> list[FieldError]:
 def validate_labels(labels: Any, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
     for key, value in sorted((labels or {}).items()):
-        errs += [invalid(path, key, m) for m in rules.is_qualified_name(key)]
-        errs += [invalid(path, value, m) for m in rules.is_label_value(str(value))]
+        msgs = rules.is_qualified_name(key)
+        if msgs:
+            errs += [invalid(path, key, m) for m in msgs]
+        msgs = rules.is_label_value(str(value))
+        if msgs:
+            errs += [invalid(path, value, m) for m in msgs]
     return errs
 
 
