@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import os
 import re
 import secrets
+import uuid
 from typing import Any, Callable
 
 import orjson
@@ -25,45 +25,17 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-_last_second: list[Any] = [None, ""]  # (whole second, its text): writes share a second
-
-
 def rfc3339(t: dt.datetime) -> str:
-    second = t.timestamp() // 1
-    if _last_second[0] == second:
-        text: str = _last_second[1]
-        return text
-    text = t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    _last_second[0], _last_second[1] = second, text
-    return text
+    t = t.astimezone(dt.UTC)
+    return f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}Z"
 
 
 def parse_time(s: str) -> dt.datetime:
     return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
-_UID_BATCH = 16 * 256
-_uid_random = [b"", _UID_BATCH]  # os.urandom bytes drawn a batch at a time, and the offset
-
-
-def _forget_uid_random() -> None:
-    _uid_random[0], _uid_random[1] = b"", _UID_BATCH  # a forked child never reuses them
-
-
-os.register_at_fork(after_in_child=_forget_uid_random)
-
-
 def new_uid() -> str:
-    """A random (version 4) UUID, as str(uuid.uuid4()) but with fewer urandom calls."""
-    buf, at = _uid_random
-    if at >= _UID_BATCH:
-        buf, at = os.urandom(_UID_BATCH), 0
-        _uid_random[0] = buf
-    _uid_random[1] = at + 16
-    n = int.from_bytes(buf[at:at + 16], "big")
-    n = (n & ~(0xC000 << 48) | (0x8000 << 48)) & ~(0xF000 << 64) | (4 << 76)
-    h = f"{n:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return str(uuid.uuid4())
 
 
 def generate_name(base: str) -> str:
