@@ -311,3 +311,13 @@ def test_table_columns_for_pods_events_nodes_replicasets(kubectl, ns, tmp_path, 
         assert nodes[1].split()[:3] == [node, "Ready", "<none>"] and nodes[1].split()[-1] == "v1.33.0"
     finally:
         kubectl("delete", "node", node)
+
+
+def test_explain_from_served_openapi(kubectl):
+    out = kubectl("explain", "deployment.spec.strategy.rollingUpdate")
+    assert "KIND:" in out and "Deployment" in out
+    assert "maxSurge" in out and "maxUnavailable" in out
+    assert "The maximum number of pods that can be scheduled above the desired" in out
+    rec = kubectl("explain", "deployment.spec.strategy", "--recursive")
+    assert "rollingUpdate" in rec and "maxSurge" in rec and "type" in rec
+    assert kubectl.run("explain", "deployment.spec.nosuchfield", check=False).returncode != 0
