@@ -18,6 +18,7 @@ up: $(BIN)/.installed
 	$(BIN)/kapi up --data-dir $(DATA_DIR) --port $(PORT) --simulated-nodes $(SIMULATED_NODES)
 
 test: $(BIN)/.installed
+	$(BIN)/ruff check kapi runtime tests bench conformance
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed
@@ -27,5 +28,4 @@ clean:
 	rm -rf $(VENV) *.egg-info
 
 lint: $(BIN)/.installed
-	$(BIN)/pip install -q ruff
-	$(BIN)/ruff check kapi runtime tests bench
+	$(BIN)/ruff check kapi runtime tests bench conformance

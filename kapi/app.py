@@ -9,8 +9,8 @@ plain HTTP on loopback) so TLS, tokens and RBAC slot in without touching handler
 from __future__ import annotations
 
 import asyncio
-import gc
 import contextlib
+import gc
 import logging
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable

@@ -20,9 +20,18 @@ import orjson
 
 from kapi.meta.resources import SCHEME, Scheme
 from kapi.meta.schema import V2_REF, Definitions, Schema, load_definitions, ref_name
-from kapi.openapi_paths import (META_DEFINITIONS, Operation, Param, PathItem, all_paths,
-                                group_path, group_versions, gv_paths, referenced_definitions,
-                                root_paths)
+from kapi.openapi_paths import (
+    META_DEFINITIONS,
+    Operation,
+    Param,
+    PathItem,
+    all_paths,
+    group_path,
+    group_versions,
+    gv_paths,
+    referenced_definitions,
+    root_paths,
+)
 
 V3_REF = "#/components/schemas/"
 # kubectl asks for the protobuf form of /openapi/v2 with the first media type; the reply

@@ -11,8 +11,14 @@ import pytest
 
 from kapi.meta.resources import SCHEME, Resource
 from kapi.meta.schema import Definitions, load_definitions
-from kapi.openapi import (OpenAPIDocs, gv_key, openapi_v2, openapi_v3_group_version,
-                          openapi_v3_root, v3_keys)
+from kapi.openapi import (
+    OpenAPIDocs,
+    gv_key,
+    openapi_v2,
+    openapi_v3_group_version,
+    openapi_v3_root,
+    v3_keys,
+)
 from kapi.openapi_paths import group_camel, group_versions
 
 WRITE_PARAMS = {"dryRun", "fieldManager", "fieldValidation"}
@@ -288,7 +294,7 @@ def test_v2_function_matches_cached_document(defs: Definitions, v2: dict[str, An
 
 # -- the gnostic protobuf form of /openapi/v2 -----------------------------------------------------
 # Field numbers copied from gnostic's openapiv2/OpenAPIv2.proto: name -> (field, type, repeated).
-S, B, I, D = "string", "bool", "int64", "double"
+S, B, I, D = "string", "bool", "int64", "double"  # noqa: E741
 PROTO: dict[str, dict[int, tuple[str, str, bool]]] = {
     "Document": {1: ("swagger", S, False), 2: ("info", "Info", False),
                  8: ("paths", "Paths", False), 9: ("definitions", "NamedSchemas", False),

@@ -145,7 +145,7 @@ class Handlers:
     def _name_errors(self, r: Resource, name: str) -> list[str]:
         if r.kind in PATH_SEGMENT_NAMED:
             if name in (".", "..") or "/" in name or "%" in name:
-                return [f"may not contain '/' or '%' and may not be '.' or '..'"]
+                return ["may not contain '/' or '%' and may not be '.' or '..'"]
             return []
         return objects.name_errors(name, label=r.kind in LABEL_NAMED)
 

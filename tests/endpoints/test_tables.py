@@ -8,11 +8,17 @@ from typing import Any
 
 import pytest
 
-from kapi.endpoints.tables import TableOptionsError, TableWatchEncoder, column_definitions, \
-    human_duration, to_table, watch_table_event
+from kapi.endpoints.tables import (
+    TableOptionsError,
+    TableWatchEncoder,
+    column_definitions,
+    human_duration,
+    to_table,
+    watch_table_event,
+)
 from kapi.meta.resources import Resource, Scheme
 
-NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 SCHEME = Scheme()
 
 

@@ -8,9 +8,21 @@ from typing import Any
 import pytest
 
 from kapi.meta.selectors import (
-    FieldRequirement, LabelSelector, Requirement, SelectorError, escape_field_value,
-    everything, field_value, go_quote, label_selector_from_dict, new_requirement, nothing,
-    parse_field_selector, parse_label_selector, unescape_field_value)
+    FieldRequirement,
+    LabelSelector,
+    Requirement,
+    SelectorError,
+    escape_field_value,
+    everything,
+    field_value,
+    go_quote,
+    label_selector_from_dict,
+    new_requirement,
+    nothing,
+    parse_field_selector,
+    parse_label_selector,
+    unescape_field_value,
+)
 
 # ---------------------------------------------------------------------------------------
 # label selectors: parsing

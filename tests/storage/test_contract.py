@@ -22,9 +22,9 @@ from kapi.storage import (
     KeyValue,
     Storage,
     compact_loop,
+    fanout,
     open_storage,
 )
-from kapi.storage import fanout
 
 Body = Callable[[Storage], Awaitable[None]]
 TIMEOUT = 10.0
@@ -407,7 +407,7 @@ def test_watch_exactly_once_under_concurrent_writes(
         assert sorted(rev for rev, _ in log) == list(range(1, final + 1))
         assert [e.revision for e in reference] == list(range(1, final + 1))
         assert [e.kv.key for e in reference] == [key for _, key in sorted(log)]
-        for (_, prefix), (after, got) in zip(watch_specs, results):
+        for (_, prefix), (after, got) in zip(watch_specs, results, strict=True):
             end = next(e.revision for e in reference if e.kv.key == prefix + "~end")
             expected = [
                 e for e in reference if after < e.revision <= end and e.kv.key.startswith(prefix)

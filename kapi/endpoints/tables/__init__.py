@@ -36,10 +36,30 @@ import copy
 import datetime as dt
 from typing import Any, Iterable, Mapping
 
-from kapi.endpoints.tables import apps, autoscaling, batch, coordination, core, discovery, \
-    events, pods, policy, rbac
-from kapi.endpoints.tables.common import NAME, Column, Ctx, Obj, Printer, Row, \
-    CREATION_TIMESTAMP_DESCRIPTION, get, human_duration, rfc3339
+from kapi.endpoints.tables import (
+    apps,
+    autoscaling,
+    batch,
+    coordination,
+    core,
+    discovery,
+    events,
+    pods,
+    policy,
+    rbac,
+)
+from kapi.endpoints.tables.common import (
+    CREATION_TIMESTAMP_DESCRIPTION,
+    NAME,
+    Column,
+    Ctx,
+    Obj,
+    Printer,
+    Row,
+    get,
+    human_duration,
+    rfc3339,
+)
 from kapi.meta.resources import Resource
 
 __all__ = ["to_table", "watch_table_event", "TableWatchEncoder", "TableOptionsError",

@@ -10,9 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.endpoints.tables.common import AGE, CONTAINERS, IMAGES, NAME, Column, Ctx, Obj, \
-    Printer, age, format_label_selector, format_labels, get, integer, name, selector_string, \
-    template_containers
+from kapi.endpoints.tables.common import (
+    AGE,
+    CONTAINERS,
+    IMAGES,
+    NAME,
+    Column,
+    Ctx,
+    Obj,
+    Printer,
+    age,
+    format_label_selector,
+    format_labels,
+    get,
+    integer,
+    name,
+    selector_string,
+    template_containers,
+)
 
 DEPLOYMENT_COLUMNS = (
     NAME,

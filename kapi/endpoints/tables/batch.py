@@ -11,9 +11,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.endpoints.tables.common import AGE, CONTAINERS, IMAGES, NAME, Column, Ctx, Obj, \
-    Printer, age, bool_ptr, duration_between, format_label_selector, get, integer, name, \
-    since, template_containers
+from kapi.endpoints.tables.common import (
+    AGE,
+    CONTAINERS,
+    IMAGES,
+    NAME,
+    Column,
+    Ctx,
+    Obj,
+    Printer,
+    age,
+    bool_ptr,
+    duration_between,
+    format_label_selector,
+    get,
+    integer,
+    name,
+    since,
+    template_containers,
+)
 
 JOB_SELECTOR = Column("Selector", "A label query over pods that should match the pod count.",
                       priority=1)

@@ -142,7 +142,7 @@ def parse_time(s: Any) -> dt.datetime | None:
         t = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
 
 
 def human_duration(seconds: float) -> str:
@@ -202,7 +202,7 @@ def rfc3339(ts: Any) -> str:
     t = parse_time(ts)
     if t is None:
         return "0001-01-01T00:00:00Z"
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return t.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------------------

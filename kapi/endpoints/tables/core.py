@@ -12,8 +12,21 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from kapi.endpoints.tables.common import AGE, NAME, Column, Ctx, Obj, Printer, age, \
-    format_labels, get, integer, name, quantity, since
+from kapi.endpoints.tables.common import (
+    AGE,
+    NAME,
+    Column,
+    Ctx,
+    Obj,
+    Printer,
+    age,
+    format_labels,
+    get,
+    integer,
+    name,
+    quantity,
+    since,
+)
 
 # ---------------------------------------------------------------------------
 # Services

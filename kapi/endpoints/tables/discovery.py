@@ -7,8 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.endpoints.tables.common import AGE, NAME, Column, Ctx, Obj, Printer, age, get, \
-    list_with_more, name
+from kapi.endpoints.tables.common import (
+    AGE,
+    NAME,
+    Column,
+    Ctx,
+    Obj,
+    Printer,
+    age,
+    get,
+    list_with_more,
+    name,
+)
 
 COLUMNS = (
     NAME,

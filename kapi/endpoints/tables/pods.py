@@ -13,8 +13,20 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from kapi.endpoints.tables.common import AGE, NAME, Column, Ctx, Obj, Printer, Row, get, \
-    human_duration, name, parse_time, since
+from kapi.endpoints.tables.common import (
+    AGE,
+    NAME,
+    Column,
+    Ctx,
+    Obj,
+    Printer,
+    Row,
+    get,
+    human_duration,
+    name,
+    parse_time,
+    since,
+)
 
 COLUMNS = (
     NAME,

@@ -7,8 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.endpoints.tables.common import AGE, NAME, Column, Ctx, Obj, Printer, age, get, \
-    integer, name
+from kapi.endpoints.tables.common import (
+    AGE,
+    NAME,
+    Column,
+    Ctx,
+    Obj,
+    Printer,
+    age,
+    get,
+    integer,
+    name,
+)
 
 COLUMNS = (
     NAME,

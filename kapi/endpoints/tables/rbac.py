@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from kapi.endpoints.tables.common import AGE, Column, Ctx, NAME, Obj, Printer, age, get, name
+from kapi.endpoints.tables.common import AGE, NAME, Column, Ctx, Obj, Printer, age, get, name
 
 
 def _columns(kind: str, role_ref: str) -> tuple[Column, ...]:
