@@ -22,20 +22,22 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from kapi import defaulting, discovery, errors
+from kapi import discovery, errors
 from kapi.admission import lifecycle
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.config import Config
+from kapi.defaulting import PodAdmission
 from kapi.endpoints import codec, params
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
 from kapi.endpoints.watch import WatchStream
 from kapi.meta import objects
-from kapi.meta.resources import SCHEME, Scheme
+from kapi.meta.resources import Scheme
 from kapi.meta.schema import load_definitions
 from kapi.openapi_serving import OpenAPIServer
 from kapi.patch.managedfields import Tracker
-from kapi.registry.store import Finalize, Store
+from kapi.registry.kinds import SCHEME
+from kapi.registry.store import Admit, Finalize, Store
 from kapi.registry.writesteps import Validate
 from kapi.storage import open_storage
 from kapi.storage.cacher import WatchCache
@@ -78,6 +80,10 @@ class _Query(QueryParams):
         return self._dict.get(key, default)
 
 
+async def _skip(r: Any, op: str, new: Any, old: Any) -> None:
+    """An admission step switched off."""
+
+
 def json_response(code: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(orjson.dumps(body), status_code=code,
                     headers=JSON_HEADERS if headers is None else JSON_HEADERS | headers)
@@ -100,15 +106,16 @@ class APIServer:
         services = scheme.get("", "v1", "services")
         assert services is not None
         self.validator = Validator(self.definitions)
-        defaults = [defaulting.admit,
-                    defaulting.PodAdmission(toleration_seconds=config.default_toleration_seconds)]
         finalize: list[Finalize] = [Validate()] if config.validation else []
         tracker = Tracker(self.validator.types) if config.managed_fields else None
+        # the steps kinds ask for by name (Strategy.admission); pod defaults only validated
+        plugins: dict[str, Admit] = {
+            "PodDefaults": PodAdmission(toleration_seconds=config.default_toleration_seconds)
+            if config.validation else _skip,
+            "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services)}
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
-                           admit=(defaults if config.validation else []) + [
-                               lifecycle.NamespaceLifecycle(self.cache, scheme),
-                               ServiceAllocator(self.cache, config.service_cidr, services)],
-                           finalize=finalize)
+                           admit=[lifecycle.NamespaceLifecycle(self.cache, scheme)],
+                           plugins=plugins, finalize=finalize)
         self.handlers = Handlers(store=self.store, scheme=scheme, definitions=self.definitions,
                                  clock=clock, validator=self.validator,
                                  validation=config.validation, tracker=tracker)
@@ -244,8 +251,8 @@ class APIServer:
 
 
 def build_app(config: Config, *, storage: Storage | None = None,
-              clock: objects.Clock = objects.utc_now) -> Starlette:
-    server = APIServer(config, storage=storage, clock=clock)
+              clock: objects.Clock = objects.utc_now, scheme: Scheme = SCHEME) -> Starlette:
+    server = APIServer(config, storage=storage, clock=clock, scheme=scheme)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -159,16 +159,31 @@ def cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict[s
     return {"reason": reason, "message": message, "field": field}
 
 
-def from_storage_error(e: st.StorageError, r: Resource, name: str = "") -> APIError:
-    """Translate a storage error for resource r (the one place this happens)."""
-    if isinstance(e, st.KeyExists):
+# Upstream's texts for a revision storage no longer holds: a watch from it
+# (storage/cacher), an exact list at it and a list continuing from it (storage/etcd3).
+_TOO_OLD = "too old resource version: {requested} ({compacted})"
+_LIST_EXPIRED = "The resourceVersion for the provided list is too old."
+_CONTINUE_EXPIRED = ("The provided continue parameter is too old to display a consistent "
+                     "list result. You can start a new list without the continue parameter.")
+
+
+def from_storage_error(e: st.StorageError, r: Resource | None, name: str = "", *,
+                       listing: bool = False, continuing: bool = False) -> APIError:
+    """Translate a storage error for resource r (the one place this happens).
+    `listing`: the request was a list at an exact revision; `continuing`: a list
+    continuing from a continue token."""
+    if isinstance(e, st.KeyExists) and r is not None:
         return AlreadyExists.of(r, name)
-    if isinstance(e, st.KeyNotFound):
+    if isinstance(e, st.KeyNotFound) and r is not None:
         return NotFound.of(r, name)
-    if isinstance(e, st.Conflict):
+    if isinstance(e, st.Conflict) and r is not None:
         return Conflict.modified(r, name)
     if isinstance(e, st.Compacted):
-        return Gone(f"too old resource version: {e.requested} ({e.compacted})")
+        if continuing:
+            return Gone(_CONTINUE_EXPIRED)
+        if listing:
+            return Gone(_LIST_EXPIRED)
+        return Gone(_TOO_OLD.format(requested=e.requested, compacted=e.compacted))
     if isinstance(e, st.FutureRevision):
         return Timeout(f"Too large resource version: {e.requested}, current: {e.current}",
                        details={"causes": [{"reason": "ResourceVersionTooLarge",

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import orjson
 
-from kapi.meta.resources import SCHEME, Scheme
+from kapi.meta.resources import Scheme
 from kapi.meta.schema import V2_REF, Definitions, Schema, load_definitions, ref_name
 from kapi.openapi_paths import (
     META_DEFINITIONS,
@@ -32,6 +32,7 @@ from kapi.openapi_paths import (
     referenced_definitions,
     root_paths,
 )
+from kapi.registry.kinds import SCHEME
 
 V3_REF = "#/components/schemas/"
 # kubectl asks for the protobuf form of /openapi/v2 with the first media type; the reply

@@ -9,7 +9,7 @@ from typing import Any, Iterator
 import orjson
 import pytest
 
-from kapi.meta.resources import SCHEME, Resource
+from kapi.meta.resources import Resource
 from kapi.meta.schema import Definitions, load_definitions
 from kapi.openapi import (
     OpenAPIDocs,
@@ -20,6 +20,7 @@ from kapi.openapi import (
     v3_keys,
 )
 from kapi.openapi_paths import group_camel, group_versions
+from kapi.registry.kinds import SCHEME
 
 WRITE_PARAMS = {"dryRun", "fieldManager", "fieldValidation"}
 LIST_PARAMS = {"labelSelector", "fieldSelector", "limit", "continue", "resourceVersion",

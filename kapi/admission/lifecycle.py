@@ -35,7 +35,8 @@ class NamespaceLifecycle:
             if kv is None:
                 raise errors.NotFound.of(self.ns_resource, ns_name)
             return
-        if ns["metadata"].get("deletionTimestamp") and r.kind != "Event":
+        if ns["metadata"].get("deletionTimestamp") and not (
+                r.strategy is not None and r.strategy.create_in_terminating_namespace):
             name = new["metadata"].get("name") or new["metadata"].get("generateName", "")
             group = f".{r.group}" if r.group else ""
             raise errors.Forbidden(

@@ -48,8 +48,7 @@ class ServiceAllocator:
         raise errors.InternalError("failed to allocate a node port: the range is full")
 
     async def __call__(self, r: Resource, op: str, new: Obj, old: Obj | None) -> None:
-        if r.kind != "Service" or r.group:
-            return
+        """The admission step the Service strategy asks for ("ServiceIPs")."""
         spec = new.get("spec")
         if not isinstance(spec, dict):
             return

@@ -2,61 +2,23 @@
 admission plugins every new pod meets add (service account, priority, the
 not-ready/unreachable tolerations).
 
-`default` runs where upstream's decoder defaults: on every object a request carries (a
-created or updated object, the result of a patch or apply) before the store compares it
-with the stored one. `PodAdmission` is an admission step (create only). Pure functions
-over the request's object (in its own group/version); they fill only what is missing
-and never overwrite what the client set; running them twice changes nothing.
+The functions in `pod` and `workloads` run where upstream's decoder defaults: on every
+object a request carries (a created or updated object, the result of a patch or apply)
+before the store compares it with the stored one; each kind's strategy
+(kapi/registry/kinds) says which of them it uses. `PodAdmission` is the admission step
+the Pod strategy asks for (create only). Pure functions over the request's object (in its
+own group/version); they fill only what is missing and never overwrite what the client
+set; running them twice changes nothing.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-from kapi.defaulting import pod, workloads
+from kapi.defaulting import pod
 from kapi.meta.resources import Resource
 
 Obj = dict[str, Any]
-
-# (group, kind) -> defaulter; (group, version, kind) where versions differ
-VERSIONED: dict[tuple[str, str, str], Callable[[Obj], None]] = {
-    ("autoscaling", "v1", "HorizontalPodAutoscaler"): workloads.hpa_v1,
-    ("autoscaling", "v2", "HorizontalPodAutoscaler"): workloads.hpa_v2,
-}
-DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
-    ("", "Pod"): pod.pod,
-    ("", "PodTemplate"): lambda o: workloads.template(o) if isinstance(o, dict) else None,
-    ("", "Service"): workloads.service,
-    ("", "Secret"): workloads.secret,
-    ("", "PersistentVolumeClaim"): workloads.pvc,
-    ("", "Endpoints"): workloads.endpoints,
-    ("apps", "Deployment"): workloads.deployment,
-    ("apps", "ReplicaSet"): workloads.replicaset,
-    ("apps", "StatefulSet"): workloads.statefulset,
-    ("apps", "DaemonSet"): workloads.daemonset,
-    ("batch", "Job"): workloads.job,
-    ("batch", "CronJob"): workloads.cronjob,
-}
-
-
-def default(r: Resource, obj: Obj) -> None:
-    """Default obj (a `r.kind` in r's group/version) in place."""
-    f = DEFAULTERS.get((r.group, r.kind)) or VERSIONED.get((r.group, r.version, r.kind))
-    if f is not None:
-        f(obj)
-
-
-# Kinds whose strategy sets, on create, fields their defaults read.
-REDEFAULTED = frozenset({("batch", "Job")})
-
-
-async def admit(r: Resource, op: str, new: Obj, old: Obj | None) -> None:
-    """Admission step: default a new object again after the strategy. Upstream defaults
-    an object when it reads it back from storage too, so fields a strategy sets on create
-    feed defaults (a Job's generated template labels become the Job's labels); updates
-    were defaulted as decoded and their strategies add nothing defaults read."""
-    if op == "CREATE" and (r.group, r.kind) in REDEFAULTED:
-        default(r, new)
 
 
 class PodAdmission:
@@ -67,5 +29,5 @@ class PodAdmission:
         self.toleration_seconds = toleration_seconds
 
     async def __call__(self, r: Resource, op: str, new: Obj, old: Obj | None) -> None:
-        if op == "CREATE" and r.kind == "Pod" and not r.group:
+        if op == "CREATE":
             pod.pod_admission(new, self.toleration_seconds)

@@ -11,7 +11,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from kapi import defaulting, errors
+from kapi import errors
 from kapi.endpoints import applypatch, codec, eviction, params, scale
 from kapi.endpoints.codec import Output
 from kapi.endpoints.fieldvalidation import FieldValidation
@@ -25,9 +25,6 @@ from kapi.registry.store import Store
 from kapi.validation import Validator
 
 Obj = dict[str, Any]
-
-LABEL_NAMED = frozenset({"Namespace", "Service"})
-PATH_SEGMENT_NAMED = frozenset({"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"})
 
 
 @dataclass
@@ -99,7 +96,7 @@ class Handlers:
     def default(self, r: Resource, obj: Obj) -> None:
         """Upstream defaults every object it decodes; so do we, before the store compares."""
         if self.validation:
-            defaulting.default(r, obj)
+            self.store.strategy(r).default(r, obj)
 
     def check_object(self, call: Call, obj: Obj, *, name: str = "") -> None:
         r = call.resource
@@ -137,17 +134,10 @@ class Handlers:
             if not isinstance(value, str):
                 raise errors.BadRequest(f"{path} must be a string")
             check = value if path == "metadata.name" else value + "a"
-            msgs = self._name_errors(r, check)
+            msgs = self.store.strategy(r).name_rule(check)
             if msgs:
                 raise errors.Invalid.of(r, r.kind, name or gen or "", [errors.cause(
                     path, f'Invalid value: "{value}": {m}') for m in msgs])
-
-    def _name_errors(self, r: Resource, name: str) -> list[str]:
-        if r.kind in PATH_SEGMENT_NAMED:
-            if name in (".", "..") or "/" in name or "%" in name:
-                return ["may not contain '/' or '%' and may not be '.' or '..'"]
-            return []
-        return objects.name_errors(name, label=r.kind in LABEL_NAMED)
 
     # -- verbs --------------------------------------------------------------------------
     async def get(self, call: Call) -> tuple[int, Obj]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import re
 import secrets
 import uuid
 from typing import Any, Callable
@@ -17,8 +16,6 @@ import orjson
 Clock = Callable[[], dt.datetime]
 
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # upstream's: no vowels, no look-alikes
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def utc_now() -> dt.datetime:
@@ -41,29 +38,6 @@ def new_uid() -> str:
 def generate_name(base: str) -> str:
     base = base[: 63 - 5]
     return base + "".join(secrets.choice(_GENERATE_ALPHABET) for _ in range(5))
-
-
-def name_errors(name: str, *, label: bool) -> list[str]:
-    """Upstream's DNS-1123 messages for an object name."""
-    if label:
-        errs = []
-        if len(name) > 63:
-            errs.append("must be no more than 63 characters")
-        if not DNS1123_LABEL.match(name):
-            errs.append("a lowercase RFC 1123 label must consist of lower case alphanumeric "
-                        "characters or '-', and must start and end with an alphanumeric "
-                        "character (e.g. 'my-name',  or '123-abc', regex used for validation "
-                        "is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
-        return errs
-    errs = []
-    if len(name) > 253:
-        errs.append("must be no more than 253 characters")
-    if not DNS1123_SUBDOMAIN.match(name):
-        errs.append("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-                    "characters, '-' or '.', and must start and end with an alphanumeric "
-                    "character (e.g. 'example.com', regex used for validation is "
-                    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
-    return errs
 
 
 def encode_continue(rev: int, start: str) -> str:

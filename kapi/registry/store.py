@@ -13,7 +13,7 @@ import asyncio
 import copy
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 
 import orjson
 
@@ -21,13 +21,14 @@ from kapi import errors
 from kapi.meta import conversion, objects
 from kapi.meta.resources import Resource, Scheme
 from kapi.meta.selectors import FieldSelector, LabelSelector
-from kapi.registry.strategy import Strategy, strategy_for
+from kapi.registry.kinds.base import Strategy, strategy_of
 from kapi.storage import interface as st
 from kapi.storage.cacher import CacheEvent, WatchCache, Watcher, decode
 
 Obj = dict[str, Any]
 # An admission step: (resource, operation, new object, old object or None) -> None.
-# It may mutate the new object or raise an APIError.
+# It may mutate the new object or raise an APIError. `admit` steps run for every kind;
+# `plugins` are the named steps a kind's strategy asks for (Strategy.admission).
 Admit = Callable[[Resource, str, Obj, Obj | None], Awaitable[None]]
 # A step run after admission on every create and update (validation): (resource,
 # operation, new, old or None, subresource) -> None. It may raise an APIError.
@@ -58,21 +59,23 @@ class Store:
     def __init__(self, *, storage: st.Storage, cache: WatchCache, scheme: Scheme,
                  clock: objects.Clock = objects.utc_now,
                  admit: list[Admit] | None = None,
+                 plugins: Mapping[str, Admit] | None = None,
                  finalize: list[Finalize] | None = None) -> None:
         self.storage = storage
         self.cache = cache
         self.scheme = scheme
         self.clock = clock
         self.admit_chain = admit or []
+        self.plugins = dict(plugins or {})
         self.finalize_steps = finalize or []
-        self._strategies: dict[str, Strategy] = {}
+        for r in scheme.resources:  # a kind asking for a step nobody supplies: fail now
+            missing = set(self.strategy(r).admission) - set(self.plugins)
+            if missing:
+                raise ValueError(f"{r.resource}: no admission step named {sorted(missing)}")
 
     # -- helpers ------------------------------------------------------------------------
     def strategy(self, r: Resource) -> Strategy:
-        s = self._strategies.get(r.key_prefix + r.version)
-        if s is None:
-            s = self._strategies[r.key_prefix + r.version] = strategy_for(r)
-        return s
+        return strategy_of(r)
 
     def _to_storage(self, r: Resource, obj: Obj) -> Obj:
         return conversion.to_storage(r.api_version, r.kind, obj)
@@ -98,6 +101,8 @@ class Store:
                      subresource: str = "") -> None:
         for step in self.admit_chain:
             await step(r, op, new, old)
+        for name in self.strategy(r).admission:
+            await self.plugins[name](r, op, new, old)
         for finish in self.finalize_steps:
             finish(r, op, new, old, subresource)
 
@@ -142,14 +147,6 @@ class Store:
         raise AssertionError("unreachable")
 
     # -- update -------------------------------------------------------------------------
-    async def update(self, r: Resource, namespace: str | None, name: str, obj: Obj, *,
-                     subresource: str = "", dry_run: bool = False) -> tuple[Obj, bool]:
-        """PUT. Returns (object, created)."""
-        async def apply(current: Obj | None) -> Obj:
-            return obj
-        return await self.guaranteed_update(r, namespace, name, apply, subresource=subresource,
-                                            dry_run=dry_run, retry=False)
-
     async def guaranteed_update(
         self, r: Resource, namespace: str | None, name: str,
         apply: Callable[[Obj | None], Awaitable[Obj]], *, subresource: str = "",
@@ -173,11 +170,11 @@ class Store:
             try:
                 return await self._write_update(r, key, new, current, kv, subresource,
                                                 dry_run), False
-            except st.Conflict:
+            except st.Conflict as e:
                 if want_rv or not retry:
-                    raise errors.Conflict.modified(r, name) from None
-            except st.KeyNotFound:
-                raise errors.NotFound.of(r, name) from None
+                    raise errors.from_storage_error(e, r, name) from None
+            except st.KeyNotFound as e:
+                raise errors.from_storage_error(e, r, name) from None
         raise errors.Conflict.modified(r, name)
 
     async def _write_update(self, r: Resource, key: str, new: Obj, current: Obj,
@@ -197,9 +194,8 @@ class Store:
         meta = new["metadata"]
         # an update that leaves an object being deleted with no finalizers and no grace
         # period left completes the deletion (upstream's deleteWithoutFinalizers)
-        if meta.get("deletionTimestamp") and not meta.get("finalizers") and \
-                not int(meta.get("deletionGracePeriodSeconds") or 0) and not (
-                (new.get("spec") or {}).get("finalizers") if r.kind == "Namespace" else None):
+        if meta.get("deletionTimestamp") and not strategy.deletion_blocked(new) and \
+                not int(meta.get("deletionGracePeriodSeconds") or 0):
             deleted = await self.storage.delete(key, expected_revision=kv.mod_revision)
             out = dict(new)
             out["metadata"] = dict(meta, resourceVersion=str(deleted.mod_revision))
@@ -221,12 +217,12 @@ class Store:
             current = self._with_rv(r, kv)
             self._check_preconditions(r, name, current, opts.preconditions)
             try:
-                return await self._delete_once(r, key, name, current, kv, opts)
-            except st.Conflict:
+                return await self._delete_once(r, key, current, kv, opts)
+            except st.Conflict as e:
                 if opts.preconditions.get("resourceVersion"):
-                    raise errors.Conflict.modified(r, name) from None
-            except st.KeyNotFound:
-                raise errors.NotFound.of(r, name) from None
+                    raise errors.from_storage_error(e, r, name) from None
+            except st.KeyNotFound as e:
+                raise errors.from_storage_error(e, r, name) from None
         raise errors.Conflict.modified(r, name)
 
     def _check_preconditions(self, r: Resource, name: str, obj: Obj, pre: dict[str, str]) -> None:
@@ -239,57 +235,32 @@ class Store:
                     f"{label} in object meta: {meta.get(f, '')}",
                     details={"name": name, "kind": r.resource} | ({"group": r.group} if r.group else {}))
 
-    async def _delete_once(self, r: Resource, key: str, name: str, current: Obj,
-                           kv: st.KeyValue, opts: DeleteOptions) -> tuple[Obj, bool]:
+    async def _delete_once(self, r: Resource, key: str, current: Obj, kv: st.KeyValue,
+                           opts: DeleteOptions) -> tuple[Obj, bool]:
         strategy = self.strategy(r)
         new = copy.deepcopy(current)
         meta = new["metadata"]
-        finalizers = list(meta.get("finalizers") or [])
-        policy = opts.propagation_policy
-        if policy == "Orphan" and "orphan" not in finalizers:
-            finalizers.append("orphan")
-        elif policy == "Foreground" and "foregroundDeletion" not in finalizers:
-            finalizers.append("foregroundDeletion")
+        finalizers = strategy.finalizers_on_delete(current, opts.propagation_policy)
+        if finalizers != (meta.get("finalizers") or []):
+            meta["finalizers"] = finalizers
         grace = strategy.grace_period(current, opts.grace_period_seconds)
-        if r.kind == "Namespace":
-            return await self._delete_namespace(r, key, new, kv, opts)
-        if not finalizers and grace == 0:
+        if grace == 0 and not strategy.deletion_blocked(new):
             if opts.dry_run:
                 return current, True
             deleted = await self.storage.delete(key, expected_revision=kv.mod_revision)
             out = dict(current)
             out["metadata"] = dict(current["metadata"], resourceVersion=str(deleted.mod_revision))
             return out, True
-        if meta.get("finalizers") != finalizers:
-            meta["finalizers"] = finalizers
         if not meta.get("deletionTimestamp") or grace < int(meta.get("deletionGracePeriodSeconds", 0)):
             now = self.clock()
             meta["deletionTimestamp"] = objects.rfc3339(now + dt.timedelta(seconds=grace))
             meta["deletionGracePeriodSeconds"] = grace
             if "generation" in meta:
                 meta["generation"] = meta["generation"] + 1
+            strategy.prepare_for_delete(new)
         if new == current or opts.dry_run:
             return new, False
         kv2 = await self.storage.update(key, self._encode(r, new), expected_revision=kv.mod_revision)
-        return self._with_rv(r, kv2), False
-
-    async def _delete_namespace(self, r: Resource, key: str, ns: Obj, kv: st.KeyValue,
-                                opts: DeleteOptions) -> tuple[Obj, bool]:
-        """A namespace goes Terminating; the namespace controller empties and removes it."""
-        meta = ns["metadata"]
-        if not (ns.get("spec") or {}).get("finalizers") and not meta.get("finalizers"):
-            if opts.dry_run:
-                return ns, True
-            deleted = await self.storage.delete(key, expected_revision=kv.mod_revision)
-            return dict(ns, metadata=dict(meta, resourceVersion=str(deleted.mod_revision))), True
-        if meta.get("deletionTimestamp"):
-            return ns, False
-        meta["deletionTimestamp"] = objects.rfc3339(self.clock())
-        meta["deletionGracePeriodSeconds"] = 0
-        ns["status"] = dict(ns.get("status") or {}, phase="Terminating")
-        if opts.dry_run:
-            return ns, False
-        kv2 = await self.storage.update(key, self._encode(r, ns), expected_revision=kv.mod_revision)
         return self._with_rv(r, kv2), False
 
     # -- list ---------------------------------------------------------------------------
@@ -318,7 +289,8 @@ class Store:
                 rev, start = objects.decode_continue(opts.continue_token)
             except ValueError as e:
                 raise errors.BadRequest(str(e)) from None
-            items, more, last = await self._list_storage(prefix, rev, prefix + start, opts.limit, flt)
+            items, more, last = await self._list_storage(prefix, rev, prefix + start, opts.limit,
+                                                         flt, continuing=True)
         elif opts.resource_version_match == "Exact" and opts.resource_version not in ("", "0"):
             rev = self._parse_rv(opts.resource_version)
             items, more, last = await self._list_storage(prefix, rev, "", opts.limit, flt)
@@ -349,10 +321,7 @@ class Store:
             return self.cache.rev
         n = self._parse_rv(rv)
         if n and not await self.cache.wait_for(n):
-            raise errors.Timeout(f"Too large resource version: {n}, current: {self.cache.rev}",
-                                 details={"causes": [{"reason": "ResourceVersionTooLarge",
-                                                      "message": "Too large resource version"}],
-                                          "retryAfterSeconds": 1})
+            raise errors.from_storage_error(st.FutureRevision(n, self.cache.rev), None)
         return self.cache.rev
 
     def _list_cache(self, r: Resource, prefix: str, limit: int,
@@ -367,7 +336,8 @@ class Store:
         return objs, False, ""
 
     async def _list_storage(self, prefix: str, rev: int, start_after: str, limit: int,
-                            flt: Callable[[Obj], bool] | None) -> tuple[list[Obj], bool, str]:
+                            flt: Callable[[Obj], bool] | None, *,
+                            continuing: bool = False) -> tuple[list[Obj], bool, str]:
         out: list[Obj] = []
         more = True
         while more and (not limit or len(out) < limit):
@@ -375,12 +345,9 @@ class Store:
             try:
                 res = await self.storage.list(prefix, revision=rev, start_after=start_after,
                                               limit=batch)
-            except st.Compacted:
-                raise errors.Gone(
-                    "The provided continue parameter is too old to display a consistent list "
-                    "result. You can start a new list without the continue parameter.") from None
-            except st.FutureRevision as e:
-                raise errors.from_storage_error(e, None) from None  # type: ignore[arg-type]
+            except (st.Compacted, st.FutureRevision) as e:
+                raise errors.from_storage_error(e, None, listing=True,
+                                                continuing=continuing) from None
             more = res.more
             for kv in res.items:
                 start_after = kv.key
@@ -420,7 +387,7 @@ class Store:
         from storage's own history, as long as storage has not compacted it."""
         compacted = await self.storage.compacted_revision()
         if start < compacted:
-            raise errors.Gone(f"too old resource version: {start} ({compacted})")
+            raise errors.from_storage_error(st.Compacted(start, compacted), None)
         w = Watcher(prefix, flt)
         stream = self.storage.watch(prefix, after=start)
 
@@ -451,12 +418,4 @@ def _clone(obj: Obj) -> Obj:
     return out
 
 
-async def iterate(w: Watcher) -> AsyncIterator[tuple[str, Obj, int, Any]]:
-    while True:
-        item = await w.queue.get()
-        if item is None:
-            return
-        yield item
-
-
-__all__ = ["Store", "ListOptions", "DeleteOptions", "Finalize", "iterate", "asyncio"]
+__all__ = ["Store", "ListOptions", "DeleteOptions", "Finalize"]

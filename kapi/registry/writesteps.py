@@ -1,5 +1,5 @@
 """The step the generic store runs after admission on every create and update:
-upstream's strategy Validate / ValidateUpdate, every FieldError of the object becoming
+the kind's strategy's Validate / ValidateUpdate, every FieldError of the object becoming
 one cause of a 422 Invalid Status.
 
 Subresources the server builds itself (binding, finalize) are not validated; a status
@@ -12,7 +12,7 @@ from typing import Any
 
 from kapi import errors
 from kapi.meta.resources import Resource
-from kapi.validation import validate, validate_update
+from kapi.registry.kinds.base import strategy_of
 
 Obj = dict[str, Any]
 SERVER_BUILT = frozenset({"binding", "finalize"})
@@ -25,10 +25,11 @@ class Validate:
                  subresource: str) -> None:
         if subresource in SERVER_BUILT:
             return
+        strategy = strategy_of(r)
         if old is None:
-            errs = validate(r.group, r.kind, r.namespaced, new)
+            errs = strategy.validate(r, new)
         else:
-            errs = validate_update(r.group, r.kind, r.namespaced, new, old, subresource)
+            errs = strategy.validate_update(r, new, old, subresource)
         if errs:
             meta = new.get("metadata") or {}
             name = meta.get("name") or meta.get("generateName") or ""

@@ -1,5 +1,5 @@
 """ObjectMeta validation (upstream's ValidateObjectMeta / ValidateObjectMetaUpdate) and
-the shared pieces every kind uses: names per kind, labels, annotations, finalizers,
+the shared pieces every kind uses: name rules, labels, annotations, finalizers,
 owner references, label selectors.
 
 Pure functions returning every FieldError with its path; never raises.
@@ -38,24 +38,13 @@ def cronjob_name(name: str) -> list[str]:
     return errs
 
 
-NAME_RULES: dict[str, NameFn] = {
-    "Namespace": rules.is_dns1123_label,
-    "Service": rules.is_dns1035_label,
-    "CronJob": cronjob_name,
-    "Role": path_segment_name, "RoleBinding": path_segment_name,
-    "ClusterRole": path_segment_name, "ClusterRoleBinding": path_segment_name,
-}
-
-
-def name_rule(kind: str) -> NameFn:
-    return NAME_RULES.get(kind, rules.is_dns1123_subdomain)
-
-
-def validate_object_meta(meta: Any, kind: str, namespaced: bool,
+def validate_object_meta(meta: Any, name_rule: NameFn, namespaced: bool,
                          path: str = "metadata") -> list[FieldError]:
+    """ObjectMeta of a new object whose kind names objects by `name_rule` (upstream:
+    DNS-1123 subdomains unless the kind's strategy says otherwise)."""
     if not isinstance(meta, dict):
         return [required(path)]
-    errs = _names(meta, name_rule(kind), path)
+    errs = _names(meta, name_rule, path)
     if namespaced and meta.get("namespace") is not None:
         errs += [invalid(f"{path}.namespace", meta["namespace"], m)
                  for m in rules.is_dns1123_label(str(meta["namespace"]))]

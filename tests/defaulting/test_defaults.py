@@ -8,18 +8,24 @@ from typing import Any
 
 import pytest
 
-from kapi.defaulting import default
 from kapi.defaulting.pod import pod_admission, pull_policy
-from kapi.meta.resources import SCHEME
+from kapi.meta.resources import Resource
+from kapi.registry.kinds import SCHEME
 
 Obj = dict[str, Any]
 
 
+def default(r: Resource | None, obj: Any) -> None:
+    """Default obj as the kind's strategy does."""
+    assert r is not None
+    r.strategy.default(r, obj)
+
+
 def defaulted(group: str, version: str, resource: str, obj: Obj) -> Obj:
     out = copy.deepcopy(obj)
-    default(SCHEME.get(group, version, resource), out)  # type: ignore[arg-type]
+    default(SCHEME.get(group, version, resource), out)
     again = copy.deepcopy(out)
-    default(SCHEME.get(group, version, resource), again)  # type: ignore[arg-type]
+    default(SCHEME.get(group, version, resource), again)
     assert again == out  # idempotent
     return out
 

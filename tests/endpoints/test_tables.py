@@ -16,10 +16,10 @@ from kapi.endpoints.tables import (
     to_table,
     watch_table_event,
 )
-from kapi.meta.resources import Resource, Scheme
+from kapi.meta.resources import Resource
+from kapi.registry.kinds import SCHEME
 
 NOW = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
-SCHEME = Scheme()
 
 
 def ago(seconds: float) -> str:

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kapi.meta.resources import SCHEME
 from kapi.meta.schema import load_definitions
 from kapi.patch.apply import LAST_APPLIED, ApplyConflicts, Request, apply, merge
 from kapi.patch.managedfields import Tracker
+from kapi.registry.kinds import SCHEME
 from kapi.validation.typeinfo import TypeNode, Types
 
 Obj = dict[str, Any]

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from kapi.defaulting import default
-from kapi.meta.resources import SCHEME
+from kapi.meta.resources import Resource
 from kapi.meta.schema import load_definitions
 from kapi.patch.managedfields import Tracker, cap_update_managers, decode, encode
 from kapi.patch.managedfields_set import from_fields_v1, path_string, to_fields_v1
+from kapi.registry.kinds import SCHEME
 from kapi.validation.typeinfo import Types
 
 DEPLOYMENTS = SCHEME.get("apps", "v1", "deployments")
@@ -45,6 +45,12 @@ UPSTREAM_FIELDS = {
                 "f:securityContext": {}, "f:terminationGracePeriodSeconds": {}}}}}
 
 
+def default(r: Resource | None, obj: Any) -> None:
+    """Default obj as the kind's strategy does."""
+    assert r is not None
+    r.strategy.default(r, obj)
+
+
 @pytest.fixture(scope="module")
 def tracker() -> Tracker:
     return Tracker(Types(load_definitions()))
@@ -52,7 +58,7 @@ def tracker() -> Tracker:
 
 def created(tracker: Tracker) -> dict[str, Any]:
     obj = copy.deepcopy(KUBECTL_CREATE)
-    default(DEPLOYMENTS, obj)  # type: ignore[arg-type]
+    default(DEPLOYMENTS, obj)
     tracker.update(DEPLOYMENTS, obj, None, manager="kubectl-create", subresource="", now=T0)
     return obj
 

@@ -8,15 +8,35 @@ from typing import Any
 
 import pytest
 
-from kapi.defaulting import default
-from kapi.meta.resources import SCHEME
-from kapi.validation import validate, validate_update
+from kapi.meta.resources import Resource
+from kapi.registry.kinds import SCHEME
+from kapi.validation.field import FieldError
 
 Obj = dict[str, Any]
 SUBDOMAIN = ("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
              "characters, '-' or '.', and must start and end with an alphanumeric character "
              "(e.g. 'example.com', regex used for validation is "
              "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
+
+
+def default(r: Resource | None, obj: Obj) -> None:
+    assert r is not None
+    r.strategy.default(r, obj)
+
+
+def _row(group: str, kind: str) -> Resource:
+    return next(r for r in SCHEME.resources if r.group == group and r.kind == kind)
+
+
+def validate(group: str, kind: str, obj: Obj) -> list[FieldError]:
+    """What the kind's strategy finds wrong with a new object."""
+    r = _row(group, kind)
+    return r.strategy.validate(r, obj)  # type: ignore[no-any-return]
+
+
+def validate_update(group: str, kind: str, new: Obj, old: Obj) -> list[FieldError]:
+    r = _row(group, kind)
+    return r.strategy.validate_update(r, new, old)  # type: ignore[no-any-return]
 
 
 def deployment(**spec: Any) -> Obj:
@@ -27,12 +47,12 @@ def deployment(**spec: Any) -> Obj:
                                        "spec": {"containers": [{"name": "web",
                                                                 "image": "nginx:1"}]}}}}
     base["spec"].update(spec)
-    default(SCHEME.get("apps", "v1", "deployments"), base)  # type: ignore[arg-type]
+    default(SCHEME.get("apps", "v1", "deployments"), base)
     return base
 
 
 def messages(group: str, kind: str, obj: Obj) -> list[str]:
-    return [str(e) for e in validate(group, kind, True, obj)]
+    return [str(e) for e in validate(group, kind, obj)]
 
 
 def test_a_valid_deployment_has_no_errors() -> None:
@@ -99,7 +119,7 @@ def test_immutable_selector() -> None:
     new = copy.deepcopy(old)
     new["spec"]["selector"] = {"matchLabels": {"app": "b"}}
     new["spec"]["template"]["metadata"]["labels"] = {"app": "b"}
-    assert [str(e) for e in validate_update("apps", "Deployment", True, new, old)] == [
+    assert [str(e) for e in validate_update("apps", "Deployment", new, old)] == [
         'spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{"app":'
         '"b"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable']
 
@@ -107,7 +127,7 @@ def test_immutable_selector() -> None:
 def pod(**spec: Any) -> Obj:
     p: Obj = {"metadata": {"name": "p", "namespace": "ns"},
               "spec": {"containers": [{"name": "c", "image": "busybox"}], **spec}}
-    default(SCHEME.get("", "v1", "pods"), p)  # type: ignore[arg-type]
+    default(SCHEME.get("", "v1", "pods"), p)
     return p
 
 
@@ -132,9 +152,9 @@ def test_pod_update_may_change_only_images() -> None:
     old = pod()
     new = copy.deepcopy(old)
     new["spec"]["containers"][0]["image"] = "busybox:2"
-    assert validate_update("", "Pod", True, new, old) == []
+    assert validate_update("", "Pod", new, old) == []
     new["spec"]["containers"][0]["command"] = ["sh"]
-    (err,) = validate_update("", "Pod", True, new, old)
+    (err,) = validate_update("", "Pod", new, old)
     assert err.field == "spec" and err.body().startswith(
         "Forbidden: pod updates may not change fields other than `spec.containers[*].image`")
 
@@ -161,14 +181,14 @@ def test_service_rules_and_immutable_cluster_ip() -> None:
                                                  "ports": [{"port": 80, "protocol": "TCP"}]}}
     new = copy.deepcopy(old)
     new["spec"]["clusterIP"] = "10.96.0.6"
-    assert [str(e) for e in validate_update("", "Service", True, new, old)][-1] == \
+    assert [str(e) for e in validate_update("", "Service", new, old)][-1] == \
         'spec.clusterIPs[0]: Invalid value: []string{"10.96.0.6"}: may not change once set'
 
 
 def test_job_and_cronjob() -> None:
     job: Obj = {"metadata": {"name": "j", "namespace": "ns"},
                 "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x"}]}}}}
-    default(SCHEME.get("batch", "v1", "jobs"), job)  # type: ignore[arg-type]
+    default(SCHEME.get("batch", "v1", "jobs"), job)
     errs = messages("batch", "Job", job)
     assert 'spec.template.spec.restartPolicy: Unsupported value: "Always": supported ' \
            'values: "OnFailure", "Never"' in errs
@@ -176,7 +196,7 @@ def test_job_and_cronjob() -> None:
                "spec": {"schedule": "every minute", "jobTemplate": {"spec": {"template": {
                    "spec": {"restartPolicy": "Never",
                             "containers": [{"name": "c", "image": "x"}]}}}}}}
-    default(SCHEME.get("batch", "v1", "cronjobs"), cj)  # type: ignore[arg-type]
+    default(SCHEME.get("batch", "v1", "cronjobs"), cj)
     assert messages("batch", "CronJob", cj) == [
         f'metadata.name: Invalid value: "{"c" * 53}": must be no more than 52 characters',
         'spec.schedule: Invalid value: "every minute": expected exactly 5 fields, found 2: '
@@ -201,13 +221,13 @@ def test_metadata_labels_annotations_finalizers() -> None:
 def test_configmap_and_secret_keys() -> None:
     cm = {"metadata": {"name": "x"}, "data": {"bad/key": "1", "a": "1"},
           "binaryData": {"a": "MQ=="}}
-    assert [e.field for e in validate("", "ConfigMap", True, cm)] == [
+    assert [e.field for e in validate("", "ConfigMap", cm)] == [
         "data[a]", "data[bad/key]", "binaryData[a]"]
     tls = {"metadata": {"name": "t"}, "type": "kubernetes.io/tls", "data": {}}
     assert messages("", "Secret", tls) == ["data[tls.crt]: Required value",
                                            "data[tls.key]: Required value"]
     old = {"metadata": {"name": "t"}, "type": "Opaque"}
-    assert [str(e) for e in validate_update("", "Secret", True, tls, old)][-1] == \
+    assert [str(e) for e in validate_update("", "Secret", tls, old)][-1] == \
         'type: Invalid value: "kubernetes.io/tls": field is immutable'
 
 

@@ -1,10 +1,10 @@
 """Server-side printing: objects to meta.k8s.io/v1 Tables, as kube-apiserver serves them
 for `Accept: application/json;as=Table;g=meta.k8s.io;v=v1` (what kubectl get asks for).
 
-Owns: choosing the printer of a resource (one module per API group in this package; any
-resource without one gets upstream's default convertor: NAME + "Created At" (type date,
-RFC3339 cell)), the Table envelope (metadata, columnDefinitions, rows, row objects per
-includeObject) and the shape of Table watch events. Must never: do I/O, read the clock
+Owns: the Table envelope (metadata, columnDefinitions, rows, row objects per
+includeObject) around the printer a resource's strategy names (kapi/printers; a resource
+without one gets upstream's default convertor: NAME + "Created At" (type date, RFC3339
+cell)), and the shape of Table watch events. Must never: do I/O, read the clock
 (callers pass `now`), know about HTTP frameworks, or filter columns for the client.
 
 Findings from upstream (k8s 1.33) that shape this module:
@@ -36,19 +36,8 @@ import copy
 import datetime as dt
 from typing import Any, Iterable, Mapping
 
-from kapi.endpoints.tables import (
-    apps,
-    autoscaling,
-    batch,
-    coordination,
-    core,
-    discovery,
-    events,
-    pods,
-    policy,
-    rbac,
-)
-from kapi.endpoints.tables.common import (
+from kapi.meta.resources import Resource
+from kapi.printers.common import (
     CREATION_TIMESTAMP_DESCRIPTION,
     NAME,
     Column,
@@ -60,19 +49,13 @@ from kapi.endpoints.tables.common import (
     human_duration,
     rfc3339,
 )
-from kapi.meta.resources import Resource
+from kapi.registry.kinds.base import strategy_of
 
 __all__ = ["to_table", "watch_table_event", "TableWatchEncoder", "TableOptionsError",
            "human_duration", "printer_for", "column_definitions", "INCLUDE_OBJECT_POLICIES"]
 
 TABLE_API_VERSION = "meta.k8s.io/v1"
 INCLUDE_OBJECT_POLICIES = ("", "Metadata", "None", "Object")
-
-PRINTERS: dict[tuple[str, str], Printer] = {
-    **pods.PRINTERS, **core.PRINTERS, **apps.PRINTERS, **batch.PRINTERS,
-    **autoscaling.PRINTERS, **policy.PRINTERS, **rbac.PRINTERS, **coordination.PRINTERS,
-    **discovery.PRINTERS, **events.PRINTERS,
-}
 
 DEFAULT_COLUMNS = (NAME, Column("Created At", CREATION_TIMESTAMP_DESCRIPTION, type="date"))
 
@@ -86,8 +69,8 @@ class TableOptionsError(ValueError):
 
 
 def printer_for(resource: Resource) -> Printer | None:
-    """The upstream printer of this resource, or None for the default convertor."""
-    return PRINTERS.get((resource.group, resource.resource))
+    """The printer the resource's strategy names, or None for the default convertor."""
+    return strategy_of(resource).printer(resource)
 
 
 def column_definitions(resource: Resource) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.endpoints.tables.common import (
+from kapi.printers.common import (
     AGE,
     CONTAINERS,
     IMAGES,
@@ -134,11 +134,8 @@ def controller_revision_row(cr: Obj, ctx: Ctx) -> list[Any]:
     return [name(cr), _controller_name(cr), integer(cr, "revision"), age(cr, ctx)]
 
 
-PRINTERS = {
-    ("apps", "deployments"): Printer(DEPLOYMENT_COLUMNS, deployment_row),
-    ("apps", "replicasets"): Printer(REPLICA_SET_COLUMNS, replica_set_row),
-    ("apps", "statefulsets"): Printer(STATEFUL_SET_COLUMNS, stateful_set_row),
-    ("apps", "daemonsets"): Printer(DAEMON_SET_COLUMNS, daemon_set_row),
-    ("apps", "controllerrevisions"): Printer(CONTROLLER_REVISION_COLUMNS,
-                                             controller_revision_row),
-}
+DEPLOYMENT = Printer(DEPLOYMENT_COLUMNS, deployment_row)
+REPLICA_SET = Printer(REPLICA_SET_COLUMNS, replica_set_row)
+STATEFUL_SET = Printer(STATEFUL_SET_COLUMNS, stateful_set_row)
+DAEMON_SET = Printer(DAEMON_SET_COLUMNS, daemon_set_row)
+CONTROLLER_REVISION = Printer(CONTROLLER_REVISION_COLUMNS, controller_revision_row)

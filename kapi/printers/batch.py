@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.endpoints.tables.common import (
+from kapi.printers.common import (
     AGE,
     CONTAINERS,
     IMAGES,
@@ -110,7 +110,5 @@ def cron_job_row(cj: Obj, ctx: Ctx) -> list[Any]:
             format_label_selector(get(cj, "spec", "jobTemplate", "spec", "selector"))]
 
 
-PRINTERS = {
-    ("batch", "jobs"): Printer(JOB_COLUMNS, job_row),
-    ("batch", "cronjobs"): Printer(CRON_JOB_COLUMNS, cron_job_row),
-}
+JOB = Printer(JOB_COLUMNS, job_row)
+CRON_JOB = Printer(CRON_JOB_COLUMNS, cron_job_row)

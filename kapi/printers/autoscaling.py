@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from kapi.endpoints.tables.common import (
+from kapi.printers.common import (
     AGE,
     NAME,
     Column,
@@ -132,4 +132,4 @@ def hpa_row(hpa: Obj, ctx: Ctx) -> list[Any]:
             integer(hpa, "status", "currentReplicas"), age(hpa, ctx)]
 
 
-PRINTERS = {("autoscaling", "horizontalpodautoscalers"): Printer(COLUMNS, hpa_row)}
+HPA = Printer(COLUMNS, hpa_row)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.endpoints.tables.common import (
+from kapi.printers.common import (
     AGE,
     NAME,
     Column,
@@ -41,4 +41,4 @@ def pdb_row(pdb: Obj, ctx: Ctx) -> list[Any]:
             integer(pdb, "status", "disruptionsAllowed"), age(pdb, ctx)]
 
 
-PRINTERS = {("policy", "poddisruptionbudgets"): Printer(COLUMNS, pdb_row)}
+PDB = Printer(COLUMNS, pdb_row)

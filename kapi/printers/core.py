@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from kapi.endpoints.tables.common import (
+from kapi.printers.common import (
     AGE,
     NAME,
     Column,
@@ -339,15 +339,13 @@ def resource_quota_row(rq: Obj, ctx: Ctx) -> list[Any]:
     return [name(rq), ", ".join(requests), ", ".join(limits), age(rq, ctx)]
 
 
-PRINTERS = {
-    ("", "services"): Printer(SERVICE_COLUMNS, service_row),
-    ("", "endpoints"): Printer(ENDPOINTS_COLUMNS, endpoints_row),
-    ("", "nodes"): Printer(NODE_COLUMNS, node_row),
-    ("", "namespaces"): Printer(NAMESPACE_COLUMNS, namespace_row),
-    ("", "configmaps"): Printer(CONFIGMAP_COLUMNS, configmap_row),
-    ("", "secrets"): Printer(SECRET_COLUMNS, secret_row),
-    ("", "serviceaccounts"): Printer(SERVICE_ACCOUNT_COLUMNS, service_account_row),
-    ("", "events"): Printer(EVENT_COLUMNS, event_row),
-    ("", "persistentvolumeclaims"): Printer(PVC_COLUMNS, pvc_row),
-    ("", "resourcequotas"): Printer(RESOURCE_QUOTA_COLUMNS, resource_quota_row),
-}
+SERVICE = Printer(SERVICE_COLUMNS, service_row)
+ENDPOINTS = Printer(ENDPOINTS_COLUMNS, endpoints_row)
+NODE = Printer(NODE_COLUMNS, node_row)
+NAMESPACE = Printer(NAMESPACE_COLUMNS, namespace_row)
+CONFIGMAP = Printer(CONFIGMAP_COLUMNS, configmap_row)
+SECRET = Printer(SECRET_COLUMNS, secret_row)
+SERVICE_ACCOUNT = Printer(SERVICE_ACCOUNT_COLUMNS, service_account_row)
+EVENT = Printer(EVENT_COLUMNS, event_row)
+PVC = Printer(PVC_COLUMNS, pvc_row)
+RESOURCE_QUOTA = Printer(RESOURCE_QUOTA_COLUMNS, resource_quota_row)

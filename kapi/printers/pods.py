@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from kapi.endpoints.tables.common import (
+from kapi.printers.common import (
     AGE,
     NAME,
     Column,
@@ -200,4 +200,4 @@ def pod_row(pod: Obj, ctx: Ctx) -> Row:
     return Row(cells, [dict(c) for c in conditions] if conditions else None)
 
 
-PRINTERS = {("", "pods"): Printer(COLUMNS, pod_row)}
+POD = Printer(COLUMNS, pod_row)

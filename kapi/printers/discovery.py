@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.endpoints.tables.common import (
+from kapi.printers.common import (
     AGE,
     NAME,
     Column,
@@ -52,4 +52,4 @@ def endpoint_slice_row(s: Obj, ctx: Ctx) -> list[Any]:
             age(s, ctx)]
 
 
-PRINTERS = {("discovery.k8s.io", "endpointslices"): Printer(COLUMNS, endpoint_slice_row)}
+ENDPOINT_SLICE = Printer(COLUMNS, endpoint_slice_row)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from kapi.endpoints.tables.common import AGE, NAME, Column, Ctx, Obj, Printer, age, get, name
+from kapi.printers.common import AGE, NAME, Column, Ctx, Obj, Printer, age, get, name
 
 
 def _columns(kind: str, role_ref: str) -> tuple[Column, ...]:
@@ -46,8 +46,5 @@ def binding_row(b: Obj, ctx: Ctx) -> list[Any]:
     return [name(b), role, age(b, ctx), *subjects_strings(b.get("subjects") or [])]
 
 
-PRINTERS = {
-    ("rbac.authorization.k8s.io", "rolebindings"): Printer(ROLE_BINDING_COLUMNS, binding_row),
-    ("rbac.authorization.k8s.io", "clusterrolebindings"): Printer(CLUSTER_ROLE_BINDING_COLUMNS,
-                                                                  binding_row),
-}
+ROLE_BINDING = Printer(ROLE_BINDING_COLUMNS, binding_row)
+CLUSTER_ROLE_BINDING = Printer(CLUSTER_ROLE_BINDING_COLUMNS, binding_row)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.endpoints.tables.common import AGE, NAME, Column, Ctx, Obj, Printer, age, get, name
+from kapi.printers.common import AGE, NAME, Column, Ctx, Obj, Printer, age, get, name
 
 COLUMNS = (NAME, Column("Holder", "holderIdentity contains the identity of the holder of a "
                                   "current lease."), AGE)
@@ -17,4 +17,4 @@ def lease_row(lease: Obj, ctx: Ctx) -> list[Any]:
     return [name(lease), get(lease, "spec", "holderIdentity", default=""), age(lease, ctx)]
 
 
-PRINTERS = {("coordination.k8s.io", "leases"): Printer(COLUMNS, lease_row)}
+LEASE = Printer(COLUMNS, lease_row)

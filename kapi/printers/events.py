@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.endpoints.tables.common import Ctx, Obj, Printer
-from kapi.endpoints.tables.core import EVENT_COLUMNS, event_row
+from kapi.printers.common import Ctx, Obj, Printer
+from kapi.printers.core import EVENT_COLUMNS, event_row
 
 _RENAMES = {"regarding": "involvedObject", "note": "message", "deprecatedSource": "source",
             "deprecatedFirstTimestamp": "firstTimestamp",
@@ -32,4 +32,4 @@ def events_v1_row(ev: Obj, ctx: Ctx) -> list[Any]:
     return event_row(as_core_event(ev), ctx)
 
 
-PRINTERS = {("events.k8s.io", "events"): Printer(EVENT_COLUMNS, events_v1_row)}
+EVENT_V1 = Printer(EVENT_COLUMNS, events_v1_row)

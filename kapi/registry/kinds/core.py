@@ -1,0 +1,26 @@
+"""core/v1 kinds with no rules of their own beyond defaults: service accounts,
+persistent volume claims, limit ranges and resource quotas."""
+
+from __future__ import annotations
+
+from kapi.defaulting import workloads as defaults
+from kapi.meta.resources import status_of
+from kapi.printers import core as core_printers
+from kapi.registry.kinds.base import CORE, Strategy, row
+
+SERVICE_ACCOUNTS = Strategy(
+    row("", "v1", "serviceaccounts", "ServiceAccount", CORE, short_names=("sa",)),
+    printer=core_printers.SERVICE_ACCOUNT)
+
+PVCS = Strategy(
+    row("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", CORE,
+        short_names=("pvc",), subresources=(status_of("PersistentVolumeClaim"),)),
+    printer=core_printers.PVC, defaulter=defaults.pvc)
+
+LIMIT_RANGES = Strategy(
+    row("", "v1", "limitranges", "LimitRange", CORE, short_names=("limits",)))
+
+RESOURCE_QUOTAS = Strategy(
+    row("", "v1", "resourcequotas", "ResourceQuota", CORE, short_names=("quota",),
+        subresources=(status_of("ResourceQuota"),)),
+    printer=core_printers.RESOURCE_QUOTA)
