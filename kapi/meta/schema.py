@@ -25,7 +25,6 @@ import orjson
 Schema = dict[str, Any]
 
 V2_REF = "#/definitions/"
-_SOURCE_REF = "#/$defs/"
 GVK_EXTENSION = "x-kubernetes-group-version-kind"
 PATCH_STRATEGY = "x-kubernetes-patch-strategy"
 PATCH_MERGE_KEY = "x-kubernetes-patch-merge-key"
@@ -58,10 +57,6 @@ class PatchMeta:
 
     strategies: tuple[str, ...] = ()
     merge_key: str = ""
-
-    @property
-    def retain_keys(self) -> bool:
-        return RETAIN_KEYS in self.strategies
 
     @property
     def strategy(self) -> str:
@@ -207,10 +202,6 @@ class Definitions:
                 node = self.items(resolved)
             node = self.property(node, step)
         return node
-
-    def patch_meta_at(self, definition: str, path: Sequence[str | int]) -> PatchMeta:
-        """Patch metadata of the field at path (empty when unknown)."""
-        return patch_meta(self.field(definition, path))
 
 
 def patch_meta(field_schema: Schema | None) -> PatchMeta:

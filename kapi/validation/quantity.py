@@ -56,13 +56,3 @@ def _number_text(value: int | float) -> str:
     if isinstance(value, bool):
         raise QuantityError(FORMAT_ERROR)
     return str(value) if isinstance(value, int) else repr(value)
-
-
-def is_valid(value: object) -> bool:
-    if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-        return False
-    try:
-        parse(value)
-    except QuantityError:
-        return False
-    return True
