@@ -33,7 +33,7 @@ from kapi.endpoints.watch import WatchStream
 from kapi.meta import objects
 from kapi.meta.resources import SCHEME, Scheme
 from kapi.meta.schema import load_definitions
-from kapi.openapi_serving import OpenAPIServer
+from kapi.openapi.serving import OpenAPIServer
 from kapi.patch.managedfields import Tracker
 from kapi.registry.store import Finalize, Store
 from kapi.registry.writesteps import Validate

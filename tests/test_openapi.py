@@ -11,15 +11,10 @@ import pytest
 
 from kapi.meta.resources import SCHEME, Resource
 from kapi.meta.schema import Definitions, load_definitions
-from kapi.openapi import (
-    OpenAPIDocs,
-    gv_key,
-    openapi_v2,
-    openapi_v3_group_version,
-    openapi_v3_root,
-    v3_keys,
-)
-from kapi.openapi_paths import group_camel, group_versions
+from kapi.openapi.documents import OpenAPIDocs, openapi_v3_root
+from kapi.openapi.paths import group_camel, group_versions
+from kapi.openapi.v2 import openapi_v2
+from kapi.openapi.v3 import gv_key, openapi_v3_group_version, v3_keys
 
 WRITE_PARAMS = {"dryRun", "fieldManager", "fieldValidation"}
 LIST_PARAMS = {"labelSelector", "fieldSelector", "limit", "continue", "resourceVersion",
