@@ -2,8 +2,8 @@
 
 The request pipeline, in order: request info -> authentication -> authorization ->
 handler (decode, admission, validation, storage) -> encode. Authentication and
-authorization are pluggable steps (today: everyone is an anonymous cluster admin over
-plain HTTP on loopback) so TLS, tokens and RBAC slot in without touching handlers.
+authorization are pluggable steps from kapi.auth (today: everyone is an anonymous cluster
+admin over plain HTTP on loopback) so TLS, tokens and RBAC slot in without touching handlers.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import asyncio
 import contextlib
 import gc
 import logging
-from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator
 
 import orjson
 from starlette.applications import Starlette
@@ -25,6 +24,7 @@ from starlette.routing import Route
 from kapi import defaulting, discovery, errors
 from kapi.admission import lifecycle
 from kapi.admission.serviceips import ServiceAllocator
+from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin
 from kapi.config import Config
 from kapi.endpoints import codec, params
 from kapi.endpoints.handlers import Call, Handlers
@@ -46,24 +46,6 @@ from kapi.validation import Validator
 log = logging.getLogger("kapi")
 
 JSON_HEADERS = {"content-type": "application/json"}
-
-
-@dataclass
-class User:
-    name: str
-    groups: tuple[str, ...]
-
-
-Authenticate = Callable[[Request], Awaitable[User]]
-Authorize = Callable[[User, RequestInfo], Awaitable[None]]
-
-
-async def anonymous_admin(request: Request) -> User:
-    return User("system:admin", ("system:masters", "system:authenticated"))
-
-
-async def allow_all(user: User, info: RequestInfo) -> None:
-    return None
 
 
 def _quoted(text: str) -> str:
