@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from typing import Any, AsyncIterator
 
@@ -102,10 +101,6 @@ class APIServer:
     async def start(self) -> None:
         await self.storage.start()
         await self.cache.start()
-        # The cache holds many long-lived objects: keep them out of full collections,
-        # whose pauses otherwise show up as 100-200 ms latency spikes.
-        gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
         self._tasks.append(asyncio.create_task(compact_loop(
             self.storage, interval=self.config.compact_interval,
