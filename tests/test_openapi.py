@@ -11,10 +11,10 @@ import pytest
 
 from kapi.meta.resources import SCHEME, Resource
 from kapi.meta.schema import Definitions, load_definitions
-from kapi.openapi.documents import OpenAPIDocs, openapi_v3_root
+from kapi.openapi.documents import OpenAPIDocs
 from kapi.openapi.paths import group_camel, group_versions
 from kapi.openapi.v2 import openapi_v2
-from kapi.openapi.v3 import gv_key, openapi_v3_group_version, v3_keys
+from kapi.openapi.v3 import gv_key, openapi_v3_document, v3_keys
 
 WRITE_PARAMS = {"dryRun", "fieldManager", "fieldValidation"}
 LIST_PARAMS = {"labelSelector", "fieldSelector", "limit", "continue", "resourceVersion",
@@ -217,7 +217,7 @@ def test_v3_root_lists_every_group_version_with_its_hash(docs: OpenAPIDocs) -> N
     assert {"api", "api/v1", "apis", "apis/apps", "apis/apps/v1"} <= set(root)
     assert set(root) == set(v3_keys(SCHEME))
     assert docs.v3("apis/nosuch/v1") is None
-    assert openapi_v3_root(SCHEME, docs.defs) == {"paths": root}
+    assert docs.v3_root_doc() == {"paths": root}
 
 
 @pytest.mark.parametrize("gv", group_versions(SCHEME), ids=lambda gv: gv_key(*gv))
@@ -251,7 +251,8 @@ def test_v3_group_version_documents(docs: OpenAPIDocs, gv: tuple[str, str]) -> N
 
 
 def test_v3_keeps_patch_metadata_beside_refs(defs: Definitions) -> None:
-    doc = openapi_v3_group_version(SCHEME, defs, "apps", "v1")
+    doc = openapi_v3_document(SCHEME, defs, gv_key("apps", "v1"))
+    assert doc is not None
     schemas = doc["components"]["schemas"]
     strategy = schemas["io.k8s.api.apps.v1.DeploymentSpec"]["properties"]["strategy"]
     assert strategy["x-kubernetes-patch-strategy"] == "retainKeys"
@@ -260,8 +261,7 @@ def test_v3_keeps_patch_metadata_beside_refs(defs: Definitions) -> None:
     containers = schemas["io.k8s.api.core.v1.PodSpec"]["properties"]["containers"]
     assert containers["items"] == {"$ref": "#/components/schemas/io.k8s.api.core.v1.Container"}
     assert containers["x-kubernetes-patch-merge-key"] == "name"
-    with pytest.raises(KeyError):
-        openapi_v3_group_version(SCHEME, defs, "apps", "v1beta1")
+    assert openapi_v3_document(SCHEME, defs, gv_key("apps", "v1beta1")) is None
 
 
 def test_documents_are_cached_bytes(docs: OpenAPIDocs) -> None:

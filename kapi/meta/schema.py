@@ -26,7 +26,6 @@ Schema = dict[str, Any]
 
 V2_REF = "#/definitions/"
 _SOURCE_REF = "#/$defs/"
-GVK_EXTENSION = "x-kubernetes-group-version-kind"
 PATCH_STRATEGY = "x-kubernetes-patch-strategy"
 PATCH_MERGE_KEY = "x-kubernetes-patch-merge-key"
 RETAIN_KEYS = "retainKeys"
@@ -58,10 +57,6 @@ class PatchMeta:
 
     strategies: tuple[str, ...] = ()
     merge_key: str = ""
-
-    @property
-    def retain_keys(self) -> bool:
-        return RETAIN_KEYS in self.strategies
 
     @property
     def strategy(self) -> str:
@@ -96,7 +91,6 @@ class Definitions:
         self._raw = raw
         self._v2: dict[str, Schema] = {}
         self._refs: dict[str, frozenset[str]] = {}
-        self._by_gvk: dict[tuple[str, str, str], str] | None = None
 
     # -- loading ------------------------------------------------------------------------
     def _source(self) -> dict[str, Schema]:
@@ -123,16 +117,6 @@ class Definitions:
 
     def get(self, name: str) -> Schema | None:
         return self.schema(name) if name in self else None
-
-    def for_gvk(self, group: str, version: str, kind: str) -> str | None:
-        """The definition carrying x-kubernetes-group-version-kind for group/version/kind."""
-        if self._by_gvk is None:
-            index: dict[tuple[str, str, str], str] = {}
-            for name, raw in self._source().items():
-                for gvk in raw.get(GVK_EXTENSION) or ():
-                    index.setdefault((gvk["group"], gvk["version"], gvk["kind"]), name)
-            self._by_gvk = index
-        return self._by_gvk.get((group, version, kind))
 
     def references(self, name: str) -> frozenset[str]:
         """Names referenced directly by a definition."""
@@ -207,10 +191,6 @@ class Definitions:
                 node = self.items(resolved)
             node = self.property(node, step)
         return node
-
-    def patch_meta_at(self, definition: str, path: Sequence[str | int]) -> PatchMeta:
-        """Patch metadata of the field at path (empty when unknown)."""
-        return patch_meta(self.field(definition, path))
 
 
 def patch_meta(field_schema: Schema | None) -> PatchMeta:

@@ -19,11 +19,6 @@ from kapi.openapi.v2 import Doc, openapi_v2
 from kapi.openapi.v3 import V3Schemas, openapi_v3_document, v3_keys, v3_root
 
 
-def openapi_v3_root(scheme: Scheme = SCHEME, defs: Definitions | None = None) -> Doc:
-    """The /openapi/v3 discovery document (builds every document to hash it)."""
-    return OpenAPIDocs(scheme, defs).v3_root_doc()
-
-
 def serialize(doc: Doc) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 

@@ -152,15 +152,6 @@ def openapi_v3_document(scheme: Scheme, defs: Definitions, key: str,
     return _v3_document(paths, schemas or V3Schemas(defs))
 
 
-def openapi_v3_group_version(scheme: Scheme, defs: Definitions, group: str,
-                             version: str) -> Doc:
-    """The OpenAPI 3.0 document of one served group/version; KeyError if not served."""
-    doc = openapi_v3_document(scheme, defs, gv_key(group, version))
-    if doc is None or not scheme.in_group_version(group, version):
-        raise KeyError(f"{group}/{version} is not served")
-    return doc
-
-
 def v3_root(hashes: dict[str, str]) -> Doc:
     """The /openapi/v3 discovery document, from each document's content hash."""
     return {"paths": {key: {"serverRelativeURL": f"/openapi/v3/{key}?hash={h}"}
