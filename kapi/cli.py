@@ -78,22 +78,15 @@ async def _freeze_when_loaded(loaded: asyncio.Event) -> None:
 async def serve(config: Config, *, announce: bool,
                 components_wanted: dict[str, object] | None = None) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
-    from hypercorn.config import Config as HyperConfig
 
     from kapi.app import build_app
+    from kapi.serving import hypercorn_config
 
     _check_port_free(config.host, config.port)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     app = build_app(config)
     freeze = asyncio.create_task(_freeze_when_loaded(app.state.server.cache.ready))
-    hc = HyperConfig()
-    hc.bind = [f"{config.host}:{config.port}"]
-    hc.accesslog = None
-    hc.errorlog = "-"
-    hc.loglevel = "WARNING"
-    hc.keep_alive_timeout = 90
-    hc.keep_alive_max_requests = 1_000_000  # clients keep their connections (as Go's server)
-    hc.graceful_timeout = 2
+    hc = hypercorn_config(config.host, config.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
