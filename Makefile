@@ -19,6 +19,7 @@ up: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check kapi runtime tests bench conformance
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed
@@ -29,3 +30,4 @@ clean:
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check kapi runtime tests bench conformance
+	$(BIN)/lint-imports --no-cache

@@ -1,6 +1,6 @@
 """The floor: a trivial Starlette endpoint served by Hypercorn exactly as kapi serves
-its app (kapi/cli.py `serve`: hypercorn.asyncio.serve on uvloop, access log off, same
-keep-alive settings, one catch-all route). Whatever kapi costs above this is kapi.
+its app (kapi/cli.py `serve`: hypercorn.asyncio.serve on uvloop with the settings of
+kapi.serving.hypercorn_config, one catch-all route). Whatever kapi costs above this is kapi.
 
     python -m bench.floor --port 18081
 """
@@ -35,15 +35,10 @@ def build_app() -> Starlette:
 
 async def serve(host: str, port: int) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
-    from hypercorn.config import Config as HyperConfig
 
-    hc = HyperConfig()
-    hc.bind = [f"{host}:{port}"]
-    hc.accesslog = None
-    hc.errorlog = "-"
-    hc.loglevel = "WARNING"
-    hc.keep_alive_timeout = 90
-    hc.graceful_timeout = 2
+    from kapi.serving import hypercorn_config
+
+    hc = hypercorn_config(host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -1,6 +1,9 @@
 """The one architectural rule, checked on every run: components (runtime/) reach the API
 server only over HTTP, so nothing in runtime/ imports kapi/, and kapi/ imports runtime/
-only in its composition root (kapi/cli.py starts the components of `kapi up`)."""
+only in its composition root (kapi/cli.py starts the components of `kapi up`).
+
+The layers inside kapi (endpoints above registry above storage above meta, ...) are an
+import-linter contract in pyproject.toml, which `make test` checks with `lint-imports`."""
 
 from __future__ import annotations
 

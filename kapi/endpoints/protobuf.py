@@ -10,8 +10,10 @@ always written, meta/v1 Time/MicroTime/Duration, Quantity, IntOrString, RawExten
 FieldsV1 in their JSON forms, `bytes` as base64.
 
 It owns only that decoding (and the envelope check); the field numbers come from the
-generated table in kapi.endpoints.protobuf_fields. It is pure: it never does I/O, and every
-malformed, truncated or unknown input raises ProtobufError (never another exception).
+generated table protobuf_fields.json (kapi.endpoints.protobuf_gen builds it from upstream's
+generated.proto and Go types; read once at import). Decoding is pure: it never does I/O,
+and every malformed, truncated or unknown input raises ProtobufError (never another
+exception).
 """
 
 from __future__ import annotations
@@ -21,9 +23,8 @@ import datetime as dt
 import json
 import math
 import struct
+from pathlib import Path
 from typing import Any
-
-from kapi.endpoints.protobuf_fields import FIELDS
 
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -51,8 +52,8 @@ _GROUP_PACKAGE = {
     "rbac.authorization.k8s.io": "io.k8s.api.rbac",
 }
 
-# The top-level kinds a body may carry, by definition name.
-_KINDS = frozenset(
+# The top-level kinds a body may carry, by definition name (also the roots of the table).
+KINDS = frozenset(
     [f"io.k8s.api.core.v1.{k}" for k in (
         "Namespace", "Pod", "Service", "Endpoints", "ConfigMap", "Secret", "ServiceAccount",
         "Node", "Event", "PersistentVolumeClaim", "LimitRange", "ResourceQuota", "Binding")]
@@ -78,6 +79,20 @@ _WIRE_NAMES = {0: "varint", 1: "fixed64", 2: "length-delimited", 5: "fixed32"}
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _ZERO_TIME_SECONDS = -62135596800  # 0001-01-01T00:00:00Z, Go's zero time.Time
 _MAX_TIME_SECONDS = 253402300799  # 9999-12-31T23:59:59Z
+
+
+def _load_fields(path: Path) -> dict[str, dict[int, tuple[Any, ...]]]:
+    """FIELDS[message][number] = (json_name, kind, type, repeated, pointer, omitempty):
+    json_name "" for a Go field embedded inline; kind a protobuf scalar, "message" or
+    "map"; type the message's definition name, (key kind, value kind or message) for a
+    map, None for a scalar; pointer: a Go pointer, whose zero value is kept."""
+    raw = json.loads(path.read_text())
+    return {name: {int(n): (j, k, tuple(t) if isinstance(t, list) else t, r, p, o)
+                   for n, (j, k, t, r, p, o) in rows.items()}
+            for name, rows in raw.items()}
+
+
+FIELDS = _load_fields(Path(__file__).with_name("protobuf_fields.json"))
 
 
 class ProtobufError(ValueError):
@@ -464,7 +479,7 @@ def _definition(api_version: str, kind: str) -> str | None:
     if pkg is None or not version:
         return None
     name = f"{pkg}.{version}.{kind}"
-    return name if name in _KINDS else None
+    return name if name in KINDS else None
 
 
 def _decode(body: bytes, expected: tuple[str, str] | None, depth: int) -> dict[str, Any]:

@@ -25,7 +25,6 @@ import orjson
 Schema = dict[str, Any]
 
 V2_REF = "#/definitions/"
-GVK_EXTENSION = "x-kubernetes-group-version-kind"
 PATCH_STRATEGY = "x-kubernetes-patch-strategy"
 PATCH_MERGE_KEY = "x-kubernetes-patch-merge-key"
 RETAIN_KEYS = "retainKeys"
@@ -91,7 +90,6 @@ class Definitions:
         self._raw = raw
         self._v2: dict[str, Schema] = {}
         self._refs: dict[str, frozenset[str]] = {}
-        self._by_gvk: dict[tuple[str, str, str], str] | None = None
 
     # -- loading ------------------------------------------------------------------------
     def _source(self) -> dict[str, Schema]:
@@ -118,16 +116,6 @@ class Definitions:
 
     def get(self, name: str) -> Schema | None:
         return self.schema(name) if name in self else None
-
-    def for_gvk(self, group: str, version: str, kind: str) -> str | None:
-        """The definition carrying x-kubernetes-group-version-kind for group/version/kind."""
-        if self._by_gvk is None:
-            index: dict[tuple[str, str, str], str] = {}
-            for name, raw in self._source().items():
-                for gvk in raw.get(GVK_EXTENSION) or ():
-                    index.setdefault((gvk["group"], gvk["version"], gvk["kind"]), name)
-            self._by_gvk = index
-        return self._by_gvk.get((group, version, kind))
 
     def references(self, name: str) -> frozenset[str]:
         """Names referenced directly by a definition."""

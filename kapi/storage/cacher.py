@@ -54,19 +54,24 @@ class CacheEvent:
 
 
 class Watcher:
-    """One client watch: a queue of (type, obj, rev, event) tuples; None ends it."""
+    """One client watch: a queue of (type, obj, rev, event) tuples; None ends it.
+
+    Only events after revision `after` are delivered: a watch may start ahead of what the
+    cache has applied (a client's resourceVersion from a write the cache has not seen yet),
+    and then the events in between arrive live and must be skipped."""
 
     MAX_BACKLOG = 50_000
 
-    def __init__(self, prefix: str, flt: Filter | None) -> None:
+    def __init__(self, prefix: str, flt: Filter | None, after: int = 0) -> None:
         self.prefix = prefix
         self.filter = flt
+        self.after = after
         self.queue: asyncio.Queue[tuple[str, Obj, int, CacheEvent | None] | None] = asyncio.Queue()
         self.closed = False
         self.task: asyncio.Task[None] | None = None  # set when fed from storage, not the cache
 
     def offer(self, ev: CacheEvent) -> None:
-        if self.closed or not ev.key.startswith(self.prefix):
+        if self.closed or ev.rev <= self.after or not ev.key.startswith(self.prefix):
             return
         t = self._type(ev)
         if t is None:
@@ -214,7 +219,7 @@ class WatchCache:
 
     def watch(self, prefix: str, after: int, flt: Filter | None) -> Watcher:
         """Every event after revision `after` under prefix. Caller checks the window."""
-        w = Watcher(prefix, flt)
+        w = Watcher(prefix, flt, after)
         for ev in self._since(after):
             w.offer(ev)
         self.watchers.add(w)

@@ -70,9 +70,6 @@ class Fanout:
                 for sub in subs:
                     sub.queue.put_nowait(event)
 
-    def watcher_count(self) -> int:
-        return sum(len(subs) for subs in self._by_prefix.values())
-
     def close(self) -> None:
         """Ends every watch: each watcher finishes after the events already queued."""
         self._closed = True

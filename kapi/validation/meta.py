@@ -7,7 +7,7 @@ Pure functions returning every FieldError with its path; never raises.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import orjson
 
@@ -15,7 +15,7 @@ from kapi.validation import rules
 from kapi.validation.field import FieldError, forbidden, invalid, required, too_long
 
 Obj = dict[str, Any]
-NameFn = Callable[[str], list[str]]
+NameFn = Callable[[str], Sequence[str]]
 
 TOTAL_ANNOTATION_SIZE = 256 * 1024
 STANDARD_FINALIZERS = frozenset({"kubernetes", "orphan", "foregroundDeletion"})

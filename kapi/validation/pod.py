@@ -239,7 +239,7 @@ def _resource_name(name: str) -> list[str]:
     if "/" not in name and name not in ("cpu", "memory", "ephemeral-storage", "storage",
                                         "pods") and not name.startswith("hugepages-"):
         return ["must be a standard resource type or fully qualified"]
-    return rules.is_qualified_name(name)
+    return list(rules.is_qualified_name(name))
 
 
 def validate_probe(probe: Any, path: str, success_must_be_one: bool) -> list[FieldError]:

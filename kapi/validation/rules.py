@@ -2,10 +2,10 @@
 subdomains, DNS-1035 labels, qualified names (label and annotation keys), label values,
 port numbers and names, percents, config keys, IPs, environment variable names.
 
-Each `is_*` returns the list of problems (empty when fine), exactly like
+Each `is_*` returns the problems (empty when fine), exactly like
 k8s.io/apimachinery/pkg/util/validation. Pure string functions; the common ones are
-memoized (labels and names repeat on every write), so callers must not mutate the
-returned lists.
+memoized (labels and names repeat on every write) and so return tuples: a cached value
+must be immutable, or one caller's edit would change every later answer.
 """
 
 from __future__ import annotations
@@ -52,40 +52,40 @@ def range_error(lo: int, hi: int) -> str:
 
 
 @functools.lru_cache(maxsize=8192)
-def is_dns1123_label(value: str) -> list[str]:
+def is_dns1123_label(value: str) -> tuple[str, ...]:
     errs = [max_len_error(63)] if len(value) > 63 else []
     if not _DNS1123_LABEL.match(value):
         errs.append(regex_error(
             "a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
             "or '-', and must start and end with an alphanumeric character",
             DNS1123_LABEL_FMT, "my-name", "123-abc"))
-    return errs
+    return tuple(errs)
 
 
 @functools.lru_cache(maxsize=8192)
-def is_dns1123_subdomain(value: str) -> list[str]:
+def is_dns1123_subdomain(value: str) -> tuple[str, ...]:
     errs = [max_len_error(253)] if len(value) > 253 else []
     if not _DNS1123_SUBDOMAIN.match(value):
         errs.append(regex_error(
             "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
             "characters, '-' or '.', and must start and end with an alphanumeric character",
             DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
+    return tuple(errs)
 
 
 @functools.lru_cache(maxsize=8192)
-def is_dns1035_label(value: str) -> list[str]:
+def is_dns1035_label(value: str) -> tuple[str, ...]:
     errs = [max_len_error(63)] if len(value) > 63 else []
     if not _DNS1035_LABEL.match(value):
         errs.append(regex_error(
             "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
             "start with an alphabetic character, and end with an alphanumeric character",
             DNS1035_LABEL_FMT, "my-name", "abc-123"))
-    return errs
+    return tuple(errs)
 
 
 @functools.lru_cache(maxsize=8192)
-def is_qualified_name(value: str) -> list[str]:
+def is_qualified_name(value: str) -> tuple[str, ...]:
     """Label keys, annotation keys (lower-cased first), finalizers."""
     parts = value.split("/")
     errs: list[str] = []
@@ -98,9 +98,9 @@ def is_qualified_name(value: str) -> list[str]:
         else:
             errs += ["prefix part " + m for m in is_dns1123_subdomain(prefix)]
     else:
-        return ["a qualified name " + regex_error(
+        return ("a qualified name " + regex_error(
             QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
+            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",)
     if not name:
         errs.append("name part must be non-empty")
     elif len(name) > 63:
@@ -108,18 +108,18 @@ def is_qualified_name(value: str) -> list[str]:
     if not _QUALIFIED_NAME.match(name):
         errs.append("name part " + regex_error(QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT,
                                                "MyName", "my.name", "123-abc"))
-    return errs
+    return tuple(errs)
 
 
 @functools.lru_cache(maxsize=8192)
-def is_label_value(value: str) -> list[str]:
+def is_label_value(value: str) -> tuple[str, ...]:
     errs = [max_len_error(63)] if len(value) > 63 else []
     if not _LABEL_VALUE.match(value):
         errs.append(regex_error(
             "a valid label must be an empty string or consist of alphanumeric characters, "
             "'-', '_' or '.', and must start and end with an alphanumeric character",
             LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return errs
+    return tuple(errs)
 
 
 def is_port_num(port: int) -> list[str]:
@@ -127,7 +127,7 @@ def is_port_num(port: int) -> list[str]:
 
 
 @functools.lru_cache(maxsize=8192)
-def is_port_name(port: str) -> list[str]:
+def is_port_name(port: str) -> tuple[str, ...]:
     errs = [max_len_error(15)] if len(port) > 15 else []
     if not _PORT_NAME_CHARS.match(port):
         errs.append("must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)")
@@ -137,7 +137,7 @@ def is_port_name(port: str) -> list[str]:
         errs.append("must not contain consecutive hyphens")
     if port and (port[0] == "-" or port[-1] == "-"):
         errs.append("must not begin or end with a hyphen")
-    return errs
+    return tuple(errs)
 
 
 def is_percent(value: str) -> list[str]:
@@ -148,7 +148,7 @@ def is_percent(value: str) -> list[str]:
 
 
 @functools.lru_cache(maxsize=8192)
-def is_config_key(value: str) -> list[str]:
+def is_config_key(value: str) -> tuple[str, ...]:
     errs = [max_len_error(253)] if len(value) > 253 else []
     if not _CONFIG_KEY.match(value):
         errs.append(regex_error("a valid config key must consist of alphanumeric "
@@ -160,7 +160,7 @@ def is_config_key(value: str) -> list[str]:
         errs.append("must not be '..'")
     elif value.startswith(".."):
         errs.append("must not start with '..'")
-    return errs
+    return tuple(errs)
 
 
 def is_relaxed_env_var_name(value: str) -> list[str]:

@@ -166,22 +166,37 @@ def test_delete_wait_and_cascade(kubectl, ns, tmp_path):
     assert "orphan" in fins
 
 
+def _watching(kubectl, *args: str) -> subprocess.Popen[str]:
+    """Start `kubectl wait ... -v=6` and return once it has a watch open: client-go logs
+    each request it made at -v=6, the watch when the server has answered its headers."""
+    proc = subprocess.Popen(
+        [str(kubectl.binary), *args, "-v=6"],
+        env=dict(os.environ, KUBECONFIG=str(kubectl.kubeconfig)),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        seen.append(line)
+        if "watch=true" in line and (" 200 " in line or 'status="200' in line):
+            return proc
+        if not line:
+            break
+    proc.kill()
+    proc.wait(timeout=10)
+    raise AssertionError("kubectl wait opened no watch:\n" + "".join(seen))
+
+
 def test_wait_for_delete_and_jsonpath(kubectl, ns, server):
     kubectl("create", "configmap", "wt", "-n", ns, "--from-literal=state=old")
-    waiter = subprocess.Popen(
-        [str(kubectl.binary), "wait", "-n", ns, "cm/wt", "--for=jsonpath={.data.state}=new",
-         "--timeout=30s"], env=dict(os.environ, KUBECONFIG=str(kubectl.kubeconfig)),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.5)
+    waiter = _watching(kubectl, "wait", "-n", ns, "cm/wt",
+                       "--for=jsonpath={.data.state}=new", "--timeout=30s")
     kubectl("patch", "cm", "wt", "-n", ns, "-p", '{"data":{"state":"new"}}')
     out, err = waiter.communicate(timeout=40)
     assert waiter.returncode == 0, err
     assert "condition met" in out
-    waiter = subprocess.Popen(
-        [str(kubectl.binary), "wait", "-n", ns, "cm/wt", "--for=delete", "--timeout=30s"],
-        env=dict(os.environ, KUBECONFIG=str(kubectl.kubeconfig)),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.5)
+    waiter = _watching(kubectl, "wait", "-n", ns, "cm/wt", "--for=delete", "--timeout=30s")
     kubectl("delete", "cm", "wt", "-n", ns)
     out, err = waiter.communicate(timeout=40)
     assert waiter.returncode == 0, err
@@ -194,12 +209,14 @@ def test_get_watch_prints_changes(kubectl, ns):
         env=dict(os.environ, KUBECONFIG=str(kubectl.kubeconfig)),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(1.0)
+        assert proc.stdout is not None
+        # The header and gw's row are the initial list; kubectl watches from that list's
+        # resourceVersion, so changes made after these lines reach it, however late the
+        # watch connection opens.
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
         kubectl("create", "configmap", "gw2", "-n", ns, "--from-literal=a=1")
         kubectl("label", "cm", "gw", "-n", ns, "x=y")
-        lines: list[str] = []
         deadline = time.monotonic() + 15
-        assert proc.stdout is not None
         while time.monotonic() < deadline and len(lines) < 4:
             line = proc.stdout.readline()
             if not line:

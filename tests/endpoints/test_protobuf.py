@@ -17,8 +17,7 @@ import httpx
 import pytest
 
 from kapi.endpoints import protobuf as pb
-from kapi.endpoints.protobuf import ProtobufError, decode_k8s_protobuf, go_duration
-from kapi.endpoints.protobuf_fields import FIELDS
+from kapi.endpoints.protobuf import FIELDS, ProtobufError, decode_k8s_protobuf, go_duration
 
 # ---------------------------------------------------------------------------------------
 # A tiny encoder for hand-built bodies

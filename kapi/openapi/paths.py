@@ -3,9 +3,9 @@
 Owns: walking the scheme (kapi.meta.resources) and producing, per group/version, the
 paths, operations, parameters and responses upstream's apiserver publishes — operation
 ids like "patchAppsV1NamespacedDeploymentScale", x-kubernetes-action, the GVK of each
-operation, the query parameters of each verb — as plain dataclasses that kapi.openapi
-renders as Swagger 2.0 or OpenAPI 3.0. It must never render documents, touch HTTP or read
-the definitions file; it names definitions only by their OpenAPI name.
+operation, the query parameters of each verb — as plain dataclasses that kapi.openapi.v2
+and kapi.openapi.v3 render as Swagger 2.0 and OpenAPI 3.0. It must never render documents,
+touch HTTP or read the definitions file; it names definitions only by their OpenAPI name.
 """
 
 from __future__ import annotations

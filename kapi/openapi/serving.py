@@ -1,6 +1,6 @@
 """Serving the OpenAPI documents: /openapi/v2 (JSON or gnostic protobuf) and
-/openapi/v3[/api/v1|/apis/G/V]. kapi.openapi builds each document once; this module
-only picks one by path and Accept, and answers If-None-Match with 304.
+/openapi/v3[/api/v1|/apis/G/V]. kapi.openapi.documents builds each document once; this
+module only picks one by path and Accept, and answers If-None-Match with 304.
 """
 
 from __future__ import annotations
@@ -10,21 +10,23 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kapi import errors, openapi
+from kapi import errors
 from kapi.meta.resources import Scheme
+from kapi.openapi import v2
+from kapi.openapi.documents import OpenAPIDocs
 
 
 class OpenAPIServer:
     def __init__(self, scheme: Scheme, definitions: Any) -> None:
-        self.docs = openapi.OpenAPIDocs(scheme, definitions)
+        self.docs = OpenAPIDocs(scheme, definitions)
 
     def serve(self, request: Request, path: str) -> Response:
         name = path[len("/openapi/"):].strip("/")
         accept = request.headers.get("accept", "")
         ctype = "application/json"
         if name == "v2":
-            if any(a in accept for a in openapi.V2_PROTOBUF_ACCEPT):
-                doc, ctype = self.docs.v2_protobuf(), openapi.V2_PROTOBUF_CONTENT_TYPE
+            if any(a in accept for a in v2.V2_PROTOBUF_ACCEPT):
+                doc, ctype = self.docs.v2_protobuf(), v2.V2_PROTOBUF_CONTENT_TYPE
             else:
                 doc = self.docs.v2()
         elif name == "v3":

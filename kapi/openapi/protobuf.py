@@ -4,7 +4,7 @@ kubectl (client-go's discovery OpenAPISchema) asks for /openapi/v2 with
 ``Accept: application/com.github.proto-openapi.spec.v2@v1.0+protobuf`` and decodes the
 reply as github.com/google/gnostic-models/openapiv2 ``Document``. Owns: a minimal
 hand-written proto3 wire encoder and the mapping from a Swagger 2.0 dict (as
-kapi.openapi.openapi_v2 builds it) onto that message, using the field numbers of
+kapi.openapi.v2.openapi_v2 builds it) onto that message, using the field numbers of
 gnostic's openapiv2/OpenAPIv2.proto. Vendor extensions, enums and defaults travel as
 ``Any.yaml`` text (JSON, which YAML parsers read). Schema keywords the message has no
 field for (oneOf, anyOf) are dropped, as gnostic drops them.
