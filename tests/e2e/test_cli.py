@@ -22,7 +22,7 @@ def test_taken_port_is_a_clear_error(server, tmp_path):
 
 
 def test_up_stops_cleanly_on_sigterm(tmp_path):
-    s = start_server(tmp_path / "up", command="up", extra=("--simulated-nodes", "2"))
+    s = start_server(tmp_path / "up", command="up", extra=("--nodes", "0", "--simulated-nodes", "2"))
     try:
         with httpx.Client(base_url=s.url, timeout=10) as c:
             for _ in range(100):  # bounded: the nodes register within a few seconds
