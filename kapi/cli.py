@@ -185,11 +185,6 @@ def _node_flags(args: argparse.Namespace) -> Any:
 
 def _kubelet_config(name: str, port: int, flags: Any) -> Any:
     from runtime.kubelet.kubelet import KubeletConfig
-    if not port:
-        import socket
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
     return KubeletConfig(node_name=name, port=port, flags=flags)
 
 
@@ -270,7 +265,8 @@ def _parser() -> argparse.ArgumentParser:
     kl.add_argument("--kubeconfig", type=Path, default=None,
                     help="kubeconfig of the cluster (default: $KUBECONFIG, then ~/.kapi/kubeconfig)")
     kl.add_argument("--port", type=int, default=0,
-                    help="the kubelet endpoint port published on the Node (default: a free one)")
+                    help="the kubelet endpoint port on the node IP, published on the Node "
+                         "(default: a free one)")
     _node_capacity_flags(kl)
     return p
 

@@ -24,7 +24,7 @@ from runtime.client.events import EventRecorder
 from runtime.client.informer import Informer
 from runtime.client.resources import LEASES, NODES, PODS
 from runtime.client.rest import ApiError, Client
-from runtime.kubelet import cri, nodeinfo, simnode
+from runtime.kubelet import cri, nodeinfo, server, simnode
 from runtime.kubelet.podworker import PodSyncer, rfc3339
 from runtime.kubelet.probes import Prober
 
@@ -36,7 +36,7 @@ Obj = dict[str, Any]
 @dataclass(frozen=True)
 class KubeletConfig:
     node_name: str
-    port: int = 10250                 # the kubelet endpoint published on the Node
+    port: int = 0                     # the kubelet endpoint on the node IP; 0: a free one
     flags: nodeinfo.NodeFlags = field(default_factory=nodeinfo.NodeFlags)
     relist_period: float = 1.0
     lease_interval: float = 10.0
@@ -63,17 +63,20 @@ class DockerKubelet:
         self.events = EventRecorder(client, "kubelet", host=self.name)
         self.prober = Prober(runtime, on_change=self._wake, clock=clock, report=self._report)
         self.host_ip = "127.0.0.1"
+        self.port = config.port
         self.syncer: PodSyncer | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._lease: Obj | None = None
         self._node_uid = ""
         self._relist_lock = asyncio.Lock()
+        self._server_stop = asyncio.Event()
         self._synced = False  # no pod is synced before the informer has listed them all
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
         await self.runtime.ensure_images()
         subnet, self.host_ip = await self.runtime.bridge()
+        self.port = self.config.port or _free_port(self.host_ip)
         node = await self._register(subnet)
         allocatable = dict(node.get("status", {}).get("allocatable") or {})
         self.syncer = PodSyncer(self.client, self.runtime, self.events, self.name,
@@ -88,10 +91,22 @@ class DockerKubelet:
         for uid in set(self.pods) | set(self.by_uid):
             self._wake(uid)
         self._tasks += [asyncio.create_task(self._relist_loop(), name=f"pleg-{self.name}"),
-                        asyncio.create_task(self._heartbeat(), name=f"lease-{self.name}")]
+                        asyncio.create_task(self._heartbeat(), name=f"lease-{self.name}"),
+                        asyncio.create_task(self._serve(), name=f"kubelet-api-{self.name}")]
+
+    async def _serve(self) -> None:
+        """The kubelet's own HTTP API on the endpoint the Node publishes."""
+        app = server.build_app(find_pod=self.find_pod, containers=self._containers,
+                               runtime=self.runtime, clock=self.clock)
+        await server.serve(app, self.host_ip, self.port, self._server_stop)
+
+    def find_pod(self, namespace: str, name: str) -> Obj | None:
+        return next((p for p in self.pods.values() if p["metadata"]["name"] == name
+                     and p["metadata"].get("namespace") == namespace), None)
 
     async def stop(self) -> None:
         """Stop the kubelet; the containers stay for the next run to adopt."""
+        self._server_stop.set()
         tasks = self._tasks + [w.task for w in self.workers.values() if w.task]
         for t in tasks:
             t.cancel()
@@ -103,7 +118,7 @@ class DockerKubelet:
     async def _register(self, subnet: str) -> Obj:
         doc = nodeinfo.node_document(
             self.name, facts=nodeinfo.host_facts(), flags=self.config.flags,
-            node_ip=self.host_ip, pod_cidr=subnet, port=self.config.port,
+            node_ip=self.host_ip, pod_cidr=subnet, port=self.port,
             runtime_version=await self.runtime.version(),
             images=await self.runtime.images(), now=rfc3339(self.clock()))
         try:
@@ -238,6 +253,13 @@ class DockerKubelet:
             at = result.resync_at if result is not None else self.clock() + 1.0
             if at is not None:
                 timer = loop.call_later(max(at - self.clock(), 0.0), w.wake.set)
+
+
+def _free_port(host: str) -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
 
 
 async def run_docker_kubelet(client: Client, config: KubeletConfig,

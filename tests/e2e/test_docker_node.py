@@ -288,3 +288,32 @@ def test_restarted_kubelet_adopts_its_pods(dcluster: Server, dapi: k8s.ApiClient
 
 def _cluster_uid(api: k8s.ApiClient) -> str:
     return str(core(api).read_namespace("kube-system").metadata.uid)
+
+
+# -- logs through the API server ---------------------------------------------------------
+def test_kubectl_logs_through_the_api_server(dkubectl: Kubectl, dapi: k8s.ApiClient,
+                                            dns: str) -> None:
+    # stdout and stderr are two streams whose relative order is only that of their
+    # timestamps (as upstream): the pause keeps stderr's line first
+    script = "echo err >&2; sleep 0.2; echo one; echo two; echo run-$RANDOM; sleep 2; exit 1"
+    core(dapi).create_namespaced_pod(dns, pod_doc("talk", sh("c", script)))
+
+    def second_run() -> list[str] | None:
+        cs = (status(dapi, dns, "talk").get("containerStatuses") or [{}])[0]
+        if cs.get("restartCount", 0) < 1 or "running" not in (cs.get("state") or {}):
+            return None
+        lines = dkubectl("logs", "-n", dns, "talk").splitlines()
+        return lines if len(lines) == 4 else None
+    lines = wait_for(second_run, "the second run's four lines", timeout=30, every=0.3)
+    assert lines[:3] == ["err", "one", "two"] and lines[3].startswith("run-")
+    assert dkubectl("logs", "-n", dns, "talk", "--tail=1").strip() == lines[3]
+    stamped = dkubectl("logs", "-n", dns, "talk", "--tail=1", "--timestamps", "--previous")
+    stamp, _, previous = stamped.strip().partition(" ")
+    assert stamp.startswith("20") and stamp.endswith("Z") and previous.startswith("run-")
+    followed = dkubectl("logs", "-n", dns, "talk", "-f", timeout=30)  # ends with the run
+    assert followed.splitlines()[-1].startswith("run-")
+    bad = dkubectl.run("logs", "-n", dns, "talk", "-c", "nope", check=False)
+    assert bad.returncode != 0 and "nope" in bad.stderr
+    text = core(dapi).read_namespaced_pod_log("talk", dns, container="c", tail_lines=1,
+                                              previous=True)
+    assert text.startswith("run-")
