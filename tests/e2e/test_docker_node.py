@@ -50,6 +50,10 @@ def dcluster(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     with s.client() as c:
         uid = c.get("/api/v1/namespaces/kube-system").json()["metadata"]["uid"]
     try:
+        with s.client() as c:
+            wait_for(lambda: {"kapi-node-1", "kapi-node-2"} <= {
+                n["metadata"]["name"] for n in c.get("/api/v1/nodes").json()["items"]},
+                "both Docker nodes to register", timeout=60)
         yield s
     finally:
         stop_server(s.proc)
