@@ -267,6 +267,7 @@ async def run_docker_kubelet(client: Client, config: KubeletConfig,
     """Run one Docker-backed node until cancelled (its containers stay for adoption)."""
     from runtime.client.resources import NAMESPACES
     from runtime.kubelet.docker import DockerRuntime
+    from runtime.kubelet.images import ImageBuildError
 
     cluster = (await client.get(NAMESPACES, "kube-system"))["metadata"]["uid"]
     runtime = DockerRuntime(node=config.node_name, cluster=cluster, base_url=base_url)
@@ -274,6 +275,8 @@ async def run_docker_kubelet(client: Client, config: KubeletConfig,
     try:
         await kubelet.start()
         await asyncio.Event().wait()
+    except ImageBuildError as e:  # a machine without busybox-static: say what to do
+        log.error("kubelet %s: cannot build the pause image: %s", config.node_name, e)
     except Exception:
         log.exception("kubelet %s: failed", config.node_name)
         raise

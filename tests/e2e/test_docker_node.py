@@ -321,3 +321,42 @@ def test_kubectl_logs_through_the_api_server(dkubectl: Kubectl, dapi: k8s.ApiCli
     text = core(dapi).read_namespaced_pod_log("talk", dns, container="c", tail_lines=1,
                                               previous=True)
     assert text.startswith("run-")
+
+
+# -- limits and probes -------------------------------------------------------------------
+def test_memory_limit_is_enforced_and_oom_killed_reported(dapi: k8s.ApiClient, dns: str,
+                                                          engine: Any) -> None:
+    hog = sh("hog", "sleep 1; dd if=/dev/zero of=/dev/null bs=100M count=1",  # a 100M buffer
+             resources={"limits": {"memory": "32Mi", "cpu": "500m"}})
+    core(dapi).create_namespaced_pod(dns, pod_doc("hog", hog, policy="Never"))
+    running = wait_for(lambda: phase_is(dapi, dns, "hog", "Running", "Failed"), "hog to run")
+    cid = running["containerStatuses"][0]["containerID"].removeprefix("docker://")
+    host = engine.containers.get(cid).attrs["HostConfig"]
+    assert host["Memory"] == 32 * 2**20 and host["CpuQuota"] == 50_000
+    st = wait_for(lambda: phase_is(dapi, dns, "hog", "Failed", "Succeeded"), "hog to end")
+    term = st["containerStatuses"][0]["state"]["terminated"]
+    assert st["phase"] == "Failed" and term["reason"] == "OOMKilled"
+    assert term["exitCode"] == 137
+
+
+def test_failing_liveness_probe_restarts_and_readiness_follows(dapi: k8s.ApiClient,
+                                                               dns: str) -> None:
+    probe = {"exec": {"command": ["cat", "/tmp/healthy"]}, "periodSeconds": 1,
+             "failureThreshold": 1}
+    app = sh("c", "touch /tmp/healthy; sleep 3; rm /tmp/healthy; sleep 600",
+             livenessProbe=probe, readinessProbe=probe)
+    core(dapi).create_namespaced_pod(dns, pod_doc("live", app))
+
+    def ready() -> bool:
+        cs = (status(dapi, dns, "live").get("containerStatuses") or [{}])[0]
+        return bool(cs.get("ready"))
+    wait_for(ready, "live to be ready", timeout=30)
+
+    def restarted() -> Obj | None:
+        cs = (status(dapi, dns, "live").get("containerStatuses") or [{}])[0]
+        return cs if cs.get("restartCount", 0) >= 1 else None
+    cs = wait_for(restarted, "a liveness restart", timeout=30)
+    assert cs["lastState"]["terminated"]["exitCode"] != 0
+    events = core(dapi).list_namespaced_event(dns, field_selector="involvedObject.name=live")
+    reasons = {e.reason for e in events.items}
+    assert {"Unhealthy", "Killing"} <= reasons
