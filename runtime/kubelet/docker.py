@@ -128,28 +128,35 @@ class DockerRuntime:
         return f"docker://{doc['Id']}"
 
     # -- containers ----------------------------------------------------------------------
-    async def list_containers(self) -> list[cri.ContainerInfo]:
-        """The node's containers; each (id, status) is inspected once and then cached."""
+    async def list_containers(self, pod_uid: str = "") -> list[cri.ContainerInfo]:
+        """The node's containers (or one pod's); each (id, status) is inspected once and
+        then cached."""
+        labels = [f"{cri.NODE}={self.node}", f"{cri.CLUSTER}={self.cluster}"]
+        if pod_uid:
+            labels.append(f"{cri.POD_UID}={pod_uid}")
         summary = await self._call(self._client.api.containers, all=True,
-                                   filters={"label": [f"{cri.NODE}={self.node}",
-                                                      f"{cri.CLUSTER}={self.cluster}"]})
-        out, seen = [], set()
-        for s in summary:
-            key = (s["Id"], s.get("State", ""))
-            seen.add(key)
-            info = self._inspected.get(key)
-            if info is None:
-                try:
-                    info = info_from_inspect(await self._call(
-                        self._client.api.inspect_container, s["Id"]))
-                except docker.errors.NotFound:
-                    continue
-                if s.get("State") in ("running", "exited", "created"):
-                    self._inspected[key] = info
-            out.append(info)
-        for key in [k for k in self._inspected if k not in seen]:
-            del self._inspected[key]
+                                   filters={"label": labels})
+        keys = [(s["Id"], s.get("State", "")) for s in summary]
+        fresh = [k for k in keys if k not in self._inspected]
+        found = await asyncio.gather(*(self._inspect_or_none(cid) for cid, _ in fresh))
+        transient = []  # states (restarting, removing, ...) not worth caching
+        for key, info in zip(fresh, found, strict=True):
+            if info is not None and key[1] in ("running", "exited", "created"):
+                self._inspected[key] = info
+            elif info is not None:
+                transient.append(info)
+        out = [self._inspected[k] for k in keys if k in self._inspected] + transient
+        if not pod_uid:  # a full listing: forget containers that are gone
+            seen = set(keys)
+            for key in [k for k in self._inspected if k not in seen]:
+                del self._inspected[key]
         return out
+
+    async def _inspect_or_none(self, container_id: str) -> cri.ContainerInfo | None:
+        try:
+            return await self.inspect(container_id)
+        except docker.errors.NotFound:
+            return None
 
     async def inspect(self, container_id: str) -> cri.ContainerInfo:
         return info_from_inspect(await self._call(self._client.api.inspect_container,

@@ -81,7 +81,7 @@ class DockerKubelet:
         allocatable = dict(node.get("status", {}).get("allocatable") or {})
         self.syncer = PodSyncer(self.client, self.runtime, self.events, self.name,
                                 self.host_ip, allocatable, self.pods, self._containers,
-                                self.relist, self.prober.ready_ids, self.clock)
+                                self.relist_pod, self.prober.ready_ids, self.clock)
         await self._renew_lease()
         await self.relist()  # what a previous run left, before any pod is synced
         self.informer.add_handler(self._on_pod)
@@ -207,6 +207,18 @@ class DockerKubelet:
                     else:
                         self._fingerprints.pop(uid, None)
                     self._wake(uid)
+
+    async def relist_pod(self, uid: str) -> None:
+        """Re-read one pod's containers after its worker acted (cheaper than a relist
+        of the node, which would wake every pod whose containers changed meanwhile)."""
+        found = await self.runtime.list_containers(pod_uid=uid)
+        self.prober.pod_containers(uid, found)
+        if found:
+            self.by_uid[uid] = found
+            self._fingerprints[uid] = tuple(sorted((c.id, c.state) for c in found))
+        else:
+            self.by_uid.pop(uid, None)
+            self._fingerprints.pop(uid, None)
 
     async def _relist_loop(self) -> None:
         while True:

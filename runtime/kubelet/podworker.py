@@ -11,6 +11,7 @@ It never imports kapi/ and never touches containers of other pods or nodes.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
@@ -49,9 +50,12 @@ class PodSyncer:
     allocatable: dict[str, str]
     pods: dict[str, Obj]                # uid -> pod, kept by the kubelet's informer
     containers: Callable[[str], list[cri.ContainerInfo]]  # uid -> containers, last listing
-    relist: Callable[[], Awaitable[None]]
+    relist: Callable[[str], Awaitable[None]]  # re-read one pod's containers
     ready: Callable[[str], frozenset[str]]  # uid -> ids passing readiness
     clock: Callable[[], float]
+    # pods acting at once: no more than the engine's threads, so that pods started
+    # together come up one after another instead of all at the end (first come first)
+    start_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(6))
     crash_backoff: Backoff = field(default_factory=Backoff)
     image_backoff: Backoff = field(default_factory=Backoff)
     image_waiting: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
@@ -71,7 +75,7 @@ class PodSyncer:
         plan = podsync.plan(pod, self.containers(uid), self.crash_backoff, now)
         acted = await self._act(pod, plan)
         if acted:
-            await self.relist()
+            await self.relist(uid)
         result = SyncResult(resync_at=plan.resync_at)
         status = await self._report(pod, plan, now)
         if status["phase"] in TERMINAL and any(c.running for c in self.containers(uid)):
@@ -96,18 +100,21 @@ class PodSyncer:
             await self._stop(pod, c, 0 if c.sandbox else grace)
         for c in plan.remove:
             await self.runtime.remove_container(c.id)
+        if plan.start_sandbox is not None or plan.start:
+            async with self.start_slots:
+                await self._start_all(pod, plan)
+        return bool(plan.stop or plan.remove or plan.start or plan.start_sandbox is not None)
+
+    async def _start_all(self, pod: Obj, plan: podsync.Plan) -> None:
+        spec = pod.get("spec") or {}
+        boxes = podsync.sandboxes(self.containers(pod["metadata"]["uid"]))
         if plan.start_sandbox is not None:
             labels = containerspec.pod_labels(pod, self.node)
-            await self.runtime.run_sandbox(pod, labels, attempt=plan.start_sandbox,
-                                           host_network=bool(spec.get("hostNetwork")))
-        if plan.start:
-            boxes = podsync.sandboxes(self.containers(pod["metadata"]["uid"]))
-            if plan.start_sandbox is not None or not boxes:
-                await self.relist()
-                boxes = podsync.sandboxes(self.containers(pod["metadata"]["uid"]))
-            for c, attempt, init in plan.start:
-                await self._start(pod, boxes[-1], c, attempt, init)
-        return bool(plan.stop or plan.remove or plan.start or plan.start_sandbox is not None)
+            boxes.append(await self.runtime.run_sandbox(
+                pod, labels, attempt=plan.start_sandbox,
+                host_network=bool(spec.get("hostNetwork"))))
+        for c, attempt, init in plan.start:
+            await self._start(pod, boxes[-1], c, attempt, init)
 
     async def _stop(self, pod: Obj, c: cri.ContainerInfo, grace: int) -> None:
         if not c.sandbox:
@@ -198,8 +205,6 @@ class PodSyncer:
                 raise
 
     async def _remove_all(self, uid: str, *, grace: int, pod: Obj | None = None) -> None:
-        import asyncio
-
         containers = self.containers(uid)
         apps = [c for c in containers if c.running and not c.sandbox]
         if pod is not None:
@@ -208,7 +213,7 @@ class PodSyncer:
         await asyncio.gather(*(self.runtime.stop_container(c.id, grace) for c in apps))
         for c in containers:
             await self.runtime.remove_container(c.id)
-        await self.relist()
+        await self.relist(uid)
 
     def _forget(self, uid: str) -> None:
         self.written.pop(uid, None)

@@ -38,46 +38,50 @@ class Prober:
                  clock: Callable[[], float], report: Report | None = None) -> None:
         self.runtime, self.on_change, self.clock, self.report = runtime, on_change, clock, report
         self.specs: dict[str, Obj] = {}                         # uid -> pod
-        self.running: dict[str, set[str]] = {}                  # uid -> running app ids
+        self.running: dict[str, dict[str, str]] = {}            # uid -> running app id -> name
         self.results: dict[str, bool] = {}                      # container id -> ready
         self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
-        self._names: dict[str, str] = {}                        # running app id -> name
 
     def update_pod(self, pod: Obj) -> None:
         self.specs[pod["metadata"].get("uid", "")] = pod
 
     def forget(self, uid: str) -> None:
         self.specs.pop(uid, None)
-        self.running.pop(uid, None)
+        self.pod_containers(uid, [])
 
     def ready_ids(self, uid: str) -> frozenset[str]:
+        """Running app containers that pass readiness (or have no readiness probe)."""
         pod = self.specs.get(uid) or {}
-        out = set()
-        for cid in self.running.get(uid, set()):
-            if self.results.get(cid, False):
-                out.add(cid)
         probed = {c["name"] for c in (pod.get("spec") or {}).get("containers") or []
                   if c.get("readinessProbe")}
-        for cid, name in self._names.items():
-            if cid in self.running.get(uid, set()) and name not in probed:
-                out.add(cid)
-        return frozenset(out)
+        return frozenset(cid for cid, name in self.running.get(uid, {}).items()
+                         if name not in probed or self.results.get(cid, False))
 
     def containers_changed(self, found: list[cri.ContainerInfo]) -> None:
-        running: dict[str, set[str]] = {}
-        ips = {c.pod_uid: c.ip for c in found if c.sandbox and c.running}
-        names: dict[str, str] = {}
+        """A listing of the whole node."""
+        by_uid: dict[str, list[cri.ContainerInfo]] = {uid: [] for uid in self.running}
         for c in found:
-            if c.running and not c.sandbox and not c.init:
-                running.setdefault(c.pod_uid, set()).add(c.id)
-                names[c.id] = c.name
-                self._ensure(c, ips.get(c.pod_uid, ""))
-        self.running, self._names = running, names
-        alive = set(names)
-        for key in [k for k in self.tasks if k[0] not in alive]:
+            by_uid.setdefault(c.pod_uid, []).append(c)
+        for uid, containers in by_uid.items():
+            self.pod_containers(uid, containers)
+
+    def pod_containers(self, uid: str, found: list[cri.ContainerInfo]) -> None:
+        """A listing of one pod: probe what newly runs, stop probing what stopped."""
+        ip = next((c.ip for c in found if c.sandbox and c.running), "")
+        running = {c.id: c.name for c in found
+                   if c.running and not c.sandbox and not c.init}
+        for c in found:
+            if c.id in running:
+                self._ensure(c, ip)
+        gone = set(self.running.get(uid, {})) - set(running)
+        if running:
+            self.running[uid] = running
+        else:
+            self.running.pop(uid, None)
+        for key in [k for k in self.tasks if k[0] in gone]:
             self.tasks.pop(key).cancel()
-        for cid in [c for c in self.results if c not in alive]:
-            del self.results[cid]
+        for cid in gone:
+            self.results.pop(cid, None)
 
     def _ensure(self, c: cri.ContainerInfo, ip: str) -> None:
         pod = self.specs.get(c.pod_uid)
