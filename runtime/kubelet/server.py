@@ -74,8 +74,12 @@ def pick_instance(pod: Obj, containers: list[ContainerInfo], name: str,
                            f'"{meta["name"]}" not found')
         return insts[-2]
     if not insts:
+        statuses = ((pod.get("status") or {}).get("initContainerStatuses" if init else
+                                                   "containerStatuses") or [])
+        waiting = next((((s.get("state") or {}).get("waiting") or {}).get("reason")
+                        for s in statuses if s.get("name") == name), None)
         raise LogError(f'container "{name}" in pod "{meta["name"]}" is waiting to start: '
-                       "ContainerCreating")
+                       f'{waiting or "ContainerCreating"}')
     return insts[-1]
 
 
