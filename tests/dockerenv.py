@@ -36,7 +36,8 @@ def require_docker() -> Any:
 
 def cluster_containers(client: Any, cluster_uid: str, **labels: str) -> list[Any]:
     wanted = [f"{cri.CLUSTER}={cluster_uid}", *(f"{k}={v}" for k, v in labels.items())]
-    return list(client.containers.list(all=True, filters={"label": wanted}))
+    # sparse: no inspect per container, which would race with a container going away
+    return list(client.containers.list(all=True, sparse=True, filters={"label": wanted}))
 
 
 def remove_cluster_containers(client: Any, cluster_uid: str) -> int:
