@@ -6,7 +6,7 @@ DATA_DIR ?= $(HOME)/.kapi
 PORT ?= 6443
 SIMULATED_NODES ?= 3
 
-.PHONY: up test bench lint clean
+.PHONY: up test bench lint clean docker-env
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,7 +14,12 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
-up: $(BIN)/.installed
+# Docker for the Docker-backed nodes: installs docker.io/busybox-static as root when missing,
+# starts dockerd when none answers, builds the local images (never pulls).
+docker-env: $(BIN)/.installed
+	PYTHON=$(BIN)/python bash scripts/docker-env.sh
+
+up: docker-env
 	$(BIN)/kapi up --data-dir $(DATA_DIR) --port $(PORT) --simulated-nodes $(SIMULATED_NODES)
 
 test: $(BIN)/.installed

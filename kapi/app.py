@@ -26,7 +26,7 @@ from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
-from kapi.endpoints import codec, params
+from kapi.endpoints import codec, params, podlog
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
 from kapi.endpoints.watch import WatchStream
@@ -203,6 +203,8 @@ class APIServer:
                                                     q.get("includeObject")))
         if verb == "watch":
             return await self._watch(call)
+        if info.subresource == "log" and verb == "get":
+            return await self._pod_log(call)
         handler = getattr(self.handlers, verb, None)
         if handler is None:
             raise errors.MethodNotAllowed(f"verb {verb} is not supported")
@@ -211,6 +213,19 @@ class APIServer:
         if call.warnings:
             headers["warning"] = ", ".join(f'299 - "{_quoted(w)}"' for w in call.warnings)
         return json_response(code, out, headers)
+
+    async def _pod_log(self, call: Call) -> Response:
+        """pods/log, forwarded to the kubelet of the pod's node (kapi/endpoints/podlog.py)."""
+        pod = await self.store.get(call.resource, call.namespace, call.info.name)
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        if not node_name:
+            podlog.container_name(pod, call.query.get("container"))
+            return Response(b"", media_type="text/plain")
+        nodes = self.scheme.get("", "v1", "nodes")
+        assert nodes is not None
+        node = await self.store.get(nodes, None, node_name)
+        http, response = await podlog.open_log(pod, node, call.query)
+        return StreamingResponse(podlog.relay(http, response), media_type="text/plain")
 
     async def _watch(self, call: Call) -> Response:
         opts = params.list_options(call.resource, call.query)

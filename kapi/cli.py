@@ -156,12 +156,55 @@ async def start_components(config: Config, wanted: dict[str, object]
     if wanted.get("scheduler"):
         from runtime.scheduler.run import run_scheduler
         tasks.append(asyncio.create_task(run_scheduler(client("kapi-scheduler"))))
+    tasks += _docker_nodes(wanted, client)
     nodes = int(wanted.get("simulated_nodes") or 0)  # type: ignore[call-overload]
     if nodes:
         from runtime.kubelet.simulated import run_simulated_nodes
         tasks.append(asyncio.create_task(run_simulated_nodes(
             client("kapi-kubelet-simulated"), count=nodes, prefix="kapi-sim-")))
     return tasks, clients
+
+
+NO_DOCKER_HINT = ("as root: apt-get install -y docker.io busybox-static && "
+                  "setsid dockerd >/tmp/dockerd.log 2>&1 &  (or `make docker-env`)")
+
+
+def _docker_nodes(wanted: dict[str, object], client: Any) -> list[asyncio.Task[None]]:
+    """Docker-backed nodes kapi-node-1..N; without a reachable engine, one line saying so
+    (the control plane and the simulated nodes still start)."""
+    count = wanted.get("nodes")
+    if count == 0:
+        return []
+    from runtime.kubelet.docker import engine_reachable
+    reason = engine_reachable()
+    if reason is not None:
+        print(f"kapi: no Docker engine reachable ({reason}); starting no Docker-backed "
+              f"node. Fix: {NO_DOCKER_HINT}", flush=True)
+        return []
+    from runtime.kubelet.kubelet import run_docker_kubelet
+    flags = _node_flags(wanted["node_flags"])  # type: ignore[arg-type]
+    return [asyncio.create_task(run_docker_kubelet(
+        client(f"kapi-kubelet/kapi-node-{i}"), _kubelet_config(f"kapi-node-{i}", 0, flags)))
+        for i in range(1, int(count if count is not None else 1) + 1)]  # type: ignore
+
+
+def _node_flags(args: argparse.Namespace) -> Any:
+    from runtime.kubelet.nodeinfo import NodeFlags
+    return NodeFlags(cpu=args.node_cpu or "", memory=args.node_memory or "",
+                     pods=str(args.node_max_pods))
+
+
+def _kubelet_config(name: str, port: int, flags: Any) -> Any:
+    from runtime.kubelet.kubelet import KubeletConfig
+    return KubeletConfig(node_name=name, port=port, flags=flags)
+
+
+def _node_capacity_flags(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--node-cpu", default="", help="cpu capacity each Docker node reports "
+                   "(default: the host's; set it when several nodes share one host)")
+    s.add_argument("--node-memory", default="", help="memory capacity each Docker node "
+                   "reports, e.g. 4Gi (default: the host's)")
+    s.add_argument("--node-max-pods", type=int, default=110)
 
 
 def _server_flags(s: argparse.ArgumentParser) -> None:
@@ -215,6 +258,11 @@ def _parser() -> argparse.ArgumentParser:
     _server_flags(up)
     up.add_argument("--simulated-nodes", type=int, default=0,
                     help="simulated (kwok-like) nodes to start")
+    up.add_argument("--nodes", type=int, default=None,
+                    help="Docker-backed nodes to start (default: 1 when a Docker engine "
+                         "is reachable, else 0); their containers stay for adoption by the "
+                         "next start")
+    _node_capacity_flags(up)
     up.add_argument("--no-controllers", action="store_true", help="start no controller manager")
     up.add_argument("--no-scheduler", action="store_true", help="start no scheduler")
     _controller_flags(up)
@@ -223,6 +271,14 @@ def _parser() -> argparse.ArgumentParser:
     _component_flags(cm)
     _controller_flags(cm)
     _component_flags(sub.add_parser("scheduler", help="start the scheduler alone"))
+    kl = sub.add_parser("kubelet", help="run one Docker-backed node alone")
+    kl.add_argument("--node-name", required=True)
+    kl.add_argument("--kubeconfig", type=Path, default=None,
+                    help="kubeconfig of the cluster (default: $KUBECONFIG, then ~/.kapi/kubeconfig)")
+    kl.add_argument("--port", type=int, default=0,
+                    help="the kubelet endpoint port on the node IP, published on the Node "
+                         "(default: a free one)")
+    _node_capacity_flags(kl)
     return p
 
 
@@ -257,6 +313,34 @@ async def run_component(command: str, kubeconfig: Path, leader_elect: bool,
     await client.close()
 
 
+def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
+    from runtime.kubelet.docker import engine_reachable
+    reason = engine_reachable()
+    if reason is not None:
+        print(f"kapi: no Docker engine reachable ({reason}). Fix: {NO_DOCKER_HINT}",
+              file=sys.stderr)
+        return 1
+    config = _kubelet_config(args.node_name, args.port, _node_flags(args))
+
+    async def main() -> None:
+        from runtime.client.rest import Client
+        from runtime.kubelet.kubelet import run_docker_kubelet
+        client = Client.from_kubeconfig(_kubeconfig(args.kubeconfig),
+                                        user_agent=f"kapi-kubelet/{args.node_name}")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        task = asyncio.create_task(run_docker_kubelet(client, config))
+        waiter = asyncio.create_task(stop.wait())
+        await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await client.close()
+    run(main())
+    return 0
+
+
 def _toleration_seconds(args: argparse.Namespace) -> int:
     """`kapi up` evicts pods from unreachable nodes after --pod-eviction-timeout: the
     default tolerations of new pods say the same."""
@@ -273,6 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         run = uvloop.run
     except ImportError:
         run = asyncio.run
+    if args.command == "kubelet":
+        return _run_kubelet(args, run)
     if args.command in ("controller-manager", "scheduler"):
         opts = _controller_options(args) if args.command == "controller-manager" else {}
         run(run_component(args.command, _kubeconfig(args.kubeconfig), args.leader_elect == "true",
@@ -295,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = {"controller-manager": not args.no_controllers,
                   "scheduler": not args.no_scheduler,
                   "simulated_nodes": args.simulated_nodes,
+                  "nodes": args.nodes, "node_flags": args,
                   "options": _controller_options(args)}
     tune_gc_for_serving()
     try:

@@ -89,7 +89,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A whole cluster: API server, controller manager, scheduler and three simulated
     nodes, with short node-failure timeouts so tests see evictions quickly."""
     s = start_server(tmp_path_factory.mktemp("cluster"), command="up",
-                     extra=("--simulated-nodes", "3", "--pod-eviction-timeout", "5",
+                     extra=("--nodes", "0", "--simulated-nodes", "3", "--pod-eviction-timeout", "5",
                             "--pod-gc-quarantine", "3"))
     yield s
     stop_server(s.proc)

@@ -22,7 +22,7 @@ def test_taken_port_is_a_clear_error(server, tmp_path):
 
 
 def test_up_stops_cleanly_on_sigterm(tmp_path):
-    s = start_server(tmp_path / "up", command="up", extra=("--simulated-nodes", "2"))
+    s = start_server(tmp_path / "up", command="up", extra=("--nodes", "0", "--simulated-nodes", "2"))
     try:
         with httpx.Client(base_url=s.url, timeout=10) as c:
             for _ in range(100):  # bounded: the nodes register within a few seconds
@@ -36,3 +36,23 @@ def test_up_stops_cleanly_on_sigterm(tmp_path):
     assert code == 0
     assert "Traceback" not in s.log.read_text()
     assert "export KUBECONFIG=" in s.log.read_text()
+
+
+def test_up_without_a_docker_engine_says_so_and_still_starts(tmp_path, monkeypatch):
+    """No engine answers: one clear line with the fix, and the control plane and the
+    simulated nodes asked for start anyway."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such-docker.sock")
+    s = start_server(tmp_path / "up", command="up", extra=("--simulated-nodes", "1"))
+    try:
+        with httpx.Client(base_url=s.url, timeout=10) as c:
+            for _ in range(100):  # bounded: the node registers within a few seconds
+                nodes = c.get("/api/v1/nodes").json()["items"]
+                if nodes:
+                    break
+                time.sleep(0.1)
+        assert [n["metadata"]["name"] for n in nodes] == ["kapi-sim-0"]
+    finally:
+        stop_server(s.proc)
+    lines = [line for line in s.log.read_text().splitlines() if "Docker" in line]
+    assert len(lines) == 1 and "no Docker engine reachable" in lines[0]
+    assert "apt-get install -y docker.io" in lines[0] and "dockerd" in lines[0]

@@ -267,7 +267,7 @@ def own_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """3 simulated nodes, a short grace period and eviction timeout. Until `kapi up`
     takes --node-monitor-grace-period, the controllers run beside it in a process of
     their own with those options."""
-    base = ("--simulated-nodes", "3", "--pod-eviction-timeout", str(EVICTION))
+    base = ("--nodes", "0", "--simulated-nodes", "3", "--pod-eviction-timeout", str(EVICTION))
     data = tmp_path_factory.mktemp("nodelife")
     if _up_has_flag("--node-monitor-grace-period"):
         s = start_server(data, command="up", extra=(*base, "--node-monitor-grace-period", str(GRACE)))

@@ -56,7 +56,8 @@ def _validate_update(new: Obj, old: Obj) -> list[FieldError]:
 PODS = PodStrategy(
     row("", "v1", "pods", "Pod", CORE, short_names=("po",), categories=ALL,
         subresources=(status_of("Pod"), Subresource("binding", "Binding", verbs=("create",)),
-                      Subresource("eviction", "Eviction", "policy", "v1", verbs=("create",))),
+                      Subresource("eviction", "Eviction", "policy", "v1", verbs=("create",)),
+                      Subresource("log", "Pod", verbs=("get",))),
         field_selectors=("spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
                          "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
                          "status.podIP", "status.podIPs", "status.nominatedNodeName")),

@@ -1,0 +1,179 @@
+"""Pod start latency on a Docker-backed node: prints figures, asserts nothing.
+
+    python -m bench.pods                  # batches of 1 and 20 pods
+    python -m bench.pods --counts 1,20,100
+
+A cluster of our own (`kapi up --nodes 1`, its data in a temporary folder) runs batches
+of busybox `sleep` pods created at once; a watch records when each pod is Running and
+when it is Ready (create -> Running, create -> Ready, p50/p99). Next to it, in the same
+run, the same sandbox+container pair started with the Docker SDK alone (pause with
+shareable IPC, then busybox joining its network and IPC): one pair at a time, and the
+whole batch at once on 8 threads (the kubelet's engine pool). Every container made here
+carries the cluster's label or is removed by its id; the server is stopped by its PID.
+Needs a reachable Docker engine (`make docker-env`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from runtime.kubelet import cri, images
+
+HOST = "127.0.0.1"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(int(q * len(ordered)), len(ordered) - 1)]
+
+
+def line(label: str, values: list[float]) -> str:
+    return (f"{label:<34} n={len(values):<4} p50={statistics.median(values) * 1000:7.0f} ms"
+            f"  p99={pct(values, 0.99) * 1000:7.0f} ms")
+
+
+def _pair(engine: Any, made: list[Any]) -> None:
+    box = engine.containers.run(images.PAUSE_IMAGE, detach=True, ipc_mode="shareable")
+    made.append(box)
+    made.append(engine.containers.run(images.BUSYBOX_IMAGE, ["sleep", "600"], detach=True,
+                                      network_mode=f"container:{box.id}",
+                                      ipc_mode=f"container:{box.id}"))
+
+
+def bare_pairs(engine: Any, count: int, workers: int) -> list[float]:
+    """Sandbox + container pairs with the SDK alone on `workers` threads; each pair's
+    time from the batch start, or (one worker) from its own start."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    made: list[Any] = []
+    t0 = time.monotonic()
+
+    def one(_: int) -> float:
+        start = t0 if workers > 1 else time.monotonic()
+        _pair(engine, made)
+        return time.monotonic() - start
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(one, range(count)))
+    finally:
+        for c in made:
+            c.remove(force=True)
+
+
+def start_cluster(workdir: Path, port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, "-m", "kapi.cli", "up", "--data-dir",
+                             str(workdir), "--port", str(port), "--nodes", "1"],
+                            stdout=(workdir / "server.log").open("ab"),
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=5) as c:
+        while time.monotonic() < deadline:
+            try:
+                nodes = c.get("/api/v1/nodes").json().get("items", [])
+                if any(n["metadata"]["name"] == "kapi-node-1" for n in nodes):
+                    return proc
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("the cluster's Docker node did not register in 60 s")
+
+
+def pod(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"terminationGracePeriodSeconds": 0, "containers": [
+                {"name": "c", "image": "busybox", "command": ["sleep", "600"]}]}}
+
+
+def watch_batch(url: str, ns: str, names: set[str], created: dict[str, float],
+                timeout: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Create the pods while a watch records when each is Running and Ready."""
+    running: dict[str, float] = {}
+    ready: dict[str, float] = {}
+    with httpx.Client(base_url=url, timeout=httpx.Timeout(10, read=timeout)) as c:
+        rv = c.get(f"/api/v1/namespaces/{ns}/pods").json()["metadata"]["resourceVersion"]
+
+        def creator() -> None:
+            with httpx.Client(base_url=url, timeout=30) as w:
+                for n in sorted(names):
+                    created[n] = time.monotonic()
+                    w.post(f"/api/v1/namespaces/{ns}/pods", json=pod(n)).raise_for_status()
+        t = threading.Thread(target=creator)
+        deadline = time.monotonic() + timeout
+        with c.stream("GET", f"/api/v1/namespaces/{ns}/pods", params={
+                "watch": "true", "resourceVersion": rv,
+                "timeoutSeconds": str(int(timeout))}) as r:
+            t.start()
+            for raw in r.iter_lines():
+                _record(raw, running, ready)
+                if len(ready) == len(names) or time.monotonic() > deadline:
+                    break
+        t.join()
+    return running, ready
+
+
+def _record(raw: str, running: dict[str, float], ready: dict[str, float]) -> None:
+    import json
+    if not raw:
+        return
+    obj = json.loads(raw)["object"]
+    name, st = obj["metadata"]["name"], obj.get("status") or {}
+    now = time.monotonic()
+    if st.get("phase") == "Running":
+        running.setdefault(name, now)
+    if any(c["type"] == "Ready" and c["status"] == "True" for c in st.get("conditions") or []):
+        ready.setdefault(name, now)
+
+
+def main() -> int:
+    import docker
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--counts", default="1,20")
+    p.add_argument("--port", type=int, default=16999)
+    p.add_argument("--timeout", type=float, default=120.0)
+    args = p.parse_args()
+    engine = docker.from_env(timeout=120)
+    images.ensure_images(engine)
+    url = f"http://{HOST}:{args.port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = start_cluster(Path(tmp), args.port)
+        with httpx.Client(base_url=url, timeout=10) as c:
+            cluster = c.get("/api/v1/namespaces/kube-system").json()["metadata"]["uid"]
+        try:
+            for count in (int(x) for x in args.counts.split(",")):
+                ns = f"bench-{count}-{int(time.time())}"
+                with httpx.Client(base_url=url, timeout=10) as c:
+                    c.post("/api/v1/namespaces", json={"metadata": {"name": ns}})
+                names = {f"p{i}" for i in range(count)}
+                created: dict[str, float] = {}
+                t0 = time.monotonic()
+                running, ready = watch_batch(url, ns, names, created, args.timeout)
+                print(f"-- {count} pods: all Ready after {time.monotonic() - t0:.1f} s "
+                      f"({len(ready)}/{count} Ready)")
+                print(line("kapi create -> Running", [running[n] - created[n] for n in running]))
+                print(line("kapi create -> Ready", [ready[n] - created[n] for n in ready]))
+                print(line("bare docker pairs, one at a time", bare_pairs(engine, min(count, 10),
+                                                                          1)))
+                print(line(f"bare docker pairs, {count} at once", bare_pairs(engine, count, 8)))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            for c in engine.containers.list(all=True, filters={
+                    "label": f"{cri.CLUSTER}={cluster}"}):
+                c.remove(force=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

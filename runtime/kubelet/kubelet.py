@@ -1,0 +1,297 @@
+"""A Docker-backed kubelet: one real node of the cluster.
+
+It owns the node's life: registration (runtime/kubelet/nodeinfo.py), the Lease heartbeat
+and periodic node status, the watch of pods bound to this node, the relist of the node's
+containers every second (upstream's PLEG) that wakes the pods whose containers changed,
+one worker per pod running runtime/kubelet/podworker.py's sync, adoption of the
+containers a previous run left (the runtime's labels are the truth), the removal of
+containers whose pod is gone, and the readiness probes (runtime/kubelet/probes.py).
+It is an API client: it never imports kapi/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import httpx
+
+from runtime.client.events import EventRecorder
+from runtime.client.informer import Informer
+from runtime.client.resources import LEASES, NODES, PODS
+from runtime.client.rest import ApiError, Client
+from runtime.kubelet import cri, nodeinfo, server, simnode
+from runtime.kubelet.podworker import PodSyncer, rfc3339
+from runtime.kubelet.probes import Prober
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class KubeletConfig:
+    node_name: str
+    port: int = 0                     # the kubelet endpoint on the node IP; 0: a free one
+    flags: nodeinfo.NodeFlags = field(default_factory=nodeinfo.NodeFlags)
+    relist_period: float = 1.0
+    lease_interval: float = 10.0
+    lease_duration: int = 40
+    status_interval: float = 60.0
+
+
+@dataclass
+class _Worker:
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+
+class DockerKubelet:
+    def __init__(self, client: Client, runtime: Any, config: KubeletConfig, *,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.client, self.runtime, self.config, self.clock = client, runtime, config, clock
+        self.name = config.node_name
+        self.pods: dict[str, Obj] = {}                          # uid -> pod
+        self.by_uid: dict[str, list[cri.ContainerInfo]] = {}    # last listing
+        self._fingerprints: dict[str, tuple[tuple[str, str], ...]] = {}
+        self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={self.name}")
+        self.workers: dict[str, _Worker] = {}
+        self.events = EventRecorder(client, "kubelet", host=self.name)
+        self.prober = Prober(runtime, on_change=self._wake, clock=clock, report=self._report)
+        self.host_ip = "127.0.0.1"
+        self.port = config.port
+        self.syncer: PodSyncer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._lease: Obj | None = None
+        self._node_uid = ""
+        self._relist_lock = asyncio.Lock()
+        self._server_stop = asyncio.Event()
+        self._synced = False  # no pod is synced before the informer has listed them all
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        await self.runtime.ensure_images()
+        subnet, self.host_ip = await self.runtime.bridge()
+        self.port = self.config.port or _free_port(self.host_ip)
+        node = await self._register(subnet)
+        allocatable = dict(node.get("status", {}).get("allocatable") or {})
+        self.syncer = PodSyncer(self.client, self.runtime, self.events, self.name,
+                                self.host_ip, allocatable, self.pods, self._containers,
+                                self.relist_pod, self.prober.ready_ids, self.clock)
+        await self._renew_lease()
+        await self.relist()  # what a previous run left, before any pod is synced
+        self.informer.add_handler(self._on_pod)
+        self.informer.start()
+        await asyncio.wait_for(self.informer.synced.wait(), 60)
+        self._synced = True
+        for uid in set(self.pods) | set(self.by_uid):
+            self._wake(uid)
+        self._tasks += [asyncio.create_task(self._relist_loop(), name=f"pleg-{self.name}"),
+                        asyncio.create_task(self._heartbeat(), name=f"lease-{self.name}"),
+                        asyncio.create_task(self._serve(), name=f"kubelet-api-{self.name}")]
+
+    async def _serve(self) -> None:
+        """The kubelet's own HTTP API on the endpoint the Node publishes."""
+        app = server.build_app(find_pod=self.find_pod, containers=self._containers,
+                               runtime=self.runtime, clock=self.clock)
+        await server.serve(app, self.host_ip, self.port, self._server_stop)
+
+    def find_pod(self, namespace: str, name: str) -> Obj | None:
+        return next((p for p in self.pods.values() if p["metadata"]["name"] == name
+                     and p["metadata"].get("namespace") == namespace), None)
+
+    async def stop(self) -> None:
+        """Stop the kubelet; the containers stay for the next run to adopt."""
+        self._server_stop.set()
+        tasks = self._tasks + [w.task for w in self.workers.values() if w.task]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.prober.stop()
+        await self.informer.stop()
+
+    # -- node ----------------------------------------------------------------------------
+    async def _register(self, subnet: str) -> Obj:
+        doc = nodeinfo.node_document(
+            self.name, facts=nodeinfo.host_facts(), flags=self.config.flags,
+            node_ip=self.host_ip, pod_cidr=subnet, port=self.port,
+            runtime_version=await self.runtime.version(),
+            images=await self.runtime.images(), now=rfc3339(self.clock()))
+        try:
+            node = await self.client.create(NODES, doc)
+        except ApiError as e:
+            if not e.already_exists:
+                raise
+            await self.client.patch(NODES, self.name, {"metadata": {
+                "labels": doc["metadata"]["labels"],
+                "annotations": doc["metadata"]["annotations"]}, "spec": doc["spec"]})
+            node = await self.client.patch(NODES, self.name, {"status": doc["status"]},
+                                           subresource="status")
+        self._node_uid = node["metadata"].get("uid", "")
+        return node
+
+    async def _heartbeat(self) -> None:
+        last_status = self.clock()
+        while True:
+            await asyncio.sleep(self.config.lease_interval)
+            try:
+                await self._renew_lease()
+                if self.clock() - last_status >= self.config.status_interval:
+                    await self._post_status()
+                    last_status = self.clock()
+            except (ApiError, httpx.HTTPError) as e:
+                log.warning("kubelet %s: heartbeat failed: %s", self.name, e)
+
+    async def _post_status(self) -> None:
+        current = await self.client.get(NODES, self.name)
+        patch = simnode.status_conditions_patch(current, rfc3339(self.clock()))
+        patch["status"]["images"] = await self.runtime.images()
+        await self.client.patch(NODES, self.name, patch, subresource="status")
+
+    async def _renew_lease(self) -> None:
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S.%fZ")
+        if self._lease is not None:
+            self._lease["spec"]["renewTime"] = now
+            try:
+                self._lease = await self.client.update(LEASES, self._lease)
+                return
+            except ApiError as e:
+                if not (e.conflict or e.not_found):
+                    raise
+        doc = simnode.lease_document(self.name, self._node_uid, self.config.lease_duration,
+                                     now)
+        try:
+            self._lease = await self.client.create(LEASES, doc)
+        except ApiError as e:
+            if not e.already_exists:
+                raise
+            lease = await self.client.get(LEASES, self.name, "kube-node-lease")
+            lease["spec"] = doc["spec"]
+            self._lease = await self.client.update(LEASES, lease)
+
+    # -- pods and containers -------------------------------------------------------------
+    def _containers(self, uid: str) -> list[cri.ContainerInfo]:
+        return list(self.by_uid.get(uid, ()))
+
+    def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
+        pod = new if event != "delete" else old
+        if pod is None:
+            return
+        uid = pod["metadata"].get("uid", "")
+        if event == "delete":
+            self.pods.pop(uid, None)
+        else:
+            self.pods[uid] = pod
+            self.prober.update_pod(pod)
+        self._wake(uid)
+
+    async def relist(self) -> None:
+        """List the node's containers; wake the pods whose containers changed."""
+        async with self._relist_lock:
+            found = await self.runtime.list_containers()
+            by_uid: dict[str, list[cri.ContainerInfo]] = {}
+            for c in found:
+                by_uid.setdefault(c.pod_uid, []).append(c)
+            self.by_uid = by_uid
+            self.prober.containers_changed(found)
+            for uid in set(by_uid) | set(self._fingerprints):
+                fp = tuple(sorted((c.id, c.state) for c in by_uid.get(uid, ())))
+                if self._fingerprints.get(uid) != fp:
+                    if fp:
+                        self._fingerprints[uid] = fp
+                    else:
+                        self._fingerprints.pop(uid, None)
+                    self._wake(uid)
+
+    async def relist_pod(self, uid: str) -> None:
+        """Re-read one pod's containers after its worker acted (cheaper than a relist
+        of the node, which would wake every pod whose containers changed meanwhile)."""
+        found = await self.runtime.list_containers(pod_uid=uid)
+        self.prober.pod_containers(uid, found)
+        if found:
+            self.by_uid[uid] = found
+            self._fingerprints[uid] = tuple(sorted((c.id, c.state) for c in found))
+        else:
+            self.by_uid.pop(uid, None)
+            self._fingerprints.pop(uid, None)
+
+    async def _relist_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.relist_period)
+            try:
+                await self.relist()
+            except Exception as e:  # the engine went away for a moment: try again
+                log.warning("kubelet %s: listing containers failed: %r", self.name, e)
+
+    async def _report(self, pod: Obj, reason: str, message: str) -> None:
+        kind = "Warning" if reason == "Unhealthy" else "Normal"
+        await self.events.event(pod, kind, reason, message)
+
+    def _wake(self, uid: str) -> None:
+        if not uid or not self._synced:
+            return
+        w = self.workers.get(uid)
+        if w is None:
+            if uid not in self.pods and uid not in self.by_uid:
+                return
+            w = self.workers[uid] = _Worker()
+            w.task = asyncio.create_task(self._work(uid, w), name=f"pod-{uid}")
+        w.wake.set()
+
+    async def _work(self, uid: str, w: _Worker) -> None:
+        assert self.syncer is not None
+        loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle | None = None
+        while True:
+            await w.wake.wait()
+            w.wake.clear()
+            try:
+                result = await self.syncer.sync(uid)
+            except (ApiError, httpx.HTTPError, Exception) as e:
+                log.warning("kubelet %s: syncing pod %s failed: %r", self.name, uid, e)
+                result = None
+            if timer is not None:
+                timer.cancel()
+            if result is not None and result.done:
+                self.prober.forget(uid)
+                if self.workers.get(uid) is w:
+                    del self.workers[uid]
+                return
+            at = result.resync_at if result is not None else self.clock() + 1.0
+            if at is not None:
+                timer = loop.call_later(max(at - self.clock(), 0.0), w.wake.set)
+
+
+def _free_port(host: str) -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+async def run_docker_kubelet(client: Client, config: KubeletConfig,
+                             base_url: str | None = None) -> None:
+    """Run one Docker-backed node until cancelled (its containers stay for adoption)."""
+    from runtime.client.resources import NAMESPACES
+    from runtime.kubelet.docker import DockerRuntime
+    from runtime.kubelet.images import ImageBuildError
+
+    cluster = (await client.get(NAMESPACES, "kube-system"))["metadata"]["uid"]
+    runtime = DockerRuntime(node=config.node_name, cluster=cluster, base_url=base_url)
+    kubelet = DockerKubelet(client, runtime, config)
+    try:
+        await kubelet.start()
+        await asyncio.Event().wait()
+    except ImageBuildError as e:  # a machine without busybox-static: say what to do
+        log.error("kubelet %s: cannot build the pause image: %s", config.node_name, e)
+    except Exception:
+        log.exception("kubelet %s: failed", config.node_name)
+        raise
+    finally:
+        await kubelet.stop()
+        await runtime.close()

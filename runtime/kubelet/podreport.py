@@ -1,0 +1,153 @@
+"""The status a real kubelet reports for a pod, built from the containers that exist.
+
+Pure: phase (upstream's getPhase), conditions (PodScheduled, PodReadyToStartContainers,
+Initialized, ContainersReady, Ready, keeping lastTransitionTime while a status holds),
+hostIP(s), podIP(s), startTime and container statuses with state/lastState/restartCount.
+It must never do I/O or read a clock, and never mutates the pod it is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.kubelet.cri import ContainerInfo
+from runtime.kubelet.podsync import instances, sandboxes, succeeded
+
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Observed:
+    """What the kubelet knows beyond the container list."""
+    host_ip: str
+    now: str
+    waiting: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> reason, msg
+    ready: frozenset[str] = frozenset()  # ids of running containers that pass readiness
+
+
+def terminated(c: ContainerInfo) -> Obj:
+    if c.state == "created":  # created but never started
+        return {"exitCode": 128, "reason": "StartError", "startedAt": None,
+                "finishedAt": c.created_at, "containerID": f"docker://{c.id}"}
+    reason = "OOMKilled" if c.oom_killed else ("Completed" if c.exit_code == 0 else "Error")
+    return {"exitCode": c.exit_code, "reason": reason, "startedAt": c.started_at,
+            "finishedAt": c.finished_at, "containerID": f"docker://{c.id}"}
+
+
+def container_status(spec: Obj, insts: list[ContainerInfo], init: bool, obs: Observed,
+                     initializing: bool) -> Obj:
+    current = insts[-1] if insts else None
+    previous = insts[-2] if len(insts) > 1 else None
+    st: Obj = {"name": spec["name"], "image": spec.get("image", ""), "imageID": "",
+               "ready": False, "restartCount": current.attempt if current else 0,
+               "started": bool(current and current.running), "lastState": {}}
+    if current is not None:
+        st["imageID"], st["containerID"] = current.image_id, f"docker://{current.id}"
+    waiting = obs.waiting.get(spec["name"])
+    if waiting is not None:
+        st["state"] = {"waiting": {"reason": waiting[0], "message": waiting[1]}}
+        if current is not None and not current.running:
+            st["lastState"] = {"terminated": terminated(current)}
+        return st
+    if previous is not None and not previous.running:
+        st["lastState"] = {"terminated": terminated(previous)}
+    if current is None:
+        reason = "PodInitializing" if initializing or init else "ContainerCreating"
+        st["state"] = {"waiting": {"reason": reason}}
+    elif current.running:
+        st["state"] = {"running": {"startedAt": current.started_at}}
+        st["ready"] = current.id in obs.ready
+    else:
+        st["state"] = {"terminated": terminated(current)}
+        st["ready"] = init and succeeded(current)
+    return st
+
+
+def phase(pod: Obj, inits: list[Obj], apps: list[Obj]) -> str:
+    policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    for s in inits:
+        term = s["state"].get("terminated")
+        if term and term["exitCode"] == 0:
+            continue
+        failed = (term is not None or "terminated" in s["lastState"])
+        return "Failed" if failed and policy == "Never" else "Pending"
+    running = stopped = succeeded_ = waiting = 0
+    for s in apps:
+        state = s["state"]
+        if "running" in state:
+            running += 1
+        elif "terminated" in state:
+            stopped += 1
+            succeeded_ += state["terminated"]["exitCode"] == 0
+        elif "terminated" in s["lastState"]:
+            stopped += 1
+        else:
+            waiting += 1
+    if waiting:
+        return "Pending"
+    if running:
+        return "Running"
+    if policy == "Always":
+        return "Running"
+    if stopped == succeeded_:
+        return "Succeeded"
+    return "Failed" if policy == "Never" else "Running"
+
+
+def _condition(old: dict[str, Obj], type_: str, ok: bool, now: str, reason: str = "",
+               message: str = "") -> Obj:
+    status = "True" if ok else "False"
+    prev = old.get(type_)
+    since = prev.get("lastTransitionTime") if prev and prev.get("status") == status else None
+    cond: Obj = {"type": type_, "status": status, "lastProbeTime": None,
+                 "lastTransitionTime": since or now}
+    if reason and not ok:
+        cond["reason"] = reason
+    if message and not ok:
+        cond["message"] = message
+    return cond
+
+
+def conditions(pod: Obj, ph: str, inits: list[Obj], apps: list[Obj], sandbox_up: bool,
+               now: str) -> list[Obj]:
+    old = {c.get("type"): c for c in (pod.get("status") or {}).get("conditions") or []}
+    undone = [s["name"] for s in inits if not s["ready"]]
+    unready = [s["name"] for s in apps if not s["ready"]]
+    done = ph in ("Succeeded", "Failed")
+    ready_reason = "PodCompleted" if ph == "Succeeded" else "ContainersNotReady"
+    msg = f"containers with unready status: [{' '.join(unready)}]"
+    return [
+        _condition(old, "PodReadyToStartContainers", sandbox_up, now),
+        _condition(old, "Initialized", not undone or done, now, "ContainersNotInitialized",
+                   f"containers with incomplete status: [{' '.join(undone)}]"),
+        _condition(old, "Ready", not unready, now, ready_reason, msg),
+        _condition(old, "ContainersReady", not unready, now, ready_reason, msg),
+        _condition(old, "PodScheduled", True, now)]
+
+
+def pod_status(pod: Obj, containers: list[ContainerInfo], obs: Observed) -> Obj:
+    spec, old = pod.get("spec") or {}, pod.get("status") or {}
+    init_specs = spec.get("initContainers") or []
+    inits = [container_status(c, instances(containers, c["name"], True), True, obs, False)
+             for c in init_specs]
+    initializing = any(not s["ready"] for s in inits)
+    apps = [container_status(c, instances(containers, c["name"], False), False, obs,
+                             initializing) for c in spec.get("containers") or []]
+    ph = phase(pod, inits, apps)
+    boxes = sandboxes(containers)
+    sandbox_up = bool(boxes and boxes[-1].running)
+    status: Obj = {"phase": ph, "hostIP": obs.host_ip, "hostIPs": [{"ip": obs.host_ip}],
+                   "startTime": old.get("startTime") or obs.now,
+                   "conditions": conditions(pod, ph, inits, apps, sandbox_up, obs.now),
+                   "containerStatuses": apps}
+    ip = next((b.ip for b in reversed(boxes) if b.ip), "") or old.get("podIP", "")
+    if spec.get("hostNetwork"):
+        ip = obs.host_ip
+    if ip:
+        status |= {"podIP": ip, "podIPs": [{"ip": ip}]}
+    if inits:
+        status["initContainerStatuses"] = inits
+    if old.get("qosClass"):
+        status["qosClass"] = old["qosClass"]
+    return status

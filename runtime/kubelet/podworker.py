@@ -1,0 +1,222 @@
+"""One sync of one pod on a Docker-backed node: carry out the plan, report the status.
+
+`PodSyncer.sync(uid)` is level-based: it reads the pod from the kubelet's informer and
+the pod's containers from the last runtime listing, asks runtime/kubelet/podsync.py what
+to do, does it (sandbox, image checks, containers, stops, removals), writes the status
+built by runtime/kubelet/podreport.py when it changed, and finishes deletions (SIGTERM,
+SIGKILL after the grace period, containers removed, then the pod object deleted with
+grace 0). Only the kubelet's per-pod worker calls it, so one pod's syncs never overlap.
+It never imports kapi/ and never touches containers of other pods or nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable
+
+from runtime.client.events import EventRecorder
+from runtime.client.resources import PODS
+from runtime.client.rest import ApiError, Client
+from runtime.kubelet import containerspec, cri, podsync
+from runtime.kubelet.backoff import Backoff
+from runtime.kubelet.podreport import Observed, pod_status
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+TERMINAL = ("Succeeded", "Failed")
+
+
+def rfc3339(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class SyncResult:
+    done: bool = False                 # the pod is gone: the worker can stop
+    resync_at: float | None = None
+
+
+@dataclass
+class PodSyncer:
+    client: Client
+    runtime: Any                        # DockerRuntime (the ContainerRuntime protocol)
+    events: EventRecorder
+    node: str
+    host_ip: str
+    allocatable: dict[str, str]
+    pods: dict[str, Obj]                # uid -> pod, kept by the kubelet's informer
+    containers: Callable[[str], list[cri.ContainerInfo]]  # uid -> containers, last listing
+    relist: Callable[[str], Awaitable[None]]  # re-read one pod's containers
+    ready: Callable[[str], frozenset[str]]  # uid -> ids passing readiness
+    clock: Callable[[], float]
+    # pods acting at once: no more than the engine's threads, so that pods started
+    # together come up one after another instead of all at the end (first come first)
+    start_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(6))
+    crash_backoff: Backoff = field(default_factory=Backoff)
+    image_backoff: Backoff = field(default_factory=Backoff)
+    image_waiting: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
+    written: dict[str, Obj] = field(default_factory=dict)  # uid -> last status written
+
+    async def sync(self, uid: str) -> SyncResult:
+        pod = self.pods.get(uid)
+        if pod is None:
+            await self._remove_all(uid, grace=2)
+            self._forget(uid)
+            return SyncResult(done=True)
+        if pod["metadata"].get("deletionTimestamp"):
+            await self._terminate(pod)
+            self._forget(uid)
+            return SyncResult(done=True)
+        now = self.clock()
+        plan = podsync.plan(pod, self.containers(uid), self.crash_backoff, now)
+        acted = await self._act(pod, plan)
+        if acted:
+            await self.relist(uid)
+        result = SyncResult(resync_at=plan.resync_at)
+        status = await self._report(pod, plan, now)
+        if status["phase"] in TERMINAL and any(c.running for c in self.containers(uid)):
+            result.resync_at = now  # stop what still runs (the sandbox) on the next sync
+            pod = {**pod, "status": status}
+            self.pods[uid] = pod
+        for waits in self.image_waiting.get(uid, {}).values():
+            if waits[0] == "ErrImagePull":
+                result.resync_at = min(result.resync_at or now + 1, now + 1)
+        return result
+
+    # -- acting on the plan --------------------------------------------------------------
+    async def _act(self, pod: Obj, plan: podsync.Plan) -> bool:
+        spec = pod.get("spec") or {}
+        grace = int(spec.get("terminationGracePeriodSeconds", 30))
+        for name, (reason, _) in plan.waiting.items():
+            if reason == "CrashLoopBackOff":
+                await self.events.warning(pod, "BackOff",
+                                          f"Back-off restarting failed container {name} "
+                                          f"in pod {podsync.pod_ref(pod)}")
+        for c in plan.stop:
+            await self._stop(pod, c, 0 if c.sandbox else grace)
+        for c in plan.remove:
+            await self.runtime.remove_container(c.id)
+        if plan.start_sandbox is not None or plan.start:
+            async with self.start_slots:
+                await self._start_all(pod, plan)
+        return bool(plan.stop or plan.remove or plan.start or plan.start_sandbox is not None)
+
+    async def _start_all(self, pod: Obj, plan: podsync.Plan) -> None:
+        spec = pod.get("spec") or {}
+        boxes = podsync.sandboxes(self.containers(pod["metadata"]["uid"]))
+        if plan.start_sandbox is not None:
+            labels = containerspec.pod_labels(pod, self.node)
+            boxes.append(await self.runtime.run_sandbox(
+                pod, labels, attempt=plan.start_sandbox,
+                host_network=bool(spec.get("hostNetwork"))))
+        for c, attempt, init in plan.start:
+            await self._start(pod, boxes[-1], c, attempt, init)
+
+    async def _stop(self, pod: Obj, c: cri.ContainerInfo, grace: int) -> None:
+        if not c.sandbox:
+            await self.events.normal(pod, "Killing", f"Stopping container {c.name}")
+        await self.runtime.stop_container(c.id, grace)
+
+    async def _image_ready(self, pod: Obj, c: Obj) -> bool:
+        """Whether the image is on the node; else the container waits as upstream's
+        ErrImagePull -> ImagePullBackOff (kapi never pulls: no registry is reachable)."""
+        uid, name, image = pod["metadata"]["uid"], c["name"], c.get("image", "")
+        waits = self.image_waiting.setdefault(uid, {})
+        try:
+            await self.runtime.image_id(image)
+        except cri.ImageMissing:
+            now, key = self.clock(), f"{uid}/{name}/{image}"
+            if c.get("imagePullPolicy") == "Never":
+                msg = f'Container image "{image}" is not present with pull policy of Never'
+                waits[name] = ("ErrImageNeverPull", msg)
+                await self.events.warning(pod, "ErrImageNeverPull", msg)
+            elif self.image_backoff.in_backoff_since(key, self.image_backoff.entries.get(
+                    key, (0, 0))[1], now):
+                waits[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}"')
+                await self.events.normal(pod, "BackOff", f'Back-off pulling image "{image}"')
+            else:
+                self.image_backoff.next(key, now)
+                msg = (f'Failed to pull image "{image}": the image is not present on node '
+                       f'{self.node} and kapi pulls from no registry')
+                waits[name] = ("ErrImagePull", msg)
+                await self.events.warning(pod, "Failed", msg)
+                await self.events.warning(pod, "Failed", "Error: ErrImagePull")
+            return False
+        waits.pop(name, None)
+        await self.events.normal(pod, "Pulled",
+                                 f'Container image "{image}" already present on machine')
+        return True
+
+    async def _start(self, pod: Obj, sandbox: cri.ContainerInfo, c: Obj, attempt: int,
+                     init: bool) -> None:
+        if not await self._image_ready(pod, c):
+            return
+        spec = pod.get("spec") or {}
+        config = containerspec.container_config(
+            pod, c, node=self.node, attempt=attempt, init=init, pod_ip=sandbox.ip or
+            (self.host_ip if spec.get("hostNetwork") else ""), host_ip=self.host_ip,
+            node_allocatable=self.allocatable)
+        try:
+            await self.runtime.run_container(pod, sandbox, config, attempt=attempt,
+                                             share_pid=bool(spec.get("shareProcessNamespace")))
+        except Exception as e:  # the engine refused (bad command, bad limits): as upstream
+            await self.events.warning(pod, "Failed", f"Error: {e}")
+            raise
+        await self.events.normal(pod, "Created", f"Created container: {c['name']}")
+        await self.events.normal(pod, "Started", f"Started container: {c['name']}")
+
+    # -- status --------------------------------------------------------------------------
+    async def _report(self, pod: Obj, plan: podsync.Plan, now: float) -> Obj:
+        uid = pod["metadata"]["uid"]
+        waiting = dict(self.image_waiting.get(uid, {})) | plan.waiting
+        obs = Observed(host_ip=self.host_ip, now=rfc3339(now), waiting=waiting,
+                       ready=self.ready(uid))
+        status = pod_status(pod, self.containers(uid), obs)
+        if status != self.written.get(uid):
+            meta = pod["metadata"]
+            try:
+                await self.client.patch(PODS, meta["name"], {"status": status},
+                                        meta.get("namespace"), subresource="status")
+                self.written[uid] = status
+            except ApiError as e:
+                if not (e.not_found or e.conflict):
+                    raise
+        return status
+
+    # -- deletion ------------------------------------------------------------------------
+    async def _terminate(self, pod: Obj) -> None:
+        """Graceful deletion: SIGTERM to the containers, SIGKILL after the grace period,
+        then the containers go and the pod object is deleted with grace 0."""
+        meta = pod["metadata"]
+        grace = meta.get("deletionGracePeriodSeconds")
+        if grace is None:
+            grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
+        await self._remove_all(meta["uid"], grace=int(grace), pod=pod)
+        try:
+            await self.client.delete(PODS, meta["name"], meta.get("namespace"),
+                                     grace_period_seconds=0,
+                                     preconditions={"uid": meta["uid"]})
+        except ApiError as e:
+            if not (e.not_found or e.conflict):
+                raise
+
+    async def _remove_all(self, uid: str, *, grace: int, pod: Obj | None = None) -> None:
+        containers = self.containers(uid)
+        apps = [c for c in containers if c.running and not c.sandbox]
+        if pod is not None:
+            for c in apps:
+                await self.events.normal(pod, "Killing", f"Stopping container {c.name}")
+        await asyncio.gather(*(self.runtime.stop_container(c.id, grace) for c in apps))
+        for c in containers:
+            await self.runtime.remove_container(c.id)
+        await self.relist(uid)
+
+    def _forget(self, uid: str) -> None:
+        self.written.pop(uid, None)
+        self.image_waiting.pop(uid, None)
+        self.crash_backoff.forget(f"{uid}/")
+        self.image_backoff.forget(f"{uid}/")
