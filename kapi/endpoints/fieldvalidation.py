@@ -124,6 +124,18 @@ class FieldValidation:
             raise errors.ApplyFailed(f"failed to create typed patch object ({where}): "
                                      f"{found.type_error}")
 
+    def typed(self, definition: str, kind: str, version: str, obj: Any, *,
+              plain: bool = False) -> None:
+        """A body of a fixed kind (a Binding, an Eviction, DeleteOptions): a value of the
+        wrong type is a 400, whatever the directive and even with validation off, since
+        the handler reads these fields itself. `plain` leaves out the "cannot be handled
+        as" preamble (upstream's DeleteOptions decoding reports the bare error)."""
+        found = self.validator.inspect(definition, obj, count=False)
+        if found.type_error:
+            raise errors.BadRequest(found.type_error if plain else
+                                    f'{kind} in version "{version}" cannot be handled as a '
+                                    f'{kind}: {found.type_error}')
+
     def _type_error(self, r: Resource, message: str | None) -> None:
         if message:
             raise _cannot_handle(r, message)

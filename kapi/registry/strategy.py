@@ -149,7 +149,8 @@ class NamespaceStrategy(Strategy):
         if "kubernetes" not in fin:
             fin.append("kubernetes")
         labels = obj["metadata"].setdefault("labels", {})
-        labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+        if obj["metadata"].get("name"):  # a missing name is validation's to report
+            labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
 
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
         super().prepare_for_update(new, old)
