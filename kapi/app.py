@@ -263,8 +263,9 @@ class APIServer:
         opts = params.list_options(call.resource, call.query)
         bookmarks, send_initial, timeout = params.watch_flags(call.query)
         if call.info.name:  # a watch on one object: a field selector on its name
-            from kapi.meta.selectors import parse_field_selector
-            opts.field_selector = parse_field_selector(f"metadata.name={call.info.name}", ())
+            from kapi.meta.selectors import escape_field_value, parse_field_selector
+            opts.field_selector = parse_field_selector(
+                f"metadata.name={escape_field_value(call.info.name)}", ())
         watcher, initial, start = await self.store.watch(call.resource, call.namespace, opts,
                                                          send_initial=send_initial)
         stream = WatchStream(store=self.store, resource=call.resource, watcher=watcher,
