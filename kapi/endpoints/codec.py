@@ -79,7 +79,7 @@ def decode_body(raw: bytes, content_type: str | None) -> Any:
             raise errors.BadRequest(f"the object provided is unrecognized or malformed protobuf: {e}") from None
     if mt == YAML:
         try:
-            return check_depth(yaml.load(raw, Loader=_YamlLoader), raw, yaml=True)
+            return check_depth(yaml.load(raw, Loader=_YamlLoader), raw, walk=True)
         except (yaml.YAMLError, yamljson.YAMLValueError) as e:
             raise errors.BadRequest(f"error converting YAML to JSON: {e}") from None
     return decode_json(raw)
@@ -94,10 +94,10 @@ def decode_json(raw: bytes) -> Any:
             f"the object provided is unrecognized or malformed JSON: {e}") from None
 
 
-def check_depth(value: Any, raw: bytes, *, yaml: bool = False) -> Any:
+def check_depth(value: Any, raw: bytes, *, walk: bool = False) -> Any:
     """value itself, or a 400 when it nests deeper than MAX_DEPTH. A JSON text with
     fewer brackets than that cannot be so deep: the walk runs only on the rare others."""
-    if not yaml and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
+    if not walk and raw.count(b"{") + raw.count(b"[") <= MAX_DEPTH:
         return value
     if depth(value, MAX_DEPTH) > MAX_DEPTH:
         raise errors.BadRequest(f"the object provided is nested more than {MAX_DEPTH} "

@@ -18,7 +18,8 @@ import orjson
 import yaml
 
 from kapi import errors
-from kapi.endpoints.codec import media_type
+from kapi.endpoints import yamljson
+from kapi.endpoints.codec import check_depth, media_type
 from kapi.meta.resources import Resource
 from kapi.validation import Validator
 from kapi.validation.duplicates import (
@@ -155,10 +156,10 @@ def decode_apply_config(raw: bytes) -> Any:
     text = raw.lstrip()
     if text.startswith(b"{"):
         try:
-            return orjson.loads(raw)
+            return check_depth(orjson.loads(raw), raw)
         except orjson.JSONDecodeError:
             pass
     try:
-        return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError as e:
+        return check_depth(yamljson.load(raw), raw, walk=True)
+    except (yaml.YAMLError, yamljson.YAMLValueError) as e:
         raise errors.BadRequest(f"error decoding YAML: {e}") from None

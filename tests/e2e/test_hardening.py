@@ -279,3 +279,18 @@ def test_quiet_log_after_everything(tmp_path):
         assert "Traceback" not in s.log.read_text()
     finally:
         stop_server(s.proc)
+
+
+def test_apply_bodies_in_yaml_decode_as_json(server, ns):
+    url = f"/api/v1/namespaces/{ns}/configmaps/ap"
+    headers = {"content-type": "application/apply-patch+yaml"}
+    with server.client() as c:
+        r = c.patch(url, params={"fieldManager": "t"}, headers=headers,
+                    content=b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ap}\n"
+                            b"data: {true: a, 1: b}\n")
+        assert r.status_code == 201, r.text
+        assert r.json()["data"] == {"true": "a", "1": "b"}
+        r = c.patch(url, params={"fieldManager": "t"}, headers=headers,
+                    content=b"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ap}\n"
+                            b"data: {~: a}\n")
+        _status(r, 400, "BadRequest")
