@@ -6,7 +6,7 @@ DATA_DIR ?= $(HOME)/.kapi
 PORT ?= 6443
 SIMULATED_NODES ?= 3
 
-.PHONY: up test bench lint clean docker-env
+.PHONY: up test bench fuzz lint clean docker-env
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(BIN)/.installed
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.api
+
+# every served operation, 25 generated requests each, 10 minutes at most
+fuzz: $(BIN)/.installed
+	$(BIN)/python -m bench.fuzz --examples 25 --seconds 600
 
 clean:
 	rm -rf $(VENV) *.egg-info

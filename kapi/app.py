@@ -16,7 +16,7 @@ from typing import Any, AsyncIterator
 import orjson
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
@@ -49,9 +49,36 @@ log = logging.getLogger("kapi")
 JSON_HEADERS = {"content-type": "application/json"}
 
 
+WARNINGS_TOTAL = 4096  # characters of warnings per response, as upstream's recorder
+WARNING_ITEM = 256  # ... past which each warning is cut to this many
+
+
+_CONTROLS = {c: " " for c in [*range(0x20), 0x7F]}
+
+
 def _quoted(text: str) -> str:
-    """A warning's text as an HTTP quoted-string (kubectl unquotes it)."""
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    """A warning's text as an HTTP quoted-string (kubectl unquotes it); control
+    characters, which no header may hold, become spaces."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').translate(_CONTROLS)
+
+
+def warning_header(warnings: list[str]) -> str:
+    """The Warning header of a response: each text once, `299 - "text"`, bounded in
+    size as upstream bounds it. Its UTF-8 bytes go on the wire as they are (Go writes
+    header bytes raw); the server encodes header strings as Latin-1, hence the round
+    trip."""
+    texts = list(dict.fromkeys(w for w in warnings if w))
+    if sum(len(t) for t in texts) > WARNINGS_TOTAL:
+        cut, total = [], 0
+        for t in texts:
+            t = t[:WARNING_ITEM]
+            total += len(t)
+            if total > WARNINGS_TOTAL:
+                break
+            cut.append(t)
+        texts = cut
+    value = ", ".join(f'299 - "{_quoted(t)}"' for t in texts)
+    return value.encode("utf-8", errors="replace").decode("latin-1")
 
 
 class _Query(QueryParams):
@@ -126,6 +153,9 @@ class APIServer:
             return await self._serve(request)
         except errors.APIError as e:
             return error_response(e)
+        except ClientDisconnect:  # the client went away mid-upload: nobody to answer
+            log.debug("client disconnected during %s %s", request.method, request.url.path)
+            return Response(status_code=499)
         except Exception as e:  # a bug: the client still gets a Status
             log.exception("internal error serving %s %s", request.method, request.url.path)
             return error_response(errors.InternalError(f"Internal error occurred: {e}"))
@@ -197,7 +227,8 @@ class APIServer:
         if len(body) > codec.MAX_BODY_BYTES:
             raise errors.RequestEntityTooLarge("Request entity too large: limit is 3145728")
         call = Call(info=info, resource=r, query=q, dry_run_values=q.getlist("dryRun"),
-                    body=body, content_type=request.headers.get("content-type"),
+                    body=body, content_type=codec.body_content_type(
+                        request.headers.get("content-type"), request.headers.get("origin")),
                     user_agent=request.headers.get("user-agent", ""),
                     output=codec.output_from_accept(request.headers.get("accept"),
                                                     q.get("includeObject")))
@@ -211,7 +242,7 @@ class APIServer:
         code, out = await handler(call)
         headers = {}
         if call.warnings:
-            headers["warning"] = ", ".join(f'299 - "{_quoted(w)}"' for w in call.warnings)
+            headers["warning"] = warning_header(call.warnings)
         return json_response(code, out, headers)
 
     async def _pod_log(self, call: Call) -> Response:
@@ -231,8 +262,9 @@ class APIServer:
         opts = params.list_options(call.resource, call.query)
         bookmarks, send_initial, timeout = params.watch_flags(call.query)
         if call.info.name:  # a watch on one object: a field selector on its name
-            from kapi.meta.selectors import parse_field_selector
-            opts.field_selector = parse_field_selector(f"metadata.name={call.info.name}", ())
+            from kapi.meta.selectors import escape_field_value, parse_field_selector
+            opts.field_selector = parse_field_selector(
+                f"metadata.name={escape_field_value(call.info.name)}", ())
         watcher, initial, start = await self.store.watch(call.resource, call.namespace, opts,
                                                          send_initial=send_initial)
         stream = WatchStream(store=self.store, resource=call.resource, watcher=watcher,

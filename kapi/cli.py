@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -35,10 +36,33 @@ def write_kubeconfig(config: Config) -> Path:
     path = config.kubeconfig_path
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(yaml.safe_dump(kc, sort_keys=False))
-    tmp.chmod(0o600)
+    tmp.unlink(missing_ok=True)
+    # created 0600, never readable by others even for a moment, whatever the umask
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(yaml.safe_dump(kc, sort_keys=False))
     tmp.replace(path)
     return path
+
+
+def make_data_dir(path: Path) -> None:
+    """The data dir holds the database and an admin kubeconfig: 0700 whatever the
+    umask (a directory kapi did not create keeps its mode; its files stay 0600)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        os.chmod(path, 0o700)
+
+
+def warn_if_exposed(host: str) -> None:
+    """Every client is an anonymous cluster admin: say so loudly when the server
+    listens beyond loopback."""
+    if host in ("127.0.0.1", "::1", "localhost") or host.startswith("127."):
+        return
+    bar = "!" * 78
+    print(f"{bar}\nkapi: WARNING: listening on {host} WITHOUT AUTHENTICATION OR TLS.\n"
+          "kapi: anyone who can reach this port is cluster admin: can read every Secret,\n"
+          "kapi: run pods as root on every node, and delete anything. Use --host 127.0.0.1\n"
+          f"kapi: unless every machine on this network is trusted.\n{bar}",
+          file=sys.stderr, flush=True)
 
 
 def _quiet_cancelled(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -80,10 +104,13 @@ async def serve(config: Config, *, announce: bool,
     from hypercorn.asyncio import serve as hypercorn_serve
 
     from kapi.app import build_app
+    from kapi.http1 import disable_h2c
     from kapi.serving import hypercorn_config
 
     _check_port_free(config.host, config.port)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(config.data_dir)
+    warn_if_exposed(config.host)
+    disable_h2c()
     app = build_app(config)
     freeze = asyncio.create_task(_freeze_when_loaded(app.state.server.cache.ready))
     hc = hypercorn_config(config.host, config.port)

@@ -2,7 +2,8 @@
 
 Creating in a namespace that does not exist is 404; in one being deleted, 403
 Forbidden (upstream's NamespaceLifecycle plugin). The system namespaces are created at
-start and may not be deleted.
+start; default, kube-system and kube-public may not be deleted (deleting kube-system
+would stop leader election, and with it every controller).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from kapi.storage.cacher import WatchCache
 Obj = dict[str, Any]
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+IMMORTAL_NAMESPACES = frozenset({"default", "kube-system", "kube-public"})
 
 
 class NamespaceLifecycle:
@@ -24,6 +26,12 @@ class NamespaceLifecycle:
         self.ns_resource = scheme.get("", "v1", "namespaces")
 
     async def __call__(self, r: Resource, op: str, new: Obj, old: Obj | None) -> None:
+        if op == "DELETE" and r.kind == "Namespace" and not r.group:
+            name = new["metadata"].get("name")
+            if name in IMMORTAL_NAMESPACES:
+                raise errors.Forbidden(f'namespaces "{name}" is forbidden: this namespace may '
+                                       "not be deleted",
+                                       details={"name": name, "kind": "namespaces"})
         if op != "CREATE" or not r.namespaced:
             return
         assert self.ns_resource is not None

@@ -21,10 +21,13 @@ from kapi.meta import objects
 from kapi.meta.resources import Resource, Scheme
 from kapi.patch import PatchError, apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from kapi.patch.managedfields import Tracker
-from kapi.registry.store import Store
+from kapi.registry.store import DeleteOptions, Store
 from kapi.validation import Validator
 
 Obj = dict[str, Any]
+
+DELETE_OPTIONS = "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"
+NOT_ALLOWED = "the server does not allow this method on the requested resource"
 
 
 @dataclass
@@ -161,6 +164,8 @@ class Handlers:
             return await self.evict(call)
         if sub:
             raise errors.MethodNotAllowed(f"create is not supported on {call.resource.resource}/{sub}")
+        if call.info.name:  # POST names a collection, never an item
+            raise errors.MethodNotAllowed(NOT_ALLOWED)
         directive = params.field_validation(call.query)
         obj = codec.decode_object(call.body, call.content_type)
         self.fields.body(call.resource, obj, call.body, call.content_type, directive,
@@ -176,15 +181,16 @@ class Handlers:
 
     async def update(self, call: Call) -> tuple[int, Obj]:
         sub = call.info.subresource
+        if not call.info.name:  # PUT names an item, never a collection
+            raise errors.MethodNotAllowed(NOT_ALLOWED)
         directive = params.field_validation(call.query)
         obj = codec.decode_object(call.body, call.content_type)
         if sub == "scale":
             return await self._update_scale(call, lambda cur: obj)
         if sub not in ("", "status", "finalize"):
             raise errors.MethodNotAllowed(f"update is not supported on {call.resource.resource}/{sub}")
-        if sub != "finalize":
-            self.fields.body(call.resource, obj, call.body, call.content_type, directive,
-                             call.warnings)
+        self.fields.body(call.resource, obj, call.body, call.content_type, directive,
+                         call.warnings)
         self.check_object(call, obj, name=call.info.name)
         if sub == "finalize":
             return await self._finalize(call, obj)
@@ -200,6 +206,8 @@ class Handlers:
         return (201 if created else 200), self.render(call, result)
 
     async def patch(self, call: Call) -> tuple[int, Obj]:
+        if not call.info.name:
+            raise errors.MethodNotAllowed(NOT_ALLOWED)
         ptype = codec.PATCH_TYPES.get(codec.media_type(call.content_type))
         if ptype == "apply":
             return await applypatch.apply_patch(self, call)
@@ -212,7 +220,7 @@ class Handlers:
         if params.force(call.query):
             raise errors.Invalid('PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: '
                                  'may not be specified for non-apply patch')
-        patch = codec.decode_body(call.body, "application/json")
+        patch = codec.decode_json(call.body)
         r, sub = call.resource, call.info.subresource
 
         async def apply(current: Obj | None) -> Obj:
@@ -262,9 +270,17 @@ class Handlers:
             self.check_object(call, new, name=name)
         return new
 
+    def delete_options(self, call: Call) -> DeleteOptions:
+        """The DeleteOptions of a delete: the body, typed as upstream decodes it, then the
+        query."""
+        body = None
+        if call.body.strip():
+            body = codec.decode_body(call.body, call.content_type)
+            self.fields.typed(DELETE_OPTIONS, "DeleteOptions", "v1", body, plain=True)
+        return params.delete_options(call.query, body, call.dry_run)
+
     async def delete(self, call: Call) -> tuple[int, Obj]:
-        body = codec.decode_body(call.body, "application/json") if call.body.strip() else None
-        opts = params.delete_options(call.query, body, call.dry_run)
+        opts = self.delete_options(call)
         r = call.resource
         obj, deleted_now = await self.store.delete(r, call.namespace, call.info.name, opts)
         if deleted_now and not self.store.strategy(r).return_deleted_object:
@@ -279,8 +295,7 @@ class Handlers:
     async def deletecollection(self, call: Call) -> tuple[int, Obj]:
         r = call.resource
         lopts = params.list_options(r, call.query)
-        body = codec.decode_body(call.body, "application/json") if call.body.strip() else None
-        dopts = params.delete_options(call.query, body, call.dry_run)
+        dopts = self.delete_options(call)
         listed = await self.store.list(r, call.namespace, lopts)
         deleted = []
         for item in listed["items"]:
@@ -296,6 +311,7 @@ class Handlers:
     # -- subresources -------------------------------------------------------------------
     async def evict(self, call: Call) -> tuple[int, Obj]:
         body = codec.decode_object(call.body, call.content_type)
+        self.fields.typed("io.k8s.api.policy.v1.Eviction", "Eviction", "v1", body)
         name = (body.get("metadata") or {}).get("name") or call.info.name
         if name != call.info.name:
             raise errors.BadRequest("name in URL does not match name in Eviction object")
@@ -306,6 +322,7 @@ class Handlers:
 
     async def bind(self, call: Call) -> tuple[int, Obj]:
         binding = codec.decode_object(call.body, call.content_type)
+        self.fields.typed("io.k8s.api.core.v1.Binding", "Binding", "v1", binding)
         target = binding.get("target") or {}
         node = target.get("name")
         if not node:

@@ -209,6 +209,9 @@ class Store:
                      opts: DeleteOptions) -> tuple[Obj, bool]:
         """Returns (object, deleted_now). A graceful or finalized delete returns the
         object with deletionTimestamp set and deleted_now False."""
+        # admission sees a delete by name only, as upstream's (which passes no object)
+        for step in self.admit_chain:
+            await step(r, "DELETE", {"metadata": {"name": name, "namespace": namespace}}, None)
         key = self._key(r, namespace, name)
         for _ in range(MAX_UPDATE_RETRIES):
             kv = await self.storage.get(key)

@@ -90,7 +90,11 @@ class SQLiteStorage:
         if self._db is not None:
             return
         if self.path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), mode=0o700, exist_ok=True)
+            # private whatever the umask: SQLite gives its -wal and -shm files the
+            # database file's mode, so creating that one 0600 covers all three
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+            os.chmod(self.path, 0o600)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         for pragma in PRAGMAS:
             db.execute(pragma)

@@ -5,6 +5,9 @@ type int32`), and the strict-decoding problems, `unknown field "spec.replicaz"` 
 
 Owns: the walk of an object against its TypeNode (kapi.validation.typeinfo), pruning
 unknown fields when asked (Warn and Ignore drop them, as decoding into Go structs does).
+Nulls always read as Go reads them: a null struct, list or map field is its zero value
+and is dropped; a null in a map of strings is "" (upstream stores `labels: {a: null}`
+as "").
 Pure: returns findings; the HTTP layer decides between 400, a warning or silence.
 """
 
@@ -67,6 +70,7 @@ class _Walker:
         self.problems: list[str] = []
         self.unknown: list[str] = []
         self.keys = 0
+        self.nulls = 0  # nulls pruned or coerced (a subtree that had some is not remembered)
 
     def value(self, node: TypeNode, v: Any, path: tuple[str, ...], go: tuple[str, ...],
               struct: str) -> None:
@@ -120,10 +124,10 @@ class _Walker:
         if known is not None:
             self.keys += known
             return
-        before, problems, error = self.keys, len(self.problems), self.type_error
+        before, problems, error, nulls = self.keys, len(self.problems), self.type_error, self.nulls
         self.keys += len(v)
         self.struct_fields(node, v, path, go)
-        if len(self.problems) == problems and self.type_error is error:
+        if len(self.problems) == problems and self.type_error is error and self.nulls == nulls:
             if len(self.clean) >= CLEAN_CACHE_SIZE:
                 self.clean.clear()
             self.clean[key] = self.keys - before
@@ -132,15 +136,27 @@ class _Walker:
                       go: tuple[str, ...]) -> None:
         fields, name = node.fields, node.struct_name
         unknown: list[str] = []
+        nulls: list[str] = []
         for key, item in (sorted(v.items()) if self.sort_keys else v.items()):
             sub = fields.get(key)
             if sub is None:
                 unknown.append(key)
                 self.unknown_field(path, key, item)
-            elif item is None or (sub.scalar == "string" and type(item) is str):
-                continue  # the common cases, decided without a call
+            elif item is None:
+                if sub.kind != SCALAR:  # a null time (creationTimestamp: null) stays
+                    nulls.append(key)
+            elif sub.scalar == "string" and type(item) is str:
+                continue  # the common case, decided without a call
             else:
                 self.value(sub, item, path + (key,), go + (key,), name)
+        self.drop(v, unknown, nulls)
+
+    def drop(self, v: dict[str, Any], unknown: list[str], nulls: list[str]) -> None:
+        """Remove null fields (always) and unknown ones (when pruning)."""
+        for key in nulls:
+            if v.get(key, 0) is None:  # a repeated key's last value may not be null
+                v.pop(key)
+                self.nulls += 1
         if self.prune:
             for key in unknown:
                 v.pop(key, None)
@@ -151,6 +167,7 @@ class _Walker:
         fields, name = node.fields, node.struct_name
         seen: set[str] = set()
         unknown: list[str] = []
+        nulls: list[str] = []
         for key, item in v.pairs:
             sub = fields.get(key)
             if sub is None:
@@ -158,13 +175,13 @@ class _Walker:
                     unknown.append(key)
                     self.unknown_field(path, key, item)
                 continue
+            if item is None and sub.kind != SCALAR:
+                nulls.append(key)
             if key in seen:
                 self.problems.append(f'duplicate field "{_path(path + (key,))}"')
             seen.add(key)
             self.value(sub, item, path + (key,), go + (key,), name)
-        if self.prune:
-            for key in unknown:
-                v.pop(key, None)
+        self.drop(v, unknown, nulls)
 
     def unknown_field(self, path: tuple[str, ...], key: str, item: Any) -> None:
         if self.count and isinstance(item, (dict, list)):
@@ -183,6 +200,9 @@ class _Walker:
             if pairs is not None and key in seen:
                 self.problems.append(f'duplicate field "{_path(path + (key,))}"')
             seen.add(key)
+            if item is None and elem.scalar == "string":
+                v[key] = ""
+                self.nulls += 1
             self.value(elem, item, path + (key,), go, struct)
 
     def scalar(self, node: TypeNode, v: Any, go: tuple[str, ...], struct: str) -> None:

@@ -64,7 +64,13 @@ def json_may_repeat_keys(raw: bytes, decoded: Any, keys: int | None = None) -> b
 
 def json_with_pairs(raw: bytes) -> Any:
     """Decode JSON keeping each object's pairs (objects become PairsDict)."""
-    return json.loads(raw, object_pairs_hook=PairsDict)
+    return json.loads(raw, object_pairs_hook=PairsDict, parse_int=_json_int)
+
+
+def _json_int(text: str) -> int | float:
+    """An integer as orjson (and Go into interface{}) reads it: past 64 bits, a float."""
+    value = int(text)
+    return value if -(2**63) <= value < 2**64 else float(value)
 
 
 def yaml_duplicates(raw: bytes) -> list[str]:

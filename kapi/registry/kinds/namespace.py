@@ -25,7 +25,8 @@ class NamespaceStrategy(Strategy):
         fin = spec.setdefault("finalizers", [])
         if "kubernetes" not in fin:
             fin.append("kubernetes")
-        obj["metadata"].setdefault("labels", {})[NAME_LABEL] = obj["metadata"]["name"]
+        if obj["metadata"].get("name"):  # a missing name is validation's to report
+            obj["metadata"].setdefault("labels", {})[NAME_LABEL] = obj["metadata"]["name"]
 
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
         super().prepare_for_update(new, old)

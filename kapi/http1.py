@@ -1,0 +1,42 @@
+"""Plain-HTTP serving speaks HTTP/1.1 only: no h2c.
+
+Hypercorn switches a cleartext connection to HTTP/2 when a client opens with the
+HTTP/2 preface (prior knowledge) or asks with `Upgrade: h2c`. No client kapi serves
+needs that: kubectl (Go's net/http), the official Python client (urllib3) and kapi's
+own components (runtime/client, on its HTTP/1.1 transport) use HTTP/1.1 over plain
+http, and HTTP/2 over TLS through ALPN, which this leaves alone. What h2c would add
+is another protocol stack facing unauthenticated peers, so it is off: the upgrade
+header is ignored (the request is answered in HTTP/1.1, as RFC 9110 allows) and the
+preface gets 505 HTTP Version Not Supported and a closed connection.
+
+Owns only that switch; never changes how HTTP/1.1 or TLS connections are served.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hypercorn.protocol as hypercorn_protocol
+from hypercorn.events import Closed
+from hypercorn.protocol.h11 import H11Protocol
+
+
+class H11Only(H11Protocol):
+    """Hypercorn's HTTP/1.1 protocol without its h2c switch."""
+
+    async def _check_protocol(self, event: Any) -> None:
+        return None  # neither `Upgrade: h2c` nor the preface switches protocols
+
+    async def _create_stream(self, request: Any) -> None:
+        if request.method == b"PRI" and request.target == b"*":
+            # the HTTP/2 preface reaches no application: 505, and the connection closes
+            await self._send_error_response(505)
+            await self.send(Closed())
+            return
+        await super()._create_stream(request)
+
+
+def disable_h2c() -> None:
+    """Make every Hypercorn connection in this process start (and stay) HTTP/1.1
+    unless TLS negotiated h2. Idempotent."""
+    hypercorn_protocol.H11Protocol = H11Only  # type: ignore[misc]
