@@ -27,6 +27,7 @@ from kapi.admission import lifecycle
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.config import Config
 from kapi.endpoints import codec, params
+from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
 from kapi.endpoints.watch import WatchStream
@@ -209,9 +210,7 @@ class APIServer:
         if verb not in r.verbs and not info.subresource:
             raise errors.MethodNotAllowed(
                 "the server does not allow this method on the requested resource")
-        body = await request.body() if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
-        if len(body) > codec.MAX_BODY_BYTES:
-            raise errors.RequestEntityTooLarge("Request entity too large: limit is 3145728")
+        body = await read_body(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
         call = Call(info=info, resource=r, query=q, dry_run_values=q.getlist("dryRun"),
                     body=body, content_type=request.headers.get("content-type"),
                     user_agent=request.headers.get("user-agent", ""),

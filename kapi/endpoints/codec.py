@@ -15,6 +15,7 @@ import yaml
 from kapi import errors
 from kapi.endpoints.protobuf import MEDIA_TYPE as PROTOBUF
 from kapi.endpoints.protobuf import ProtobufError, decode_k8s_protobuf
+from kapi.validation import yamlload
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # upstream's limit for a request body
 
@@ -28,18 +29,19 @@ PATCH_TYPES = {
     "application/apply-patch+cbor": "apply-cbor",
 }
 
-try:
-    _YamlLoader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _YamlLoader = yaml.SafeLoader
-
-
 def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";")[0].strip().lower()
 
 
-def decode_body(raw: bytes, content_type: str | None) -> Any:
-    """Decode a JSON or YAML body; anything malformed is a 400."""
+def is_yaml(content_type: str | None) -> bool:
+    mt = media_type(content_type)
+    return mt.endswith("yaml") or mt == "text/yaml"
+
+
+def decode_body(raw: bytes, content_type: str | None,
+                duplicates: list[str] | None = None) -> Any:
+    """Decode a JSON or YAML body; anything malformed is a 400. A YAML body's repeated
+    keys go to `duplicates` when given (it is composed once for both)."""
     if len(raw) > MAX_BODY_BYTES:
         raise errors.RequestEntityTooLarge("Request entity too large: limit is 3145728")
     if not raw.strip():
@@ -50,9 +52,9 @@ def decode_body(raw: bytes, content_type: str | None) -> Any:
             return decode_k8s_protobuf(raw)
         except ProtobufError as e:
             raise errors.BadRequest(f"the object provided is unrecognized or malformed protobuf: {e}") from None
-    if mt.endswith("yaml") or mt == "text/yaml":
+    if is_yaml(mt):
         try:
-            return yaml.load(raw, Loader=_YamlLoader)
+            return yamlload.load(raw, duplicates)
         except yaml.YAMLError as e:
             raise errors.BadRequest(f"error converting YAML to JSON: {e}") from None
     if mt and mt not in (JSON, "*/*") and not mt.endswith("+json"):
@@ -66,8 +68,9 @@ def decode_body(raw: bytes, content_type: str | None) -> Any:
             f"the object provided is unrecognized or malformed JSON: {e}") from None
 
 
-def decode_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
-    obj = decode_body(raw, content_type)
+def decode_object(raw: bytes, content_type: str | None,
+                  duplicates: list[str] | None = None) -> dict[str, Any]:
+    obj = decode_body(raw, content_type, duplicates)
     if not isinstance(obj, dict):
         raise errors.BadRequest(
             f"the body of the request must be a JSON object, not {type(obj).__name__}")

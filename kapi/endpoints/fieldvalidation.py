@@ -20,7 +20,7 @@ import yaml
 from kapi import errors
 from kapi.endpoints.codec import media_type
 from kapi.meta.resources import Resource
-from kapi.validation import Validator
+from kapi.validation import Validator, yamlload
 from kapi.validation.duplicates import (
     duplicate_paths,
     json_may_repeat_keys,
@@ -50,13 +50,17 @@ class FieldValidation:
         self.enabled = enabled
 
     def body(self, r: Resource, obj: dict[str, Any], raw: bytes, content_type: str | None,
-             directive: str, warnings: list[str]) -> None:
-        """A create or update body (obj decoded from raw)."""
+             directive: str, warnings: list[str], yaml_dups: list[str] | None = None) -> None:
+        """A create or update body (obj decoded from raw; a YAML body's repeated keys in
+        yaml_dups when its decoding found them already)."""
         if not self.enabled:
             return
         prune = directive != STRICT
         if _is_yaml(content_type):
-            dups = yaml_duplicates(raw) if directive != IGNORE else []
+            if directive == IGNORE:
+                dups = []
+            else:
+                dups = yaml_dups if yaml_dups is not None else yaml_duplicates(raw)
             found = self.validator.inspect(r.definition, obj, sort_keys=True, prune=prune)
             self._type_error(r, found.type_error)
             if dups and directive == STRICT:
@@ -147,6 +151,6 @@ def decode_apply_config(raw: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
     try:
-        return yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return yamlload.load(raw)
     except yaml.YAMLError as e:
         raise errors.BadRequest(f"error decoding YAML: {e}") from None
