@@ -96,7 +96,8 @@ class APIServer:
         self.config, self.scheme, self.clock = config, scheme, clock
         self.storage = storage or open_storage(config.storage, data_dir=config.data_dir)
         self.cache = WatchCache(self.storage, sorted({r.key_prefix for r in scheme.resources}),
-                                capacity=config.watch_cache_capacity)
+                                capacity=config.watch_cache_capacity,
+                                max_bytes=config.watch_cache_bytes)
         self.definitions = load_definitions()
         services = scheme.get("", "v1", "services")
         assert services is not None
@@ -129,7 +130,8 @@ class APIServer:
         self._tasks.append(asyncio.create_task(compact_loop(
             self.storage, interval=self.config.compact_interval,
             keep_revisions=self.config.compact_keep,
-            keep_seconds=self.config.compact_keep_seconds), name="compactor"))
+            keep_seconds=self.config.compact_keep_seconds,
+            on_compacted=self.cache.forget_before), name="compactor"))
 
     async def stop(self) -> None:
         for t in self._tasks:
