@@ -22,11 +22,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from kapi import defaulting, discovery, errors
+from kapi import defaulting, discovery, errors, malloc
 from kapi.admission import lifecycle
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.config import Config
-from kapi.endpoints import codec, params
+from kapi.endpoints import codec, liststream, params
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
@@ -131,7 +131,11 @@ class APIServer:
             self.storage, interval=self.config.compact_interval,
             keep_revisions=self.config.compact_keep,
             keep_seconds=self.config.compact_keep_seconds,
-            on_compacted=self.cache.forget_before), name="compactor"))
+            on_compacted=self._compacted), name="compactor"))
+
+    def _compacted(self, revision: int) -> None:
+        self.cache.forget_before(revision)  # the window's older events: 410 anyway
+        malloc.trim()  # what they held goes back to the system
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -227,6 +231,9 @@ class APIServer:
         headers = {}
         if call.warnings:
             headers["warning"] = ", ".join(f'299 - "{_quoted(w)}"' for w in call.warnings)
+        if verb == "list" and liststream.worth_streaming(out):
+            return StreamingResponse(liststream.encode_list(out), status_code=code,
+                                     headers=JSON_HEADERS | headers)
         return json_response(code, out, headers)
 
     async def _watch(self, call: Call) -> Response:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from kapi import malloc
 from kapi.config import Config, default_data_dir
 
 
@@ -273,6 +274,7 @@ def _toleration_seconds(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    malloc.tune()  # before the first large object: freed memory goes back to the system
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:

@@ -33,7 +33,8 @@ class WatchStream:
                  bookmarks: bool, send_initial: bool, timeout: int | None,
                  clock: objects.Clock) -> None:
         self.store, self.r, self.w = store, resource, watcher
-        self.initial, self.start_rev = initial, start_rev
+        watcher.initial.extend(initial)  # held by the watcher: dropped if it is cut off
+        self.start_rev = start_rev
         self.output, self.bookmarks, self.send_initial = output, bookmarks, send_initial
         self.clock = clock
         t = timeout if timeout is not None and timeout > 0 else DEFAULT_TIMEOUT * (1 + random.random())
@@ -76,12 +77,15 @@ class WatchStream:
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            for i, (etype, obj) in enumerate(self.initial, 1):
+            pending, sent = self.w.initial, 0
+            while pending:
+                etype, obj = pending.popleft()
                 yield self._encode(etype, obj, None)
-                if i % REPLAY_CHUNK == 0:  # sending may never wait: let others run
+                sent += 1
+                if sent % REPLAY_CHUNK == 0:  # sending may never wait: let others run
                     await asyncio.sleep(0)
-            self.initial = []
-            if self.send_initial and self.bookmarks:
+            # a watcher cut off meanwhile lost the rest of its initial state: claim nothing
+            if self.send_initial and self.bookmarks and not self.w.closed:
                 yield self._bookmark(self.start_rev, initial_end=True)
             async for chunk in self._live():
                 yield chunk

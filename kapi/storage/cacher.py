@@ -88,6 +88,8 @@ class Watcher:
         self.filter = flt
         self.queue: asyncio.Queue[Item | None] = asyncio.Queue()
         self.replay: collections.deque[CacheEvent] = collections.deque()
+        # the objects listed at the start (sendInitialEvents), dropped with the backlog
+        self.initial: collections.deque[tuple[str, Obj]] = collections.deque()
         self.max_bytes = max_bytes
         self.backlog_bytes = 0
         self.closed = False
@@ -154,6 +156,7 @@ class Watcher:
             self.closed = True
             if drop_backlog:
                 self.replay.clear()
+                self.initial.clear()
                 while not self.queue.empty():
                     self.queue.get_nowait()
                 self.backlog_bytes = 0

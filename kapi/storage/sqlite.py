@@ -79,7 +79,8 @@ EVENT_COLUMNS = "id, name, created, deleted, create_revision, prev_revision, val
 
 COMPACT_CHUNK = 10_000  # revisions per compaction transaction, so the loop is not held long
 HISTORY_BYTES = 16 * 1024 * 1024  # most value bytes one page of watch history reads
-VACUUM_PAGES = 2048  # free pages given back to the file system per compaction chunk
+VACUUM_PAGES = 2048  # free pages given back to the file system per step (8 MiB)...
+VACUUM_ROUNDS = 512  # ... and steps per compaction, with requests served in between
 
 Row = tuple  # a raw sqlite3 result row
 
@@ -245,6 +246,11 @@ class SQLiteStorage:
             async with self._write_lock:
                 self._compact_chunk(min(revision, self._compacted + COMPACT_CHUNK))
             await asyncio.sleep(0)  # let requests run between chunks
+        for _ in range(VACUUM_ROUNDS):  # freed pages back to the file system, in steps
+            async with self._write_lock:
+                if not self._vacuum_step():
+                    break
+            await asyncio.sleep(0)
 
     def _compact_chunk(self, upto: int) -> None:
         lo = self._compacted
@@ -268,9 +274,17 @@ class SQLiteStorage:
             db.execute("ROLLBACK")
             raise
         self._compacted = upto
-        # a script steps the pragma to its end (execute() would free a single page);
-        # a no-op on files made before auto_vacuum was set
+
+    def _vacuum_step(self) -> bool:
+        """Hands up to VACUUM_PAGES free pages back; False when none are left (always,
+        on files made before auto_vacuum was set: their free pages are only reused)."""
+        db = self.db
+        (free,) = db.execute("PRAGMA freelist_count").fetchone()
+        if not free or db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            return False
+        # a script steps the pragma to its end (execute() would free a single page)
         db.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
+        return True
 
 
 def _range_clause(prefix: str, start_after: str) -> tuple[list[str], list[object]]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, start_server, stop_server
+from tests.conftest import REPO, Server, start_server, stop_server
 
 
 @pytest.mark.parametrize("command", ["up", "apiserver"])
@@ -43,3 +43,21 @@ def test_a_watch_older_than_the_byte_window_is_410_expired(tmp_path: Path) -> No
             assert '"big11"' in first
     finally:
         stop_server(s.proc)
+
+
+def test_a_large_list_is_the_same_document_when_streamed(server: Server, ns: str) -> None:
+    """Past 500 items a list is written in pieces; clients read the same list."""
+    with server.client() as c:
+        for i in range(520):
+            r = c.post(f"/api/v1/namespaces/{ns}/configmaps",
+                       json={"metadata": {"name": f"cm{i:03d}", "labels": {"i": str(i)}},
+                             "data": {"k": "v" * 100}})
+            assert r.status_code == 201, r.text
+        r = c.get(f"/api/v1/namespaces/{ns}/configmaps")
+        assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+        listed = r.json()
+        assert listed["kind"] == "ConfigMapList" and listed["metadata"]["resourceVersion"]
+        assert [o["metadata"]["name"] for o in listed["items"]] == [f"cm{i:03d}" for i in range(520)]
+        assert all(o["data"] == {"k": "v" * 100} for o in listed["items"])
+        small = c.get(f"/api/v1/namespaces/{ns}/configmaps", params={"limit": "3"}).json()
+        assert small["items"] == listed["items"][:3]

@@ -66,8 +66,9 @@ def test_a_watcher_that_stops_reading_is_cut_off_and_pins_nothing() -> None:
     async def run() -> None:
         storage, cache = await _cache(max_bytes=1024 * KIB)
         stuck = cache.watch(PREFIX, cache.rev, None)
+        stuck.initial.extend(("ADDED", {"big": "x" * KIB}) for _ in range(100))
         await _write(storage, cache, 30, 100 * KIB)
-        assert stuck.closed and stuck.backlog_bytes == 0
+        assert stuck.closed and stuck.backlog_bytes == 0 and not stuck.initial
         assert stuck.queue.qsize() == 1 and await stuck.next() is None  # just the end
         await cache.close()
     asyncio.run(run())
