@@ -5,6 +5,7 @@ how fast and after how many sent bytes a 100 MB body is refused, and what ten pa
 100 MB uploads do to RSS.
 
     python -m bench.memory [--objects 2000] [--size-kib 256] [--watchers 50]
+                           [--history-seconds 20]
 
 Goals (issue 8): under 600 MB with the objects and the stuck watchers, back under 200 MB
 once they are deleted and compacted, and a 100 MB body refused before it is read.
@@ -30,8 +31,7 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
-SERVER_FLAGS = ("--compact-interval", "2", "--compact-keep", "0",
-                "--compact-keep-seconds", "20")
+SERVER_FLAGS = ("--compact-interval", "2", "--compact-keep", "0")  # + --compact-keep-seconds
 BASE = "/api/v1/namespaces/default/configmaps"
 
 
@@ -48,10 +48,10 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
     return float("nan")
 
 
-def start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start(data_dir: Path, port: int, flags: tuple[str, ...]) -> subprocess.Popen[bytes]:
     log = (data_dir / "server.log").open("ab")
     proc = subprocess.Popen([sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir",
-                             str(data_dir), "--port", str(port), *SERVER_FLAGS],
+                             str(data_dir), "--port", str(port), *flags],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -169,24 +169,26 @@ def report(label: str, value: str, goal: str = "") -> None:
     print(f"{label:<66} {value:>14}  {goal}", flush=True)
 
 
-def run(objects: int, size_kib: int, watchers: int) -> None:
+def run(objects: int, size_kib: int, watchers: int, history: float) -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="kapi-bench-memory-"))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start(data_dir, port)
+    flags = (*SERVER_FLAGS, "--compact-keep-seconds", str(history))
+    proc = start(data_dir, port, flags)
     sockets: list[socket.socket] = []
     try:
         pid = proc.pid
-        print(f"kapi apiserver {' '.join(SERVER_FLAGS)} (defaults otherwise)")
+        print(f"kapi apiserver {' '.join(flags)} (defaults otherwise)")
         report("RSS at start", f"{rss_mib(pid):.0f} MiB")
         names = [f"big-{i}" for i in range(objects)]
+        updates = min(500, objects)
         t0 = time.monotonic()
         write_all(url, names, size_kib * 1024)
         report(f"RSS after {objects} ConfigMaps of {size_kib} KiB "
                f"({time.monotonic() - t0:.0f} s)", f"{rss_mib(pid):.0f} MiB", "goal < 600 MB")
         sockets = stuck_watchers(port, watchers)
-        write_all(url, names[:500], size_kib * 1024, update=True)
-        report(f"RSS after {watchers} stuck watchers fed 500 updates",
+        write_all(url, names[:updates], size_kib * 1024, update=True)
+        report(f"RSS after {watchers} stuck watchers fed {updates} updates",
                f"{rss_mib(pid):.0f} MiB", "goal < 600 MB")
         report("peak RSS so far (VmHWM)", f"{rss_mib(pid, 'VmHWM'):.0f} MiB")
         with httpx.Client(base_url=url, timeout=60) as c:
@@ -207,6 +209,8 @@ def run(objects: int, size_kib: int, watchers: int) -> None:
         report("10 parallel chunked 100 MB uploads: RSS before / peak",
                f"{before:.0f}/{peak:.0f} MiB", "goal: + a few MB")
         report("  their answers", ",".join(str(c) for c in sorted(set(codes))))
+        report("database file at the end (+ its WAL)",
+               f"{sum(p.stat().st_size for p in data_dir.glob('kapi.db*')) / MIB:.0f} MiB")
     finally:
         for s in sockets:
             s.close()
@@ -225,8 +229,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--objects", type=int, default=2000)
     p.add_argument("--size-kib", type=int, default=256)
     p.add_argument("--watchers", type=int, default=50)
+    p.add_argument("--history-seconds", type=float, default=20.0,
+                   help="the server's --compact-keep-seconds (compaction waits for it)")
     args = p.parse_args(argv)
-    run(min(args.objects, 20_000), min(args.size_kib, 1024), min(args.watchers, 500))
+    run(min(args.objects, 20_000), min(args.size_kib, 1024), min(args.watchers, 500),
+        min(args.history_seconds, 60.0))
     return 0
 
 

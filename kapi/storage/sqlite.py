@@ -63,7 +63,9 @@ PRAGMAS = (
     "PRAGMA journal_size_limit = 67108864",  # the WAL shrinks back to 64 MiB after a burst
     "PRAGMA synchronous = NORMAL",
     "PRAGMA busy_timeout = 5000",
-    "PRAGMA cache_size = -65536",
+    # 16 MiB of pages: reads at the newest revision come from the watch cache, and a
+    # larger cache mostly kept copies of large values just written
+    "PRAGMA cache_size = -16384",
     "PRAGMA temp_store = MEMORY",
 )
 
