@@ -248,11 +248,16 @@ class SQLiteStorage:
             async with self._write_lock:
                 self._compact_chunk(min(revision, self._compacted + COMPACT_CHUNK))
             await asyncio.sleep(0)  # let requests run between chunks
+        vacuumed = False
         for _ in range(VACUUM_ROUNDS):  # freed pages back to the file system, in steps
             async with self._write_lock:
                 if not self._vacuum_step():
                     break
+            vacuumed = True
             await asyncio.sleep(0)
+        if vacuumed:  # the file shrinks at a checkpoint; TRUNCATE also empties the WAL
+            async with self._write_lock:  # (automatic checkpoints keep what is left small)
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def _compact_chunk(self, upto: int) -> None:
         lo = self._compacted

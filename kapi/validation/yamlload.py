@@ -164,6 +164,8 @@ class _Builder:
             return node.value
         try:
             value = self.scalars.construct_object(node)
+        except (ValueError, OverflowError):  # `2001-13-45` looks like a date, is none:
+            return node.value  # go-yaml keeps such a scalar as the string it is
         finally:
             self.scalars.constructed_objects.clear()
         if isinstance(value, bytes):  # !!binary: go-yaml gives the decoded bytes as a string

@@ -59,3 +59,9 @@ def test_the_duplicate_walk_ends_on_cycles_and_laughs() -> None:
 def test_merge_keys_give_way_to_the_mapping_own_keys() -> None:
     doc = b"base: &b {x: 1, y: 2}\nmore: &m {y: 9, w: 0}\nd:\n  y: 3\n  <<: [*b, *m]\n"
     assert yamlload.load(doc)["d"] == {"x": 1, "y": 3, "w": 0}
+
+
+def test_scalars_resolve_as_yaml_1_1_and_impossible_dates_stay_strings() -> None:
+    value = yamlload.load(b"a: 1\nb: 2.5\nc: true\nd: ~\ne: '1'\nf: 2001-13-45\ng: !!binary aGk=\n")
+    assert value == {"a": 1, "b": 2.5, "c": True, "d": None, "e": "1", "f": "2001-13-45",
+                     "g": "hi"}
