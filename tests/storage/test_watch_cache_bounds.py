@@ -6,7 +6,6 @@ under compaction."""
 from __future__ import annotations
 
 import asyncio
-import os
 import pathlib
 from typing import Any
 
