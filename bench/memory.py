@@ -146,7 +146,8 @@ def upload(port: int, most: int, *, declared: bool) -> tuple[int, float, int]:
     return sent, elapsed, code
 
 
-def parallel_uploads(port: int, pid: int, n: int, most: int) -> tuple[float, float, list[int]]:
+def parallel_uploads(port: int, pid: int, n: int, most: int, *, declared: bool
+                     ) -> tuple[float, float, list[int]]:
     """n uploads of `most` bytes at once: (RSS before, highest RSS seen meanwhile, codes)."""
     before = rss_mib(pid)
     peak = [before]
@@ -159,7 +160,7 @@ def parallel_uploads(port: int, pid: int, n: int, most: int) -> tuple[float, flo
     sampler = threading.Thread(target=sample)
     sampler.start()
     with ThreadPoolExecutor(n) as pool:
-        results = list(pool.map(lambda _: upload(port, most, declared=False), range(n)))
+        results = list(pool.map(lambda _: upload(port, most, declared=declared), range(n)))
     done.set()
     sampler.join()
     return before, max(peak[0], rss_mib(pid)), [code for _, _, code in results]
@@ -205,10 +206,13 @@ def run(objects: int, size_kib: int, watchers: int, history: float) -> None:
             report(f"100 MB body ({how}): answer {code} after", f"{secs * 1000:.0f} ms",
                    "goal: before reading it")
             report(f"100 MB body ({how}): bytes sent before the answer", f"{sent:,}")
-        before, peak, codes = parallel_uploads(port, pid, 10, 100_000_000)
-        report("10 parallel chunked 100 MB uploads: RSS before / peak",
-               f"{before:.0f}/{peak:.0f} MiB", "goal: + a few MB")
-        report("  their answers", ",".join(str(c) for c in sorted(set(codes))))
+        for declared in (True, False):
+            before, peak, codes = parallel_uploads(port, pid, 10, 100_000_000,
+                                                   declared=declared)
+            how = "Content-Length" if declared else "chunked"
+            report(f"10 parallel 100 MB uploads ({how}): RSS before / peak",
+                   f"{before:.0f}/{peak:.0f} MiB", "goal: + a few MB")
+            report("  their answers", ",".join(str(c) for c in sorted(set(codes))))
         report("database file at the end (+ its WAL)",
                f"{sum(p.stat().st_size for p in data_dir.glob('kapi.db*')) / MIB:.0f} MiB")
     finally:

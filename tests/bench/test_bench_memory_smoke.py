@@ -20,6 +20,7 @@ def test_bench_memory_small() -> None:
     for row in ("RSS after 20 ConfigMaps of 16 KiB", "RSS after 3 stuck watchers",
                 "RSS after deleting them and compaction", "100 MB body (Content-Length)",
                 "100 MB body (chunked): bytes sent before the answer",
-                "10 parallel chunked 100 MB uploads"):
+                "10 parallel 100 MB uploads (Content-Length)",
+                "10 parallel 100 MB uploads (chunked)"):
         assert row in out, f"{row!r} missing from:\n{out}"
     assert "answer 413 after" in out and "nan" not in out
