@@ -20,13 +20,14 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from kapi import discovery, errors
+from kapi import discovery, errors, malloc
 from kapi.admission import lifecycle
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
-from kapi.endpoints import codec, params, podlog
+from kapi.endpoints import codec, liststream, params, podlog
+from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
 from kapi.endpoints.watch import WatchStream
@@ -109,7 +110,8 @@ class APIServer:
         self.config, self.scheme, self.clock = config, scheme, clock
         self.storage = storage or open_storage(config.storage, data_dir=config.data_dir)
         self.cache = WatchCache(self.storage, sorted({r.key_prefix for r in scheme.resources}),
-                                capacity=config.watch_cache_capacity)
+                                capacity=config.watch_cache_capacity,
+                                max_bytes=config.watch_cache_bytes)
         self.definitions = load_definitions()
         services = scheme.get("", "v1", "services")
         assert services is not None
@@ -139,7 +141,12 @@ class APIServer:
         self._tasks.append(asyncio.create_task(compact_loop(
             self.storage, interval=self.config.compact_interval,
             keep_revisions=self.config.compact_keep,
-            keep_seconds=self.config.compact_keep_seconds), name="compactor"))
+            keep_seconds=self.config.compact_keep_seconds,
+            on_compacted=self._compacted), name="compactor"))
+
+    def _compacted(self, revision: int) -> None:
+        self.cache.forget_before(revision)  # the window's older events: 410 anyway
+        malloc.trim()  # what they held goes back to the system
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -223,9 +230,7 @@ class APIServer:
         if verb not in r.verbs and not info.subresource:
             raise errors.MethodNotAllowed(
                 "the server does not allow this method on the requested resource")
-        body = await request.body() if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
-        if len(body) > codec.MAX_BODY_BYTES:
-            raise errors.RequestEntityTooLarge("Request entity too large: limit is 3145728")
+        body = await read_body(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
         call = Call(info=info, resource=r, query=q, dry_run_values=q.getlist("dryRun"),
                     body=body, content_type=codec.body_content_type(
                         request.headers.get("content-type"), request.headers.get("origin")),
@@ -243,6 +248,9 @@ class APIServer:
         headers = {}
         if call.warnings:
             headers["warning"] = warning_header(call.warnings)
+        if verb == "list" and liststream.worth_streaming(out):
+            return StreamingResponse(liststream.encode_list(out), status_code=code,
+                                     headers=JSON_HEADERS | headers)
         return json_response(code, out, headers)
 
     async def _pod_log(self, call: Call) -> Response:

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from kapi import malloc
 from kapi.config import Config, default_data_dir
 
 
@@ -241,16 +242,34 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--storage", default="sqlite", choices=("sqlite", "memory"))
     s.add_argument("--compact-interval", type=float, default=60.0,
-                   help="seconds between compactions of old revisions")
+                   help="seconds between compactions of old revisions (default: %(default)s)")
     s.add_argument("--compact-keep", type=int, default=10_000,
-                   help="revisions kept behind the newest at each compaction")
+                   help="revisions kept behind the newest at each compaction "
+                        "(default: %(default)s)")
     s.add_argument("--compact-keep-seconds", type=float, default=300.0,
-                   help="seconds of history kept at each compaction, besides --compact-keep")
-    s.add_argument("--watch-cache-capacity", type=int, default=100_000,
-                   help="events the watch cache keeps for watches resuming from the past")
+                   help="seconds of history kept at each compaction, besides --compact-keep "
+                        "(default: %(default)s)")
+    s.add_argument("--watch-cache-events", "--watch-cache-capacity", dest="watch_cache_capacity",
+                   type=int, default=100_000, metavar="N",
+                   help="most events the watch cache keeps for watches resuming from the "
+                        "past (default: %(default)s); older ones get 410 Expired")
+    s.add_argument("--watch-cache-bytes", type=_size, default=256 * 1024 * 1024, metavar="SIZE",
+                   help="most memory those events may take, also the most a watcher that "
+                        "stops reading may hold back; bytes, or with Ki/Mi/Gi "
+                        "(default: 256Mi)")
     # benchmarks only: an unvalidated, undefaulted (and untracked) write path as baseline
     s.add_argument("--unsafe-no-validation", action="store_true", help=argparse.SUPPRESS)
     s.add_argument("--unsafe-no-managed-fields", action="store_true", help=argparse.SUPPRESS)
+
+
+def _size(text: str) -> int:
+    """A byte count: 1048576, 512Ki, 256Mi, 1Gi."""
+    units = {"Ki": 1024, "Mi": 1024**2, "Gi": 1024**3}
+    factor = units.get(text[-2:], 1)
+    try:
+        return int(text[:-2] if factor > 1 else text) * factor
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 256Mi)") from None
 
 
 def _controller_flags(s: argparse.ArgumentParser) -> None:
@@ -377,6 +396,7 @@ def _toleration_seconds(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    malloc.tune()  # before the first large object: freed memory goes back to the system
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     try:
@@ -397,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
                         compact_interval=args.compact_interval, compact_keep=args.compact_keep,
                         compact_keep_seconds=args.compact_keep_seconds,
                         watch_cache_capacity=args.watch_cache_capacity,
+                        watch_cache_bytes=args.watch_cache_bytes,
                         validation=not args.unsafe_no_validation,
                         managed_fields=not args.unsafe_no_managed_fields,
                         default_toleration_seconds=_toleration_seconds(args))

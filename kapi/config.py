@@ -21,6 +21,7 @@ class Config:
     data_dir: Path = field(default_factory=default_data_dir)
     storage: str = "sqlite"  # one of kapi.storage's backends: sqlite, memory
     watch_cache_capacity: int = 100_000  # events kept for watches resuming from the past
+    watch_cache_bytes: int = 256 * 1024 * 1024  # ... and at most this much memory for them
     compact_interval: float = 60.0  # seconds between compactions
     compact_keep: int = 10_000  # revisions kept behind the newest at each compaction
     compact_keep_seconds: float = 300.0  # ... and at least this much recent history
@@ -40,6 +41,8 @@ class Config:
             raise ValueError("compaction settings must be positive")
         if self.watch_cache_capacity < 100:
             raise ValueError("watch_cache_capacity must be at least 100")
+        if self.watch_cache_bytes < 1024 * 1024:
+            raise ValueError("watch_cache_bytes must be at least 1 MiB")
 
     @property
     def server_url(self) -> str:

@@ -13,9 +13,9 @@ import orjson
 import yaml
 
 from kapi import errors
-from kapi.endpoints import yamljson
 from kapi.endpoints.protobuf import MEDIA_TYPE as PROTOBUF
 from kapi.endpoints.protobuf import ProtobufError, decode_k8s_protobuf
+from kapi.validation import yamlload
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # upstream's limit for a request body
 # Upstream decodes 10,000 levels of nesting; kapi stores objects with orjson (255 levels
@@ -36,9 +36,6 @@ PATCH_TYPES = {
     "application/apply-patch+yaml": "apply",
     "application/apply-patch+cbor": "apply-cbor",
 }
-
-_YamlLoader: Any = yamljson.JSONLoader
-
 
 def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";")[0].strip().lower()
@@ -62,9 +59,16 @@ def body_content_type(content_type: str | None, origin: str | None) -> str | Non
     return content_type
 
 
-def decode_body(raw: bytes, content_type: str | None) -> Any:
+def is_yaml(content_type: str | None) -> bool:
+    mt = media_type(content_type)
+    return mt.endswith("yaml") or mt == "text/yaml"
+
+
+def decode_body(raw: bytes, content_type: str | None,
+                duplicates: list[str] | None = None) -> Any:
     """Decode a JSON, YAML or protobuf body; anything malformed is a 400, another
-    Content-Type (or none: see body_content_type) a 415."""
+    Content-Type (or none: see body_content_type) a 415. A YAML body's repeated keys go
+    to `duplicates` when given (it is composed once for both)."""
     if len(raw) > MAX_BODY_BYTES:
         raise errors.RequestEntityTooLarge("Request entity too large: limit is 3145728")
     mt = media_type(content_type)
@@ -77,10 +81,10 @@ def decode_body(raw: bytes, content_type: str | None) -> Any:
             return decode_k8s_protobuf(raw)
         except ProtobufError as e:
             raise errors.BadRequest(f"the object provided is unrecognized or malformed protobuf: {e}") from None
-    if mt == YAML:
+    if is_yaml(mt):
         try:
-            return check_depth(yaml.load(raw, Loader=_YamlLoader), raw, walk=True)
-        except (yaml.YAMLError, yamljson.YAMLValueError) as e:
+            return check_depth(yamlload.load(raw, duplicates), raw, walk=True)
+        except yaml.YAMLError as e:
             raise errors.BadRequest(f"error converting YAML to JSON: {e}") from None
     return decode_json(raw)
 
@@ -130,8 +134,9 @@ def depth(value: Any, limit: int) -> int:
     return deepest
 
 
-def decode_object(raw: bytes, content_type: str | None) -> dict[str, Any]:
-    obj = decode_body(raw, content_type)
+def decode_object(raw: bytes, content_type: str | None,
+                  duplicates: list[str] | None = None) -> dict[str, Any]:
+    obj = decode_body(raw, content_type, duplicates)
     if not isinstance(obj, dict):
         raise errors.BadRequest(
             f"the body of the request must be a JSON object, not {type(obj).__name__}")

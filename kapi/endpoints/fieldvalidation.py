@@ -18,10 +18,9 @@ import orjson
 import yaml
 
 from kapi import errors
-from kapi.endpoints import yamljson
 from kapi.endpoints.codec import check_depth, media_type
 from kapi.meta.resources import Resource
-from kapi.validation import Validator
+from kapi.validation import Validator, yamlload
 from kapi.validation.duplicates import (
     duplicate_paths,
     json_may_repeat_keys,
@@ -51,13 +50,17 @@ class FieldValidation:
         self.enabled = enabled
 
     def body(self, r: Resource, obj: dict[str, Any], raw: bytes, content_type: str | None,
-             directive: str, warnings: list[str]) -> None:
-        """A create or update body (obj decoded from raw)."""
+             directive: str, warnings: list[str], yaml_dups: list[str] | None = None) -> None:
+        """A create or update body (obj decoded from raw; a YAML body's repeated keys in
+        yaml_dups when its decoding found them already)."""
         if not self.enabled:
             return
         prune = directive != STRICT
         if _is_yaml(content_type):
-            dups = yaml_duplicates(raw) if directive != IGNORE else []
+            if directive == IGNORE:
+                dups = []
+            else:
+                dups = yaml_dups if yaml_dups is not None else yaml_duplicates(raw)
             found = self.validator.inspect(r.definition, obj, sort_keys=True, prune=prune)
             self._type_error(r, found.type_error)
             if dups and directive == STRICT:
@@ -160,6 +163,6 @@ def decode_apply_config(raw: bytes) -> Any:
         except orjson.JSONDecodeError:
             pass
     try:
-        return check_depth(yamljson.load(raw), raw, walk=True)
-    except (yaml.YAMLError, yamljson.YAMLValueError) as e:
+        return check_depth(yamlload.load(raw), raw, walk=True)
+    except yaml.YAMLError as e:
         raise errors.BadRequest(f"error decoding YAML: {e}") from None

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from kapi import errors
-from kapi.endpoints import applypatch, codec, eviction, params, scale
+from kapi.endpoints import applypatch, body, codec, eviction, params, scale
 from kapi.endpoints.codec import Output
 from kapi.endpoints.fieldvalidation import FieldValidation
 from kapi.endpoints.requestinfo import RequestInfo
@@ -167,9 +167,7 @@ class Handlers:
         if call.info.name:  # POST names a collection, never an item
             raise errors.MethodNotAllowed(NOT_ALLOWED)
         directive = params.field_validation(call.query)
-        obj = codec.decode_object(call.body, call.content_type)
-        self.fields.body(call.resource, obj, call.body, call.content_type, directive,
-                         call.warnings)
+        obj = await body.decode_checked(self.fields, call, directive)
         self.check_object(call, obj)
         if not self.validation:
             self.check_name(call.resource, obj)
@@ -184,13 +182,12 @@ class Handlers:
         if not call.info.name:  # PUT names an item, never a collection
             raise errors.MethodNotAllowed(NOT_ALLOWED)
         directive = params.field_validation(call.query)
-        obj = codec.decode_object(call.body, call.content_type)
+        if sub not in ("", "status", "finalize", "scale"):
+            raise errors.MethodNotAllowed(f"update is not supported on {call.resource.resource}/{sub}")
+        obj = await body.decode_checked(self.fields, call, directive,
+                                        check=sub in ("", "status", "finalize"))
         if sub == "scale":
             return await self._update_scale(call, lambda cur: obj)
-        if sub not in ("", "status", "finalize"):
-            raise errors.MethodNotAllowed(f"update is not supported on {call.resource.resource}/{sub}")
-        self.fields.body(call.resource, obj, call.body, call.content_type, directive,
-                         call.warnings)
         self.check_object(call, obj, name=call.info.name)
         if sub == "finalize":
             return await self._finalize(call, obj)

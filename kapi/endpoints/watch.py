@@ -19,7 +19,7 @@ from kapi.endpoints.tables import to_table
 from kapi.meta import objects
 from kapi.meta.resources import Resource
 from kapi.registry.store import Store
-from kapi.storage.cacher import CacheEvent, Watcher
+from kapi.storage.cacher import END, REPLAY_CHUNK, CacheEvent, Watcher
 
 Obj = dict[str, Any]
 
@@ -33,7 +33,8 @@ class WatchStream:
                  bookmarks: bool, send_initial: bool, timeout: int | None,
                  clock: objects.Clock) -> None:
         self.store, self.r, self.w = store, resource, watcher
-        self.initial, self.start_rev = initial, start_rev
+        watcher.initial.extend(initial)  # held by the watcher: dropped if it is cut off
+        self.start_rev = start_rev
         self.output, self.bookmarks, self.send_initial = output, bookmarks, send_initial
         self.clock = clock
         t = timeout if timeout is not None and timeout > 0 else DEFAULT_TIMEOUT * (1 + random.random())
@@ -76,10 +77,15 @@ class WatchStream:
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            for etype, obj in self.initial:
+            pending, sent = self.w.initial, 0
+            while pending:
+                etype, obj = pending.popleft()
                 yield self._encode(etype, obj, None)
-            self.initial = []
-            if self.send_initial and self.bookmarks:
+                sent += 1
+                if sent % REPLAY_CHUNK == 0:  # sending may never wait: let others run
+                    await asyncio.sleep(0)
+            # a watcher cut off meanwhile lost the rest of its initial state: claim nothing
+            if self.send_initial and self.bookmarks and not self.w.closed:
                 yield self._bookmark(self.start_rev, initial_end=True)
             async for chunk in self._live():
                 yield chunk
@@ -87,27 +93,34 @@ class WatchStream:
             self.store.stop_watch(self.w)
 
     async def _live(self) -> AsyncIterator[bytes]:
-        q = self.w.queue
+        w = self.w
+        ready = 0  # events sent without waiting: a long replay yields every REPLAY_CHUNK
         while True:
             remaining = self.deadline - time.monotonic()
             if remaining <= 0:
                 return
-            try:
-                if q.empty():
+            item = w.next_nowait()
+            if item is None:
+                ready = 0
+                try:
                     wait = min(remaining, BOOKMARK_INTERVAL) if self.bookmarks else remaining
                     async with asyncio.timeout(wait):  # 3.11 wait_for may swallow a cancel
-                        item = await q.get()
-                else:
-                    item = q.get_nowait()
-            except TimeoutError:
-                if self.bookmarks and q.empty() and not self.w.closed and self.w.task is None:
-                    rev = self.store.cache.rev
-                    if rev > self.last_rev:
-                        self.last_rev = rev
-                        yield self._bookmark(rev)
-                continue
-            if item is None:
+                        item = await w.next()
+                except TimeoutError:
+                    if self.bookmarks and not w.pending() and not w.closed and w.task is None:
+                        rev = self.store.cache.rev
+                        if rev > self.last_rev:
+                            self.last_rev = rev
+                            yield self._bookmark(rev)
+                    continue
+                if item is None:
+                    return
+            elif item is END:
                 return
+            else:
+                ready += 1
+                if ready % REPLAY_CHUNK == 0:
+                    await asyncio.sleep(0)
             etype, obj, rev, ev = item
             self.last_rev = rev
             yield self._encode(etype, obj, ev)

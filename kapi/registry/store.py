@@ -23,7 +23,7 @@ from kapi.meta.resources import Resource, Scheme
 from kapi.meta.selectors import FieldSelector, LabelSelector
 from kapi.registry.kinds.base import Strategy, strategy_of
 from kapi.storage import interface as st
-from kapi.storage.cacher import CacheEvent, WatchCache, Watcher, decode
+from kapi.storage.cacher import REPLAY_CHUNK, CacheEvent, WatchCache, Watcher, decode
 
 Obj = dict[str, Any]
 # An admission step: (resource, operation, new object, old object or None) -> None.
@@ -380,8 +380,11 @@ class Store:
             start = self.cache.rev
         else:
             start = self._parse_rv(rv)
-            if start < self.cache.oldest_watchable():
+            if start < self.cache.start_rev:  # from before this server started
                 return await self._watch_storage(prefix, start, flt), initial, start
+            oldest = self.cache.oldest_watchable()
+            if start < oldest:  # it fell out of the window, as upstream's cache says
+                raise errors.Gone(f"too old resource version: {start} ({oldest})")
         return self.cache.watch(prefix, start, flt), initial, start
 
     async def _watch_storage(self, prefix: str, start: int,
@@ -391,10 +394,11 @@ class Store:
         compacted = await self.storage.compacted_revision()
         if start < compacted:
             raise errors.from_storage_error(st.Compacted(start, compacted), None)
-        w = Watcher(prefix, flt)
+        w = Watcher(prefix, flt, max_bytes=self.cache.max_bytes)
         stream = self.storage.watch(prefix, after=start)
 
         async def feed() -> None:
+            fed = 0
             try:
                 async for sev in stream:
                     if w.closed:
@@ -403,7 +407,11 @@ class Store:
                     if sev.type == "DELETE":
                         obj["metadata"]["resourceVersion"] = str(sev.revision)
                     prev = decode(sev.prev) if sev.prev is not None else None
-                    w.offer(CacheEvent(sev.type, sev.kv.key, obj, prev, sev.revision))
+                    w.offer(CacheEvent(sev.type, sev.kv.key, obj, prev, sev.revision,
+                                       size=CacheEvent.cost(sev.kv)))
+                    fed += 1
+                    if fed % REPLAY_CHUNK == 0:  # a long history must not hold the loop
+                        await asyncio.sleep(0)
             except st.Compacted:
                 w.close()
         w.task = asyncio.create_task(feed())

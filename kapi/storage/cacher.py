@@ -6,14 +6,22 @@ or "consistent" revisions are served from memory. It knows objects only as JSON 
 with metadata.resourceVersion; it never knows kinds, validation or HTTP.
 
 Invariants: `rev` only grows; `objects` is exactly the storage state at `rev`;
-`events` holds every event with revision in (window_start, rev]. Objects in the cache
+`events` holds every event with revision in (evicted_rev, rev]. Objects in the cache
 are shared and must never be mutated by readers.
+
+Memory is bounded twice, as a window of at most `capacity` events and `max_bytes`
+bytes (an event costs twice its stored size: the decoded object and its encoded form),
+and per watcher: a watcher whose unread backlog passes MAX_BACKLOG events or `max_bytes`
+is closed and its backlog dropped, so a client that stops reading pins nothing. A
+watch from before the window (but after the cache started) is 410 Expired, as
+upstream's watch cache answers; the window also gives back what storage compacted.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import itertools
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -26,6 +34,10 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 Filter = Callable[[Obj], bool]
+
+# Events a reader takes between yields to the event loop when replaying or listing many
+# (one pass over 50,000 events would otherwise hold every other request for seconds).
+REPLAY_CHUNK = 200
 
 
 def decode(kv: KeyValue) -> Obj:
@@ -51,10 +63,22 @@ class CacheEvent:
     prev: Obj | None
     rev: int
     memo: dict[Any, bytes] = field(default_factory=dict)  # encoded forms, per output
+    size: int = 0  # bytes it is counted for in the window and in backlogs
+
+    @staticmethod
+    def cost(kv: KeyValue) -> int:
+        return 2 * len(kv.value) + 200  # decoded + encoded, plus the bookkeeping
+
+
+Item = tuple[str, Obj, int, "CacheEvent | None"]
 
 
 class Watcher:
-    """One client watch: a queue of (type, obj, rev, event) tuples; None ends it.
+    """One client watch: events replayed from the window, then a queue of
+    (type, obj, rev, event) tuples; None ends it.
+
+    The replay is taken lazily by the reader (`next_nowait`), so starting a watch from
+    an old revision costs no work on the event loop up front.
 
     Only events after revision `after` are delivered: a watch may start ahead of what the
     cache has applied (a client's resourceVersion from a write the cache has not seen yet),
@@ -62,11 +86,17 @@ class Watcher:
 
     MAX_BACKLOG = 50_000
 
-    def __init__(self, prefix: str, flt: Filter | None, after: int = 0) -> None:
+    def __init__(self, prefix: str, flt: Filter | None, after: int = 0, *,
+                 max_bytes: int = 256 * 1024 * 1024) -> None:
         self.prefix = prefix
         self.filter = flt
         self.after = after
-        self.queue: asyncio.Queue[tuple[str, Obj, int, CacheEvent | None] | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[Item | None] = asyncio.Queue()
+        self.replay: collections.deque[CacheEvent] = collections.deque()
+        # the objects listed at the start (sendInitialEvents), dropped with the backlog
+        self.initial: collections.deque[tuple[str, Obj]] = collections.deque()
+        self.max_bytes = max_bytes
+        self.backlog_bytes = 0
         self.closed = False
         self.task: asyncio.Task[None] | None = None  # set when fed from storage, not the cache
 
@@ -76,10 +106,43 @@ class Watcher:
         t = self._type(ev)
         if t is None:
             return
-        if self.queue.qsize() > self.MAX_BACKLOG:  # too slow: end it, the client re-watches
-            self.close()
+        if self.queue.qsize() > self.MAX_BACKLOG or self.backlog_bytes > self.max_bytes:
+            self.close(drop_backlog=True)  # too slow: end it, the client re-watches
             return
+        self.backlog_bytes += ev.size
         self.queue.put_nowait((t, ev.obj, ev.rev, ev))
+
+    def next_nowait(self) -> Item | None:
+        """The next replayed event that matches, else the next queued item, else None
+        when nothing is waiting (a queued None, the end, is returned as END)."""
+        while self.replay:
+            ev = self.replay.popleft()
+            if ev.key.startswith(self.prefix):
+                t = self._type(ev)
+                if t is not None:
+                    return (t, ev.obj, ev.rev, ev)
+        if self.queue.empty():
+            return None
+        return self._took(self.queue.get_nowait())
+
+    async def next(self) -> Item | None:
+        """The next event, waiting for one; None when the watch has ended."""
+        item = self.next_nowait()
+        if item is not None:
+            return None if item is END else item
+        item = self._took(await self.queue.get())
+        return None if item is END else item
+
+    def pending(self) -> bool:
+        return bool(self.replay) or not self.queue.empty()
+
+    def _took(self, item: Item | None) -> Item | None:
+        if item is None:
+            return END
+        ev = item[3]
+        if ev is not None:
+            self.backlog_bytes -= ev.size
+        return item
 
     def _type(self, ev: CacheEvent) -> str | None:
         f = self.filter
@@ -93,17 +156,31 @@ class Watcher:
             return "MODIFIED" if before else "ADDED"
         return "DELETED" if before else None
 
-    def close(self) -> None:
+    def close(self, *, drop_backlog: bool = False) -> None:
         if not self.closed:
             self.closed = True
+            if drop_backlog:
+                self.replay.clear()
+                self.initial.clear()
+                while not self.queue.empty():
+                    self.queue.get_nowait()
+                self.backlog_bytes = 0
             self.queue.put_nowait(None)
 
 
+# What Watcher.next_nowait returns for the end of a watch (None means "nothing yet").
+END: Item = ("END", {}, 0, None)
+
+
 class WatchCache:
-    def __init__(self, storage: Storage, prefixes: list[str], *, capacity: int = 100_000) -> None:
+    def __init__(self, storage: Storage, prefixes: list[str], *, capacity: int = 100_000,
+                 max_bytes: int = 256 * 1024 * 1024) -> None:
         self.storage = storage
         self.buckets: dict[str, dict[str, Obj]] = {p: {} for p in prefixes}
-        self.events: collections.deque[CacheEvent] = collections.deque(maxlen=capacity)
+        self.capacity, self.max_bytes = capacity, max_bytes
+        self.events: collections.deque[CacheEvent] = collections.deque()
+        self.bytes = 0  # sum of the window's event sizes
+        self.evicted_rev = 0  # the newest revision that left the window
         self.rev = 0
         self.start_rev = 0
         self.watchers: set[Watcher] = set()
@@ -158,6 +235,7 @@ class WatchCache:
         for b in self.buckets.values():
             b.clear()
         self.events.clear()
+        self.bytes = 0
         for w in list(self.watchers):
             w.close()
         await self._set_rev(await self._load())
@@ -174,11 +252,31 @@ class WatchCache:
                 obj["metadata"]["resourceVersion"] = str(sev.revision)
             else:
                 bucket[sev.kv.key] = obj
-            ev = CacheEvent(sev.type, sev.kv.key, obj, prev, sev.revision)
-            self.events.append(ev)
+            ev = CacheEvent(sev.type, sev.kv.key, obj, prev, sev.revision,
+                            size=CacheEvent.cost(sev.kv))
+            self._append(ev)
             for w in list(self.watchers):
                 w.offer(ev)
         await self._set_rev(sev.revision)
+
+    def _append(self, ev: CacheEvent) -> None:
+        """Adds ev to the window, evicting the oldest events past either bound."""
+        evs = self.events
+        evs.append(ev)
+        self.bytes += ev.size
+        while len(evs) > 1 and (len(evs) > self.capacity or self.bytes > self.max_bytes):
+            self._evict()
+
+    def _evict(self) -> None:
+        old = self.events.popleft()
+        self.bytes -= old.size
+        self.evicted_rev = old.rev
+
+    def forget_before(self, rev: int) -> None:
+        """Drops the window's events at or before rev (storage compacted them): watches
+        from there are 410 anyway, and the memory goes back."""
+        while self.events and self.events[0].rev <= rev:
+            self._evict()
 
     async def _set_rev(self, rev: int) -> None:
         self.rev = rev
@@ -213,15 +311,12 @@ class WatchCache:
 
     def oldest_watchable(self) -> int:
         """Watches from a revision >= this are served from the cache's window."""
-        if self.events and len(self.events) == self.events.maxlen:
-            return self.events[0].rev - 1
-        return self.start_rev
+        return max(self.start_rev, self.evicted_rev)
 
     def watch(self, prefix: str, after: int, flt: Filter | None) -> Watcher:
         """Every event after revision `after` under prefix. Caller checks the window."""
-        w = Watcher(prefix, flt, after)
-        for ev in self._since(after):
-            w.offer(ev)
+        w = Watcher(prefix, flt, after, max_bytes=self.max_bytes)
+        w.replay.extend(self._since(after))
         self.watchers.add(w)
         return w
 
@@ -237,7 +332,7 @@ class WatchCache:
                 lo = mid + 1
             else:
                 hi = mid
-        return [evs[i] for i in range(lo, len(evs))]
+        return list(itertools.islice(evs, lo, None))
 
     def stop_watch(self, w: Watcher) -> None:
         self.watchers.discard(w)

@@ -100,13 +100,17 @@ async def compact_loop(
     interval: float = 60.0,
     keep_revisions: int = 10_000,
     keep_seconds: float = 300.0,
+    on_compacted: Callable[[int], None] | None = None,
 ) -> None:
-    """Runs forever (cancel the task to stop), compacting every `interval` seconds.
-    A failed compaction is logged and retried at the next tick."""
+    """Runs forever (cancel the task to stop), compacting every `interval` seconds and
+    telling `on_compacted` the revision compacted to (the watch cache drops its older
+    events). A failed compaction is logged and retried at the next tick."""
     compactor = Compactor(storage, keep_revisions=keep_revisions, keep_seconds=keep_seconds)
     while True:
         try:
-            await compactor.step()
+            done = await compactor.step()
+            if done and on_compacted is not None:
+                on_compacted(done)
         except Exception:  # keep compacting later rather than dying with the server up
             log.exception("storage compaction failed")
         await asyncio.sleep(interval)

@@ -9,8 +9,8 @@ is read through a callback), or block the event loop waiting on a slow watcher.
 
 Why exactly once: a watcher subscribes *before* it reads history, so anything committed
 after the subscription is in its queue and anything committed before is in the log. It
-replays the log page by page until a short page says it has caught up, remembering the
-last revision it yielded, and then drains its queue, dropping events whose revision is
+replays the log page by page until an empty page says it has caught up (a backend may
+cut a page short, e.g. by bytes), remembering the last revision it yielded, and then drains its queue, dropping events whose revision is
 not greater than that one. Backends must publish events in revision order.
 
 Queues are unbounded on purpose: a slow consumer costs memory rather than blocking
@@ -114,11 +114,11 @@ async def _stream(
             # cannot slip in and remove rows this page still needs.
             check_watch_start(last, compacted())
             page = history(prefix, last, HISTORY_PAGE)
+            if not page:
+                break
             for event in page:
                 last = event.revision
                 yield event
-            if len(page) < HISTORY_PAGE:
-                break
         while True:
             event = await sub.queue.get()
             if event is None:

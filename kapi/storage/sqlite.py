@@ -4,7 +4,10 @@ Owns: one SQLite file holding an append-only log table whose integer primary key
 the revision (the design of kine's log-structured SQL backend), plus a tiny meta table
 that remembers the compacted revision. The newest row of a key is its current state; a
 row with deleted=1 is a tombstone. Reading at revision R takes, per key, the newest row
-with id <= R. WAL journaling with synchronous=NORMAL makes a returned write survive a
+with id <= R. Compaction deletes superseded rows and tombstones and drops previous
+values, and the freed pages are reused (and, on files made by this version, handed back
+a few at a time), so the file stays as large as the live data plus the kept history.
+WAL journaling with synchronous=NORMAL makes a returned write survive a
 SIGKILL of the process (not a power cut, which would need synchronous=FULL).
 
 Statements run directly on the event loop thread: each is tens of microseconds, which
@@ -53,10 +56,16 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', 1), ('compacte
 """
 
 PRAGMAS = (
+    # Set before the first table exists (no effect on older files): compaction can then
+    # hand freed pages back to the file system, a few at a time (VACUUM_PAGES).
+    "PRAGMA auto_vacuum = INCREMENTAL",
     "PRAGMA journal_mode = WAL",
+    "PRAGMA journal_size_limit = 67108864",  # the WAL shrinks back to 64 MiB after a burst
     "PRAGMA synchronous = NORMAL",
     "PRAGMA busy_timeout = 5000",
-    "PRAGMA cache_size = -65536",
+    # 16 MiB of pages: reads at the newest revision come from the watch cache, and a
+    # larger cache mostly kept copies of large values just written
+    "PRAGMA cache_size = -16384",
     "PRAGMA temp_store = MEMORY",
 )
 
@@ -71,6 +80,9 @@ LATEST = (
 EVENT_COLUMNS = "id, name, created, deleted, create_revision, prev_revision, value, old_value"
 
 COMPACT_CHUNK = 10_000  # revisions per compaction transaction, so the loop is not held long
+HISTORY_BYTES = 16 * 1024 * 1024  # most value bytes one page of watch history reads
+VACUUM_PAGES = 2048  # free pages given back to the file system per step (8 MiB)...
+VACUUM_ROUNDS = 512  # ... and steps per compaction, with requests served in between
 
 Row = tuple  # a raw sqlite3 result row
 
@@ -217,7 +229,18 @@ class SQLiteStorage:
         where.append("id > ?")
         params += [after, limit]
         sql = f"SELECT {EVENT_COLUMNS} FROM log{_where(where)} ORDER BY id LIMIT ?"
-        return [_event(row) for row in self.db.execute(sql, params)]
+        out: list[Event] = []
+        size = 0
+        cursor = self.db.execute(sql, params)
+        try:
+            for row in cursor:  # a page of large values is cut short
+                out.append(_event(row))
+                size += len(row[6]) + len(row[7] or b"")
+                if size > HISTORY_BYTES:
+                    break
+        finally:
+            cursor.close()  # ends the read: an open statement would pin the WAL
+        return out
 
     # -- compaction --------------------------------------------------------------
 
@@ -229,6 +252,16 @@ class SQLiteStorage:
             async with self._write_lock:
                 self._compact_chunk(min(revision, self._compacted + COMPACT_CHUNK))
             await asyncio.sleep(0)  # let requests run between chunks
+        vacuumed = False
+        for _ in range(VACUUM_ROUNDS):  # freed pages back to the file system, in steps
+            async with self._write_lock:
+                if not self._vacuum_step():
+                    break
+            vacuumed = True
+            await asyncio.sleep(0)
+        if vacuumed:  # the file shrinks at a checkpoint; TRUNCATE also empties the WAL
+            async with self._write_lock:  # (automatic checkpoints keep what is left small)
+                self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def _compact_chunk(self, upto: int) -> None:
         lo = self._compacted
@@ -243,12 +276,26 @@ class SQLiteStorage:
                 (lo, upto),
             )
             db.execute("DELETE FROM log WHERE deleted = 1 AND id > ? AND id <= ?", (lo, upto))
+            # a row's previous value only serves watches from before it: none are left
+            db.execute("UPDATE log SET old_value = NULL WHERE id > ? AND id <= ?"
+                       " AND old_value IS NOT NULL", (lo, upto))
             db.execute("UPDATE meta SET value = ? WHERE key = 'compacted'", (upto,))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         self._compacted = upto
+
+    def _vacuum_step(self) -> bool:
+        """Hands up to VACUUM_PAGES free pages back; False when none are left (always,
+        on files made before auto_vacuum was set: their free pages are only reused)."""
+        db = self.db
+        (free,) = db.execute("PRAGMA freelist_count").fetchone()
+        if not free or db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+            return False
+        # a script steps the pragma to its end (execute() would free a single page)
+        db.executescript(f"PRAGMA incremental_vacuum({VACUUM_PAGES});")
+        return True
 
 
 def _range_clause(prefix: str, start_after: str) -> tuple[list[str], list[object]]:

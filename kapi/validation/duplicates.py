@@ -4,7 +4,8 @@ key), `line 14: key "paused" already set in map` for YAML.
 
 Owns: a cheap test that a JSON body can hold no duplicate (so the common case costs one
 regex pass), a JSON parse that keeps every (key, value) pair for the walk that reports
-them, and the YAML duplicate finder. Pure functions over bytes; never raises API errors.
+them, and the YAML duplicate finder (linear in the document: each node is visited once,
+however often aliases name it). Pure functions over bytes; never raises API errors.
 """
 
 from __future__ import annotations
@@ -74,25 +75,39 @@ def _json_int(text: str) -> int | float:
 
 
 def yaml_duplicates(raw: bytes) -> list[str]:
-    """`line N: key "k" already set in map` for every repeated key, in document order."""
+    """`line N: key "k" already set in map` for every repeated key, in document order.
+
+    Walks the composed graph depth first, each node once: an alias is the node it names,
+    already visited, so a cycle or a billion-laughs document costs its own size."""
     try:
         root = yaml.compose(raw, Loader=_Loader)
     except yaml.YAMLError:
         return []
     out: list[str] = []
+    seen: set[int] = set()
     todo = [root] if root is not None else []
     while todo:
-        node = todo.pop(0)
+        node = todo.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key, _ in node.value:
-                k = key.value if isinstance(key, yaml.ScalarNode) else None
-                if k is not None and k in seen:
-                    out.append(f'line {key.start_mark.line + 1}: key "{k}" already set in map')
-                seen.add(k)
-            todo[0:0] = [v for _, v in node.value]
+            out.extend(mapping_duplicates(node))
+            todo.extend(v for _, v in reversed(node.value))
         elif isinstance(node, yaml.SequenceNode):
-            todo[0:0] = list(node.value)
+            todo.extend(reversed(node.value))
+    return out
+
+
+def mapping_duplicates(node: yaml.MappingNode) -> list[str]:
+    """The repeated scalar keys of one mapping node, worded as go-yaml words them."""
+    out: list[str] = []
+    seen: set[Any] = set()
+    for key, _ in node.value:
+        k = key.value if isinstance(key, yaml.ScalarNode) else None
+        if k is not None and k in seen:
+            out.append(f'line {key.start_mark.line + 1}: key "{k}" already set in map')
+        seen.add(k)
     return out
 
 

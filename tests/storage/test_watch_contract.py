@@ -65,7 +65,7 @@ class Source:
             return
         w = self.cache.watch(prefix, after, None)
         try:
-            while (item := await w.queue.get()) is not None:
+            while (item := await w.next()) is not None:
                 _, obj, rev, ev = item
                 assert ev is not None
                 yield (ev.type, ev.key, _value(obj), _value(ev.prev), rev)

@@ -7,8 +7,9 @@ body can only hold what JSON holds: mapping keys become strings (`1:` is "1", `t
 loader makes datetimes, bytes, sets, bool/int/None keys and unbounded ints instead, which
 the rest of the server (and orjson) cannot store.
 
-Owns only the construction of values; bounding the work of a document (aliases,
-duplicate keys) is kapi.validation.duplicates' job. Never touches the network or HTTP.
+Owns only the construction of scalars and keys; building collections with the work
+bounded by the input (aliases, depth, duplicate keys) is kapi.validation.yamlload's job,
+which uses JSONConstructor for every scalar. Never touches the network or HTTP.
 """
 
 from __future__ import annotations
@@ -17,33 +18,24 @@ import math
 from typing import Any
 
 import yaml
-
-try:
-    _Base: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Base = yaml.SafeLoader
+from yaml.constructor import SafeConstructor
 
 U64_MAX = 2**64 - 1
 I64_MIN = -(2**63)
 
 
-class YAMLValueError(ValueError):
+class YAMLValueError(yaml.YAMLError, ValueError):
     """A YAML value that has no JSON form (upstream's conversion error)."""
 
 
-class JSONLoader(_Base):  # type: ignore[misc,valid-type]
-    """A safe loader whose every value is one JSON can hold."""
+class JSONConstructor(SafeConstructor):
+    """A safe constructor whose every scalar is one JSON can hold."""
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> dict[str, Any]:
-        # built pair by pair: in a Python dict `true` and `1` would be one key
-        self.flatten_mapping(node)
-        out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if type(key) is not str:
-                key = _key(key, key_node)
-            out[key] = self.construct_object(value_node, deep=deep)
-        return out
+
+def json_key(k: Any, node: Any) -> str:
+    """A mapping key as upstream's YAML-to-JSON step writes it; a null (or other
+    non-scalar) key has no JSON form."""
+    return _key(k, node)
 
 
 def _key(k: Any, node: Any) -> str:
@@ -74,7 +66,7 @@ def _go_type(v: Any) -> str:
     return "<nil>" if v is None else type(v).__name__
 
 
-def _construct_int(loader: JSONLoader, node: Any) -> int | float:
+def _construct_int(loader: JSONConstructor, node: Any) -> int | float:
     value = yaml.SafeLoader.construct_yaml_int(loader, node)
     # go-yaml reads an integer no int64/uint64 holds as a float64
     if I64_MIN <= value <= U64_MAX:
@@ -82,34 +74,31 @@ def _construct_int(loader: JSONLoader, node: Any) -> int | float:
     return float(value)
 
 
-def _construct_float(loader: JSONLoader, node: Any) -> float:
+def _construct_float(loader: JSONConstructor, node: Any) -> float:
     value = yaml.SafeLoader.construct_yaml_float(loader, node)
     if math.isnan(value) or math.isinf(value):
         raise YAMLValueError(f"json: unsupported value: {_float_key(value)}")
     return value
 
 
-def _construct_str(loader: JSONLoader, node: Any) -> str:
+def _construct_str(loader: JSONConstructor, node: Any) -> str:
     return str(loader.construct_scalar(node))
 
 
-def _construct_binary(loader: JSONLoader, node: Any) -> str:
+def _construct_binary(loader: JSONConstructor, node: Any) -> str:
     raw = yaml.SafeLoader.construct_yaml_binary(loader, node)
     return raw.decode("utf-8", errors="replace")  # as Go's JSON encoder writes []byte-as-string
 
 
-def _refuse_set(loader: JSONLoader, node: Any) -> None:
+def _refuse_set(loader: JSONConstructor, node: Any) -> None:
     raise YAMLValueError("a YAML !!set has no JSON form")
 
 
-JSONLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
-JSONLoader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+JSONConstructor.add_constructor("tag:yaml.org,2002:int", _construct_int)
+JSONConstructor.add_constructor("tag:yaml.org,2002:float", _construct_float)
 # go-yaml keeps timestamps read into interface{} as strings, for compatibility
-JSONLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
-JSONLoader.add_constructor("tag:yaml.org,2002:binary", _construct_binary)
-JSONLoader.add_constructor("tag:yaml.org,2002:set", _refuse_set)
+JSONConstructor.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
+JSONConstructor.add_constructor("tag:yaml.org,2002:binary", _construct_binary)
+JSONConstructor.add_constructor("tag:yaml.org,2002:set", _refuse_set)
 
-
-def load(raw: bytes | str) -> Any:
-    """One YAML document as JSON values; YAMLError or YAMLValueError when it is not."""
-    return yaml.load(raw, Loader=JSONLoader)  # noqa: S506 - a safe loader
+SET_TAG = "tag:yaml.org,2002:set"
