@@ -24,17 +24,17 @@ from runtime.client.rest import Client
 log = logging.getLogger(__name__)
 
 CONTROLLERS: dict[str, str] = {
-    "replicaset": "runtime.controllers.replicaset:ReplicaSetController",
-    "deployment": "runtime.controllers.deployment:DeploymentController",
-    "statefulset": "runtime.controllers.statefulset:StatefulSetController",
-    "daemonset": "runtime.controllers.daemonset:DaemonSetController",
-    "job": "runtime.controllers.job:JobController",
-    "cronjob": "runtime.controllers.cronjob:CronJobController",
-    "garbagecollector": "runtime.controllers.garbagecollector:GarbageCollector",
-    "namespace": "runtime.controllers.namespace:NamespaceController",
-    "serviceaccount": "runtime.controllers.serviceaccount:ServiceAccountController",
-    "nodelifecycle": "runtime.controllers.nodelifecycle:NodeLifecycleController",
-    "podgc": "runtime.controllers.podgc:PodGCController",
+    "replicaset": "runtime.controllers.replicaset.controller:ReplicaSetController",
+    "deployment": "runtime.controllers.deployment.controller:DeploymentController",
+    "statefulset": "runtime.controllers.statefulset.controller:StatefulSetController",
+    "daemonset": "runtime.controllers.daemonset.controller:DaemonSetController",
+    "job": "runtime.controllers.job.controller:JobController",
+    "cronjob": "runtime.controllers.cronjob.controller:CronJobController",
+    "garbagecollector": "runtime.controllers.garbagecollector.controller:GarbageCollector",
+    "namespace": "runtime.controllers.namespace.controller:NamespaceController",
+    "serviceaccount": "runtime.controllers.serviceaccount.controller:ServiceAccountController",
+    "nodelifecycle": "runtime.controllers.nodelifecycle.controller:NodeLifecycleController",
+    "podgc": "runtime.controllers.podgc.controller:PodGCController",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from runtime.controllers.nodehealth import (
+from runtime.controllers.nodelifecycle.health import (
     NOT_READY,
     UNREACHABLE,
     HealthTracker,

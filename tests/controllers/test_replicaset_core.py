@@ -8,11 +8,11 @@ import datetime as dt
 
 import pytest
 
-from runtime.controllers.expectations import Expectations
-from runtime.controllers.podcontrol import pod_from_template, slow_start_batch
-from runtime.controllers.podranking import pods_to_delete, sort_for_deletion
-from runtime.controllers.replicaset_status import calculate_status, status_unchanged
-from runtime.controllers.selectors import is_empty, matches, to_query
+from runtime.controllers.common.expectations import Expectations
+from runtime.controllers.common.podcontrol import pod_from_template, slow_start_batch
+from runtime.controllers.common.selectors import is_empty, matches, to_query
+from runtime.controllers.replicaset.ranking import pods_to_delete, sort_for_deletion
+from runtime.controllers.replicaset.status import calculate_status, status_unchanged
 
 NOW = dt.datetime(2024, 1, 1, 12, 0, tzinfo=dt.UTC)
 
