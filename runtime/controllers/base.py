@@ -80,15 +80,3 @@ def split_key(key: str) -> tuple[str | None, str]:
         return ns, name
     return None, key
 
-
-def controller_ref(obj: Obj) -> Obj | None:
-    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref
-    return None
-
-
-def owner_reference(owner: Obj, *, controller: bool = True, block: bool = True) -> Obj:
-    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"],
-            "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
-            "controller": controller, "blockOwnerDeletion": block}

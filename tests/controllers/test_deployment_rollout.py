@@ -9,7 +9,6 @@ import copy
 from typing import Any, Callable
 
 from runtime.client.resources import DEPLOYMENTS, REPLICASETS
-from runtime.controllers.base import controller_ref
 from runtime.controllers.deployment.math import max_surge, max_unavailable
 from runtime.controllers.deployment.rollout import sync_deployment
 from runtime.controllers.deployment.status import get_condition
@@ -20,6 +19,7 @@ from runtime.controllers.deployment.util import (
     REVISION_HISTORY,
     pod_template_hash,
 )
+from runtime.util.meta import controller_ref
 from tests.controllers.deployment_fakes import (
     FakeClient,
     FakeClock,

@@ -12,10 +12,10 @@ from runtime.controllers.nodelifecycle.health import (
     effective_tolerations,
     eviction_delay,
     reconciled_taints,
-    tolerates,
     unknown_conditions,
     wanted_taints,
 )
+from runtime.util.tolerations import tolerates
 
 Obj = dict[str, Any]
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)

@@ -1,13 +1,17 @@
-"""Expectations with tracked deletions (upstream's UIDTrackingControllerExpectations).
+"""Expectations: what a controller has asked for and not yet seen in its informer
+(upstream's UIDTrackingControllerExpectations).
 
-Before a controller creates or deletes pods it records what it expects to see; the pod
-event handlers lower those expectations as the informer observes the results; the
-reconciler manages pods again only once they are satisfied (or expired after `ttl`,
-so a lost event delays a controller but never wedges it). Deletions are tracked per
-pod key, so a pod seen twice (marked for deletion, then deleted) counts once.
+After creating or deleting pods a controller must not act again on a stale cache (it
+would create the same pods twice). Before issuing them it records how many creations
+it expects and which pods it deletes; the pod event handlers call `creation_observed`
+/ `deletion_observed`; `satisfied(key)` tells the reconciler whether it may manage
+pods again. Deletions are tracked per pod key, so a pod seen twice (marked for
+deletion, then gone) counts once. One record holds creations and deletions together
+(a DaemonSet surge step issues both). Records expire after `ttl` seconds, as
+upstream's do, so a lost event can delay a controller but never wedge it.
 
-In-memory and per process; must never do I/O. Time comes from an injected monotonic
-clock.
+In-memory and per process; must never do I/O. Time comes from an injected timer
+(`runtime.util.clock.seconds(ctx.clock)` in the controllers).
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ EXPECTATIONS_TIMEOUT = 300.0  # upstream's ExpectationsTimeout: 5 minutes
 @dataclass
 class _Expected:
     adds: int
-    dels: int
     at: float
     deleting: set[str] = field(default_factory=set)
 
@@ -33,36 +36,39 @@ class Expectations:
         self.clock, self.ttl = clock, ttl
         self._by_key: dict[str, _Expected] = {}
 
+    def expect(self, key: str, *, adds: int = 0, deletes: Iterable[str] = ()) -> None:
+        """Replace what is expected for key: `adds` pods, and the deletion of these pods
+        (namespace/name keys)."""
+        gone = set(deletes)
+        if adds <= 0 and not gone:
+            self._by_key.pop(key, None)
+            return
+        self._by_key[key] = _Expected(adds, self.clock(), gone)
+
+    def creation_observed(self, key: str, n: int = 1) -> None:
+        e = self._by_key.get(key)
+        if e is not None:
+            e.adds -= n
+
+    def deletion_observed(self, key: str, pod_key: str) -> None:
+        e = self._by_key.get(key)
+        if e is not None:
+            e.deleting.discard(pod_key)
+
     def satisfied(self, key: str) -> bool:
         """True when nothing is pending, the record expired, or there is no record."""
         e = self._by_key.get(key)
         if e is None:
             return True
-        if e.adds <= 0 and e.dels <= 0:
+        if (e.adds <= 0 and not e.deleting) or self.clock() - e.at > self.ttl:
+            del self._by_key[key]
             return True
-        return self.clock() - e.at > self.ttl
-
-    def expect_creations(self, key: str, adds: int) -> None:
-        self._by_key[key] = _Expected(adds, 0, self.clock())
-
-    def expect_deletions(self, key: str, pod_keys: Iterable[str]) -> None:
-        keys = set(pod_keys)
-        self._by_key[key] = _Expected(0, len(keys), self.clock(), keys)
-
-    def creation_observed(self, key: str) -> None:
-        e = self._by_key.get(key)
-        if e is not None:
-            e.adds -= 1
-
-    def deletion_observed(self, key: str, pod_key: str) -> None:
-        e = self._by_key.get(key)
-        if e is not None and pod_key in e.deleting:
-            e.deleting.discard(pod_key)
-            e.dels -= 1
+        return False
 
     def pending(self, key: str) -> tuple[int, int]:
+        """(creations, deletions) still expected."""
         e = self._by_key.get(key)
-        return (e.adds, e.dels) if e else (0, 0)
+        return (e.adds, len(e.deleting)) if e else (0, 0)
 
     def forget(self, key: str) -> None:
         """The controller object is gone: drop its record."""

@@ -16,7 +16,7 @@ from typing import Any
 from runtime.client.resources import CONTROLLERREVISIONS
 from runtime.client.rest import ApiError, Client
 from runtime.controllers.common import revisions as h
-from runtime.controllers.common.workloads import controller_uid, meta
+from runtime.util.meta import controller_uid, meta
 
 log = logging.getLogger(__name__)
 

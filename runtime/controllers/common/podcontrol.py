@@ -1,13 +1,15 @@
-"""Creating and deleting a controller's pods, and claiming objects by controllerRef.
+"""Creating, deleting and claiming a controller's pods (upstream controller_utils.go's
+PodControl, ControllerRefManager and slowStartBatch).
 
-`pod_from_template` builds a pod from a PodTemplateSpec (labels, annotations,
-finalizers, spec; generateName `<owner>-`; the owner's controller reference).
-`PodControl` creates and deletes pods through the API and records upstream's events
-(SuccessfulCreate "Created pod: x", SuccessfulDelete "Deleted pod: x", FailedCreate,
-FailedDelete) on the owner; `slow_start_batch` issues many creations in doubling batches
-that stop at the first failure. `RefManager` is upstream's ControllerRefManager: it adopts
-orphans that match the owner's selector and releases owned objects that no longer
-match, with strategic-merge patches of ownerReferences.
+`PodControl` creates and deletes pods through the API and records upstream's events on
+the owner (SuccessfulCreate "Created pod: x", SuccessfulDelete "Deleted pod: x",
+FailedCreate, FailedDelete); a create refused because the namespace is being deleted
+records nothing and returns None (all later creations would fail the same way).
+`slow_start_batch` issues many creations in doubling batches that stop at the first
+failure. `RefManager` adopts orphans that match the owner's selector and releases owned
+objects that no longer match (strategic-merge patches of ownerReferences, after a fresh
+read shows the owner still exists); `claim_pods` runs it over the owner's indexed pods
+and the namespace's orphans.
 
 Must never mutate objects it is given (they come from shared informer caches), and
 never talks to anything but the API client.
@@ -16,35 +18,47 @@ never talks to anything but the API client.
 from __future__ import annotations
 
 import asyncio
-import copy
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Mapping
 
 from runtime.client.events import EventRecorder
+from runtime.client.informer import Informer
 from runtime.client.resources import GVR, PODS
 from runtime.client.rest import ApiError, Client
-from runtime.controllers.base import controller_ref, owner_reference
-from runtime.controllers.common.podutil import uid_of
+from runtime.util.meta import controller_ref, controller_uid, meta, owner_reference, uid_of
+from runtime.util.pods import pod_from_template
 
 Obj = dict[str, Any]
 
+OWNER_INDEX = "controller-uid"
+NAMESPACE_TERMINATING = "NamespaceTerminating"  # v1.NamespaceTerminatingCause
+
 
 def namespace_terminating(e: ApiError) -> bool:
+    """apierrors.HasStatusCause(err, NamespaceTerminatingCause): a StatusCause's type is
+    serialised as its `reason`."""
     causes = (e.status.get("details") or {}).get("causes") or []
-    return any(c.get("type") == "NamespaceTerminating" for c in causes)
+    return any(c.get("reason") == NAMESPACE_TERMINATING for c in causes)
 
 
-def pod_from_template(template: Obj, owner: Obj) -> Obj:
-    """A new pod (without name) for `owner` from its pod template."""
-    tmeta = template.get("metadata") or {}
-    meta: Obj = {"generateName": f"{owner['metadata']['name']}-",
-                 "labels": dict(tmeta.get("labels") or {}),
-                 "ownerReferences": [owner_reference(owner)]}
-    if tmeta.get("annotations"):
-        meta["annotations"] = dict(tmeta["annotations"])
-    if tmeta.get("finalizers"):
-        meta["finalizers"] = list(tmeta["finalizers"])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-            "spec": copy.deepcopy(template.get("spec") or {})}
+def pod_key(pod: Mapping[str, Any]) -> str:
+    return f"{meta(pod).get('namespace')}/{meta(pod).get('name')}"
+
+
+def owner_key(obj: Obj | None, kind: str) -> str | None:
+    """namespace/name of obj's controller if that controller is a `kind`."""
+    if obj is None:
+        return None
+    ref = controller_ref(obj)
+    if not ref or ref.get("kind") != kind:
+        return None
+    return f"{meta(obj).get('namespace')}/{ref.get('name')}"
+
+
+def pod_for_owner(template: Mapping[str, Any], owner: Obj) -> Obj:
+    """A new pod (generateName `<owner>-`) controlled by `owner`, from its pod template."""
+    md = owner["metadata"]
+    return pod_from_template(template, owner_reference(owner), md.get("namespace"),
+                             generate_name=f"{md['name']}-")
 
 
 SLOW_START_INITIAL_BATCH = 1
@@ -73,28 +87,33 @@ class PodControl:
     def __init__(self, *, client: Client, recorder: EventRecorder) -> None:
         self.client, self.recorder = client, recorder
 
-    async def create_pod(self, namespace: str, template: Obj, owner: Obj) -> Obj:
-        pod = pod_from_template(template, owner)
-        if not pod["metadata"]["labels"]:
+    async def create(self, owner: Obj, pod: Obj) -> Obj | None:
+        """Create `pod` for `owner`; None if the namespace is being deleted."""
+        if not meta(pod).get("labels"):
             raise ValueError("unable to create pods, no labels")
         try:
-            created = await self.client.create(PODS, pod, namespace)
+            created = await self.client.create(PODS, pod, meta(owner).get("namespace"))
         except ApiError as e:
-            if not namespace_terminating(e):
-                await self.recorder.warning(owner, "FailedCreate", f"Error creating: {e.message}")
+            if namespace_terminating(e):
+                return None
+            await self.recorder.warning(owner, "FailedCreate", f"Error creating: {e.message}")
             raise
         await self.recorder.normal(owner, "SuccessfulCreate",
                                    f"Created pod: {created['metadata']['name']}")
         return created
 
-    async def delete_pod(self, namespace: str, name: str, owner: Obj) -> None:
+    async def delete(self, owner: Obj, pod: Mapping[str, Any]) -> bool:
+        """Delete `pod`; False (and no event) if it was already gone."""
+        name = meta(pod)["name"]
         try:
-            await self.client.delete(PODS, name, namespace)
+            await self.client.delete(PODS, name, meta(pod).get("namespace"))
         except ApiError as e:
-            if not e.not_found:
-                await self.recorder.warning(owner, "FailedDelete", f"Error deleting: {e.message}")
+            if e.not_found:
+                return False
+            await self.recorder.warning(owner, "FailedDelete", f"Error deleting: {e.message}")
             raise
         await self.recorder.normal(owner, "SuccessfulDelete", f"Deleted pod: {name}")
+        return True
 
 
 class RefManager:
@@ -145,13 +164,14 @@ class RefManager:
     async def _check_can_adopt(self) -> None:
         """Adopt only if a fresh read shows the owner still exists and is not deleted."""
         if self._can_adopt is None:
-            meta = self.owner["metadata"]
+            meta_ = self.owner["metadata"]
             try:
                 fresh = await self.fetch_owner()
-                if fresh["metadata"].get("uid") != meta["uid"]:
-                    raise RuntimeError(f"original {meta['namespace']}/{meta['name']} is gone")
+                if fresh["metadata"].get("uid") != meta_["uid"]:
+                    raise RuntimeError(f"original {meta_['namespace']}/{meta_['name']} is gone")
                 if fresh["metadata"].get("deletionTimestamp"):
-                    raise RuntimeError(f"{meta['namespace']}/{meta['name']} has just been deleted")
+                    raise RuntimeError(f"{meta_['namespace']}/{meta_['name']} has just been "
+                                       "deleted")
                 self._can_adopt = True
             except (ApiError, RuntimeError) as e:
                 self._can_adopt = e
@@ -161,18 +181,50 @@ class RefManager:
     async def _adopt(self, obj: Obj) -> None:
         patch = {"metadata": {"ownerReferences": [owner_reference(self.owner)],
                               "uid": uid_of(obj)}}
-        meta = obj["metadata"]
-        await self.client.patch(self.gvr, meta["name"], patch, meta["namespace"],
+        md = obj["metadata"]
+        await self.client.patch(self.gvr, md["name"], patch, md["namespace"],
                                 patch_type="strategic")
 
     async def _release(self, obj: Obj) -> None:
         patch = {"metadata": {"ownerReferences": [{"$patch": "delete",
                                                    "uid": self.owner["metadata"]["uid"]}],
                               "uid": uid_of(obj)}}
-        meta = obj["metadata"]
+        md = obj["metadata"]
         try:
-            await self.client.patch(self.gvr, meta["name"], patch, meta["namespace"],
+            await self.client.patch(self.gvr, md["name"], patch, md["namespace"],
                                     patch_type="strategic")
         except ApiError as e:
             if not (e.not_found or e.code == 422):
                 raise
+
+
+# -- the owner index and claims over an informer ------------------------------------------
+def _by_controller(obj: Obj) -> list[str]:
+    uid = controller_uid(obj)
+    return [uid] if uid else []
+
+
+def ensure_owner_index(informer: Informer) -> None:
+    if OWNER_INDEX not in informer.indexers:
+        informer.add_index(OWNER_INDEX, _by_controller)
+
+
+def owned_by(informer: Informer, owner: Mapping[str, Any]) -> list[Obj]:
+    return informer.by_index(OWNER_INDEX, meta(owner).get("uid", ""))
+
+
+async def claim_pods(client: Client, owner: Obj, owner_gvr: GVR, pods: Informer,
+                     wants: Callable[[Obj], bool]) -> list[Obj]:
+    """owner's pods (upstream ClaimPods): owned ones that still match, plus matching
+    orphans it adopts; owned ones that no longer match are released."""
+    md = owner["metadata"]
+
+    async def fetch() -> Obj:
+        return await client.get(owner_gvr, md["name"], md.get("namespace"))
+    candidates = owned_by(pods, owner) + [p for p in pods.list(md.get("namespace"))
+                                          if controller_ref(p) is None]
+    refs = RefManager(client=client, gvr=PODS, owner=owner, match=wants, fetch_owner=fetch)
+    claimed, errors = await refs.claim(candidates)
+    if errors:
+        raise errors[0]
+    return claimed

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 
 import orjson
 
-from runtime.controllers.common.workloads import labels_of, meta
+from runtime.util.meta import labels_of, meta
 
 Obj = dict[str, Any]
 

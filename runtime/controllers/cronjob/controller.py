@@ -18,17 +18,18 @@ from typing import Any
 
 from runtime.client.resources import CRONJOBS, JOBS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller, owner_reference
-from runtime.controllers.common.workloadpods import (
+from runtime.controllers.base import Controller
+from runtime.controllers.common.podcontrol import (
     ensure_owner_index,
     namespace_terminating,
     owned_by,
     owner_key,
 )
-from runtime.controllers.common.workloads import fmt_time, meta
+from runtime.controllers.context import ControllerContext
 from runtime.controllers.cronjob import cron
 from runtime.controllers.cronjob import plan as cp
-from runtime.controllers.manager import ControllerContext
+from runtime.util.meta import meta, owner_reference
+from runtime.util.times import format_time
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class CronJobController:
         self.jobs = ctx.informers.get(JOBS)
         ensure_owner_index(self.jobs)
         self.controller = Controller("cronjob", self.reconcile,
-                                     workers=int(ctx.options.get("cronjob_workers", 2)))
+                                     workers=ctx.options.cronjob_workers)
         self.cronjobs.add_handler(lambda ev, old, new: self.controller.enqueue(new or old or {}))
         self.jobs.add_handler(self._on_job)
 
@@ -183,7 +184,7 @@ class CronJobController:
         active = list(status.get("active") or [])
         name = cp.job_name(cj, scheduled)
         if any(r.get("name") == name for r in active) or status.get(
-                "lastScheduleTime") == fmt_time(scheduled):
+                "lastScheduleTime") == format_time(scheduled):
             return False
         policy = cp.spec(cj).get("concurrencyPolicy") or "Allow"
         if policy == "Forbid" and active:
@@ -199,7 +200,7 @@ class CronJobController:
         if job is None:
             return changed
         _set_active(status, list(status.get("active") or []) + [cp.job_ref(job)])
-        status["lastScheduleTime"] = fmt_time(scheduled)
+        status["lastScheduleTime"] = format_time(scheduled)
         return True
 
     async def _create(self, cj: Obj, scheduled: dt.datetime) -> Obj | None:

@@ -13,8 +13,9 @@ import copy
 import datetime as dt
 from typing import Any, Mapping
 
-from runtime.controllers.common.workloads import fmt_time, meta, parse_time
 from runtime.controllers.cronjob import cron
+from runtime.util.meta import meta
+from runtime.util.times import format_go_rfc3339, format_time, parse_time
 
 Obj = dict[str, Any]
 
@@ -35,14 +36,6 @@ def zone_of(cj: Mapping[str, Any]) -> dt.tzinfo:
 def schedule_of(cj: Mapping[str, Any]) -> cron.Schedule:
     """The parsed schedule in the CronJob's zone; a TZ= prefix in the schedule wins."""
     return cron.parse(str(spec(cj).get("schedule") or ""), zone_of(cj))
-
-
-def _fmt_rfc3339(t: dt.datetime) -> str:
-    """Go's time.RFC3339: Z for UTC, else the numeric offset."""
-    off = t.utcoffset()
-    if not off:
-        return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return t.isoformat(timespec="seconds")
 
 
 def most_recent(cj: Mapping[str, Any], now: dt.datetime, sched: cron.Schedule,
@@ -95,7 +88,7 @@ def job_from_template(cj: Mapping[str, Any], scheduled: dt.datetime, owner_ref: 
     template = spec(cj).get("jobTemplate") or {}
     tmeta = template.get("metadata") or {}
     annotations = dict(tmeta.get("annotations") or {})
-    annotations[SCHEDULED_TIMESTAMP] = _fmt_rfc3339(scheduled.astimezone(zone_of(cj)))
+    annotations[SCHEDULED_TIMESTAMP] = format_go_rfc3339(scheduled.astimezone(zone_of(cj)))
     md: Obj = {"name": job_name(cj, scheduled), "namespace": meta(cj).get("namespace"),
                "annotations": annotations, "ownerReferences": [copy.deepcopy(owner_ref)]}
     if tmeta.get("labels"):
@@ -144,4 +137,4 @@ def last_successful(cj: Mapping[str, Any], jobs: list[Obj]) -> str | None:
         done = parse_time((j.get("status") or {}).get("completionTime"))
         if finished_type(j) == "Complete" and done is not None and (best is None or done > best):
             best = done
-    return None if best is None else fmt_time(best)
+    return None if best is None else format_time(best)

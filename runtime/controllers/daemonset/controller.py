@@ -16,23 +16,24 @@ from typing import Any
 
 from runtime.client.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller, owner_reference
+from runtime.controllers.base import Controller
 from runtime.controllers.common import history
-from runtime.controllers.common.revisions import hash_of
-from runtime.controllers.common.selectors import matches as selector_matches
-from runtime.controllers.common.workloadexpectations import Expectations
-from runtime.controllers.common.workloadpods import (
+from runtime.controllers.common.expectations import Expectations
+from runtime.controllers.common.podcontrol import (
+    PodControl,
     claim_pods,
-    create_pod,
-    delete_pod,
     ensure_owner_index,
     owned_by,
     owner_key,
     pod_key,
 )
-from runtime.controllers.common.workloads import available_in, meta
+from runtime.controllers.common.revisions import hash_of
+from runtime.controllers.context import ControllerContext
 from runtime.controllers.daemonset import plan as dp
-from runtime.controllers.manager import ControllerContext
+from runtime.util.clock import seconds
+from runtime.util.meta import meta, owner_reference
+from runtime.util.pods import available_in
+from runtime.util.selectors import matches as selector_matches
 
 log = logging.getLogger(__name__)
 
@@ -44,16 +45,17 @@ BACKOFF_START, BACKOFF_MAX = 1.0, 900.0  # seconds, per (daemon set, node), as u
 class DaemonSetController:
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
+        self.pod_control = PodControl(client=ctx.client, recorder=ctx.recorder)
         self.sets = ctx.informers.get(DAEMONSETS)
         self.pods = ctx.informers.get(PODS)
         self.nodes = ctx.informers.get(NODES)
         self.revisions = ctx.informers.get(CONTROLLERREVISIONS)
         ensure_owner_index(self.pods)
         ensure_owner_index(self.revisions)
-        self.expectations = Expectations()
+        self.expectations = Expectations(clock=seconds(ctx.clock))
         self._backoff: dict[str, tuple[float, float]] = {}  # key -> (until, delay)
         self.controller = Controller("daemonset", self.reconcile,
-                                     workers=int(ctx.options.get("daemonset_workers", 2)))
+                                     workers=ctx.options.daemonset_workers)
         self.sets.add_handler(lambda ev, old, new: self.controller.enqueue(new or old or {}))
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
@@ -92,7 +94,7 @@ class DaemonSetController:
         selector = (ds.get("spec") or {}).get("selector")
         if not selector:
             return None
-        pods = await claim_pods(self.client, ds, self.pods,
+        pods = await claim_pods(self.client, ds, DAEMONSETS, self.pods,
                                 lambda p: selector_matches(selector, meta(p).get("labels")))
         update, collisions, owned = await self._revisions(ds)
         hash_, nodes, now = hash_of(update), self.nodes.list(), self.ctx.clock()
@@ -152,7 +154,7 @@ class DaemonSetController:
         ref = owner_reference(ds)
         for i, node in enumerate(plan.create_on):
             try:
-                created = await create_pod(self.client, self.recorder, ds,
+                created = await self.pod_control.create(ds,
                                            dp.new_pod(ds, node, hash_, ref))
             except ApiError:
                 self.expectations.creation_observed(key, len(plan.create_on) - i)
@@ -161,7 +163,7 @@ class DaemonSetController:
                 self.expectations.creation_observed(key)
         for pod in plan.delete:
             try:
-                await delete_pod(self.client, self.recorder, ds, pod)
+                await self.pod_control.delete(ds, pod)
             except ApiError:
                 self.expectations.deletion_observed(key, pod_key(pod))
                 raise

@@ -12,7 +12,9 @@ from __future__ import annotations
 import copy
 from typing import Any, Mapping
 
-from runtime.controllers.common.workloads import meta
+from runtime.util.meta import meta
+from runtime.util.selectors import node_selector
+from runtime.util.tolerations import same_toleration, untolerated
 
 Obj = dict[str, Any]
 
@@ -31,17 +33,12 @@ NETWORK_UNAVAILABLE = {"key": "node.kubernetes.io/network-unavailable", "operato
 
 
 # -- tolerations ----------------------------------------------------------------------------
-def _same_toleration(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
-    """Upstream Toleration.MatchToleration: key, operator, value and effect agree."""
-    return all((a.get(f) or "") == (b.get(f) or "") for f in ("key", "operator", "value", "effect"))
-
-
 def with_default_tolerations(spec: Mapping[str, Any]) -> list[Obj]:
     """spec's tolerations with the daemon defaults added (AddOrUpdateDaemonPodTolerations)."""
     out = [copy.deepcopy(t) for t in spec.get("tolerations") or []]
     wanted = list(DEFAULT_TOLERATIONS) + ([NETWORK_UNAVAILABLE] if spec.get("hostNetwork") else [])
     for w in wanted:
-        hits = [i for i, t in enumerate(out) if _same_toleration(t, w)]
+        hits = [i for i, t in enumerate(out) if same_toleration(t, w)]
         if hits:
             for i in hits:
                 out[i] = dict(w)
@@ -50,61 +47,7 @@ def with_default_tolerations(spec: Mapping[str, Any]) -> list[Obj]:
     return out
 
 
-def tolerates(toleration: Mapping[str, Any], taint: Mapping[str, Any]) -> bool:
-    """Upstream Toleration.ToleratesTaint."""
-    if toleration.get("effect") and toleration["effect"] != taint.get("effect"):
-        return False
-    if toleration.get("key") and toleration["key"] != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    return op == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
-def untolerated(taints: list[Obj], tolerations: list[Obj], effects: tuple[str, ...]) -> Obj | None:
-    for taint in taints:
-        if taint.get("effect") in effects and not any(tolerates(t, taint) for t in tolerations):
-            return taint
-    return None
-
-
 # -- node affinity --------------------------------------------------------------------------
-def _requirement_matches(req: Mapping[str, Any], value: str | None) -> bool:
-    op, values = req.get("operator"), req.get("values") or []
-    if op == "In":
-        return value is not None and value in values
-    if op == "NotIn":
-        return value is None or value not in values
-    if op == "Exists":
-        return value is not None
-    if op == "DoesNotExist":
-        return value is None
-    if op in ("Gt", "Lt") and value is not None and len(values) == 1:
-        try:
-            a, b = int(value), int(values[0])
-        except ValueError:
-            return False
-        return a > b if op == "Gt" else a < b
-    return False
-
-
-def term_matches(term: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
-    """A NodeSelectorTerm: every expression and field matches; an empty term matches none."""
-    exprs, fields = term.get("matchExpressions") or [], term.get("matchFields") or []
-    if not exprs and not fields:
-        return False
-    labels = meta(node).get("labels") or {}
-    for r in exprs:
-        if not _requirement_matches(r, labels.get(r.get("key", ""))):
-            return False
-    for r in fields:
-        value = meta(node).get("name") if r.get("key") == NAME_FIELD else None
-        if not _requirement_matches(r, value):
-            return False
-    return True
-
-
 def required_affinity_matches(spec: Mapping[str, Any], node: Mapping[str, Any]) -> bool:
     """nodeSelector and requiredDuringSchedulingIgnoredDuringExecution both match."""
     labels = meta(node).get("labels") or {}
@@ -115,7 +58,7 @@ def required_affinity_matches(spec: Mapping[str, Any], node: Mapping[str, Any]) 
                 .get("requiredDuringSchedulingIgnoredDuringExecution"))
     if required is None:
         return True
-    return any(term_matches(t, node) for t in required.get("nodeSelectorTerms") or [])
+    return node_selector(required.get("nodeSelectorTerms") or [], meta(node).get("name"), labels)
 
 
 def should_run(ds: Mapping[str, Any], node: Mapping[str, Any]) -> tuple[bool, bool]:

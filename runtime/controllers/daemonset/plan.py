@@ -13,18 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from runtime.controllers.common.revisions import REVISION_HASH_LABEL
-from runtime.controllers.common.workloads import (
-    by_creation,
-    int_or_percent,
-    is_available,
-    is_ready,
-    is_terminating,
-    labels_of,
-    meta,
-    phase,
-    pod_from_template,
-)
 from runtime.controllers.daemonset import nodes as dn
+from runtime.util.intorpercent import scaled_value
+from runtime.util.meta import by_creation, is_terminating, labels_of, meta
+from runtime.util.pods import is_available, is_ready, phase, pod_from_template
 
 Obj = dict[str, Any]
 TEMPLATE_GENERATION_LABEL = "pod-template-generation"
@@ -66,7 +58,7 @@ def pods_by_node(pods: list[Obj]) -> dict[str, list[Obj]]:
 
 def allows_surge(ds: Mapping[str, Any]) -> bool:
     ru = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {}
-    return strategy_of(ds) == "RollingUpdate" and int_or_percent(ru.get("maxSurge"), 100,
+    return strategy_of(ds) == "RollingUpdate" and scaled_value(ru.get("maxSurge", 0), 100,
                                                                  round_up=True) > 0
 
 
@@ -139,8 +131,8 @@ def manage(ds: Mapping[str, Any], nodes: list[Obj], by_node: dict[str, list[Obj]
 def budgets(ds: Mapping[str, Any], desired: int) -> tuple[int, int]:
     """(maxSurge, maxUnavailable) scaled to the desired count; never both zero."""
     ru = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {}
-    unavailable = int_or_percent(ru.get("maxUnavailable", 1), desired, round_up=True)
-    surge = int_or_percent(ru.get("maxSurge", 0), desired, round_up=True)
+    unavailable = scaled_value(ru.get("maxUnavailable", 1), desired, True)
+    surge = scaled_value(ru.get("maxSurge", 0), desired, True)
     if desired > 0 and unavailable == 0 and surge == 0:
         unavailable = 1
     return surge, unavailable

@@ -19,13 +19,13 @@ import logging
 from typing import Any
 
 from runtime.client.resources import DEPLOYMENTS, PODS, REPLICASETS
-from runtime.controllers.base import Controller, controller_ref
+from runtime.controllers.base import Controller
 from runtime.controllers.common.podcontrol import RefManager
-from runtime.controllers.common.podutil import uid_of
-from runtime.controllers.common.selectors import is_empty, matches
+from runtime.controllers.context import ControllerContext
 from runtime.controllers.deployment.rollout import PodMap, sync_deployment
 from runtime.controllers.deployment.sync import DeploymentSync
-from runtime.controllers.manager import ControllerContext
+from runtime.util.meta import controller_ref, uid_of
+from runtime.util.selectors import is_empty, matches
 
 log = logging.getLogger(__name__)
 

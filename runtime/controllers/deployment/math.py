@@ -22,22 +22,10 @@ from runtime.controllers.deployment.util import (
     sorted_by_size,
     spec_replicas,
 )
+from runtime.util.intorpercent import scaled_value
 
 Obj = dict[str, Any]
 Plan = list[tuple[Obj, int]]
-
-
-def scaled_value(value: int | str | None, total: int, round_up: bool) -> int:
-    """An IntOrString scaled against `total` (upstream GetScaledValueFromIntOrPercent)."""
-    if value is None:
-        raise ValueError("nil value for IntOrString")
-    if isinstance(value, int):
-        return value
-    if not value.endswith("%"):
-        raise ValueError(f"invalid value for IntOrString: invalid type: string is not a "
-                         f"percentage: {value!r}")
-    pct = int(value[:-1])
-    return -(-pct * total // 100) if round_up else pct * total // 100
 
 
 def resolve_fenceposts(max_surge: int | str | None, max_unavailable: int | str | None,

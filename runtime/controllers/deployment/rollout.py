@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from runtime.controllers.common.podutil import uid_of
 from runtime.controllers.deployment.math import (
     cleanup_unhealthy_plan,
     find_active_or_latest,
@@ -52,6 +51,7 @@ from runtime.controllers.deployment.util import (
     int_annotation,
     spec_replicas,
 )
+from runtime.util.meta import uid_of
 
 Obj = dict[str, Any]
 PodMap = dict[str, list[Obj]]  # ReplicaSet UID -> its pods

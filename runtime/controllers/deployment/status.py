@@ -18,8 +18,8 @@ import copy
 import datetime as dt
 from typing import Any, Sequence
 
-from runtime.controllers.common.podutil import format_time, parse_time
 from runtime.controllers.deployment.math import max_unavailable, replicas, total_spec, total_status
+from runtime.util.times import format_time, parse_time
 
 Obj = dict[str, Any]
 

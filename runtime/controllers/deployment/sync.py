@@ -18,8 +18,6 @@ from typing import Any, Callable, Sequence
 from runtime.client.events import EventRecorder
 from runtime.client.resources import DEPLOYMENTS, REPLICASETS
 from runtime.client.rest import ApiError, Client
-from runtime.controllers.base import controller_ref, owner_reference
-from runtime.controllers.common.podutil import uid_of
 from runtime.controllers.deployment.math import max_surge, new_rs_new_replicas, replicas
 from runtime.controllers.deployment.status import (
     FAILED_RS_CREATE,
@@ -47,6 +45,7 @@ from runtime.controllers.deployment.util import (
     set_replicas_annotations,
     spec_replicas,
 )
+from runtime.util.meta import controller_ref, owner_reference, uid_of
 
 Obj = dict[str, Any]
 

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Sequence
 
 import orjson
 
-from runtime.controllers.common.podutil import created_at, uid_of
+from runtime.util.meta import created_at, uid_of
 
 Obj = dict[str, Any]
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import time
 from collections import OrderedDict
 from typing import Any, Callable
 
@@ -39,6 +38,7 @@ from runtime.controllers.garbagecollector.graph import (
     without_finalizer,
     without_owner_refs,
 )
+from runtime.util.clock import seconds
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +54,11 @@ MIN_REDISCOVERY = 5.0  # seconds between discoveries prompted by an unknown kind
 class GarbageCollector:
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
+        self.seconds = seconds(ctx.clock)
         self.client: Client = ctx.client
         self.graph = Graph()
-        self.rediscover_period = float(ctx.options.get("gc_rediscover_period", 30.0))
-        self.foreground_recheck = float(ctx.options.get("gc_foreground_recheck", 5.0))
+        self.rediscover_period = ctx.options.gc_rediscover_period
+        self.foreground_recheck = ctx.options.gc_foreground_recheck
         self.deleter = Controller("garbagecollector-delete", self._attempt_delete, workers=4)
         self.orphaner = Controller("garbagecollector-orphan", self._attempt_orphan, workers=2)
         self._watched: set[tuple[str, str]] = set()
@@ -107,7 +108,7 @@ class GarbageCollector:
 
     async def _refresh_discovery(self) -> Discovery:
         self._discovery = await discover(self.client)
-        self._discovered_at = time.monotonic()
+        self._discovered_at = self.seconds()
         return self._discovery
 
     # -- events -> graph -> queues ------------------------------------------------------
@@ -128,7 +129,7 @@ class GarbageCollector:
     async def _gvr(self, api_version: str, kind: str) -> GVR | None:
         d = self._discovery or await self._refresh_discovery()
         gvr = d.gvr_for(api_version, kind)
-        if gvr is None and time.monotonic() - self._discovered_at > MIN_REDISCOVERY:
+        if gvr is None and self.seconds() - self._discovered_at > MIN_REDISCOVERY:
             d = await self._refresh_discovery()  # maybe served since the last look (a CRD)
             gvr = d.gvr_for(api_version, kind)
         return gvr or by_api_version_kind(api_version, kind)

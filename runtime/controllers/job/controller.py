@@ -17,32 +17,25 @@ from typing import Any
 
 from runtime.client.resources import JOBS, PODS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller, controller_ref, owner_reference, split_key
-from runtime.controllers.common.selectors import matches as selector_matches
-from runtime.controllers.common.workloadexpectations import Expectations
-from runtime.controllers.common.workloadpods import (
+from runtime.controllers.base import Controller, split_key
+from runtime.controllers.common.expectations import Expectations
+from runtime.controllers.common.podcontrol import (
+    PodControl,
     claim_pods,
-    create_pod,
-    delete_pod,
     ensure_owner_index,
     owned_by,
     owner_key,
     pod_key,
 )
-from runtime.controllers.common.workloads import (
-    controller_uid,
-    fmt_time,
-    is_active,
-    is_finished,
-    is_ready,
-    is_terminating,
-    meta,
-    phase,
-)
+from runtime.controllers.context import ControllerContext
 from runtime.controllers.job import indexes as jx
 from runtime.controllers.job import plan as jp
 from runtime.controllers.job import tracking as jt
-from runtime.controllers.manager import ControllerContext
+from runtime.util.clock import seconds
+from runtime.util.meta import controller_ref, controller_uid, is_terminating, meta, owner_reference
+from runtime.util.pods import is_active, is_finished, is_ready, phase
+from runtime.util.selectors import matches as selector_matches
+from runtime.util.times import format_time
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +49,16 @@ MANAGED_BY = "kubernetes.io/job-controller"
 class JobController:
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
+        self.pod_control = PodControl(client=ctx.client, recorder=ctx.recorder)
         self.jobs = ctx.informers.get(JOBS)
         self.pods = ctx.informers.get(PODS)
         ensure_owner_index(self.pods)
-        self.expectations = Expectations()
+        self.expectations = Expectations(clock=seconds(ctx.clock))
         self.backoffs: dict[str, jp.Backoff] = {}
-        self.backoff_base = float(ctx.options.get("job_backoff_seconds", 10.0))
-        self.backoff_max = float(ctx.options.get("job_backoff_max_seconds", 600.0))
+        self.backoff_base = ctx.options.job_backoff_seconds
+        self.backoff_max = ctx.options.job_backoff_max_seconds
         self.controller = Controller("job", self.reconcile,
-                                     workers=int(ctx.options.get("job_workers", 4)))
+                                     workers=ctx.options.job_workers)
         self.jobs.add_handler(lambda ev, old, new: self.controller.enqueue(new or old or {}))
         self.pods.add_handler(self._on_pod)
 
@@ -112,7 +106,7 @@ class JobController:
         self._count(c)
         flush = False
         if c.status.get("startTime") is None and not jp.is_suspended(c.job):
-            c.status["startTime"] = fmt_time(c.now)
+            c.status["startTime"] = format_time(c.now)
             flush = True
         again = self._decide_failure(c)
         manage_called = False
@@ -136,7 +130,7 @@ class JobController:
         uid = meta(job).get("uid")
         if not selector:  # no selector: only pods that name this Job as controller
             return [p for p in owned_by(self.pods, job) if controller_uid(p) == uid]
-        return await claim_pods(self.client, job, self.pods,
+        return await claim_pods(self.client, job, JOBS, self.pods,
                                 lambda p: selector_matches(selector, meta(p).get("labels")))
 
     def _count(self, c: jt.SyncCtx) -> None:
@@ -209,7 +203,7 @@ class JobController:
             try:
                 if jp.has_finalizer(p):
                     await jt.remove_finalizer(self.client, p)
-                await delete_pod(self.client, self.recorder, c.job, p)
+                await self.pod_control.delete(c.job, p)
             except ApiError:
                 self.expectations.forget(key)
                 raise
@@ -249,7 +243,7 @@ class JobController:
         ref = owner_reference(job)
         for i, ix in enumerate(indexes):
             try:
-                created = await create_pod(self.client, self.recorder, job,
+                created = await self.pod_control.create(job,
                                            jp.new_pod(job, ix, ref))
             except ApiError:
                 self.expectations.creation_observed(key, len(indexes) - i)
@@ -272,7 +266,7 @@ class JobController:
             conds, "Suspended", "False", "JobResumed", "Job resumed", c.now)
         if changed:
             await self.recorder.normal(c.job, "Resumed", "Job resumed")
-            c.status["startTime"] = fmt_time(c.now)  # the deadline counts from the resume
+            c.status["startTime"] = format_time(c.now)  # the deadline counts from the resume
         return changed
 
     def _set_counts(self, c: jt.SyncCtx) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from runtime.controllers.common.workloads import annotations_of, labels_of
+from runtime.util.meta import annotations_of, labels_of
 
 Obj = dict[str, Any]
 

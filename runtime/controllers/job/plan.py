@@ -13,17 +13,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from runtime.controllers.common.workloads import (
-    fmt_time,
-    is_ready,
-    is_terminating,
-    meta,
-    parse_time,
-    phase,
-    pod_from_template,
-    restart_count,
-)
 from runtime.controllers.job import indexes as jx
+from runtime.util.meta import is_terminating, meta
+from runtime.util.pods import is_ready, phase, pod_from_template, restart_count
+from runtime.util.times import format_time, parse_time
 
 Obj = dict[str, Any]
 
@@ -79,7 +72,7 @@ def is_finished(job: Mapping[str, Any]) -> bool:
 
 
 def new_condition(type_: str, status: str, reason: str, message: str, now: dt.datetime) -> Obj:
-    t = fmt_time(now)
+    t = format_time(now)
     return {"type": type_, "status": status, "lastProbeTime": t, "lastTransitionTime": t,
             "reason": reason, "message": message}
 

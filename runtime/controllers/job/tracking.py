@@ -21,9 +21,11 @@ from typing import Any
 from runtime.client.events import EventRecorder
 from runtime.client.resources import JOBS, PODS
 from runtime.client.rest import ApiError, Client
-from runtime.controllers.common.workloads import fmt_time, meta, phase
 from runtime.controllers.job import indexes as jx
 from runtime.controllers.job import plan as jp
+from runtime.util.meta import meta
+from runtime.util.pods import phase
+from runtime.util.times import format_time
 
 Obj = dict[str, Any]
 
@@ -176,7 +178,7 @@ def _enact_finished(c: SyncCtx) -> bool:
                                                     f["type"], f["status"], f.get("reason", ""),
                                                     f.get("message", ""), c.now)
     if f["type"] == "Complete":
-        c.status["completionTime"] = fmt_time(c.now)
+        c.status["completionTime"] = format_time(c.now)
     return True
 
 

@@ -13,9 +13,7 @@ an Active namespace and never deletes the namespace object itself while the
 from __future__ import annotations
 
 import copy
-import datetime as dt
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +21,8 @@ from runtime.client.resources import GVR, NAMESPACES
 from runtime.client.rest import ApiError, Client
 from runtime.controllers.base import Controller
 from runtime.controllers.common.discovery import Discovery, discover
+from runtime.util.clock import seconds
+from runtime.util.times import format_time as _fmt
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,7 @@ def requeue_delay(report: DeletionReport, attempt: int) -> float:
 class NamespaceController:
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
+        self.seconds = seconds(ctx.clock)
         self.client: Client = ctx.client
         self.informer = ctx.informers.get(NAMESPACES)
         self.controller = Controller("namespace", self.reconcile, workers=2)
@@ -159,7 +160,7 @@ class NamespaceController:
         return None
 
     async def _resources(self) -> Discovery:
-        now = time.monotonic()
+        now = self.seconds()
         if self._discovery is None or now - self._discovery[0] > DISCOVERY_TTL:
             self._discovery = (now, await discover(self.client))
         return self._discovery[1]
@@ -233,5 +234,3 @@ class NamespaceController:
         raise RuntimeError(f"namespace {name}: finalize kept conflicting")
 
 
-def _fmt(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")

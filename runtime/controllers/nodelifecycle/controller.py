@@ -32,6 +32,7 @@ from runtime.controllers.nodelifecycle.health import (
     reconciled_taints,
     unknown_conditions,
 )
+from runtime.util.times import format_time as _fmt
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +42,6 @@ LEASE_NAMESPACE = "kube-node-lease"
 POD_NODE_INDEX = "nodelifecycle/node"
 
 
-def _fmt(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _option(options: dict[str, Any], name: str, default: float) -> float:
-    value = options.get(name)
-    return default if value is None else float(value)
 
 
 def _taints(node: Obj | None) -> list[Obj]:
@@ -58,10 +52,9 @@ class NodeLifecycleController:
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.client: Client = ctx.client
-        self.grace = _option(ctx.options, "node_monitor_grace_period", 40.0)
-        self.startup_grace = _option(ctx.options, "node_startup_grace_period",
-                                     max(60.0, self.grace))
-        self.eviction_timeout = _option(ctx.options, "pod_eviction_timeout", 300.0)
+        self.grace = ctx.options.node_monitor_grace_period
+        self.startup_grace = ctx.options.startup_grace_period
+        self.eviction_timeout = ctx.options.pod_eviction_timeout
         self.tracker = HealthTracker()
         self.nodes = ctx.informers.get(NODES)
         self.leases = ctx.informers.get(LEASES)

@@ -13,6 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.util.tolerations import tolerates
+
 Obj = dict[str, Any]
 
 NOT_READY = "node.kubernetes.io/not-ready"
@@ -135,18 +137,6 @@ def reconciled_taints(node: Obj, now: str) -> list[Obj] | None:
 
 
 # -- tolerations and eviction ----------------------------------------------------------
-def tolerates(tol: Obj, taint: Obj) -> bool:
-    """upstream's Toleration.ToleratesTaint."""
-    if tol.get("effect") and tol["effect"] != taint.get("effect"):
-        return False
-    if tol.get("key") and tol["key"] != taint.get("key"):
-        return False
-    op = tol.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    return op == "Equal" and (tol.get("value") or "") == (taint.get("value") or "")
-
-
 def effective_tolerations(pod: Obj, default_seconds: float) -> list[Obj]:
     """The pod's tolerations plus the not-ready/unreachable NoExecute defaults it does
     not already have (what upstream's DefaultTolerationSeconds admission adds)."""

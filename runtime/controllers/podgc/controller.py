@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 from runtime.client.resources import NODES, PODS
 from runtime.client.rest import ApiError
 from runtime.controllers.base import Controller
+from runtime.util.clock import seconds
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,8 @@ Obj = dict[str, Any]
 class PodGCController:
     def __init__(self, ctx: Any) -> None:
         self.client = ctx.client
-        self.quarantine = float(ctx.options.get("podgc_quarantine", 40.0))
+        self.seconds = seconds(ctx.clock)
+        self.quarantine = ctx.options.podgc_quarantine
         self.nodes = ctx.informers.get(NODES)
         self.pods = ctx.informers.get(PODS)
         self.pods.add_index("nodeName", lambda p: [(p.get("spec") or {}).get("nodeName") or ""])
@@ -57,8 +58,8 @@ class PodGCController:
         if not self.pods.by_index("nodeName", node):
             self.gone_since.pop(node, None)
             return None
-        since = self.gone_since.setdefault(node, time.monotonic())
-        wait = since + self.quarantine - time.monotonic()
+        since = self.gone_since.setdefault(node, self.seconds())
+        wait = since + self.quarantine - self.seconds()
         if wait > 0:
             return wait
         try:

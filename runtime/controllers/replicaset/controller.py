@@ -21,25 +21,26 @@ from typing import Any
 from runtime.client.informer import key_of
 from runtime.client.resources import PODS, REPLICASETS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller, controller_ref
+from runtime.controllers.base import Controller
 from runtime.controllers.common.expectations import Expectations
 from runtime.controllers.common.podcontrol import (
     PodControl,
     RefManager,
-    namespace_terminating,
+    pod_for_owner,
     slow_start_batch,
 )
-from runtime.controllers.common.podutil import is_pod_active, is_pod_ready, uid_of
-from runtime.controllers.common.selectors import is_empty, matches
-from runtime.controllers.manager import ControllerContext
+from runtime.controllers.context import ControllerContext
 from runtime.controllers.replicaset.ranking import pods_to_delete
 from runtime.controllers.replicaset.status import calculate_status, replicas_of, status_unchanged
+from runtime.util.clock import seconds
+from runtime.util.meta import controller_ref, uid_of
+from runtime.util.pods import is_active, is_ready
+from runtime.util.selectors import is_empty, matches
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 
-BURST_REPLICAS = 500  # upstream's BurstReplicas: pods created/deleted per sync at most
 STATUS_UPDATE_RETRIES = 1
 
 
@@ -49,8 +50,8 @@ class ReplicaSetController:
     def __init__(self, ctx: ControllerContext, *, workers: int = 5) -> None:
         self.ctx = ctx
         self.client = ctx.client
-        self.burst_replicas = int(ctx.options.get("replicaset_burst_replicas", BURST_REPLICAS))
-        self.expectations = Expectations()
+        self.burst_replicas = ctx.options.replicaset_burst_replicas
+        self.expectations = Expectations(clock=seconds(ctx.clock))
         self.pod_control = PodControl(client=ctx.client, recorder=ctx.recorder)
         self.rs_informer = ctx.informers.get(REPLICASETS)
         self.pod_informer = ctx.informers.get(PODS)
@@ -117,7 +118,7 @@ class ReplicaSetController:
                 return
             self.controller.enqueue(rs)
             min_ready = int((rs.get("spec") or {}).get("minReadySeconds") or 0)
-            if min_ready > 0 and not is_pod_ready(old) and is_pod_ready(cur):
+            if min_ready > 0 and not is_ready(old) and is_ready(cur):
                 self.controller.enqueue_after(key_of(rs), min_ready + 1.0)
             return
         if labels_changed or ref_changed:
@@ -154,7 +155,7 @@ class ReplicaSetController:
         rs = _with_kind(copy.deepcopy(cached))
         needs_sync = self.expectations.satisfied(key)
         pods = [p for p in self.pod_informer.list(rs["metadata"]["namespace"])
-                if is_pod_active(p)]
+                if is_active(p)]
         pods = await self._claim(rs, pods)
         manage_error: Exception | None = None
         if needs_sync and not rs["metadata"].get("deletionTimestamp"):
@@ -190,15 +191,11 @@ class ReplicaSetController:
 
     async def _create_pods(self, key: str, rs: Obj, count: int) -> None:
         log.debug("replicaset %s: too few replicas, creating %d", key, count)
-        self.expectations.expect_creations(key, count)
-        ns, template = rs["metadata"]["namespace"], rs["spec"].get("template") or {}
+        self.expectations.expect(key, adds=count)
+        template = rs["spec"].get("template") or {}
 
         async def create() -> None:
-            try:
-                await self.pod_control.create_pod(ns, template, rs)
-            except ApiError as e:
-                if not namespace_terminating(e):
-                    raise
+            await self.pod_control.create(rs, pod_for_owner(template, rs))
         created, error = await slow_start_batch(count, create)
         for _ in range(count - created):  # never attempted or failed: nothing to observe
             self.expectations.creation_observed(key)
@@ -208,16 +205,16 @@ class ReplicaSetController:
     async def _delete_pods(self, key: str, rs: Obj, pods: list[Obj], count: int) -> None:
         log.debug("replicaset %s: too many replicas, deleting %d", key, count)
         victims = pods_to_delete(pods, self._related_pods(rs), count, self.ctx.clock())
-        self.expectations.expect_deletions(key, [key_of(p) for p in victims])
+        self.expectations.expect(key, deletes=[key_of(p) for p in victims])
 
         async def delete(pod: Obj) -> None:
             try:
-                await self.pod_control.delete_pod(rs["metadata"]["namespace"],
-                                                  pod["metadata"]["name"], rs)
-            except Exception as e:  # the informer will not see this deletion
+                deleted = await self.pod_control.delete(rs, pod)
+            except Exception:  # the informer will not see this deletion
                 self.expectations.deletion_observed(key, key_of(pod))
-                if not (isinstance(e, ApiError) and e.not_found):
-                    raise
+                raise
+            if not deleted:
+                self.expectations.deletion_observed(key, key_of(pod))
         results = await asyncio.gather(*(delete(p) for p in victims), return_exceptions=True)
         for r in results:
             if isinstance(r, BaseException):

@@ -16,7 +16,8 @@ import functools
 import math
 from typing import Any, Sequence
 
-from runtime.controllers.common.podutil import is_pod_active, is_pod_ready, parse_time, ready_since
+from runtime.util.pods import is_active, is_ready, ready_since
+from runtime.util.times import parse_time
 
 Obj = dict[str, Any]
 
@@ -72,8 +73,8 @@ def _compare(a: tuple[Obj, int], b: tuple[Obj, int], now: dt.datetime | None) ->
     oj = _PHASE_ORDINAL.get((pj.get("status") or {}).get("phase", ""), 0)
     if oi != oj:
         return oi - oj
-    if is_pod_ready(pi) != is_pod_ready(pj):
-        return -1 if not is_pod_ready(pi) else 1
+    if is_ready(pi) != is_ready(pj):
+        return -1 if not is_ready(pi) else 1
     if _cost(pi) != _cost(pj):
         return _cost(pi) - _cost(pj)
     if ri != rj:
@@ -82,7 +83,7 @@ def _compare(a: tuple[Obj, int], b: tuple[Obj, int], now: dt.datetime | None) ->
 
 
 def _compare_times(pi: Obj, pj: Obj, now: dt.datetime | None) -> int:
-    if is_pod_ready(pi) and is_pod_ready(pj):
+    if is_ready(pi) and is_ready(pj):
         ti, tj = ready_since(pi), ready_since(pj)
         if ti != tj:
             c = _time_cmp(ti, tj, now)
@@ -109,7 +110,7 @@ def rank_by_related_on_same_node(pods: Sequence[Obj], related: Sequence[Obj]) ->
     """For each pod, how many active related pods share its node."""
     on_node: dict[str, int] = {}
     for p in related:
-        if is_pod_active(p):
+        if is_active(p):
             on_node[_node(p)] = on_node.get(_node(p), 0) + 1
     return [on_node.get(_node(p), 0) for p in pods]
 

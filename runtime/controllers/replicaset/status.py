@@ -14,7 +14,8 @@ import copy
 import datetime as dt
 from typing import Any, Sequence
 
-from runtime.controllers.common.podutil import format_time, is_pod_available, is_pod_ready
+from runtime.util.pods import is_available, is_ready
+from runtime.util.times import format_time
 
 Obj = dict[str, Any]
 
@@ -59,8 +60,8 @@ def calculate_status(rs: Obj, pods: Sequence[Obj], manage_error: Exception | Non
     template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     min_ready = int(spec.get("minReadySeconds") or 0)
     fully = sum(1 for p in pods if _has_labels(p, template_labels))
-    ready = [p for p in pods if is_pod_ready(p)]
-    available = sum(1 for p in ready if is_pod_available(p, min_ready, now))
+    ready = [p for p in pods if is_ready(p)]
+    available = sum(1 for p in ready if is_available(p, min_ready, now))
     failure = get_condition(status, REPLICA_FAILURE)
     if manage_error is not None and failure is None:
         diff = len(pods) - replicas_of(rs)

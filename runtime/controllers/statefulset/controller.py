@@ -15,18 +15,16 @@ from typing import Any
 
 from runtime.client.resources import CONTROLLERREVISIONS, PODS, PVCS, STATEFULSETS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller, owner_reference
+from runtime.controllers.base import Controller
 from runtime.controllers.common import history
-from runtime.controllers.common.selectors import matches as selector_matches
-from runtime.controllers.common.workloadpods import (
+from runtime.controllers.common.podcontrol import (
     claim_pods,
     ensure_owner_index,
     namespace_terminating,
     owned_by,
     owner_key,
 )
-from runtime.controllers.common.workloads import meta
-from runtime.controllers.manager import ControllerContext
+from runtime.controllers.context import ControllerContext
 from runtime.controllers.statefulset import pods as sp
 from runtime.controllers.statefulset.plan import (
     Action,
@@ -36,6 +34,8 @@ from runtime.controllers.statefulset.plan import (
     next_check,
     plan,
 )
+from runtime.util.meta import meta, owner_reference
+from runtime.util.selectors import matches as selector_matches
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class StatefulSetController:
         ensure_owner_index(self.pods)
         ensure_owner_index(self.revisions)
         self.controller = Controller("statefulset", self.reconcile,
-                                     workers=int(ctx.options.get("statefulset_workers", 4)))
+                                     workers=ctx.options.statefulset_workers)
         self.sets.add_handler(lambda ev, old, new: self.controller.enqueue(new or old or {}))
         self.pods.add_handler(self._on_pod)
 
@@ -79,7 +79,7 @@ class StatefulSetController:
         if sts is None or not (sts.get("spec") or {}).get("selector"):
             return None
         selector = sts["spec"]["selector"]
-        pods = await claim_pods(self.client, sts, self.pods, lambda p: sp.is_member(sts, p) and
+        pods = await claim_pods(self.client, sts, STATEFULSETS, self.pods, lambda p: sp.is_member(sts, p) and
                                 selector_matches(selector, meta(p).get("labels")))
         revs, collisions, owned = await self._revisions(sts)
         now = self.ctx.clock()

@@ -19,15 +19,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from runtime.controllers.common.workloads import (
-    available_in,
-    is_available,
-    is_running_and_ready,
-    is_terminating,
-    meta,
-    phase,
-)
 from runtime.controllers.statefulset import pods as sp
+from runtime.util.meta import is_terminating, meta
+from runtime.util.pods import available_in, is_available, is_running_and_ready, phase
 
 Obj = dict[str, Any]
 

@@ -12,7 +12,8 @@ import re
 from typing import Any, Mapping
 
 from runtime.controllers.common.revisions import REVISION_HASH_LABEL
-from runtime.controllers.common.workloads import labels_of, meta, pod_from_template
+from runtime.util.meta import labels_of, meta
+from runtime.util.pods import pod_from_template
 
 Obj = dict[str, Any]
 
