@@ -74,6 +74,19 @@ class Controller:
                 self.queue.done(key)
 
 
+class Reconciler:
+    """What a controller with one work queue offers the manager: `start()` its workers,
+    `stop()` them. Subclasses set `self.controller` in their constructor."""
+
+    controller: Controller
+
+    def start(self) -> None:
+        self.controller.start()
+
+    async def stop(self) -> None:
+        await self.controller.stop()
+
+
 def split_key(key: str) -> tuple[str | None, str]:
     if "/" in key:
         ns, name = key.split("/", 1)

@@ -11,7 +11,6 @@ from typing import Any, Callable
 from runtime.client.resources import DEPLOYMENTS, REPLICASETS
 from runtime.controllers.deployment.math import max_surge, max_unavailable
 from runtime.controllers.deployment.rollout import sync_deployment
-from runtime.controllers.deployment.status import get_condition
 from runtime.controllers.deployment.sync import DeploymentSync
 from runtime.controllers.deployment.util import (
     HASH_LABEL,
@@ -19,6 +18,7 @@ from runtime.controllers.deployment.util import (
     REVISION_HISTORY,
     pod_template_hash,
 )
+from runtime.util.conditions import get_condition
 from runtime.util.meta import controller_ref
 from tests.controllers.deployment_fakes import (
     FakeClient,

@@ -18,13 +18,8 @@ from typing import Any
 
 from runtime.client.resources import CRONJOBS, JOBS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller
-from runtime.controllers.common.podcontrol import (
-    ensure_owner_index,
-    namespace_terminating,
-    owned_by,
-    owner_key,
-)
+from runtime.controllers.base import Controller, Reconciler
+from runtime.controllers.common import podcontrol as pc
 from runtime.controllers.context import ControllerContext
 from runtime.controllers.cronjob import cron
 from runtime.controllers.cronjob import plan as cp
@@ -37,25 +32,19 @@ Obj = dict[str, Any]
 KIND = "CronJob"
 
 
-class CronJobController:
+class CronJobController(Reconciler):
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
         self.cronjobs = ctx.informers.get(CRONJOBS)
         self.jobs = ctx.informers.get(JOBS)
-        ensure_owner_index(self.jobs)
+        pc.ensure_owner_index(self.jobs)
         self.controller = Controller("cronjob", self.reconcile,
                                      workers=ctx.options.cronjob_workers)
         self.cronjobs.add_handler(lambda ev, old, new: self.controller.enqueue(new or old or {}))
         self.jobs.add_handler(self._on_job)
 
-    def start(self) -> None:
-        self.controller.start()
-
-    async def stop(self) -> None:
-        await self.controller.stop()
-
     def _on_job(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        key = owner_key(new, KIND) or owner_key(old, KIND)
+        key = pc.owner_key(new, KIND) or pc.owner_key(old, KIND)
         if key is not None:
             self.controller.enqueue(key)
 
@@ -65,7 +54,7 @@ class CronJobController:
         if cached is None:
             return None
         cj = copy.deepcopy(cached)
-        jobs = list(owned_by(self.jobs, cj))
+        jobs = list(pc.owned_by(self.jobs, cj))
         changed = await self._cleanup(cj, jobs)
         changed = await self._observe_jobs(cj, jobs) or changed
         again, synced = await self._sync(cj, self.ctx.clock())
@@ -209,7 +198,7 @@ class CronJobController:
         try:
             job = await self.client.create(JOBS, req, ns)
         except ApiError as e:
-            if namespace_terminating(e):
+            if pc.namespace_terminating(e):
                 return None
             if not e.already_exists:
                 await self.recorder.warning(cj, "FailedCreate", f"Error creating job: {e.message}")

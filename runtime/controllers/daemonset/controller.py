@@ -16,17 +16,10 @@ from typing import Any
 
 from runtime.client.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller
+from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common import history
+from runtime.controllers.common import podcontrol as pc
 from runtime.controllers.common.expectations import Expectations
-from runtime.controllers.common.podcontrol import (
-    PodControl,
-    claim_pods,
-    ensure_owner_index,
-    owned_by,
-    owner_key,
-    pod_key,
-)
 from runtime.controllers.common.revisions import hash_of
 from runtime.controllers.context import ControllerContext
 from runtime.controllers.daemonset import plan as dp
@@ -42,16 +35,16 @@ KIND = "DaemonSet"
 BACKOFF_START, BACKOFF_MAX = 1.0, 900.0  # seconds, per (daemon set, node), as upstream
 
 
-class DaemonSetController:
+class DaemonSetController(Reconciler):
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
-        self.pod_control = PodControl(client=ctx.client, recorder=ctx.recorder)
+        self.pod_control = pc.PodControl(client=ctx.client, recorder=ctx.recorder)
         self.sets = ctx.informers.get(DAEMONSETS)
         self.pods = ctx.informers.get(PODS)
         self.nodes = ctx.informers.get(NODES)
         self.revisions = ctx.informers.get(CONTROLLERREVISIONS)
-        ensure_owner_index(self.pods)
-        ensure_owner_index(self.revisions)
+        pc.ensure_owner_index(self.pods)
+        pc.ensure_owner_index(self.revisions)
         self.expectations = Expectations(clock=seconds(ctx.clock))
         self._backoff: dict[str, tuple[float, float]] = {}  # key -> (until, delay)
         self.controller = Controller("daemonset", self.reconcile,
@@ -60,22 +53,16 @@ class DaemonSetController:
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
 
-    def start(self) -> None:
-        self.controller.start()
-
-    async def stop(self) -> None:
-        await self.controller.stop()
-
     # -- events ----------------------------------------------------------------------------
     def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        key = owner_key(new, KIND) or owner_key(old, KIND)
+        key = pc.owner_key(new, KIND) or pc.owner_key(old, KIND)
         if key is None:
             return
         if event == "add":
             self.expectations.creation_observed(key)
         pod = new or old or {}
         if event == "delete" or meta(pod).get("deletionTimestamp"):
-            self.expectations.deletion_observed(key, pod_key(pod))
+            self.expectations.deletion_observed(key, pc.pod_key(pod))
         self.controller.enqueue(key)
 
     def _on_node(self, event: str, old: Obj | None, new: Obj | None) -> None:
@@ -94,7 +81,7 @@ class DaemonSetController:
         selector = (ds.get("spec") or {}).get("selector")
         if not selector:
             return None
-        pods = await claim_pods(self.client, ds, DAEMONSETS, self.pods,
+        pods = await pc.claim_pods(self.client, ds, DAEMONSETS, self.pods,
                                 lambda p: selector_matches(selector, meta(p).get("labels")))
         update, collisions, owned = await self._revisions(ds)
         hash_, nodes, now = hash_of(update), self.nodes.list(), self.ctx.clock()
@@ -112,7 +99,7 @@ class DaemonSetController:
         return min([again] + waits if again is not None else waits, default=None)
 
     async def _revisions(self, ds: Obj) -> tuple[Obj, int, list[Obj]]:
-        owned = history.owned_revisions(owned_by(self.revisions, ds), ds)
+        owned = history.owned_revisions(pc.owned_by(self.revisions, ds), ds)
         update, collisions = await history.ensure_update_revision(
             self.client, ds, owned, owner_reference(ds))
         return update, collisions, owned
@@ -150,7 +137,7 @@ class DaemonSetController:
         if not plan.create_on and not plan.delete:
             return
         self.expectations.expect(key, adds=len(plan.create_on),
-                                 deletes=[pod_key(p) for p in plan.delete])
+                                 deletes=[pc.pod_key(p) for p in plan.delete])
         ref = owner_reference(ds)
         for i, node in enumerate(plan.create_on):
             try:
@@ -165,7 +152,7 @@ class DaemonSetController:
             try:
                 await self.pod_control.delete(ds, pod)
             except ApiError:
-                self.expectations.deletion_observed(key, pod_key(pod))
+                self.expectations.deletion_observed(key, pc.pod_key(pod))
                 raise
 
     async def _write_status(self, ds: Obj, status: Obj) -> None:

@@ -19,7 +19,7 @@ import logging
 from typing import Any
 
 from runtime.client.resources import DEPLOYMENTS, PODS, REPLICASETS
-from runtime.controllers.base import Controller
+from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common.podcontrol import RefManager
 from runtime.controllers.context import ControllerContext
 from runtime.controllers.deployment.rollout import PodMap, sync_deployment
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 
-class DeploymentController:
+class DeploymentController(Reconciler):
     kind = "Deployment"
 
     def __init__(self, ctx: ControllerContext, *, workers: int = 5) -> None:
@@ -46,12 +46,6 @@ class DeploymentController:
         self.d_informer.add_handler(self._on_deployment)
         self.rs_informer.add_handler(self._on_replicaset)
         self.pod_informer.add_handler(self._on_pod)
-
-    def start(self) -> None:
-        self.controller.start()
-
-    async def stop(self) -> None:
-        await self.controller.stop()
 
     # -- event handlers (synchronous; they only enqueue) -----------------------------------
     def _on_deployment(self, event: str, old: Obj | None, new: Obj | None) -> None:

@@ -36,12 +36,10 @@ from runtime.controllers.deployment.status import (
     TIMED_OUT,
     calculate_status,
     complete,
-    get_condition,
     has_progress_deadline,
     new_condition,
     requeue_after,
     rollout_status,
-    set_condition,
 )
 from runtime.controllers.deployment.sync import DeploymentSync
 from runtime.controllers.deployment.util import (
@@ -51,6 +49,7 @@ from runtime.controllers.deployment.util import (
     int_annotation,
     spec_replicas,
 )
+from runtime.util.conditions import get_condition, set_condition
 from runtime.util.meta import uid_of
 
 Obj = dict[str, Any]

@@ -19,6 +19,7 @@ import datetime as dt
 from typing import Any, Sequence
 
 from runtime.controllers.deployment.math import max_unavailable, replicas, total_spec, total_status
+from runtime.util.conditions import get_condition, remove_condition, set_condition
 from runtime.util.times import format_time, parse_time
 
 Obj = dict[str, Any]
@@ -41,34 +42,6 @@ def new_condition(type_: str, status: str, reason: str, message: str, now: dt.da
     t = format_time(now)
     return {"type": type_, "status": status, "lastUpdateTime": t, "lastTransitionTime": t,
             "reason": reason, "message": message}
-
-
-def get_condition(status: Obj, type_: str) -> Obj | None:
-    for c in status.get("conditions") or []:
-        if c.get("type") == type_:
-            return c  # type: ignore[no-any-return]
-    return None
-
-
-def set_condition(status: Obj, cond: Obj) -> None:
-    """Upstream's SetDeploymentCondition: no-op when status and reason are unchanged;
-    keeps lastTransitionTime when only the reason changes."""
-    cur = get_condition(status, cond["type"])
-    if cur is not None and cur.get("status") == cond["status"] and cur.get(
-            "reason") == cond.get("reason"):
-        return
-    if cur is not None and cur.get("status") == cond["status"]:
-        cond = dict(cond, lastTransitionTime=cur.get("lastTransitionTime"))
-    remove_condition(status, cond["type"])
-    status.setdefault("conditions", []).append(cond)
-
-
-def remove_condition(status: Obj, type_: str) -> None:
-    conds = [c for c in status.get("conditions") or [] if c.get("type") != type_]
-    if conds:
-        status["conditions"] = conds
-    else:
-        status.pop("conditions", None)
 
 
 def has_progress_deadline(d: Obj) -> bool:

@@ -24,11 +24,9 @@ from runtime.controllers.deployment.status import (
     FOUND_NEW_RS,
     NEW_RS_CREATED,
     PROGRESSING,
-    get_condition,
     has_progress_deadline,
     new_condition,
     same_status,
-    set_condition,
 )
 from runtime.controllers.deployment.util import (
     HASH_LABEL,
@@ -45,6 +43,7 @@ from runtime.controllers.deployment.util import (
     set_replicas_annotations,
     spec_replicas,
 )
+from runtime.util.conditions import get_condition, set_condition
 from runtime.util.meta import controller_ref, owner_reference, uid_of
 
 Obj = dict[str, Any]

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 from runtime.client.resources import DEPLOYMENTS, PDBS, PODS, REPLICASETS, STATEFULSETS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller
+from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.context import ControllerContext
 from runtime.controllers.disruption import budget
 from runtime.util.meta import controller_ref, labels_of, meta
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 
-class DisruptionController:
+class DisruptionController(Reconciler):
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
         self.pdbs = ctx.informers.get(PDBS)
@@ -44,12 +44,6 @@ class DisruptionController:
                                      workers=ctx.options.disruption_workers)
         self.pdbs.add_handler(self._on_pdb)
         self.pods.add_handler(self._on_pod)
-
-    def start(self) -> None:
-        self.controller.start()
-
-    async def stop(self) -> None:
-        await self.controller.stop()
 
     # -- event handlers ---------------------------------------------------------------------
     def _on_pdb(self, event: str, old: Obj | None, new: Obj | None) -> None:

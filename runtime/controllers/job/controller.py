@@ -17,16 +17,9 @@ from typing import Any
 
 from runtime.client.resources import JOBS, PODS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller, split_key
+from runtime.controllers.base import Controller, Reconciler, split_key
+from runtime.controllers.common import podcontrol as pc
 from runtime.controllers.common.expectations import Expectations
-from runtime.controllers.common.podcontrol import (
-    PodControl,
-    claim_pods,
-    ensure_owner_index,
-    owned_by,
-    owner_key,
-    pod_key,
-)
 from runtime.controllers.context import ControllerContext
 from runtime.controllers.job import indexes as jx
 from runtime.controllers.job import plan as jp
@@ -46,13 +39,13 @@ MAX_CREATE_PER_SYNC = 500
 MANAGED_BY = "kubernetes.io/job-controller"
 
 
-class JobController:
+class JobController(Reconciler):
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
-        self.pod_control = PodControl(client=ctx.client, recorder=ctx.recorder)
+        self.pod_control = pc.PodControl(client=ctx.client, recorder=ctx.recorder)
         self.jobs = ctx.informers.get(JOBS)
         self.pods = ctx.informers.get(PODS)
-        ensure_owner_index(self.pods)
+        pc.ensure_owner_index(self.pods)
         self.expectations = Expectations(clock=seconds(ctx.clock))
         self.backoffs: dict[str, jp.Backoff] = {}
         self.backoff_base = ctx.options.job_backoff_seconds
@@ -62,25 +55,19 @@ class JobController:
         self.jobs.add_handler(lambda ev, old, new: self.controller.enqueue(new or old or {}))
         self.pods.add_handler(self._on_pod)
 
-    def start(self) -> None:
-        self.controller.start()
-
-    async def stop(self) -> None:
-        await self.controller.stop()
-
     def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        key = owner_key(new, KIND) or owner_key(old, KIND)
+        key = pc.owner_key(new, KIND) or pc.owner_key(old, KIND)
         if key is not None:
             if event == "add":
                 self.expectations.creation_observed(key)
             pod = new or old or {}
             if event == "delete" or is_terminating(pod):
-                self.expectations.deletion_observed(key, pod_key(pod))
+                self.expectations.deletion_observed(key, pc.pod_key(pod))
             self.controller.enqueue(key)
         if new is not None and event != "delete" and jp.has_finalizer(new):
             job = self.jobs.get(key) if key else None
             if job is None or meta(job).get("uid") != controller_uid(new):
-                self.controller.enqueue(ORPHAN + pod_key(new))
+                self.controller.enqueue(ORPHAN + pc.pod_key(new))
 
     # -- reconcile -------------------------------------------------------------------------
     async def reconcile(self, key: str) -> float | None:
@@ -129,8 +116,8 @@ class JobController:
         selector = (job.get("spec") or {}).get("selector")
         uid = meta(job).get("uid")
         if not selector:  # no selector: only pods that name this Job as controller
-            return [p for p in owned_by(self.pods, job) if controller_uid(p) == uid]
-        return await claim_pods(self.client, job, JOBS, self.pods,
+            return [p for p in pc.owned_by(self.pods, job) if controller_uid(p) == uid]
+        return await pc.claim_pods(self.client, job, JOBS, self.pods,
                                 lambda p: selector_matches(selector, meta(p).get("labels")))
 
     def _count(self, c: jt.SyncCtx) -> None:
@@ -198,7 +185,7 @@ class JobController:
 
     async def _delete_pods(self, key: str, c: jt.SyncCtx, pods: list[Obj]) -> None:
         """Pods removed by the controller itself (surplus, suspend) are not counted."""
-        self.expectations.expect(key, deletes=[pod_key(p) for p in pods])
+        self.expectations.expect(key, deletes=[pc.pod_key(p) for p in pods])
         for p in pods:
             try:
                 if jp.has_finalizer(p):
@@ -278,7 +265,7 @@ class JobController:
 
     # -- finished jobs and orphans ---------------------------------------------------------
     async def _release_finished(self, job: Obj) -> None:
-        for p in owned_by(self.pods, job):
+        for p in pc.owned_by(self.pods, job):
             if jp.has_finalizer(p):
                 await jt.remove_finalizer(self.client, p)
 

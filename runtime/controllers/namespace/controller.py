@@ -19,7 +19,7 @@ from typing import Any
 
 from runtime.client.resources import GVR, NAMESPACES
 from runtime.client.rest import ApiError, Client
-from runtime.controllers.base import Controller
+from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common.discovery import Discovery, discover
 from runtime.util.clock import seconds
 from runtime.util.times import format_time as _fmt
@@ -117,7 +117,7 @@ def requeue_delay(report: DeletionReport, attempt: int) -> float:
 
 
 # -- the controller -----------------------------------------------------------------------
-class NamespaceController:
+class NamespaceController(Reconciler):
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.seconds = seconds(ctx.clock)
@@ -127,12 +127,6 @@ class NamespaceController:
         self.informer.add_handler(self._on_event)
         self._discovery: tuple[float, Discovery] | None = None
         self._passes: dict[str, int] = {}
-
-    def start(self) -> None:
-        self.controller.start()
-
-    async def stop(self) -> None:
-        await self.controller.stop()
 
     def _on_event(self, event: str, old: Obj | None, new: Obj | None) -> None:
         if event != "delete" and new is not None and new["metadata"].get("deletionTimestamp"):

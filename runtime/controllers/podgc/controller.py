@@ -14,7 +14,7 @@ from typing import Any
 
 from runtime.client.resources import NODES, PODS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller
+from runtime.controllers.base import Controller, Reconciler
 from runtime.util.clock import seconds
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 
-class PodGCController:
+class PodGCController(Reconciler):
     def __init__(self, ctx: Any) -> None:
         self.client = ctx.client
         self.seconds = seconds(ctx.clock)
@@ -44,12 +44,6 @@ class PodGCController:
         node = ((new or {}).get("spec") or {}).get("nodeName")
         if event != "delete" and node and self.nodes.get(node) is None:
             self.controller.enqueue(node)
-
-    def start(self) -> None:
-        self.controller.start()
-
-    async def stop(self) -> None:
-        await self.controller.stop()
 
     async def reconcile(self, node: str) -> float | None:
         if self.nodes.get(node) is not None:

@@ -21,7 +21,7 @@ from typing import Any
 from runtime.client.informer import key_of
 from runtime.client.resources import PODS, REPLICASETS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller
+from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common.expectations import Expectations
 from runtime.controllers.common.podcontrol import (
     PodControl,
@@ -44,7 +44,7 @@ Obj = dict[str, Any]
 STATUS_UPDATE_RETRIES = 1
 
 
-class ReplicaSetController:
+class ReplicaSetController(Reconciler):
     kind = "ReplicaSet"
 
     def __init__(self, ctx: ControllerContext, *, workers: int = 5) -> None:
@@ -58,12 +58,6 @@ class ReplicaSetController:
         self.controller = Controller("replicaset", self.reconcile, workers=workers)
         self.rs_informer.add_handler(self._on_replicaset)
         self.pod_informer.add_handler(self._on_pod)
-
-    def start(self) -> None:
-        self.controller.start()
-
-    async def stop(self) -> None:
-        await self.controller.stop()
 
     # -- event handlers (synchronous; they only enqueue and count expectations) ----------
     def _on_replicaset(self, event: str, old: Obj | None, new: Obj | None) -> None:

@@ -14,37 +14,13 @@ import copy
 import datetime as dt
 from typing import Any, Sequence
 
+from runtime.util.conditions import get_condition, remove_condition, set_condition
 from runtime.util.pods import is_available, is_ready
 from runtime.util.times import format_time
 
 Obj = dict[str, Any]
 
 REPLICA_FAILURE = "ReplicaFailure"
-
-
-def get_condition(status: Obj, type_: str) -> Obj | None:
-    for c in status.get("conditions") or []:
-        if c.get("type") == type_:
-            return c  # type: ignore[no-any-return]
-    return None
-
-
-def set_condition(status: Obj, cond: Obj) -> None:
-    """Replace the condition of cond's type, unless status and reason are unchanged."""
-    cur = get_condition(status, cond["type"])
-    if cur is not None and cur.get("status") == cond["status"] and cur.get(
-            "reason") == cond.get("reason"):
-        return
-    status["conditions"] = [c for c in status.get("conditions") or []
-                            if c.get("type") != cond["type"]] + [cond]
-
-
-def remove_condition(status: Obj, type_: str) -> None:
-    conds = [c for c in status.get("conditions") or [] if c.get("type") != type_]
-    if conds:
-        status["conditions"] = conds
-    else:
-        status.pop("conditions", None)
 
 
 def replicas_of(obj: Obj) -> int:

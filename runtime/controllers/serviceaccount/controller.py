@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from runtime.client.resources import CONFIGMAPS, NAMESPACES, SERVICEACCOUNTS
 from runtime.client.rest import ApiError, Client
-from runtime.controllers.base import Controller
+from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.serviceaccount.rootca import load_root_ca
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def configmap_repaired(cm: Obj, pem: str) -> Obj | None:
     return new
 
 
-class ServiceAccountController:
+class ServiceAccountController(Reconciler):
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.client: Client = ctx.client
@@ -67,12 +67,6 @@ class ServiceAccountController:
         self.namespaces.add_handler(self._on_namespace)
         self.accounts.add_handler(self._on_named(DEFAULT_SA))
         self.configmaps.add_handler(self._on_named(ROOT_CA_CONFIGMAP))
-
-    def start(self) -> None:
-        self.controller.start()
-
-    async def stop(self) -> None:
-        await self.controller.stop()
 
     # -- events -------------------------------------------------------------------------
     def _on_namespace(self, event: str, old: Obj | None, new: Obj | None) -> None:

@@ -15,15 +15,9 @@ from typing import Any
 
 from runtime.client.resources import CONTROLLERREVISIONS, PODS, PVCS, STATEFULSETS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller
+from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common import history
-from runtime.controllers.common.podcontrol import (
-    claim_pods,
-    ensure_owner_index,
-    namespace_terminating,
-    owned_by,
-    owner_key,
-)
+from runtime.controllers.common import podcontrol as pc
 from runtime.controllers.context import ControllerContext
 from runtime.controllers.statefulset import pods as sp
 from runtime.controllers.statefulset.plan import (
@@ -43,31 +37,25 @@ Obj = dict[str, Any]
 KIND = "StatefulSet"
 
 
-class StatefulSetController:
+class StatefulSetController(Reconciler):
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
         self.sets = ctx.informers.get(STATEFULSETS)
         self.pods = ctx.informers.get(PODS)
         self.revisions = ctx.informers.get(CONTROLLERREVISIONS)
         self.claims = ctx.informers.get(PVCS)
-        ensure_owner_index(self.pods)
-        ensure_owner_index(self.revisions)
+        pc.ensure_owner_index(self.pods)
+        pc.ensure_owner_index(self.revisions)
         self.controller = Controller("statefulset", self.reconcile,
                                      workers=ctx.options.statefulset_workers)
         self.sets.add_handler(lambda ev, old, new: self.controller.enqueue(new or old or {}))
         self.pods.add_handler(self._on_pod)
 
-    def start(self) -> None:
-        self.controller.start()
-
-    async def stop(self) -> None:
-        await self.controller.stop()
-
     def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        keys = {owner_key(old, KIND), owner_key(new, KIND)}
+        keys = {pc.owner_key(old, KIND), pc.owner_key(new, KIND)}
         for k in keys - {None}:
             self.controller.enqueue(k)  # type: ignore[arg-type]
-        if new is not None and owner_key(new, KIND) is None and event != "delete":
+        if new is not None and pc.owner_key(new, KIND) is None and event != "delete":
             for s in self.sets.list(meta(new).get("namespace")):
                 if sp.is_member(s, new) and selector_matches(s["spec"].get("selector"),
                                                              meta(new).get("labels")):
@@ -79,8 +67,9 @@ class StatefulSetController:
         if sts is None or not (sts.get("spec") or {}).get("selector"):
             return None
         selector = sts["spec"]["selector"]
-        pods = await claim_pods(self.client, sts, STATEFULSETS, self.pods, lambda p: sp.is_member(sts, p) and
-                                selector_matches(selector, meta(p).get("labels")))
+        pods = await pc.claim_pods(
+            self.client, sts, STATEFULSETS, self.pods,
+            lambda p: sp.is_member(sts, p) and selector_matches(selector, meta(p).get("labels")))
         revs, collisions, owned = await self._revisions(sts)
         now = self.ctx.clock()
         error: Exception | None = None
@@ -98,7 +87,7 @@ class StatefulSetController:
         return next_check(sts, pods, now)
 
     async def _revisions(self, sts: Obj) -> tuple[Revisions, int, list[Obj]]:
-        owned = history.owned_revisions(owned_by(self.revisions, sts), sts)
+        owned = history.owned_revisions(pc.owned_by(self.revisions, sts), sts)
         ref = owner_reference(sts)
         update, collisions = await history.ensure_update_revision(self.client, sts, owned, ref)
         if all(meta(r)["name"] != meta(update)["name"] for r in owned):
@@ -137,7 +126,7 @@ class StatefulSetController:
         try:
             await self.client.create(PODS, pod, meta(sts).get("namespace"))
         except ApiError as e:
-            if e.already_exists or namespace_terminating(e):
+            if e.already_exists or pc.namespace_terminating(e):
                 return  # our cache was behind (the next event brings the pod), or no point
             await self.recorder.warning(sts, "FailedCreate", f"create Pod {name} in StatefulSet "
                                         f"{set_name} failed error: {e.message}")
@@ -184,7 +173,7 @@ class StatefulSetController:
             except ApiError as e:
                 if e.already_exists:
                     continue
-                if namespace_terminating(e):
+                if pc.namespace_terminating(e):
                     return
                 await self.recorder.warning(sts, "FailedCreate", f"create Claim {name} for Pod "
                                             f"{meta(pod)['name']} in StatefulSet "
