@@ -283,7 +283,7 @@ async def deployment(args: argparse.Namespace, workdir: Path) -> None:
                   f"{ready}/{args.ready_pods} on {args.ready_nodes} simulated nodes after "
                   f"{took:.1f} s", flush=True)
         else:
-            print(f"[deployment] timed out after {args.timeout:.0f} s: readyReplicas "
+            print(f"[deployment] timed out after {args.timeout:g} s: readyReplicas "
                   f"{ready}/{args.ready_pods} on {args.ready_nodes} simulated nodes", flush=True)
     finally:
         await client.close()
