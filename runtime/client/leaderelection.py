@@ -90,5 +90,6 @@ class LeaderElector:
                     task = None
                 await asyncio.sleep(self.retry_period)
         finally:
-            if task is not None:
+            if task is not None:  # the leader's work ends before the campaign does
                 task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
