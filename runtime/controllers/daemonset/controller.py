@@ -20,6 +20,7 @@ from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common import history
 from runtime.controllers.common import podcontrol as pc
 from runtime.controllers.common.expectations import Expectations
+from runtime.controllers.common.objects import patch_status_if_changed
 from runtime.controllers.common.revisions import hash_of
 from runtime.controllers.context import ControllerContext
 from runtime.controllers.daemonset import plan as dp
@@ -156,15 +157,7 @@ class DaemonSetController(Reconciler):
                 raise
 
     async def _write_status(self, ds: Obj, status: Obj) -> None:
-        old = ds.get("status") or {}
-        if all(old.get(k) == v for k, v in status.items()):
-            return
-        try:
-            await self.client.patch(DAEMONSETS, meta(ds)["name"], {"status": status},
-                                    meta(ds).get("namespace"), subresource="status")
-        except ApiError as e:
-            if not e.not_found:
-                raise
+        await patch_status_if_changed(self.client, DAEMONSETS, ds, status)
 
 
 def _same_for_daemons(old: Obj, new: Obj) -> bool:

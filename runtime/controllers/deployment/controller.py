@@ -20,6 +20,7 @@ from typing import Any
 
 from runtime.client.resources import DEPLOYMENTS, PODS, REPLICASETS
 from runtime.controllers.base import Controller, Reconciler
+from runtime.controllers.common.objects import resolve_ref
 from runtime.controllers.common.podcontrol import RefManager
 from runtime.controllers.context import ControllerContext
 from runtime.controllers.deployment.rollout import PodMap, sync_deployment
@@ -87,10 +88,7 @@ class DeploymentController(Reconciler):
             self.controller.enqueue(d)
 
     def _resolve(self, namespace: str, ref: Obj) -> Obj | None:
-        if ref.get("kind") != self.kind:
-            return None
-        d = self.d_informer.get(f"{namespace}/{ref.get('name')}")
-        return d if d is not None and uid_of(d) == ref.get("uid") else None
+        return resolve_ref(self.d_informer, namespace, ref, self.kind)
 
     def _enqueue_owner(self, namespace: str, ref: Obj) -> None:
         if (d := self._resolve(namespace, ref)) is not None:

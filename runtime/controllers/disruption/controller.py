@@ -22,6 +22,7 @@ from typing import Any, Mapping
 from runtime.client.resources import DEPLOYMENTS, PDBS, PODS, REPLICASETS, STATEFULSETS
 from runtime.client.rest import ApiError
 from runtime.controllers.base import Controller, Reconciler
+from runtime.controllers.common.objects import resolve_ref
 from runtime.controllers.context import ControllerContext
 from runtime.controllers.disruption import budget
 from runtime.util.meta import controller_ref, labels_of, meta
@@ -117,25 +118,18 @@ class DisruptionController(Reconciler):
             return None
         ns = meta(pod).get("namespace")
         if ref.get("kind") == "ReplicaSet" and ref.get("apiVersion", "").startswith("apps/"):
-            rs = self._owned(self.replicasets, ns, ref)
+            rs = resolve_ref(self.replicasets, ns, ref)
             if rs is None:
                 return None
             rs_ref = controller_ref(rs)
             if rs_ref is not None and rs_ref.get("kind") == "Deployment":
-                d = self._owned(self.deployments, ns, rs_ref)
+                d = resolve_ref(self.deployments, ns, rs_ref)
                 return (rs_ref["uid"], _replicas(d)) if d is not None else None
             return ref["uid"], _replicas(rs)
         if ref.get("kind") == "StatefulSet" and ref.get("apiVersion", "").startswith("apps/"):
-            sts = self._owned(self.statefulsets, ns, ref)
+            sts = resolve_ref(self.statefulsets, ns, ref)
             return (ref["uid"], _replicas(sts)) if sts is not None else None
         return None
-
-    @staticmethod
-    def _owned(informer: Any, ns: str | None, ref: Mapping[str, Any]) -> Obj | None:
-        obj = informer.get(f"{ns}/{ref.get('name')}")
-        if obj is None or meta(obj).get("uid") != ref.get("uid"):
-            return None
-        return obj  # type: ignore[no-any-return]
 
 
 def _replicas(obj: Mapping[str, Any]) -> int:

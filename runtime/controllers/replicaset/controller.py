@@ -23,6 +23,7 @@ from runtime.client.resources import PODS, REPLICASETS
 from runtime.client.rest import ApiError
 from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common.expectations import Expectations
+from runtime.controllers.common.objects import resolve_ref
 from runtime.controllers.common.podcontrol import (
     PodControl,
     RefManager,
@@ -129,10 +130,7 @@ class ReplicaSetController(Reconciler):
             self.controller.enqueue(rs)
 
     def _resolve(self, namespace: str, ref: Obj) -> Obj | None:
-        if ref.get("kind") != self.kind:
-            return None
-        rs = self.rs_informer.get(f"{namespace}/{ref.get('name')}")
-        return rs if rs is not None and uid_of(rs) == ref.get("uid") else None
+        return resolve_ref(self.rs_informer, namespace, ref, self.kind)
 
     def _replicasets_for_pod(self, pod: Obj) -> list[Obj]:
         labels = pod["metadata"].get("labels") or {}

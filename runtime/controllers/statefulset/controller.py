@@ -18,6 +18,7 @@ from runtime.client.rest import ApiError
 from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common import history
 from runtime.controllers.common import podcontrol as pc
+from runtime.controllers.common.objects import patch_status_if_changed
 from runtime.controllers.context import ControllerContext
 from runtime.controllers.statefulset import pods as sp
 from runtime.controllers.statefulset.plan import (
@@ -203,12 +204,4 @@ class StatefulSetController(Reconciler):
 
     # -- status ----------------------------------------------------------------------------
     async def _write_status(self, sts: Obj, status: Obj) -> None:
-        old = sts.get("status") or {}
-        if all(old.get(k) == v for k, v in status.items()):
-            return
-        try:
-            await self.client.patch(STATEFULSETS, meta(sts)["name"], {"status": status},
-                                    meta(sts).get("namespace"), subresource="status")
-        except ApiError as e:
-            if not e.not_found:
-                raise
+        await patch_status_if_changed(self.client, STATEFULSETS, sts, status)
