@@ -143,7 +143,7 @@ def _condition_up_to_date(status: Mapping[str, Any], generation: int) -> bool:
     if cond is None or status.get("observedGeneration") != generation:
         return False
     want = _allowed_condition(int(status.get("disruptionsAllowed") or 0), generation)
-    return cond.get("status") == want["status"] and cond.get("reason") == want["reason"]
+    return bool(cond.get("status") == want["status"] and cond.get("reason") == want["reason"])
 
 
 def new_status(pdb: Mapping[str, Any], healthy: int, counts: Counts,
