@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from runtime.util.times import parse_time
 from runtime.util.tolerations import tolerates
 
 Obj = dict[str, Any]
@@ -149,15 +150,6 @@ def effective_tolerations(pod: Obj, default_seconds: float) -> list[Obj]:
     return tols
 
 
-def _parse(ts: str | None, default: dt.datetime) -> dt.datetime:
-    if not ts:
-        return default
-    try:
-        return dt.datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        return default
-
-
 def eviction_delay(pod: Obj, taints: list[Obj], default_seconds: float,
                    now: dt.datetime) -> float | None:
     """Seconds until the pod must be evicted from a node with these taints: None if
@@ -171,7 +163,7 @@ def eviction_delay(pod: Obj, taints: list[Obj], default_seconds: float,
             return 0.0
         if tol.get("tolerationSeconds") is not None:
             secs = max(float(tol["tolerationSeconds"]), 0.0)
-            deadlines.append(_parse(taint.get("timeAdded"), now) + dt.timedelta(seconds=secs))
+            deadlines.append((parse_time(taint.get("timeAdded")) or now) + dt.timedelta(seconds=secs))
     if not deadlines:
         return None
     return max((min(deadlines) - now).total_seconds(), 0.0)
