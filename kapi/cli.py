@@ -131,7 +131,7 @@ async def serve(config: Config, *, announce: bool,
     if components_wanted:
         tasks, clients = await start_components(config, components_wanted)
     stopping = asyncio.create_task(stop.wait())
-    await asyncio.wait([stopping, server_task], return_when=asyncio.FIRST_COMPLETED)
+    failed = await _until_stopped(stopping, server_task, tasks)
     freeze.cancel()  # a no-op once the cache has loaded
     if server_task.done():  # the server could not start (e.g. the port is taken)
         stopping.cancel()
@@ -146,6 +146,21 @@ async def serve(config: Config, *, announce: bool,
     await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
     server_down.set()
     await server_task
+    if failed is not None:  # a component (e.g. a controller that could not start) failed
+        print(f"kapi: {failed}", file=sys.stderr)
+        raise SystemExit(1)
+
+
+async def _until_stopped(stopping: asyncio.Task[Any], server: asyncio.Task[Any],
+                         components: list[asyncio.Task[None]]) -> BaseException | None:
+    """Wait for a signal, the server's end, or a component's failure (returned)."""
+    watched = {stopping, server, *components}
+    while not (stopping.done() or server.done()):
+        done, watched = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            if t in components and not t.cancelled() and t.exception() is not None:
+                return t.exception()
+    return None
 
 
 async def _wait_ready(url: str, timeout: float = 30) -> None:
@@ -180,7 +195,7 @@ async def start_components(config: Config, wanted: dict[str, object]
     if wanted.get("controller-manager"):
         from runtime.controllers.manager import run_controller_manager
         tasks.append(asyncio.create_task(run_controller_manager(
-            client("kapi-controller-manager"), options=dict(wanted.get("options") or {}))))
+            client("kapi-controller-manager"), options=wanted.get("options"))))  # type: ignore[arg-type]
     if wanted.get("scheduler"):
         from runtime.scheduler.run import run_scheduler
         tasks.append(asyncio.create_task(run_scheduler(client("kapi-scheduler"))))
@@ -281,13 +296,23 @@ def _controller_flags(s: argparse.ArgumentParser) -> None:
                    help="seconds a new node has to post its first heartbeat")
     s.add_argument("--pod-gc-quarantine", type=float, default=40.0,
                    help="seconds a node must be gone before its pods are force-deleted")
+    s.add_argument("--controllers", default="*",
+                   help="controllers to run: '*' for all, 'name' to add, '-name' to leave out "
+                        "(comma-separated)")
 
 
-def _controller_options(args: argparse.Namespace) -> dict[str, float]:
-    return {"pod_eviction_timeout": args.pod_eviction_timeout,
-            "node_monitor_grace_period": args.node_monitor_grace_period,
-            "node_startup_grace_period": args.node_startup_grace_period,
-            "podgc_quarantine": args.pod_gc_quarantine}
+def _controller_options(args: argparse.Namespace) -> Any:
+    from runtime.controllers.context import ControllerOptions
+    from runtime.controllers.manager import select
+
+    options = ControllerOptions(
+        controllers=tuple(c.strip() for c in args.controllers.split(",") if c.strip()),
+        pod_eviction_timeout=args.pod_eviction_timeout,
+        node_monitor_grace_period=args.node_monitor_grace_period,
+        node_startup_grace_period=args.node_startup_grace_period,
+        podgc_quarantine=args.pod_gc_quarantine)
+    select(options.controllers)
+    return options
 
 
 def _component_flags(s: argparse.ArgumentParser) -> None:
@@ -337,7 +362,7 @@ def _kubeconfig(arg: Path | None) -> Path:
 
 
 async def run_component(command: str, kubeconfig: Path, leader_elect: bool,
-                        options: dict[str, float]) -> None:
+                        options: Any) -> int:
     from runtime.client.rest import Client
 
     client = Client.from_kubeconfig(kubeconfig, user_agent=f"kapi-{command}")
@@ -354,9 +379,13 @@ async def run_component(command: str, kubeconfig: Path, leader_elect: bool,
         task = asyncio.create_task(run_scheduler(client, leader_elect=leader_elect))
     waiter = asyncio.create_task(stop.wait())
     await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+    failed = task.done() and not task.cancelled() and task.exception() is not None
+    if failed:
+        print(f"kapi {command}: {task.exception()}", file=sys.stderr)
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await client.close()
+    return 1 if failed else 0
 
 
 def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
@@ -406,11 +435,14 @@ def main(argv: list[str] | None = None) -> int:
         run = asyncio.run
     if args.command == "kubelet":
         return _run_kubelet(args, run)
+    try:
+        opts = _controller_options(args) if hasattr(args, "controllers") else None
+    except (ValueError, RuntimeError) as e:
+        print(f"kapi: {e}", file=sys.stderr)
+        return 2
     if args.command in ("controller-manager", "scheduler"):
-        opts = _controller_options(args) if args.command == "controller-manager" else {}
-        run(run_component(args.command, _kubeconfig(args.kubeconfig), args.leader_elect == "true",
-                          opts))
-        return 0
+        return run(run_component(args.command, _kubeconfig(args.kubeconfig),
+                                 args.leader_elect == "true", opts))
     try:
         config = Config(host=args.host, port=args.port,
                         data_dir=args.data_dir or default_data_dir(), storage=args.storage,
@@ -430,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
                   "scheduler": not args.no_scheduler,
                   "simulated_nodes": args.simulated_nodes,
                   "nodes": args.nodes, "node_flags": args,
-                  "options": _controller_options(args)}
+                  "options": opts}
     tune_gc_for_serving()
     try:
         run(serve(config, announce=True, components_wanted=wanted))

@@ -9,30 +9,23 @@ fills reportingInstance alone (defaults to `host`), e.g. a scheduler's leader id
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import secrets
-from typing import Any, Callable
+from typing import Any
 
 from runtime.client.resources import EVENTS
 from runtime.client.rest import ApiError, Client
+from runtime.util.clock import Clock, system_clock
+from runtime.util.times import format_time
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 
 
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _fmt(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 class EventRecorder:
     def __init__(self, client: Client, component: str, *, host: str = "", instance: str = "",
-                 clock: Callable[[], dt.datetime] = _now) -> None:
+                 clock: Clock = system_clock) -> None:
         self.client, self.component, self.host, self.clock = client, component, host, clock
         self.instance = instance or host
         self._seen: dict[tuple[str, ...], tuple[str, str, int]] = {}  # key -> (ns, name, count)
@@ -45,7 +38,7 @@ class EventRecorder:
                "apiVersion": obj.get("apiVersion", ""),
                "resourceVersion": meta.get("resourceVersion", "")}
         key = (ns, ref["kind"], ref["name"], ref["uid"], type_, reason, message)
-        now = _fmt(self.clock())
+        now = format_time(self.clock())
         try:
             if key in self._seen:
                 ens, ename, count = self._seen[key]

@@ -6,32 +6,21 @@ than `lease_duration`. Only the leader runs the guarded coroutine.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 from typing import Any, Awaitable, Callable
 
 from runtime.client.resources import LEASES
 from runtime.client.rest import ApiError, Client
+from runtime.util.clock import Clock, system_clock
+from runtime.util.times import EPOCH, format_micro, parse_time
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def _fmt(t: dt.datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _parse(s: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
 class LeaderElector:
     def __init__(self, client: Client, *, name: str, namespace: str, identity: str,
                  lease_duration: float = 15, retry_period: float = 2,
-                 clock: Callable[[], dt.datetime] = _now) -> None:
+                 clock: Clock = system_clock) -> None:
         self.client, self.name, self.namespace, self.identity = client, name, namespace, identity
         self.lease_duration, self.retry_period = lease_duration, retry_period
         self.clock = clock
@@ -41,7 +30,7 @@ class LeaderElector:
         now = self.clock()
         spec = {"holderIdentity": self.identity,
                 "leaseDurationSeconds": int(self.lease_duration),
-                "renewTime": _fmt(now)}
+                "renewTime": format_micro(now)}
         try:
             lease = await self.client.get(LEASES, self.name, self.namespace)
         except ApiError as e:
@@ -49,7 +38,7 @@ class LeaderElector:
                 raise
             body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                     "metadata": {"name": self.name, "namespace": self.namespace},
-                    "spec": spec | {"acquireTime": _fmt(now), "leaseTransitions": 0}}
+                    "spec": spec | {"acquireTime": format_micro(now), "leaseTransitions": 0}}
             try:
                 await self.client.create(LEASES, body)
                 return True
@@ -60,13 +49,13 @@ class LeaderElector:
         cur: dict[str, Any] = lease.get("spec") or {}
         holder = cur.get("holderIdentity")
         renew = cur.get("renewTime")
-        expired = not renew or (now - _parse(renew)).total_seconds() > cur.get(
+        expired = not renew or (now - (parse_time(renew) or EPOCH)).total_seconds() > cur.get(
             "leaseDurationSeconds", self.lease_duration)
         if holder and holder != self.identity and not expired:
             return False
         new_spec = dict(cur) | spec
         if holder != self.identity:
-            new_spec["acquireTime"] = _fmt(now)
+            new_spec["acquireTime"] = format_micro(now)
             new_spec["leaseTransitions"] = int(cur.get("leaseTransitions") or 0) + 1
         lease["spec"] = new_spec
         try:
@@ -87,6 +76,9 @@ class LeaderElector:
                 except Exception as e:
                     log.warning("leader election %s: %s", self.name, e)
                     ok = False
+                if task is not None and task.done():
+                    task.result()  # the leader's work failed: so does the campaign
+                    return
                 if ok and task is None:
                     log.info("%s became leader of %s", self.identity, self.name)
                     self.is_leader = True
@@ -98,5 +90,6 @@ class LeaderElector:
                     task = None
                 await asyncio.sleep(self.retry_period)
         finally:
-            if task is not None:
+            if task is not None:  # the leader's work ends before the campaign does
                 task.cancel()
+                await asyncio.gather(task, return_exceptions=True)

@@ -12,7 +12,6 @@ through httpx's default transport. Either way failures surface as httpx exceptio
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any, AsyncIterator, Mapping
 
@@ -24,12 +23,6 @@ from runtime.client.resources import GVR
 from runtime.client.transport import HTTP11Transport
 
 Obj = dict[str, Any]
-
-try:  # httpcore imports sniffio on every request; without it each failed import searches
-    import sniffio  # noqa: F401  sys.path (~0.2 ms). A None entry makes it fail at once.
-except ImportError:
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
-
 
 class ApiError(Exception):
     def __init__(self, code: int, reason: str, message: str, status: Obj | None = None) -> None:

@@ -74,21 +74,22 @@ class Controller:
                 self.queue.done(key)
 
 
+class Reconciler:
+    """What a controller with one work queue offers the manager: `start()` its workers,
+    `stop()` them. Subclasses set `self.controller` in their constructor."""
+
+    controller: Controller
+
+    def start(self) -> None:
+        self.controller.start()
+
+    async def stop(self) -> None:
+        await self.controller.stop()
+
+
 def split_key(key: str) -> tuple[str | None, str]:
     if "/" in key:
         ns, name = key.split("/", 1)
         return ns, name
     return None, key
 
-
-def controller_ref(obj: Obj) -> Obj | None:
-    for ref in obj.get("metadata", {}).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref
-    return None
-
-
-def owner_reference(owner: Obj, *, controller: bool = True, block: bool = True) -> Obj:
-    return {"apiVersion": owner["apiVersion"], "kind": owner["kind"],
-            "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"],
-            "controller": controller, "blockOwnerDeletion": block}

@@ -1,54 +1,39 @@
-"""The controller manager: builds the controllers named in CONTROLLERS around one shared
-informer factory, optionally behind leader election, and runs them.
+"""The controller manager: builds the controllers chosen from CONTROLLERS around one
+shared informer factory, optionally behind leader election, and runs them.
 
-Controllers are chosen by name from the explicit table below (module:class), never by
-import side effects. Every controller class takes one ControllerContext and offers
-`start()` (start workers; informers are already synced) and `async stop()`.
+CONTROLLERS is the explicit table of controller classes (name -> class): a controller
+that cannot be imported breaks the import of this module, and one that cannot be built
+or started stops start-up with ControllerStartError naming it; none silently vanishes.
+Every controller class takes one ControllerContext and offers `start()` (start
+workers; informers are already synced) and `async stop()`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import importlib
 import logging
 import socket
-from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Iterable, Protocol
 
 from runtime.client.events import EventRecorder
 from runtime.client.informer import InformerFactory
 from runtime.client.leaderelection import LeaderElector
 from runtime.client.rest import Client
+from runtime.controllers.context import ControllerContext, ControllerOptions
+from runtime.controllers.cronjob.controller import CronJobController
+from runtime.controllers.daemonset.controller import DaemonSetController
+from runtime.controllers.deployment.controller import DeploymentController
+from runtime.controllers.disruption.controller import DisruptionController
+from runtime.controllers.garbagecollector.controller import GarbageCollector
+from runtime.controllers.job.controller import JobController
+from runtime.controllers.namespace.controller import NamespaceController
+from runtime.controllers.nodelifecycle.controller import NodeLifecycleController
+from runtime.controllers.podgc.controller import PodGCController
+from runtime.controllers.replicaset.controller import ReplicaSetController
+from runtime.controllers.serviceaccount.controller import ServiceAccountController
+from runtime.controllers.statefulset.controller import StatefulSetController
 
 log = logging.getLogger(__name__)
-
-CONTROLLERS: dict[str, str] = {
-    "replicaset": "runtime.controllers.replicaset:ReplicaSetController",
-    "deployment": "runtime.controllers.deployment:DeploymentController",
-    "statefulset": "runtime.controllers.statefulset:StatefulSetController",
-    "daemonset": "runtime.controllers.daemonset:DaemonSetController",
-    "job": "runtime.controllers.job:JobController",
-    "cronjob": "runtime.controllers.cronjob:CronJobController",
-    "garbagecollector": "runtime.controllers.garbagecollector:GarbageCollector",
-    "namespace": "runtime.controllers.namespace:NamespaceController",
-    "serviceaccount": "runtime.controllers.serviceaccount:ServiceAccountController",
-    "nodelifecycle": "runtime.controllers.nodelifecycle:NodeLifecycleController",
-    "podgc": "runtime.controllers.podgc:PodGCController",
-}
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-@dataclass
-class ControllerContext:
-    client: Client
-    informers: InformerFactory
-    recorder: EventRecorder
-    clock: Callable[[], dt.datetime] = _now
-    options: dict[str, Any] = field(default_factory=dict)  # tunables, e.g. eviction timeouts
 
 
 class ControllerLike(Protocol):
@@ -57,44 +42,82 @@ class ControllerLike(Protocol):
     async def stop(self) -> None: ...
 
 
-def load(name: str) -> type:
-    module, cls = CONTROLLERS[name].split(":")
-    return getattr(importlib.import_module(module), cls)  # type: ignore[no-any-return]
+CONTROLLERS: dict[str, type] = {
+    "replicaset": ReplicaSetController,
+    "deployment": DeploymentController,
+    "statefulset": StatefulSetController,
+    "daemonset": DaemonSetController,
+    "job": JobController,
+    "cronjob": CronJobController,
+    "disruption": DisruptionController,
+    "garbagecollector": GarbageCollector,
+    "namespace": NamespaceController,
+    "serviceaccount": ServiceAccountController,
+    "nodelifecycle": NodeLifecycleController,
+    "podgc": PodGCController,
+}
 
 
-async def run_controllers(client: Client, *, names: list[str] | None = None,
-                          options: dict[str, Any] | None = None) -> None:
-    """Build, sync and run the controllers until cancelled."""
+class ControllerStartError(RuntimeError):
+    """A controller could not be chosen, built or started: the manager does not run."""
+
+
+def select(spec: Iterable[str]) -> list[str]:
+    """Names from upstream's --controllers grammar: `*` (all), `name`, `-name`."""
+    spec = list(spec)
+    for item in spec:
+        name = item.removeprefix("-")
+        if item != "*" and name not in CONTROLLERS:
+            raise ControllerStartError(f"unknown controller {name!r} (known: "
+                                       f"{', '.join(sorted(CONTROLLERS))})")
+    off = {item[1:] for item in spec if item.startswith("-")}
+    on = set(CONTROLLERS) if "*" in spec else {i for i in spec if not i.startswith("-")}
+    return [n for n in CONTROLLERS if n in on and n not in off]
+
+
+def build(ctx: ControllerContext, names: Iterable[str]) -> list[ControllerLike]:
+    out: list[ControllerLike] = []
+    for name in names:
+        try:
+            out.append(CONTROLLERS[name](ctx))
+        except Exception as e:
+            raise ControllerStartError(f"controller {name} could not be built: {e}") from e
+    return out
+
+
+async def run_controllers(client: Client, *, options: ControllerOptions | None = None) -> None:
+    """Build, sync and run the chosen controllers until cancelled."""
+    options = options or ControllerOptions()
     informers = InformerFactory(client)
     ctx = ControllerContext(client=client, informers=informers,
                             recorder=EventRecorder(client, "kapi-controller-manager"),
-                            options=options or {})
-    wanted = names if names is not None else list(CONTROLLERS)
-    controllers: list[ControllerLike] = []
-    for n in wanted:
-        try:
-            cls = load(n)
-        except (ImportError, AttributeError) as e:
-            log.warning("controller %s is not available: %s", n, e)
-            continue
-        controllers.append(cls(ctx))
-    informers.start()
-    await informers.wait_synced()
-    for c in controllers:
-        c.start()
+                            options=options)
+    controllers = build(ctx, select(options.controllers))
+    started: list[ControllerLike] = []
     try:
+        informers.start()
+        await informers.wait_synced()
+        for c in controllers:
+            try:
+                c.start()
+            except Exception as e:
+                raise ControllerStartError(
+                    f"controller {type(c).__name__} could not start: {e}") from e
+            started.append(c)
         await asyncio.Event().wait()
     finally:
-        for c in controllers:
+        for c in started:
             await c.stop()
         await informers.stop()
 
 
 async def run_controller_manager(client: Client, *, leader_elect: bool = True,
-                                 names: list[str] | None = None,
-                                 options: dict[str, Any] | None = None) -> None:
+                                 options: ControllerOptions | None = None) -> None:
+    options = options or ControllerOptions()
+    select(options.controllers)  # a bad name fails now, not after winning the election
+
     async def lead() -> None:
-        await run_controllers(client, names=names, options=options)
+        await run_controllers(client, options=options)
     if not leader_elect:
         await lead()
         return

@@ -18,11 +18,11 @@ Behaviour the shell's callers can steer per pod, with annotations (kwok-like sta
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.kubelet.podstatus import finished_status, running_status
+from runtime.util.times import format_timestamp as rfc3339
 
 Obj = dict[str, Any]
 
@@ -95,10 +95,6 @@ class _Record:
     ip: str = ""
     started_at: str = ""
     restarts: int = 0
-
-
-def rfc3339(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def key_of(pod: Obj) -> str:

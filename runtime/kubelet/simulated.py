@@ -18,7 +18,6 @@ kubelet that lost its network. `fleet.stop_node(name)` stops one node for good.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import functools
 import logging
 import time
@@ -43,6 +42,8 @@ from runtime.kubelet.podstate import (
     WriteStatus,
     key_of,
 )
+from runtime.util.times import format_timestamp as _rfc3339
+from runtime.util.times import format_timestamp_micro as _micro
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +61,6 @@ class SimConfig:
     # the HTTP client's pool costs grow with its connection count, so keep it small.
     request_concurrency: int = 16
     write_retries: int = 5
-
-
-def _rfc3339(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _micro(t: float) -> str:
-    return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass

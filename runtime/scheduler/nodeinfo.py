@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.scheduler import quantity
-from runtime.scheduler.selectors import LabelMatcher, label_selector
+from runtime.util.selectors import LabelMatcher, label_selector
 
 Obj = dict[str, Any]
 

@@ -14,7 +14,6 @@ It is an API client (never imports kapi/) and never mutates informer objects.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 import random
 import time
@@ -31,6 +30,8 @@ from runtime.scheduler.cycle import Cycle, FitError
 from runtime.scheduler.nodeinfo import PodInfo
 from runtime.scheduler.profile import Profile, default_profile
 from runtime.scheduler.queue import QueuedPod, SchedulingQueue
+from runtime.util.clock import system_clock
+from runtime.util.times import format_time
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ NOT_TERMINAL = "status.phase!=Succeeded,status.phase!=Failed"
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(system_clock())
 
 
 def _node_changed(old: Obj | None, new: Obj) -> bool:

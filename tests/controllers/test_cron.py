@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from runtime.controllers.workloads.cron import CronError, load_zone, parse, wall
+from runtime.controllers.cronjob.cron import CronError, load_zone, parse, wall
 
 UTC = dt.UTC
 NY = ZoneInfo("America/New_York")

@@ -9,8 +9,8 @@ import datetime as dt
 from typing import Any
 
 from runtime.client.resources import CRONJOBS, JOBS
-from runtime.controllers.cronjob import CronJobController
-from runtime.controllers.workloads.common import parse_time
+from runtime.controllers.cronjob.controller import CronJobController
+from runtime.util.times import parse_time
 from tests.controllers.workload_harness import Harness, run, until
 
 SCHEDULED = "batch.kubernetes.io/cronjob-scheduled-timestamp"

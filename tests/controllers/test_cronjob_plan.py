@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from runtime.controllers.workloads import cronjob_plan as cp
-from runtime.controllers.workloads.cron import CronError
+from runtime.controllers.cronjob import plan as cp
+from runtime.controllers.cronjob.cron import CronError
 
 UTC = dt.UTC
 

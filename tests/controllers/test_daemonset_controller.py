@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 from runtime.client.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
-from runtime.controllers.daemonset import DaemonSetController
-from runtime.controllers.workloads.daemonset_nodes import target_node
+from runtime.controllers.daemonset.controller import DaemonSetController
+from runtime.controllers.daemonset.nodes import target_node
 from tests.controllers.workload_harness import Harness, caches_match, run, settle, until
 
 GVRS = (DAEMONSETS, PODS, CONTROLLERREVISIONS)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from runtime.controllers.workloads import daemonset_nodes as dn
-from runtime.controllers.workloads import daemonset_plan as dp
+from runtime.controllers.daemonset import nodes as dn
+from runtime.controllers.daemonset import plan as dp
 
 NOW = dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC)
 REF = {"kind": "DaemonSet", "name": "agent", "uid": "ds-uid", "controller": True}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.controllers.deployment_math import (
+from runtime.controllers.deployment.math import (
     cleanup_unhealthy_plan,
     find_active_or_latest,
     is_saturated,

@@ -9,17 +9,17 @@ import copy
 from typing import Any, Callable
 
 from runtime.client.resources import DEPLOYMENTS, REPLICASETS
-from runtime.controllers.base import controller_ref
-from runtime.controllers.deployment_math import max_surge, max_unavailable
-from runtime.controllers.deployment_rollout import sync_deployment
-from runtime.controllers.deployment_status import get_condition
-from runtime.controllers.deployment_sync import DeploymentSync
-from runtime.controllers.deployment_util import (
+from runtime.controllers.deployment.math import max_surge, max_unavailable
+from runtime.controllers.deployment.rollout import sync_deployment
+from runtime.controllers.deployment.sync import DeploymentSync
+from runtime.controllers.deployment.util import (
     HASH_LABEL,
     REVISION,
     REVISION_HISTORY,
     pod_template_hash,
 )
+from runtime.util.conditions import get_condition
+from runtime.util.meta import controller_ref
 from tests.controllers.deployment_fakes import (
     FakeClient,
     FakeClock,

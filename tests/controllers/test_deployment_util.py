@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from runtime.controllers.deployment_util import (
+from runtime.controllers.deployment.util import (
     HASH_LABEL,
     REVISION,
     REVISION_HISTORY,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.controllers.gcgraph import (
+from runtime.controllers.garbagecollector.graph import (
     FOREGROUND,
     ORPHAN,
     Action,

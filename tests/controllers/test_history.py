@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from runtime.controllers.workloads import history as h
+from runtime.controllers.common import revisions as h
 
 REF = {"kind": "StatefulSet", "name": "web", "uid": "u", "controller": True}
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.client.resources import JOBS, PODS
-from runtime.controllers.job import JobController
-from runtime.controllers.workloads import job_plan as jp
+from runtime.controllers.job import plan as jp
+from runtime.controllers.job.controller import JobController
 from tests.controllers.workload_harness import Harness, caches_match, run, settle
 
 GVRS = (JOBS, PODS)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from runtime.controllers.workloads import job_indexes as jx
-from runtime.controllers.workloads import job_plan as jp
+from runtime.controllers.job import indexes as jx
+from runtime.controllers.job import plan as jp
 
 NOW = dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC)
 REF = {"kind": "Job", "name": "pi", "uid": "job-uid", "controller": True}

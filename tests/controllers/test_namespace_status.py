@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from runtime.client.resources import PODS, REPLICASETS
-from runtime.controllers.namespace import (
+from runtime.controllers.namespace.controller import (
     CONDITION_TYPES,
     DeletionReport,
     requeue_delay,

@@ -5,17 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from runtime.controllers.nodehealth import (
+from runtime.controllers.nodelifecycle.health import (
     NOT_READY,
     UNREACHABLE,
     HealthTracker,
     effective_tolerations,
     eviction_delay,
     reconciled_taints,
-    tolerates,
     unknown_conditions,
     wanted_taints,
 )
+from runtime.util.tolerations import tolerates
 
 Obj = dict[str, Any]
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)

@@ -11,8 +11,8 @@ from typing import Any
 from runtime.client.informer import key_of
 from runtime.client.resources import GVR, PODS, REPLICASETS
 from runtime.client.rest import ApiError
-from runtime.controllers.manager import ControllerContext
-from runtime.controllers.replicaset import ReplicaSetController
+from runtime.controllers.context import ControllerContext
+from runtime.controllers.replicaset.controller import ReplicaSetController
 from tests.controllers.deployment_fakes import FakeClient, FakeClock, FakeRecorder
 
 Obj = dict[str, Any]

@@ -8,11 +8,11 @@ import datetime as dt
 
 import pytest
 
-from runtime.controllers.expectations import Expectations
-from runtime.controllers.podcontrol import pod_from_template, slow_start_batch
-from runtime.controllers.podranking import pods_to_delete, sort_for_deletion
-from runtime.controllers.replicaset_status import calculate_status, status_unchanged
-from runtime.controllers.selectors import is_empty, matches, to_query
+from runtime.controllers.common.expectations import Expectations
+from runtime.controllers.common.podcontrol import pod_for_owner, slow_start_batch
+from runtime.controllers.replicaset.ranking import pods_to_delete, sort_for_deletion
+from runtime.controllers.replicaset.status import calculate_status, status_unchanged
+from runtime.util.selectors import is_empty, matches, to_query
 
 NOW = dt.datetime(2024, 1, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -81,12 +81,12 @@ def test_doubled_up_pods_go_first():
     assert names(pods_to_delete([a, b], related, 2, NOW)) == ["a", "b"]  # all: no sorting
 
 
-def test_pod_from_template():
+def test_pod_for_owner():
     owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
              "metadata": {"name": "web-abc", "uid": "u1"}}
     tpl = {"metadata": {"labels": {"app": "web"}, "annotations": {"a": "1"}},
            "spec": {"containers": [{"name": "c", "image": "i"}]}}
-    p = pod_from_template(tpl, owner)
+    p = pod_for_owner(tpl, owner)
     assert p["metadata"]["generateName"] == "web-abc-"
     assert p["metadata"]["labels"] == {"app": "web"} and p["metadata"]["annotations"] == {"a": "1"}
     ref = p["metadata"]["ownerReferences"][0]
@@ -127,12 +127,12 @@ def test_expectations_with_fake_clock():
     now = [0.0]
     exp = Expectations(clock=lambda: now[0], ttl=300)
     assert exp.satisfied("ns/rs")
-    exp.expect_creations("ns/rs", 2)
+    exp.expect("ns/rs", adds=2)
     assert not exp.satisfied("ns/rs")
     exp.creation_observed("ns/rs")
     exp.creation_observed("ns/rs")
     assert exp.satisfied("ns/rs")
-    exp.expect_deletions("ns/rs", ["ns/a", "ns/b"])
+    exp.expect("ns/rs", deletes=["ns/a", "ns/b"])
     exp.deletion_observed("ns/rs", "ns/a")
     exp.deletion_observed("ns/rs", "ns/a")  # seen twice (terminating, then deleted): once
     assert exp.pending("ns/rs") == (0, 1) and not exp.satisfied("ns/rs")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from runtime.client.resources import CONTROLLERREVISIONS, PODS, PVCS, STATEFULSETS
-from runtime.controllers.statefulset import StatefulSetController
+from runtime.controllers.statefulset.controller import StatefulSetController
 from tests.controllers.workload_harness import Harness, run, settle
 
 GVRS = (STATEFULSETS, PODS, PVCS, CONTROLLERREVISIONS)

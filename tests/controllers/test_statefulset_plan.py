@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from runtime.controllers.workloads import statefulset_pods as sp
-from runtime.controllers.workloads.history import new_revision
-from runtime.controllers.workloads.statefulset_plan import (
+from runtime.controllers.common.revisions import new_revision
+from runtime.controllers.statefulset import pods as sp
+from runtime.controllers.statefulset.plan import (
     Revisions,
     apply_revision,
     compute_status,

@@ -14,7 +14,7 @@ from runtime.client.events import EventRecorder
 from runtime.client.informer import InformerFactory
 from runtime.client.resources import EVENTS, GVR, PODS
 from runtime.client.rest import Client
-from runtime.controllers.manager import ControllerContext
+from runtime.controllers.context import ControllerContext, ControllerOptions
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -55,7 +55,8 @@ class Harness:
         self.informers = InformerFactory(self.client)
         self.ctx = ControllerContext(client=self.client, informers=self.informers,
                                      recorder=EventRecorder(self.client, "tests"),
-                                     clock=self.clock, options=options or {})
+                                     clock=self.clock,
+                                     options=ControllerOptions.from_mapping(options or {}))
         self.controller = controller_cls(self.ctx)
 
     async def __aenter__(self) -> Harness:

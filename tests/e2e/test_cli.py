@@ -56,3 +56,22 @@ def test_up_without_a_docker_engine_says_so_and_still_starts(tmp_path, monkeypat
     lines = [line for line in s.log.read_text().splitlines() if "Docker" in line]
     assert len(lines) == 1 and "no Docker engine reachable" in lines[0]
     assert "apt-get install -y docker.io" in lines[0] and "dockerd" in lines[0]
+
+
+def test_unknown_controller_is_a_clear_error(tmp_path):
+    for command in ("up", "controller-manager"):
+        p = subprocess.run([sys.executable, "-m", "kapi.cli", command, "--data-dir"
+                            if command == "up" else "--kubeconfig", str(tmp_path / "x"),
+                            "--controllers", "*,-nope"],
+                           capture_output=True, text=True, timeout=60, cwd=REPO)
+        assert p.returncode == 2, p.stderr
+        assert "unknown controller 'nope'" in p.stderr
+        assert "Traceback" not in p.stderr
+
+
+def test_bad_controller_option_is_a_clear_error(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "kapi.cli", "up", "--data-dir", str(tmp_path),
+                        "--pod-gc-quarantine", "-1"],
+                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert p.returncode == 2, p.stderr
+    assert "podgc_quarantine: must not be negative" in p.stderr

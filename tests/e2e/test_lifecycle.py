@@ -250,8 +250,10 @@ EVICTION = 3
 CONTROLLER_MANAGER = """\
 import asyncio, sys
 from runtime.client.rest import Client
+from runtime.controllers.context import ControllerOptions
 from runtime.controllers.manager import run_controllers
-options = {"pod_eviction_timeout": float(sys.argv[2]), "node_monitor_grace_period": float(sys.argv[3])}
+options = ControllerOptions(pod_eviction_timeout=float(sys.argv[2]),
+                            node_monitor_grace_period=float(sys.argv[3]))
 asyncio.run(run_controllers(Client.from_kubeconfig(sys.argv[1]), options=options))
 """
 

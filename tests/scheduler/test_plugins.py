@@ -11,7 +11,8 @@ from runtime.scheduler.plugins.nodeports import NodePorts
 from runtime.scheduler.plugins.noderesources import NodeResourcesFit
 from runtime.scheduler.plugins.nodeunschedulable import NodeUnschedulable
 from runtime.scheduler.plugins.podtopologyspread import PodTopologySpread
-from runtime.scheduler.plugins.tainttoleration import TaintToleration, tolerates
+from runtime.scheduler.plugins.tainttoleration import TaintToleration
+from runtime.util.tolerations import tolerates
 from tests.scheduler.factory import info, node, node_info, pod
 
 NOSCHED = {"key": "dedicated", "value": "gpu", "effect": "NoSchedule"}

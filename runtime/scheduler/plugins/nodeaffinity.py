@@ -17,7 +17,7 @@ from runtime.scheduler.framework import (
     unresolvable,
 )
 from runtime.scheduler.nodeinfo import NodeInfo, PodInfo
-from runtime.scheduler.selectors import node_selector, node_selector_term
+from runtime.util.selectors import node_selector, node_selector_term
 
 Obj = dict[str, Any]
 NAME = "NodeAffinity"

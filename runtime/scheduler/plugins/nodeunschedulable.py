@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from runtime.scheduler.framework import CycleState, Status, unresolvable
 from runtime.scheduler.nodeinfo import NodeInfo, PodInfo
-from runtime.scheduler.plugins.tainttoleration import tolerated
+from runtime.util.tolerations import tolerated
 
 REASON = "node(s) were unschedulable"
 TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}

@@ -25,7 +25,7 @@ from runtime.scheduler.framework import (
 )
 from runtime.scheduler.nodeinfo import NodeInfo, PodInfo
 from runtime.scheduler.plugins.nodeaffinity import matches as affinity_matches
-from runtime.scheduler.selectors import LabelMatcher, label_selector
+from runtime.util.selectors import LabelMatcher, label_selector
 
 Obj = dict[str, Any]
 NAME = "PodTopologySpread"

@@ -17,27 +17,10 @@ from runtime.scheduler.framework import (
     unresolvable,
 )
 from runtime.scheduler.nodeinfo import NodeInfo, PodInfo
+from runtime.util.tolerations import tolerated
 
 Obj = dict[str, Any]
 NAME = "TaintToleration"
-
-
-def tolerates(toleration: Obj, taint: Obj) -> bool:
-    """Upstream's Toleration.ToleratesTaint."""
-    effect = toleration.get("effect", "")
-    if effect and effect != taint.get("effect"):
-        return False
-    key = toleration.get("key", "")
-    if key and key != taint.get("key"):
-        return False
-    op = toleration.get("operator") or "Equal"
-    if op == "Exists":
-        return True
-    return op == "Equal" and (toleration.get("value") or "") == (taint.get("value") or "")
-
-
-def tolerated(taint: Obj, tolerations: list[Obj]) -> bool:
-    return any(tolerates(t, taint) for t in tolerations)
 
 
 def _tolerations(pod: PodInfo) -> list[Obj]:
