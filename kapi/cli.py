@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypedDict
 
 import yaml
 
@@ -100,8 +100,15 @@ async def _freeze_when_loaded(loaded: asyncio.Event) -> None:
     gc.freeze()
 
 
+# What `kapi up` starts besides the API server, from its flags.
+Wanted = TypedDict("Wanted", {"controller-manager": bool, "scheduler": bool,
+                              "simulated_nodes": int, "nodes": int | None,
+                              "node_flags": argparse.Namespace, "options": dict[str, float]},
+                   total=False)
+
+
 async def serve(config: Config, *, announce: bool,
-                components_wanted: dict[str, object] | None = None) -> None:
+                components_wanted: Wanted | None = None) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
 
     from kapi.app import build_app
@@ -127,7 +134,8 @@ async def serve(config: Config, *, announce: bool,
     server_down = asyncio.Event()
     server_task = asyncio.create_task(
         hypercorn_serve(app, hc, shutdown_trigger=server_down.wait))  # type: ignore[arg-type]
-    tasks, clients = [], []
+    tasks: list[asyncio.Task[None]] = []
+    clients: list[Any] = []
     if components_wanted:
         tasks, clients = await start_components(config, components_wanted)
     stopping = asyncio.create_task(stop.wait())
@@ -178,7 +186,7 @@ async def _wait_ready(url: str, timeout: float = 30) -> None:
             await asyncio.sleep(0.05)
 
 
-async def start_components(config: Config, wanted: dict[str, object]
+async def start_components(config: Config, wanted: Wanted
                            ) -> tuple[list[asyncio.Task[None]], list[Any]]:
     """The cluster's other components, each an API client with its own connection pool,
     talking to the API server over HTTP like any client. Returns (tasks, clients)."""
@@ -200,7 +208,7 @@ async def start_components(config: Config, wanted: dict[str, object]
         from runtime.scheduler.run import run_scheduler
         tasks.append(asyncio.create_task(run_scheduler(client("kapi-scheduler"))))
     tasks += _docker_nodes(wanted, client)
-    nodes = int(wanted.get("simulated_nodes") or 0)  # type: ignore[call-overload]
+    nodes = int(wanted.get("simulated_nodes") or 0)
     if nodes:
         from runtime.kubelet.simulated import run_simulated_nodes
         tasks.append(asyncio.create_task(run_simulated_nodes(
@@ -212,7 +220,7 @@ NO_DOCKER_HINT = ("as root: apt-get install -y docker.io busybox-static && "
                   "setsid dockerd >/tmp/dockerd.log 2>&1 &  (or `make docker-env`)")
 
 
-def _docker_nodes(wanted: dict[str, object], client: Any) -> list[asyncio.Task[None]]:
+def _docker_nodes(wanted: Wanted, client: Any) -> list[asyncio.Task[None]]:
     """Docker-backed nodes kapi-node-1..N; without a reachable engine, one line saying so
     (the control plane and the simulated nodes still start)."""
     count = wanted.get("nodes")
@@ -225,10 +233,10 @@ def _docker_nodes(wanted: dict[str, object], client: Any) -> list[asyncio.Task[N
               f"node. Fix: {NO_DOCKER_HINT}", flush=True)
         return []
     from runtime.kubelet.kubelet import run_docker_kubelet
-    flags = _node_flags(wanted["node_flags"])  # type: ignore[arg-type]
+    flags = _node_flags(wanted["node_flags"])
     return [asyncio.create_task(run_docker_kubelet(
         client(f"kapi-kubelet/kapi-node-{i}"), _kubelet_config(f"kapi-node-{i}", 0, flags)))
-        for i in range(1, int(count if count is not None else 1) + 1)]  # type: ignore
+        for i in range(1, int(count if count is not None else 1) + 1)]
 
 
 def _node_flags(args: argparse.Namespace) -> Any:
@@ -428,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
     malloc.tune()  # before the first large object: freed memory goes back to the system
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    run: Callable[..., Any]  # uvloop.run or asyncio.run
     try:
         import uvloop
         run = uvloop.run
@@ -456,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"kapi: {e}", file=sys.stderr)
         return 2
-    wanted: dict[str, object] = {}
+    wanted: Wanted = {}
     if args.command == "up":
         wanted = {"controller-manager": not args.no_controllers,
                   "scheduler": not args.no_scheduler,

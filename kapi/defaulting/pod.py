@@ -126,7 +126,7 @@ def pod(obj: Obj) -> None:
     for c in _dicts(spec.get("containers")) + _dicts(spec.get("initContainers")):
         res = c.get("resources")
         limits = res.get("limits") if isinstance(res, dict) else None
-        if isinstance(limits, dict) and limits:
+        if isinstance(res, dict) and isinstance(limits, dict) and limits:
             requests = res.setdefault("requests", {})
             for key, value in limits.items():
                 requests.setdefault(key, copy.deepcopy(value))

@@ -131,6 +131,7 @@ def _scan(buf: bytes, start: int, end: int, what: str) -> list[tuple[int, int, A
     while pos < end:
         key, pos = _varint(buf, pos, end)
         num, wt = key >> 3, key & 7
+        val: int | tuple[int, int]
         if num <= 0 or num > 0x1FFFFFFF:
             raise ProtobufError(f"{what}: illegal field number {num}")
         if wt == 0:

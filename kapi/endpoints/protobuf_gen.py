@@ -69,7 +69,8 @@ class Field:
 # -- reading the stripped sources ---------------------------------------------------------
 def parse_proto(text: str) -> tuple[str, dict[str, list[Field]]]:
     """(package, {message: fields}) of one proto/<package>.proto file."""
-    package, messages, current = "", {}, None
+    package, current = "", None
+    messages: dict[str, list[Field]] = {}
     for raw in text.splitlines():
         line = raw.strip()
         if not line or (line.startswith("//") and current is None):
@@ -139,6 +140,7 @@ def build_table(sources: dict[str, str], roots: list[str]) -> dict[str, dict[int
         for f in sorted(messages[proto_name], key=lambda f: f.number):
             typ = _qualify(f.type, packages[proto_name], known)
             json_name, pointer, omitempty = _facts(f.facts, f.name)
+            ref: list[str] | str | None
             if f.label == "map":
                 kind, ref = "map", [f.key, typ]
             elif typ in _SCALARS:

@@ -144,7 +144,7 @@ DELETE_PARAMS = [
 DELETECOLLECTION_PARAMS = sorted(LIST_PARAMS + DELETE_PARAMS, key=lambda p: p.name)
 
 OK = "OK"
-UNAUTHORIZED = {"401": ("Unauthorized", None)}
+UNAUTHORIZED: dict[str, tuple[str, str | None]] = {"401": ("Unauthorized", None)}
 
 
 def group_camel(group: str) -> str:

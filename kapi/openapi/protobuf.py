@@ -162,7 +162,7 @@ def parameter(p: Doc) -> Message:
     location = p.get("in")
     # (oneof field in NonBodyParameter, field of "type", field of "uniqueItems")
     number, type_field, unique_field = {"header": (1, 5, 19), "formData": (2, 6, 20),
-                                        "path": (4, 5, 19)}.get(location, (3, 6, 20))
+                                        "path": (4, 5, 19)}.get(location or "", (3, 6, 20))
     sub = (Message().boolean(1, p.get("required")).string(2, location)
            .string(3, p.get("description")).string(4, p.get("name"))
            .string(type_field, p.get("type")).string(type_field + 1, p.get("format"))

@@ -26,7 +26,7 @@ from kapi.openapi.paths import (
 V2_PROTOBUF_ACCEPT = ("application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
                       "application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
 V2_PROTOBUF_CONTENT_TYPE = V2_PROTOBUF_ACCEPT[1]
-SECURITY = [{"BearerToken": []}]
+SECURITY: list[dict[str, list[str]]] = [{"BearerToken": []}]
 BEARER = {"description": "Bearer Token authentication", "in": "header", "name": "authorization",
           "type": "apiKey"}
 

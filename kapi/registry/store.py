@@ -10,6 +10,7 @@ it never sees HTTP requests (endpoints/ does) and never chooses HTTP codes (erro
 from __future__ import annotations
 
 import asyncio
+import builtins
 import copy
 import datetime as dt
 from dataclasses import dataclass, field
@@ -328,7 +329,7 @@ class Store:
         return self.cache.rev
 
     def _list_cache(self, r: Resource, prefix: str, limit: int,
-                    flt: Callable[[Obj], bool] | None) -> tuple[list[Obj], bool, str]:
+                    flt: Callable[[Obj], bool] | None) -> tuple[builtins.list[Obj], bool, str]:
         objs = self.cache.list(r.key_prefix, prefix)
         if flt is not None:
             objs = [o for o in objs if flt(o)]
@@ -340,7 +341,7 @@ class Store:
 
     async def _list_storage(self, prefix: str, rev: int, start_after: str, limit: int,
                             flt: Callable[[Obj], bool] | None, *,
-                            continuing: bool = False) -> tuple[list[Obj], bool, str]:
+                            continuing: bool = False) -> tuple[builtins.list[Obj], bool, str]:
         out: list[Obj] = []
         more = True
         while more and (not limit or len(out) < limit):
@@ -364,7 +365,8 @@ class Store:
 
     # -- watch --------------------------------------------------------------------------
     async def watch(self, r: Resource, namespace: str | None, opts: ListOptions, *,
-                    send_initial: bool | None = None) -> tuple[Watcher, list[tuple[str, Obj]], int]:
+                    send_initial: bool | None = None
+                    ) -> tuple[Watcher, builtins.list[tuple[str, Obj]], int]:
         """Start a watch. Returns (watcher, initial ADDED objects, start revision)."""
         prefix = self._prefix(r, namespace)
         flt = self._filter(r, opts)

@@ -20,6 +20,7 @@ upstream's watch cache answers; the window also gives back what storage compacte
 from __future__ import annotations
 
 import asyncio
+import builtins
 import collections
 import itertools
 import logging
@@ -320,7 +321,7 @@ class WatchCache:
         self.watchers.add(w)
         return w
 
-    def _since(self, after: int) -> list[CacheEvent]:
+    def _since(self, after: int) -> builtins.list[CacheEvent]:
         evs = self.events
         if not evs or evs[-1].rev <= after:
             return []

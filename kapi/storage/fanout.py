@@ -107,6 +107,7 @@ async def _stream(
     compacted: CompactedRevision,
 ) -> AsyncIterator[Event]:
     sub = fanout.subscribe(prefix)
+    event: Event | None  # None on the queue: the stream has ended
     try:
         last = after
         while True:

@@ -11,6 +11,7 @@ what keeps revisions gapless and watch delivery ordered).
 
 from __future__ import annotations
 
+import builtins
 from bisect import bisect_left, bisect_right, insort
 from typing import AsyncIterator
 
@@ -101,7 +102,7 @@ class MemoryStorage:
         more = bool(limit) and len(kvs) > limit
         return ListResult(items=kvs[:limit] if more else kvs, revision=rev, more=more)
 
-    def _current_range(self, prefix: str, start_after: str, limit: int) -> list[KeyValue]:
+    def _current_range(self, prefix: str, start_after: str, limit: int) -> builtins.list[KeyValue]:
         keys = self._keys
         if start_after and start_after >= prefix:
             i = bisect_right(keys, start_after)
@@ -114,7 +115,7 @@ class MemoryStorage:
             i += 1
         return out
 
-    def _past_range(self, prefix: str, start_after: str, rev: int) -> list[KeyValue]:
+    def _past_range(self, prefix: str, start_after: str, rev: int) -> builtins.list[KeyValue]:
         """The state at `rev`: the current state with every later event undone."""
         state = {kv.key: kv for kv in self._current_range(prefix, start_after, 0)}
         first_undone = rev - self._compacted  # index of the event at rev + 1
@@ -134,7 +135,7 @@ class MemoryStorage:
     def _compacted_now(self) -> int:
         return self._compacted
 
-    def _history(self, prefix: str, after: int, limit: int) -> list[Event]:
+    def _history(self, prefix: str, after: int, limit: int) -> builtins.list[Event]:
         out: list[Event] = []
         for i in range(max(0, after - self._compacted), len(self._log)):
             event = self._log[i]

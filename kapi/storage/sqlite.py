@@ -23,6 +23,7 @@ publishing its event, or let two processes write the same file.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import os
 import sqlite3
 from typing import AsyncIterator, Sequence
@@ -224,7 +225,7 @@ class SQLiteStorage:
     def _compacted_now(self) -> int:
         return self._compacted
 
-    def _history(self, prefix: str, after: int, limit: int) -> list[Event]:
+    def _history(self, prefix: str, after: int, limit: int) -> builtins.list[Event]:
         where, params = _range_clause(prefix, "")
         where.append("id > ?")
         params += [after, limit]

@@ -62,7 +62,7 @@ def validate_template(spec: Obj, path: str, restart: tuple[str, ...],
     tpl = spec.get("template")
     if not isinstance(tpl, dict):
         return [required(f"{path}.template")]
-    tmeta = tpl.get("metadata") if isinstance(tpl.get("metadata"), dict) else {}
+    tmeta = m if isinstance(m := tpl.get("metadata"), dict) else {}
     errs: list[FieldError] = []
     sel = spec.get("selector")
     if selected and (sel is None or not meta.selector_is_empty(sel)):
@@ -262,6 +262,6 @@ def validate_cronjob(obj: Obj) -> list[FieldError]:
     jt = spec.get("jobTemplate")
     if not isinstance(jt, dict):
         return errs + [required("spec.jobTemplate")]
-    jspec = jt.get("spec") if isinstance(jt.get("spec"), dict) else {}
+    jspec = js if isinstance(js := jt.get("spec"), dict) else {}
     # the job template has no selector: each Job the CronJob starts gets its own
     return errs + validate_job_spec(jspec, "spec.jobTemplate.spec", selected=False)

@@ -94,11 +94,13 @@ def _refuse_set(loader: JSONConstructor, node: Any) -> None:
     raise YAMLValueError("a YAML !!set has no JSON form")
 
 
-JSONConstructor.add_constructor("tag:yaml.org,2002:int", _construct_int)
-JSONConstructor.add_constructor("tag:yaml.org,2002:float", _construct_float)
+# types-PyYAML wants each constructor's first argument to be a full Loader; PyYAML passes the
+# constructor instance it is registered on, here a bare JSONConstructor (the stub is too narrow).
+JSONConstructor.add_constructor("tag:yaml.org,2002:int", _construct_int)  # type: ignore[type-var]
+JSONConstructor.add_constructor("tag:yaml.org,2002:float", _construct_float)  # type: ignore[type-var]
 # go-yaml keeps timestamps read into interface{} as strings, for compatibility
-JSONConstructor.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)
-JSONConstructor.add_constructor("tag:yaml.org,2002:binary", _construct_binary)
-JSONConstructor.add_constructor("tag:yaml.org,2002:set", _refuse_set)
+JSONConstructor.add_constructor("tag:yaml.org,2002:timestamp", _construct_str)  # type: ignore[type-var]
+JSONConstructor.add_constructor("tag:yaml.org,2002:binary", _construct_binary)  # type: ignore[type-var]
+JSONConstructor.add_constructor("tag:yaml.org,2002:set", _refuse_set)  # type: ignore[type-var]
 
 SET_TAG = "tag:yaml.org,2002:set"

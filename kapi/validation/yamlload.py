@@ -102,7 +102,7 @@ class _Builder:
                 where[key] = self.collection(node, todo)
         return out[0]
 
-    def collection(self, node: yaml.Node, todo: list[Any]) -> Any:
+    def collection(self, node: yaml.SequenceNode | yaml.MappingNode, todo: list[Any]) -> Any:
         key = id(node)
         if key in self.open:
             raise YAMLLimitError(f"yaml: anchor '{self.anchor_of(node)}' value contains itself")

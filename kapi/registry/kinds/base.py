@@ -26,7 +26,7 @@ from kapi.validation.field import FieldError, dedupe
 Obj = dict[str, Any]
 CORE = "io.k8s.api.core.v1"  # the package of core/v1's OpenAPI definitions
 ALL = ("all",)  # the category `kubectl get all` lists
-NameRule = Callable[[str], list[str]]
+NameRule = meta_rules.NameFn  # a name -> its problems (empty when the name is fine)
 Defaulter = Callable[[Obj], None]
 Rule = Callable[[Obj], list[FieldError]]
 UpdateRule = Callable[[Obj, Obj], list[FieldError]]
