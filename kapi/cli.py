@@ -103,7 +103,7 @@ async def _freeze_when_loaded(loaded: asyncio.Event) -> None:
 # What `kapi up` starts besides the API server, from its flags.
 Wanted = TypedDict("Wanted", {"controller-manager": bool, "scheduler": bool,
                               "simulated_nodes": int, "nodes": int | None,
-                              "node_flags": argparse.Namespace, "options": dict[str, float]},
+                              "node_flags": argparse.Namespace, "options": Any},
                    total=False)
 
 
@@ -203,7 +203,7 @@ async def start_components(config: Config, wanted: Wanted
     if wanted.get("controller-manager"):
         from runtime.controllers.manager import run_controller_manager
         tasks.append(asyncio.create_task(run_controller_manager(
-            client("kapi-controller-manager"), options=wanted.get("options"))))  # type: ignore[arg-type]
+            client("kapi-controller-manager"), options=wanted.get("options"))))
     if wanted.get("scheduler"):
         from runtime.scheduler.run import run_scheduler
         tasks.append(asyncio.create_task(run_scheduler(client("kapi-scheduler"))))

@@ -9,6 +9,7 @@ process through `InformerFactory`.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 from typing import Any, Awaitable, Callable
 
@@ -32,7 +33,7 @@ class Informer:
     def __init__(self, client: Client, gvr: GVR, *, namespace: str | None = None,
                  label_selector: str | None = None, field_selector: str | None = None) -> None:
         self.client, self.gvr, self.namespace = client, gvr, namespace
-        self.selectors = {k: v for k, v in (("labelSelector", label_selector),
+        self.selectors: dict[str, Any] = {k: v for k, v in (("labelSelector", label_selector),
                                             ("fieldSelector", field_selector)) if v}
         self.store: dict[str, Obj] = {}
         self.handlers: list[Handler] = []
@@ -78,7 +79,7 @@ class Informer:
             return list(self.store.values())
         return self.by_index("namespace", namespace)
 
-    def by_index(self, name: str, value: str) -> list[Obj]:
+    def by_index(self, name: str, value: str) -> builtins.list[Obj]:
         return [self.store[k] for k in self.indices[name].get(value, ()) if k in self.store]
 
     # -- the loop -----------------------------------------------------------------------

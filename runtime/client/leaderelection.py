@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any, Callable, Coroutine
 
 from runtime.client.resources import LEASES
 from runtime.client.rest import ApiError, Client
@@ -66,7 +66,7 @@ class LeaderElector:
                 return False
             raise
 
-    async def run(self, lead: Callable[[], Awaitable[None]]) -> None:
+    async def run(self, lead: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Campaign forever; run `lead` while leader, cancel it if leadership is lost."""
         task: asyncio.Task[None] | None = None
         try:

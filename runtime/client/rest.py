@@ -60,7 +60,7 @@ def load_kubeconfig(path: str | Path) -> tuple[str, dict[str, str]]:
     ctx_name = kc.get("current-context")
     ctx = next(c["context"] for c in kc["contexts"] if c["name"] == ctx_name)
     cluster = next(c["cluster"] for c in kc["clusters"] if c["name"] == ctx["cluster"])
-    user = next((u["user"] for u in kc.get("users", []) if u["name"] == ctx.get("user")), {}) or {}
+    user: dict[str, Any] = next((u["user"] for u in kc.get("users", []) if u["name"] == ctx.get("user")), {}) or {}
     headers = {}
     if user.get("token"):
         headers["Authorization"] = f"Bearer {user['token']}"

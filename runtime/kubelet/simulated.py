@@ -232,10 +232,10 @@ class SimulatedFleet:
         n.last_status = 0.0
         n.wake.set()
         pods = self.pods.by_index("nodeName", n.name)
-        present = {key_of(p) for p in pods}  # type: ignore[attr-defined]
+        present = {key_of(p) for p in pods}
         for key in [k for k in n.machine.records if k not in present]:
             self._dispatch(n, PodGone(key))
-        for pod in pods:  # type: ignore[attr-defined]
+        for pod in pods:
             self._dispatch(n, PodSeen(pod, self.clock()))
         for key, at in list(n.deferred_timers):
             n.deferred_timers.discard((key, at))

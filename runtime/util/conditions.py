@@ -16,7 +16,7 @@ Obj = dict[str, Any]
 def get_condition(status: Obj, type_: str) -> Obj | None:
     for c in status.get("conditions") or []:
         if c.get("type") == type_:
-            return c  # type: ignore[no-any-return]
+            return c
     return None
 
 

@@ -48,7 +48,7 @@ def by_creation(objs: Iterable[Obj]) -> list[Obj]:
 def controller_ref(obj: Mapping[str, Any]) -> Obj | None:
     for ref in meta(obj).get("ownerReferences") or []:
         if ref.get("controller"):
-            return ref  # type: ignore[no-any-return]
+            return ref
     return None
 
 

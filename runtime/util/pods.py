@@ -34,7 +34,7 @@ def is_active(pod: Pod) -> bool:
 def condition(pod: Pod, type_: str) -> Mapping[str, Any] | None:
     for c in (pod.get("status") or {}).get("conditions") or []:
         if c.get("type") == type_:
-            return c  # type: ignore[no-any-return]
+            return c
     return None
 
 

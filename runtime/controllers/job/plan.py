@@ -58,7 +58,7 @@ def is_suspended(job: Mapping[str, Any]) -> bool:
 def find_condition(job: Mapping[str, Any], type_: str) -> Obj | None:
     for c in (job.get("status") or {}).get("conditions") or []:
         if c.get("type") == type_:
-            return c  # type: ignore[no-any-return]
+            return c
     return None
 
 

@@ -54,7 +54,7 @@ class SyncCtx:
 
     @property
     def status(self) -> Obj:
-        return self.job.setdefault("status", {})  # type: ignore[no-any-return]
+        return self.job.setdefault("status", {})
 
 
 def uncounted(job: Obj) -> tuple[list[str], list[str]]:

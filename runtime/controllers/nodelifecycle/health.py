@@ -38,7 +38,7 @@ UNKNOWN_MESSAGE, NEVER_MESSAGE = ("Kubelet stopped posting node status.",
 def condition(node: Obj, ctype: str) -> Obj | None:
     for c in (node.get("status") or {}).get("conditions") or []:
         if c.get("type") == ctype:
-            return c  # type: ignore[no-any-return]
+            return c
     return None
 
 
