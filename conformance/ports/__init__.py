@@ -1,0 +1,8 @@
+"""The ported tests, one module per upstream file; importing this package registers them."""
+
+from conformance.ports import (  # noqa: F401
+    apimachinery_chunking,
+    apimachinery_misc,
+    apimachinery_namespace,
+    apimachinery_watch,
+)
