@@ -89,3 +89,30 @@ class Watch:
             except Exception:
                 pass
             self.resp.release_conn()
+
+
+def until(api: client.ApiClient, list_fn: Callable[..., Any], model: str, rv: str,
+          cond: Callable[[str, Any], bool], timeout: float, what: str, *args: Any,
+          **kw: Any) -> Any:
+    """upstream's watchtools.Until: watch from rv until cond(type, obj) holds; the object
+    that satisfied it is returned. A watch the server closes is reopened at the last
+    resourceVersion seen, as a retry watcher would."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        w = Watch(api, list_fn, model, *args, resource_version=rv, **kw)
+        try:
+            while (left := deadline - time.monotonic()) > 0:
+                try:
+                    ev = w.next(left)
+                except AssertionError:
+                    break  # closed: reopen at rv
+                if ev is None:
+                    break
+                if ev[0] == "ERROR":
+                    raise AssertionError(f"watch error while waiting for {what}: {ev[1]}")
+                rv = ev[1].metadata.resource_version
+                if cond(*ev):
+                    return ev[1]
+        finally:
+            w.stop()
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")

@@ -6,4 +6,5 @@ from conformance.ports import (  # noqa: F401
     apimachinery_misc,
     apimachinery_namespace,
     apimachinery_watch,
+    apps_replicaset,
 )
