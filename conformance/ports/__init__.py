@@ -6,5 +6,6 @@ from conformance.ports import (  # noqa: F401
     apimachinery_misc,
     apimachinery_namespace,
     apimachinery_watch,
+    apps_deployment,
     apps_replicaset,
 )
