@@ -77,6 +77,8 @@ class Run:
             except ApiException as e:
                 if e.status != 404:
                     continue  # kept in the set: the final sweep tries again
+            except Exception:  # server unreachable: keep it for the final sweep, go on
+                continue
             with self.lock:
                 self.namespaces.discard(ns)
 

@@ -6,6 +6,7 @@ from conformance.ports import (  # noqa: F401
     apimachinery_misc,
     apimachinery_namespace,
     apimachinery_watch,
+    apps_batch,
     apps_deployment,
     apps_replicaset,
 )
