@@ -9,4 +9,5 @@ from conformance.ports import (  # noqa: F401
     apps_batch,
     apps_deployment,
     apps_replicaset,
+    apps_statefulset,
 )
