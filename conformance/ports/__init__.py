@@ -7,6 +7,7 @@ from conformance.ports import (  # noqa: F401
     apimachinery_namespace,
     apimachinery_watch,
     apps_batch,
+    apps_daemonset,
     apps_deployment,
     apps_replicaset,
     apps_statefulset,
