@@ -11,4 +11,5 @@ from conformance.ports import (  # noqa: F401
     apps_deployment,
     apps_replicaset,
     apps_statefulset,
+    node_objects,
 )
