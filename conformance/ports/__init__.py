@@ -12,4 +12,5 @@ from conformance.ports import (  # noqa: F401
     apps_replicaset,
     apps_statefulset,
     node_objects,
+    node_pods,
 )
