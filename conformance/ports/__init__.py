@@ -2,6 +2,7 @@
 
 from conformance.ports import (  # noqa: F401
     apimachinery_chunking,
+    apimachinery_discovery,
     apimachinery_gc,
     apimachinery_misc,
     apimachinery_namespace,
