@@ -1,219 +1,207 @@
-"""Named API behaviours, checked against ANY cluster through its kubeconfig.
+"""`python -m conformance.run --kubeconfig FILE`: the upstream conformance suite, ported,
+against any cluster.
 
-`python -m conformance.run --kubeconfig FILE [--report report.json]` runs every
-scenario with the official Python client in a namespace of its own, prints one line
-per scenario and writes a JSON report. The same run against a real cluster and
-against kapi tells where kapi differs. Scenarios only create objects in their own
-namespace (and delete it at the end).
+Owns selecting tests (--focus/--skip/--area/--class), running them (non-serial ones N at
+a time, [Serial] ones alone afterwards, as upstream does), one printed line per upstream
+test, the summary, the reports (report.py) and removing every namespace the run made,
+also on SIGINT/SIGTERM. It never changes the cluster beyond the tests' own namespaces.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import signal
 import sys
 import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from kubernetes import client, config, watch
+from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-Scenario = Callable[["Ctx"], None]
-SCENARIOS: dict[str, Scenario] = {}
+import conformance.ports  # noqa: F401  (importing it registers every port)
+from conformance import inventory, report
+from conformance.framework import PORTS, Ctx, Run, Skip
 
 
-def scenario(name: str) -> Callable[[Scenario], Scenario]:
-    def add(fn: Scenario) -> Scenario:
-        SCENARIOS[name] = fn
-        return fn
-    return add
+def detect_features(api: client.ApiClient) -> set[str]:
+    """What the cluster offers beyond the API: "containers" when some Ready node runs
+    real containers (kapi's simulated nodes report runtime kapi-sim://)."""
+    feats = set()
+    for n in client.CoreV1Api(api).list_node().items:
+        ready = any(c.type == "Ready" and c.status == "True" for c in n.status.conditions or [])
+        runtime = (n.status.node_info.container_runtime_version if n.status.node_info else "") or ""
+        if ready and not runtime.startswith("kapi-sim://"):
+            feats.add("containers")
+    return feats
 
 
-@dataclass
-class Ctx:
-    api: client.ApiClient
-    ns: str
+def select(args: argparse.Namespace) -> list[dict[str, Any]]:
+    focus = re.compile(args.focus) if args.focus else None
+    skip = re.compile(args.skip) if args.skip else None
+    out = []
+    for t in inventory.load():
+        text = f"{t['codename']} {t['name']}"
+        if focus and not focus.search(text) or skip and skip.search(text):
+            continue
+        if args.area and args.area.lower() not in t["area"].lower():
+            continue
+        if args.cls != "all" and t["class"] != args.cls:
+            continue
+        if args.ported_only and t["codename"] not in PORTS:
+            continue
+        out.append(t)
+    return out
 
-    @property
-    def core(self) -> client.CoreV1Api:
-        return client.CoreV1Api(self.api)
 
-
-def _cm(name: str, labels: dict[str, str] | None = None) -> client.V1ConfigMap:
-    return client.V1ConfigMap(metadata=client.V1ObjectMeta(name=name, labels=labels),
-                              data={"k": "v"})
-
-
-def _expect_status(fn: Callable[[], Any], code: int) -> ApiException:
+def run_one(run: Run, t: dict[str, Any]) -> dict[str, Any]:
+    reg = PORTS.get(t["codename"])
+    res: dict[str, Any] = {"test": t, "seconds": 0.0}
+    if reg is None:
+        return {**res, "result": "not ported", "reason": "not ported yet"}
+    missing = [f for f in reg.needs if f not in run.features]
+    if missing:
+        return {**res, "result": "skipped", "reason": "feature absent: " + ", ".join(missing)}
+    ctx = Ctx(run, reg.basename)
+    t0 = time.monotonic()
     try:
-        fn()
-    except ApiException as e:
-        assert e.status == code, f"expected {code}, got {e.status}: {e.body}"
-        assert json.loads(e.body)["kind"] == "Status"
-        return e
-    raise AssertionError(f"expected HTTP {code}, the call succeeded")
+        reg.fn(ctx)
+        res.update(result="passed")
+    except Skip as e:
+        res.update(result="skipped", reason=str(e))
+    except Exception as e:
+        res.update(result="failed", reason=reason(e),
+                   trace=traceback.format_exc(limit=6))
+    finally:
+        res["seconds"] = round(time.monotonic() - t0, 3)
+        ctx.cleanup()
+    return res
 
 
-@scenario("resourceVersion increases with every write")
-def rv_monotonic(c: Ctx) -> None:
-    a = c.core.create_namespaced_config_map(c.ns, _cm("rv-a"))
-    b = c.core.create_namespaced_config_map(c.ns, _cm("rv-b"))
-    assert int(b.metadata.resource_version) > int(a.metadata.resource_version)
-
-
-@scenario("stale update is 409 Conflict")
-def stale_update(c: Ctx) -> None:
-    a = c.core.create_namespaced_config_map(c.ns, _cm("stale"))
-    c.core.patch_namespaced_config_map("stale", c.ns, {"data": {"k": "2"}})
-    _expect_status(lambda: c.core.replace_namespaced_config_map("stale", c.ns, a), 409)
-
-
-@scenario("create of an existing name is 409 AlreadyExists")
-def already_exists(c: Ctx) -> None:
-    c.core.create_namespaced_config_map(c.ns, _cm("dup"))
-    e = _expect_status(lambda: c.core.create_namespaced_config_map(c.ns, _cm("dup")), 409)
-    assert json.loads(e.body)["reason"] == "AlreadyExists"
-
-
-@scenario("get of a missing object is 404 NotFound")
-def not_found(c: Ctx) -> None:
-    e = _expect_status(lambda: c.core.read_namespaced_config_map("missing", c.ns), 404)
-    assert json.loads(e.body)["reason"] == "NotFound"
-
-
-@scenario("label selectors: =, !=, in, notin, exists, !exists")
-def label_selectors(c: Ctx) -> None:
-    c.core.create_namespaced_config_map(c.ns, _cm("l1", {"t": "a"}))
-    c.core.create_namespaced_config_map(c.ns, _cm("l2", {"t": "b"}))
-    c.core.create_namespaced_config_map(c.ns, _cm("l3"))
-    def names(sel: str) -> list[str]:
-        items = c.core.list_namespaced_config_map(c.ns, label_selector=sel).items
-        return sorted(i.metadata.name for i in items if i.metadata.name.startswith("l"))
-    assert names("t=a") == ["l1"]
-    assert names("t!=a") == ["l2", "l3"]
-    assert names("t in (a,b)") == ["l1", "l2"]
-    assert names("t notin (a)") == ["l2", "l3"]
-    assert names("t") == ["l1", "l2"]
-    assert names("!t") == ["l3"]
-
-
-@scenario("pagination: continue token pins the list revision")
-def pagination(c: Ctx) -> None:
-    for i in range(7):
-        c.core.create_namespaced_config_map(c.ns, _cm(f"pg-{i}", {"pg": "1"}))
-    first = c.core.list_namespaced_config_map(c.ns, limit=3, label_selector="pg=1")
-    c.core.create_namespaced_config_map(c.ns, _cm("pg-9", {"pg": "1"}))
-    seen = [i.metadata.name for i in first.items]
-    token = first.metadata._continue
-    while token:
-        page = c.core.list_namespaced_config_map(c.ns, limit=3, _continue=token,
-                                                 label_selector="pg=1")
-        seen += [i.metadata.name for i in page.items]
-        token = page.metadata._continue
-    assert seen == [f"pg-{i}" for i in range(7)], seen
-
-
-@scenario("watch from a resourceVersion delivers later events in order")
-def watch_order(c: Ctx) -> None:
-    rv = c.core.list_namespaced_config_map(c.ns).metadata.resource_version
-    def writer() -> None:
-        c.core.create_namespaced_config_map(c.ns, _cm("w"))
-        c.core.patch_namespaced_config_map("w", c.ns, {"data": {"k": "2"}})
-        c.core.delete_namespaced_config_map("w", c.ns)
-    threading.Timer(0.2, writer).start()
-    types = []
-    w = watch.Watch()
-    for ev in w.stream(c.core.list_namespaced_config_map, c.ns, resource_version=rv,
-                       timeout_seconds=10):
-        if ev["object"].metadata.name == "w":
-            types.append(ev["type"])
-        if len(types) == 3:
-            w.stop()
-    assert types == ["ADDED", "MODIFIED", "DELETED"], types
-
-
-@scenario("generation moves on spec changes only")
-def generation(c: Ctx) -> None:
-    apps = client.AppsV1Api(c.api)
-    d = client.V1Deployment(
-        metadata=client.V1ObjectMeta(name="gen"),
-        spec=client.V1DeploymentSpec(
-            replicas=0, selector=client.V1LabelSelector(match_labels={"a": "gen"}),
-            template=client.V1PodTemplateSpec(
-                metadata=client.V1ObjectMeta(labels={"a": "gen"}),
-                spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox")]))))
-    assert apps.create_namespaced_deployment(c.ns, d).metadata.generation == 1
-    assert apps.patch_namespaced_deployment("gen", c.ns, {"metadata": {"labels": {"x": "y"}}}) \
-        .metadata.generation == 1
-    assert apps.patch_namespaced_deployment("gen", c.ns, {"spec": {"replicas": 0,
-                                                                   "minReadySeconds": 3}}) \
-        .metadata.generation == 2
-
-
-@scenario("dry run changes nothing")
-def dry_run(c: Ctx) -> None:
-    c.core.create_namespaced_config_map(c.ns, _cm("dry"), dry_run="All")
-    _expect_status(lambda: c.core.read_namespaced_config_map("dry", c.ns), 404)
-
-
-@scenario("finalizers hold deletion until removed")
-def finalizers(c: Ctx) -> None:
-    cm = _cm("fin")
-    cm.metadata.finalizers = ["example.com/hold"]
-    c.core.create_namespaced_config_map(c.ns, cm)
-    c.core.delete_namespaced_config_map("fin", c.ns)
-    assert c.core.read_namespaced_config_map("fin", c.ns).metadata.deletion_timestamp
-    c.core.patch_namespaced_config_map("fin", c.ns, {"metadata": {"finalizers": None}})
-    _expect_status(lambda: c.core.read_namespaced_config_map("fin", c.ns), 404)
-
-
-def run(kubeconfig: str | None, only: list[str] | None = None) -> list[dict[str, Any]]:
-    cfg = client.Configuration()
-    config.load_kube_config(config_file=kubeconfig, client_configuration=cfg)
-    results = []
-    with client.ApiClient(cfg) as api:
-        core = client.CoreV1Api(api)
-        ns = f"conformance-{uuid.uuid4().hex[:8]}"
-        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+def reason(e: BaseException) -> str:
+    """One line: an API error as its HTTP code, Status reason and message."""
+    if isinstance(e, ApiException):
         try:
-            for name, fn in SCENARIOS.items():
-                if only and name not in only:
-                    continue
-                t0 = time.monotonic()
-                try:
-                    fn(Ctx(api, ns))
-                    results.append({"scenario": name, "passed": True})
-                except Exception as e:
-                    results.append({"scenario": name, "passed": False, "error": repr(e),
-                                    "trace": traceback.format_exc(limit=3)})
-                results[-1]["seconds"] = round(time.monotonic() - t0, 3)
-        finally:
-            try:
-                core.delete_namespace(ns)
-            except ApiException:
-                pass
-    return results
+            st = json.loads(e.body)
+            return f"HTTP {e.status} {st.get('reason', '')}: {st.get('message', '')}"
+        except (TypeError, ValueError):
+            return f"HTTP {e.status} {e.reason}"
+    return " ".join(f"{type(e).__name__}: {e}".split())
+
+
+def line(r: dict[str, Any]) -> str:
+    tag = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP", "not ported": "----"}[r["result"]]
+    tail = f"  ({r['seconds']:.1f}s)" if r["result"] in ("passed", "failed") else ""
+    why = f"  -- {r['reason']}" if r["result"] in ("failed", "skipped") else ""
+    return f"{tag}  {r['test']['codename']}{tail}{why}"
+
+
+class Executor:
+    """Runs tests on daemon threads so an interrupt can always reach the main thread."""
+
+    def __init__(self, run: Run, parallel: int, out: Any) -> None:
+        self.run, self.parallel, self.out = run, max(1, parallel), out
+        self.results: dict[int, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+
+    def _worker(self, todo: list[dict[str, Any]]) -> None:
+        while True:
+            with self.lock:
+                if not todo:
+                    return
+                t = todo.pop(0)
+            r = run_one(self.run, t)
+            with self.lock:
+                self.results[t["number"]] = r
+                print(line(r), file=self.out, flush=True)
+
+    def batch(self, tests: list[dict[str, Any]], n: int) -> None:
+        todo = list(tests)
+        threads = [threading.Thread(target=self._worker, args=(todo,), daemon=True)
+                   for _ in range(min(n, len(todo)) or 1)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            while th.is_alive():
+                th.join(0.2)  # short joins: SIGINT/SIGTERM are handled between them
+
+    def all(self, tests: list[dict[str, Any]]) -> None:
+        quick = [t for t in tests if t["codename"] not in PORTS]
+        self.batch(quick, 1)
+        ported = [t for t in tests if t["codename"] in PORTS]
+        self.batch([t for t in ported if not t["serial"]], self.parallel)
+        self.batch([t for t in ported if t["serial"]], 1)
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def make_run(args: argparse.Namespace) -> Run:
+    cfg = client.Configuration()
+    config.load_kube_config(config_file=args.kubeconfig, client_configuration=cfg)
+    cfg.connection_pool_maxsize = 256  # watch tests hold many streams open at once
+    api = client.ApiClient(cfg)
+    return Run(api, run_id=uuid.uuid4().hex[:12], kubeconfig=args.kubeconfig,
+               kubectl=args.kubectl, features=detect_features(api))
+
+
+def sweep(run: Run) -> None:
+    """Delete every namespace this run made, including ones whose create reply was lost."""
+    core = client.CoreV1Api(run.api)
+    try:
+        labelled = core.list_namespace(label_selector=f"e2e-run={run.run_id}").items
+        with run.lock:
+            run.namespaces.update(n.metadata.name for n in labelled
+                                  if not n.metadata.deletion_timestamp)
+    except Exception:
+        pass
+    run.delete_namespaces()
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="conformance.run", description=__doc__.split("\n")[0])
+    p.add_argument("--kubeconfig", default=None)
+    p.add_argument("--focus", help="regex: run only tests whose name matches")
+    p.add_argument("--skip", help="regex: leave out tests whose name matches")
+    p.add_argument("--area", help="substring of an inventory area, e.g. 'API machinery'")
+    p.add_argument("--class", dest="cls", choices=("core", "stretch", "all"), default="all")
+    p.add_argument("--ported-only", action="store_true", help="list only ported tests")
+    p.add_argument("--parallel", type=int, default=1, help="non-serial tests run N at a time")
+    p.add_argument("--kubectl", help="kubectl binary (default: the one on PATH)")
+    p.add_argument("--junit", help="write a JUnit XML report here")
+    p.add_argument("--report", help="write the JSON report here")
+    return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="conformance.run")
-    p.add_argument("--kubeconfig", default=None)
-    p.add_argument("--report", default=None, help="write the JSON report here")
-    args = p.parse_args(argv)
-    results = run(args.kubeconfig)
-    for r in results:
-        print(f"{'PASS' if r['passed'] else 'FAIL'}  {r['scenario']}"
-              + ("" if r["passed"] else f"  -- {r['error']}"))
-    passed = sum(r["passed"] for r in results)
-    print(f"{passed}/{len(results)} behaviours hold")
+    args = parse(argv)
+    tests = select(args)
+    run = make_run(args)
+    signal.signal(signal.SIGTERM, _interrupt)
+    ex = Executor(run, args.parallel, sys.stdout)
+    interrupted = False
+    try:
+        ex.all(tests)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("interrupted: removing the namespaces this run made", file=sys.stderr)
+    finally:
+        sweep(run)
+    results = [ex.results.get(t["number"]) or {"test": t, "result": "skipped", "seconds": 0.0,
+                                                "reason": "not run: interrupted"} for t in tests]
+    print(report.summary(results))
     if args.report:
-        with open(args.report, "w") as f:
-            json.dump({"results": results, "passed": passed, "total": len(results)}, f, indent=2)
-    return 0 if passed == len(results) else 1
+        report.write_json(args.report, results, run)
+    if args.junit:
+        report.write_junit(args.junit, results)
+    if interrupted:
+        return 130
+    return 1 if any(r["result"] == "failed" for r in results) else 0
 
 
 if __name__ == "__main__":

@@ -1,21 +1,149 @@
-"""The conformance runner (conformance/run.py) against a real kapi server: every named
-behaviour must hold, and the report must say so."""
+"""The conformance port (conformance/) against a fresh `kapi up` with simulated nodes:
+every ported core test passes except the known failures listed below, each naming the
+kapi feature it lacks. A known failure that starts passing fails this test too, so the
+list is kept honest. Also the harness itself: the inventory, the report's shape, the
+namespace cleanup on SIGTERM, and a broken server making the matching port fail."""
 
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import conformance.ports  # noqa: F401  (registers every port)
+from conformance import inventory
+from conformance.framework import PORTS
+from tests.conformance.brokenproxy import BrokenProxy
 from tests.conftest import REPO
+from tests.helpers import api_for
+
+# Ported core tests kapi fails today, with the missing feature. Remove an entry when the
+# feature lands (this test then insists on it).
+KNOWN_FAILURES = {
+    # kapi serves none of the groups admissionregistration, apiextensions, apiregistration,
+    # authentication, authorization, certificates, networking, node, scheduling, storage
+    "[sig-api-machinery] Discovery should locate the groupVersion and a resource within each "
+    "APIGroup [Conformance]",
+    # kapi serves no PodTemplates (/api/v1/podtemplates is 404)
+    "[sig-api-machinery] Servers with support for API chunking should return chunks of results "
+    "for list calls [Conformance]",
+    # kapi serves no authorization.k8s.io group (SelfSubjectAccessReview)
+    "[sig-api-machinery] Servers with support for Table transformation should return a 406 for "
+    "a backend which does not implement metadata [Conformance]",
+    # kapi serves no ReplicationControllers (/api/v1/replicationcontrollers is 404)
+    "[sig-api-machinery] Garbage collector should delete pods created by rc when not orphaning "
+    "[Conformance]",
+    "[sig-api-machinery] Garbage collector should orphan pods created by rc if delete options "
+    "say so [Conformance]",
+    "[sig-api-machinery] Garbage collector should keep the rc around until all its pods are "
+    "deleted if the deleteOptions says so [Conformance]",
+    "[sig-api-machinery] Garbage collector should not delete dependents that have both valid "
+    "owner and owner that's waiting for dependents to be deleted [Conformance]",
+}
+
+# Known failures that only fail once their full upstream timeout has passed; left out of
+# this run to keep it short (run them with `python -m conformance.run --focus ...`).
+SLOW_KNOWN_FAILURES = {
+    # kapi's garbage collector does not unblock ownerReferences in a foreground-deletion
+    # cycle (upstream's attemptToDeleteItem patches blockOwnerDeletion=false there); the
+    # port waits upstream's 150 s before failing
+    "[sig-api-machinery] Garbage collector should not be blocked by dependency circle "
+    "[Conformance]",
+    # no kapi kubelet (simulated or Docker) enforces a pod's activeDeadlineSeconds (Failed,
+    # reason DeadlineExceeded); the port waits upstream's 5 minutes before failing
+    "[sig-node] Pods should allow activeDeadlineSeconds to be updated [NodeConformance] "
+    "[Conformance]",
+}
 
 
-def test_conformance_report_all_pass(server, tmp_path):
-    report = tmp_path / "report.json"
-    p = subprocess.run([sys.executable, "-m", "conformance.run", "--kubeconfig",
-                        str(server.kubeconfig), "--report", str(report)],
-                       capture_output=True, text=True, timeout=120, cwd=REPO)
+def run_port(kubeconfig: Path, tmp: Path, *args: str, timeout: float = 600) -> tuple[subprocess.CompletedProcess[str], dict]:
+    report = tmp / f"report-{time.monotonic_ns()}.json"
+    p = subprocess.run([sys.executable, "-m", "conformance.run", "--kubeconfig", str(kubeconfig),
+                        "--report", str(report), *args],
+                       capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    return p, json.loads(report.read_text())
+
+
+def test_inventory_has_every_upstream_test():
+    inv = inventory.load()
+    assert len(inv) == 449
+    assert sum(t["class"] == "core" for t in inv) == 272
+    assert sum(t["serial"] for t in inv) == 29
+    assert len({t["codename"] for t in inv}) == 449
+    for t in inv:
+        assert t["area"] and t["release"] and t["class"] in ("core", "stretch")
+    for codename in PORTS:  # every port is registered under an inventory codename
+        assert inventory.by_codename(codename)["file"], codename
+    assert KNOWN_FAILURES | SLOW_KNOWN_FAILURES <= set(PORTS)
+
+
+def test_ported_core_tests_pass_against_kapi(cluster, tmp_path):
+    skip = "|".join(re.escape(n) for n in SLOW_KNOWN_FAILURES)
+    p, rep = run_port(cluster.kubeconfig, tmp_path, "--class", "core", "--ported-only",
+                      "--parallel", "8", "--skip", skip)
+    results = {t["name"]: t for t in rep["tests"]}
+    assert set(results) == {c for c in PORTS if inventory.by_codename(c)["class"] == "core"
+                            and c not in SLOW_KNOWN_FAILURES}
+    failed = {n: t["reason"] for n, t in results.items() if t["result"] == "failed"}
+    unexpected = {n: r for n, r in failed.items() if n not in KNOWN_FAILURES}
+    assert not unexpected, f"{p.stdout[-4000:]}\n{json.dumps(unexpected, indent=1)}"
+    fixed = sorted(n for n in KNOWN_FAILURES if results[n]["result"] == "passed")
+    assert not fixed, f"now passing, remove from KNOWN_FAILURES: {fixed}"
+    assert p.returncode == (1 if failed else 0)
+    assert rep["summary"] in p.stdout
+
+
+def test_report_lists_every_upstream_test(cluster, tmp_path):
+    p, rep = run_port(cluster.kubeconfig, tmp_path, "--focus", "server version|Lease|Deployment Status")
     assert p.returncode == 0, p.stdout + p.stderr
-    data = json.loads(report.read_text())
-    assert data["total"] >= 10 and data["passed"] == data["total"]
-    assert "behaviours hold" in p.stdout
+    assert len(rep["tests"]) == 3
+    p, rep = run_port(cluster.kubeconfig, tmp_path, "--skip", ".")  # nothing runs
+    assert rep["tests"] == []
+    p, rep = run_port(cluster.kubeconfig, tmp_path, "--area", "Storage", "--junit",
+                      str(tmp_path / "j.xml"))
+    assert {t["result"] for t in rep["tests"]} == {"not ported"}
+    assert len(rep["tests"]) == 10 and "<testsuite" in (tmp_path / "j.xml").read_text()
+    entry = rep["tests"][0]
+    assert set(entry) >= {"name", "codename", "area", "class", "release", "result", "seconds", "reason"}
+    assert p.stdout.strip().splitlines()[-1] == \
+        "0 of 10 passed, 0 failed, 10 not ported, 0 skipped (feature absent)"
+
+
+def test_sigterm_removes_the_namespaces_of_the_run(cluster, tmp_path):
+    core = api_for(cluster.kubeconfig)
+    from kubernetes import client
+
+    ns_api = client.CoreV1Api(core)
+    proc = subprocess.Popen([sys.executable, "-m", "conformance.run", "--kubeconfig",
+                             str(cluster.kubeconfig), "--focus", "add, update, and delete watch"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        def ours():
+            return [n for n in ns_api.list_namespace(label_selector="e2e-framework=watch").items
+                    if not n.metadata.deletion_timestamp]
+        deadline = time.monotonic() + 30
+        while not ours() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert ours(), "the run made no namespace"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, out + err
+    assert not ours(), "a namespace of the interrupted run is still there"
+
+
+def test_a_server_that_drops_watch_events_fails_the_watch_port(cluster, tmp_path):
+    with BrokenProxy(cluster.url, drop_every=5) as proxy:
+        kc = tmp_path / "kubeconfig"
+        kc.write_text(cluster.kubeconfig.read_text().replace(cluster.url, proxy.url))
+        p, rep = run_port(kc, tmp_path, "--focus", "concurrent watches in same order",
+                          timeout=300)
+    (only,) = rep["tests"]
+    assert only["result"] == "failed", p.stdout
+    assert "resource version mismatch" in only["reason"] or "timed out" in only["reason"]

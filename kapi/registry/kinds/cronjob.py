@@ -15,4 +15,5 @@ CRON_JOBS = Strategy(
     row("batch", "v1", "cronjobs", "CronJob", BATCH, short_names=("cj",), categories=ALL,
         subresources=(status_of("CronJob"),)),
     printer=batch_printers.CRON_JOB, tracks_generation=True, name_rule=meta_rules.cronjob_name,
-    defaulter=defaults.cronjob, validate_rule=rules.validate_cronjob)
+    defaulter=defaults.cronjob, validate_rule=rules.validate_cronjob,
+    status_may_change_meta=True)  # upstream: a /status write keeps only spec from old

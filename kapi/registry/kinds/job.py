@@ -45,4 +45,5 @@ JOBS = JobStrategy(
     row("batch", "v1", "jobs", "Job", BATCH, categories=ALL, subresources=(status_of("Job"),),
         field_selectors=("status.successful",)),
     printer=batch_printers.JOB, tracks_generation=True, defaulter=defaults.job,
-    validate_rule=rules.validate_job, update_rule=rules.validate_job_update)
+    validate_rule=rules.validate_job, update_rule=rules.validate_job_update,
+    status_may_change_meta=True)  # upstream: a /status write keeps only spec from old

@@ -51,4 +51,5 @@ NAMESPACES = NamespaceStrategy(
                       Subresource("finalize", "Namespace", verbs=("update",))),
         field_selectors=("status.phase",)),
     printer=core_printers.NAMESPACE, name_rule=rules.is_dns1123_label,
-    validate_rule=core_rules.validate_namespace, return_deleted_object=True)
+    validate_rule=core_rules.validate_namespace, return_deleted_object=True,
+    status_may_change_meta=True)  # upstream: a /status write keeps only spec from old

@@ -1,0 +1,108 @@
+"""Ports of test/e2e/apps/daemon_set.go (Daemon set [Serial]): the API tests, with
+upstream's dsRetryTimeout of 5 minutes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubernetes import client
+
+from conformance.framework import Ctx, conformance, poll
+from conformance.ports.apps_common import MERGE, WEBSERVER, retry_on_conflict
+from conformance.watching import until
+
+DS = "[sig-apps] Daemon set [Serial] "
+DS_NAME, NAME_LABEL = "daemon-set", "daemonset-name"
+RETRY_TIMEOUT = 300  # dsRetryTimeout
+
+
+def new_daemonset(name: str, image: str, label: dict[str, str]) -> client.V1DaemonSet:
+    """upstream's e2edaemonset.NewDaemonSet with a label and port 9376."""
+    return client.V1DaemonSet(
+        metadata=client.V1ObjectMeta(name=name, labels=dict(label)),
+        spec=client.V1DaemonSetSpec(
+            selector=client.V1LabelSelector(match_labels=dict(label)),
+            template=client.V1PodTemplateSpec(
+                metadata=client.V1ObjectMeta(labels=dict(label)),
+                spec=client.V1PodSpec(containers=[client.V1Container(
+                    name="app", image=image, ports=[client.V1ContainerPort(container_port=9376)],
+                    security_context=client.V1SecurityContext())]))))
+
+
+def _can_run(node: Any) -> bool:
+    ready = any(x.type == "Ready" and x.status == "True" for x in node.status.conditions or [])
+    blocked = any(t.effect in ("NoSchedule", "NoExecute") for t in node.spec.taints or [])
+    return ready and not node.spec.unschedulable and not blocked
+
+
+def running_on_all_nodes(c: Ctx, ds: Any) -> bool:
+    """upstream's CheckRunningOnAllNodes: one available daemon pod on every node that can
+    run it."""
+    nodes = {n.metadata.name for n in c.core.list_node().items if _can_run(n)}
+    have: dict[str, int] = {}
+    for p in c.core.list_namespaced_pod(c.ns).items:
+        owned = any(o.controller and o.uid == ds.metadata.uid for o in p.metadata.owner_references or [])
+        ready = any(x.type == "Ready" and x.status == "True" for x in p.status.conditions or [])
+        if owned and p.metadata.deletion_timestamp is None and ready and p.spec.node_name:
+            have[p.spec.node_name] = have.get(p.spec.node_name, 0) + 1
+    return bool(nodes) and all(have.get(n) == 1 for n in nodes)
+
+
+def check_daemon_status(c: Ctx, name: str) -> None:
+    s = c.apps.read_namespaced_daemon_set(name, c.ns).status
+    desired, scheduled, ready = s.desired_number_scheduled, s.current_number_scheduled, s.number_ready
+    assert not (desired != scheduled and desired != ready), \
+        f"error in daemon status. DesiredScheduled: {desired}, CurrentScheduled: {scheduled}, Ready: {ready}"
+
+
+def _launch(c: Ctx) -> Any:
+    label = {NAME_LABEL: DS_NAME}
+    ds = c.apps.create_namespaced_daemon_set(c.ns, new_daemonset(DS_NAME, WEBSERVER, label))
+    poll(lambda: running_on_all_nodes(c, ds), RETRY_TIMEOUT, "daemon pods on every node", 1)
+    check_daemon_status(c, DS_NAME)
+    return ds
+
+
+@conformance(DS + "should list and delete a collection of DaemonSets [Conformance]",
+             basename="daemonsets")
+def list_delete_collection(c: Ctx) -> None:
+    sel = f"{NAME_LABEL}={DS_NAME}"
+    _launch(c)
+    # upstream counts across all namespaces; its AfterEach deletes each test's daemon sets
+    # first, while here an earlier test's namespace may still be terminating: count ours
+    found = c.apps.list_daemon_set_for_all_namespaces(label_selector=sel).items
+    assert len([d for d in found if d.metadata.namespace == c.ns]) == 1, "filtered list wasn't found"
+    c.apps.delete_collection_namespaced_daemon_set(c.ns, grace_period_seconds=1, label_selector=sel)
+    left = [d for d in c.apps.list_daemon_set_for_all_namespaces(label_selector=sel).items
+            if d.metadata.namespace == c.ns]
+    assert not left, "filtered list should have no daemonset"
+
+
+@conformance(DS + "should verify changes to a daemon set status [Conformance]", basename="daemonsets")
+def status_endpoints(c: Ctx) -> None:
+    sel = f"{NAME_LABEL}={DS_NAME}"
+    rv = c.apps.list_daemon_set_for_all_namespaces(label_selector=sel).metadata.resource_version
+    ds = _launch(c)
+    c.apps.read_namespaced_daemon_set_status(DS_NAME, c.ns)
+
+    def update() -> Any:
+        cur = c.apps.read_namespaced_daemon_set(DS_NAME, c.ns)
+        cur.status.conditions = (cur.status.conditions or []) + [client.V1DaemonSetCondition(
+            type="StatusUpdate", status="True", reason="E2E", message="Set from e2e test")]
+        return c.apps.replace_namespaced_daemon_set_status(DS_NAME, c.ns, cur)
+    retry_on_conflict(update)
+
+    def has(x: Any, ctype: str, reason: str | None = None) -> bool:
+        return bool(x.metadata.name == ds.metadata.name and x.metadata.namespace == c.ns
+                    and (x.metadata.labels or {}).get(NAME_LABEL) == DS_NAME
+                    and any(k.type == ctype and (reason is None or (k.reason == reason and
+                            k.message == "Set from e2e test")) for k in x.status.conditions or []))
+    until(c.api, c.apps.list_namespaced_daemon_set, "V1DaemonSet", rv,
+          lambda _t, x: has(x, "StatusUpdate", "E2E"), RETRY_TIMEOUT,
+          "the daemon set status to be updated", c.ns, label_selector=sel)
+    c.apps.patch_namespaced_daemon_set_status(
+        DS_NAME, c.ns, {"status": {"conditions": [{"type": "StatusPatched", "status": "True"}]}},
+        _content_type=MERGE)
+    until(c.api, c.apps.list_namespaced_daemon_set, "V1DaemonSet", rv,
+          lambda _t, x: has(x, "StatusPatched"), RETRY_TIMEOUT,
+          "the daemon set status to be patched", c.ns, label_selector=sel)
