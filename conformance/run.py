@@ -182,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     tests = select(args)
     run = make_run(args)
-    signal.signal(signal.SIGTERM, _interrupt)
+    # both explicitly: a shell's background job inherits SIGINT ignored
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
     ex = Executor(run, args.parallel, sys.stdout)
     interrupted = False
     try:
