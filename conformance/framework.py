@@ -96,6 +96,7 @@ class Ctx:
         self.basename = basename
         self.mine: list[str] = []
         self._ns: str | None = None
+        self._ns_lock = threading.Lock()  # a port's own threads may ask for it at once
         self.log_lines: list[str] = []
 
     # -- clients ---------------------------------------------------------------------
@@ -126,9 +127,10 @@ class Ctx:
     @property
     def ns(self) -> str:
         """The test's own namespace, as upstream's framework makes one per test."""
-        if self._ns is None:
-            self._ns = self.create_namespace(self.basename)
-        return self._ns
+        with self._ns_lock:
+            if self._ns is None:
+                self._ns = self.create_namespace(self.basename)
+            return self._ns
 
     def create_namespace(self, base: str, labels: dict[str, str] | None = None,
                          wait_sa: bool = True) -> str:

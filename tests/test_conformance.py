@@ -30,9 +30,6 @@ KNOWN_FAILURES = {
     # authentication, authorization, certificates, networking, node, scheduling, storage
     "[sig-api-machinery] Discovery should locate the groupVersion and a resource within each "
     "APIGroup [Conformance]",
-    # kapi serves no PodTemplates (/api/v1/podtemplates is 404)
-    "[sig-api-machinery] Servers with support for API chunking should return chunks of results "
-    "for list calls [Conformance]",
     # kapi serves no authorization.k8s.io group (SelfSubjectAccessReview)
     "[sig-api-machinery] Servers with support for Table transformation should return a 406 for "
     "a backend which does not implement metadata [Conformance]",
@@ -49,17 +46,7 @@ KNOWN_FAILURES = {
 
 # Known failures that only fail once their full upstream timeout has passed; left out of
 # this run to keep it short (run them with `python -m conformance.run --focus ...`).
-SLOW_KNOWN_FAILURES = {
-    # kapi's garbage collector does not unblock ownerReferences in a foreground-deletion
-    # cycle (upstream's attemptToDeleteItem patches blockOwnerDeletion=false there); the
-    # port waits upstream's 150 s before failing
-    "[sig-api-machinery] Garbage collector should not be blocked by dependency circle "
-    "[Conformance]",
-    # no kapi kubelet (simulated or Docker) enforces a pod's activeDeadlineSeconds (Failed,
-    # reason DeadlineExceeded); the port waits upstream's 5 minutes before failing
-    "[sig-node] Pods should allow activeDeadlineSeconds to be updated [NodeConformance] "
-    "[Conformance]",
-}
+SLOW_KNOWN_FAILURES: set[str] = set()
 
 
 def run_port(kubeconfig: Path, tmp: Path, *args: str, timeout: float = 600) -> tuple[subprocess.CompletedProcess[str], dict]:

@@ -288,6 +288,7 @@ class Store:
     async def list(self, r: Resource, namespace: str | None, opts: ListOptions) -> Obj:
         prefix = self._prefix(r, namespace)
         flt = self._filter(r, opts)
+        left = -1  # what the cache leaves after the page; -1: count in storage
         if opts.continue_token:
             try:
                 rev, start = objects.decode_continue(opts.continue_token)
@@ -300,12 +301,21 @@ class Store:
             items, more, last = await self._list_storage(prefix, rev, "", opts.limit, flt)
         else:
             rev = await self._cache_rev(opts)
-            items, more, last = self._list_cache(r, prefix, opts.limit, flt)
+            items, more, last, left = self._list_cache(r, prefix, opts.limit, flt)
         meta: Obj = {"resourceVersion": str(rev)}
         if more:
             meta["continue"] = objects.encode_continue(rev, last[len(prefix):])
+            if flt is None:  # upstream counts what is left only when nothing is filtered
+                meta["remainingItemCount"] = left if left >= 0 else await self._count(
+                    prefix, rev, last)
         return {"kind": r.list_kind, "apiVersion": r.api_version, "metadata": meta,
                 "items": [self.out(r, o) for o in items]}
+
+    async def _count(self, prefix: str, rev: int, start_after: str) -> int:
+        try:
+            return await self.storage.count(prefix, revision=rev, start_after=start_after)
+        except (st.Compacted, st.FutureRevision) as e:
+            raise errors.from_storage_error(e, None, listing=True, continuing=True) from None
 
     def _parse_rv(self, rv: str) -> int:
         try:
@@ -329,15 +339,17 @@ class Store:
         return self.cache.rev
 
     def _list_cache(self, r: Resource, prefix: str, limit: int,
-                    flt: Callable[[Obj], bool] | None) -> tuple[builtins.list[Obj], bool, str]:
+                    flt: Callable[[Obj], bool] | None
+                    ) -> tuple[builtins.list[Obj], bool, str, int]:
+        """(page, more, key of the page's last object, how many objects follow it)"""
         objs = self.cache.list(r.key_prefix, prefix)
         if flt is not None:
             objs = [o for o in objs if flt(o)]
         if limit and len(objs) > limit:
             last = objs[limit - 1]
             return objs[:limit], True, self._key(r, last["metadata"].get("namespace"),
-                                                  last["metadata"]["name"])
-        return objs, False, ""
+                                                  last["metadata"]["name"]), len(objs) - limit
+        return objs, False, "", 0
 
     async def _list_storage(self, prefix: str, rev: int, start_after: str, limit: int,
                             flt: Callable[[Obj], bool] | None, *,

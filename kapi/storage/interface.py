@@ -106,6 +106,11 @@ class Storage(Protocol):
         """Keys starting with prefix, sorted, greater than start_after; revision 0 = now."""
         ...
 
+    async def count(self, prefix: str, *, revision: int = 0, start_after: str = "") -> int:
+        """How many keys list() would return with no limit (for a list's
+        remainingItemCount, as etcd's range count gives upstream)."""
+        ...
+
     async def create(self, key: str, value: bytes) -> KeyValue:
         """Raises KeyExists."""
         ...

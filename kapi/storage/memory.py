@@ -102,6 +102,9 @@ class MemoryStorage:
         more = bool(limit) and len(kvs) > limit
         return ListResult(items=kvs[:limit] if more else kvs, revision=rev, more=more)
 
+    async def count(self, prefix: str, *, revision: int = 0, start_after: str = "") -> int:
+        return len((await self.list(prefix, revision=revision, start_after=start_after)).items)
+
     def _current_range(self, prefix: str, start_after: str, limit: int) -> builtins.list[KeyValue]:
         keys = self._keys
         if start_after and start_after >= prefix:

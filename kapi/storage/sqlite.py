@@ -219,6 +219,18 @@ class SQLiteStorage:
         items = [KeyValue(name, value, crev, mrev) for name, mrev, crev, value, _ in rows]
         return ListResult(items=items, revision=rev, more=more)
 
+    async def count(self, prefix: str, *, revision: int = 0, start_after: str = "") -> int:
+        rev = read_revision(revision, self._rev, self._compacted)
+        where, params = _range_clause(prefix, start_after)
+        if rev != self._rev:
+            where.append("id <= ?")
+            params.append(rev)
+        sql = (
+            "SELECT COUNT(*) FROM (SELECT name, MAX(id), deleted FROM log"
+            f"{_where(where)} GROUP BY name HAVING deleted = 0)"
+        )
+        return int(self.db.execute(sql, params).fetchone()[0])
+
     def watch(self, prefix: str, *, after: int) -> AsyncIterator[Event]:
         return watch_stream(self._fanout, prefix, after, self._history, self._compacted_now)
 

@@ -14,6 +14,10 @@ Behaviour the shell's callers can steer per pod, with annotations (kwok-like sta
   sim.kapi.dev/exit-code: "<n>"  the exit code of that exit (default 0). Non-zero with
         restartPolicy Never makes the pod Failed; with OnFailure the containers restart.
   sim.kapi.dev/ready: "false"  containers run but never become ready.
+
+spec.activeDeadlineSeconds is enforced as upstream's kubelet does: counted from the pod's
+start, a pod still running past it is killed and reported Failed with reason
+DeadlineExceeded; the deadline may be shortened while the pod runs.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 from runtime.kubelet.podstatus import finished_status, running_status
 from runtime.util.times import format_timestamp as rfc3339
+from runtime.util.times import parse_time
 
 Obj = dict[str, Any]
 
@@ -95,6 +100,8 @@ class _Record:
     ip: str = ""
     started_at: str = ""
     restarts: int = 0
+    started: float = 0.0   # epoch seconds of started_at
+    deadline: float = 0.0  # activeDeadlineSeconds after `started` (0: none)
 
 
 def key_of(pod: Obj) -> str:
@@ -135,24 +142,29 @@ class PodStateMachine:
             return []
         if rec is None:
             return self._admit(key, pod, now)
-        return []
+        return self._plan_deadline(key, rec)
 
     def _admit(self, key: str, pod: Obj, now: float) -> list[Action]:
         status = pod.get("status") or {}
         ip = status.get("podIP", "")
         if status.get("phase") == "Running" and (ip.startswith(self.pod_ip_prefix)
                                                  or ip == self.host_ip):
+            started = parse_time(status.get("startTime"))
             rec = _Record(meta_uid(pod), pod, "running", ip=ip,
-                          started_at=status.get("startTime", rfc3339(now)))
+                          started_at=status.get("startTime", rfc3339(now)),
+                          started=started.timestamp() if started else now)
             self.records[key] = rec
             self._used_ips.add(ip)  # adopted after a restart of the node's process
-            return self._plan_exit(key, rec, now)
+            return self._plan_exit(key, rec, now) + self._plan_deadline(key, rec)
         rec = _Record(meta_uid(pod), pod, "starting", due=now + self.timing.start_delay)
         self.records[key] = rec
         return [SetTimer(key, rec.due)]
 
     def _timer(self, key: str, now: float, at: float) -> list[Action]:
         rec = self.records.get(key)
+        if rec is not None and rec.deadline and at == rec.deadline and \
+                rec.stage == "running":
+            return self._deadline_exceeded(rec, now)
         if rec is None or at != rec.due:
             return []  # a stale timer, set by an earlier stage or an earlier pod
         if rec.stage == "starting":
@@ -164,9 +176,28 @@ class PodStateMachine:
     def _start(self, key: str, rec: _Record, now: float) -> list[Action]:
         rec.ip = self.host_ip if (rec.pod.get("spec") or {}).get("hostNetwork") else \
             self._allocate_ip()
-        rec.stage, rec.started_at = "running", rfc3339(now)
+        rec.stage, rec.started_at, rec.started = "running", rfc3339(now), now
         actions: list[Action] = [self._write(rec, self._running(rec, now))]
-        return actions + self._plan_exit(key, rec, now)
+        return actions + self._plan_exit(key, rec, now) + self._plan_deadline(key, rec)
+
+    def _plan_deadline(self, key: str, rec: _Record) -> list[Action]:
+        """A timer for the pod's active deadline, when it has one that changed."""
+        seconds = (rec.pod.get("spec") or {}).get("activeDeadlineSeconds")
+        if rec.stage != "running" or not isinstance(seconds, int) or seconds <= 0:
+            return []
+        at = rec.started + seconds
+        if at == rec.deadline:
+            return []
+        rec.deadline = at
+        return [SetTimer(key, at)]
+
+    def _deadline_exceeded(self, rec: _Record, now: float) -> list[Action]:
+        rec.stage = "done"
+        self._release(rec)
+        status = self._finished(rec, now, 137) | {
+            "phase": "Failed", "reason": "DeadlineExceeded",
+            "message": "Pod was active on the node longer than the specified deadline"}
+        return [self._write(rec, status)]
 
     def _plan_exit(self, key: str, rec: _Record, now: float) -> list[Action]:
         after = completes_after(rec.pod, self.timing)

@@ -13,6 +13,7 @@ from runtime.controllers.garbagecollector.graph import (
     owner_state,
     plan_dependent,
     plan_foreground_owner,
+    unblocked_owner_refs,
     without_finalizer,
     without_owner_refs,
 )
@@ -151,6 +152,17 @@ def test_plan_foreground_cascades_to_dependents_with_dependents() -> None:
     assert (plan.action, plan.policy) == (Action.DELETE, "Foreground")
     plan = plan_dependent(POD_A, {"r1": OwnerState.WAITING}, has_dependents=False)
     assert (plan.action, plan.policy) == (Action.DELETE, "Background")
+
+
+def test_plan_unblocks_references_when_a_dependent_also_waits_in_the_foreground() -> None:
+    # a cycle: RS waits for its dependents, one of which waits for RS (through its own)
+    plan = plan_dependent(RS, {"d1": OwnerState.WAITING}, True, dependent_deleting_dependents=True)
+    assert (plan.action, plan.policy, plan.unblock) == (Action.DELETE, "Foreground", True)
+    assert not plan_dependent(RS, {"d1": OwnerState.WAITING}, True).unblock
+    pod = obj("Pod", "p", "p9", ref(RS), ref(DEPLOY, block=False))
+    assert [r["blockOwnerDeletion"] for r in unblocked_owner_refs(pod) or []] == [False, False]
+    assert pod["metadata"]["ownerReferences"][0]["blockOwnerDeletion"] is True
+    assert unblocked_owner_refs(POD_B) is None
 
 
 def test_plan_keeps_the_policy_the_object_already_asked_for() -> None:

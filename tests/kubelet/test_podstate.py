@@ -145,3 +145,21 @@ def test_running_pod_is_adopted_after_a_restart() -> None:
     assert m.handle(PodSeen(p, T0)) == []
     [write] = start(m, pod("q", uid="u2"))
     assert write.status["podIP"] == "10.128.0.2"
+
+
+def test_active_deadline_fails_the_pod_and_may_be_shortened() -> None:
+    m = machine()
+    p = pod()
+    p["spec"]["activeDeadlineSeconds"] = 30
+    [write, timer] = start(m, p)
+    assert write.status["phase"] == "Running" and timer == SetTimer("ns/p", T0 + 0.5 + 30)
+    shorter = dict(p, spec=dict(p["spec"], activeDeadlineSeconds=5), status=write.status)
+    [timer2] = m.handle(PodSeen(shorter, T0 + 2))
+    assert timer2 == SetTimer("ns/p", T0 + 0.5 + 5)
+    assert m.handle(PodSeen(shorter, T0 + 3)) == []  # unchanged: no second timer
+    assert m.handle(TimerFired("ns/p", timer.at, timer.at)) == []  # the stale, longer one
+    [failed] = m.handle(TimerFired("ns/p", timer2.at, timer2.at))
+    st = failed.status
+    assert (st["phase"], st["reason"]) == ("Failed", "DeadlineExceeded")
+    assert st["message"] == "Pod was active on the node longer than the specified deadline"
+    assert "terminated" in st["containerStatuses"][0]["state"]

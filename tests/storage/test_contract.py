@@ -214,6 +214,16 @@ def test_list_sorted_prefix_start_after_limit(run: Callable[[Body], None]) -> No
             assert len(pages) <= len(names)
         assert pages == sorted(names)
         assert (await s.list("/r/pods/", limit=5)).more is True
+        assert await s.count("/r/pods/") == len(names)
+        assert await s.count("/r/pods/", start_after="/r/pods/ns1/p05") == len(names) - 6
+        assert await s.count("/r/pods/ns2/", start_after="/a") == 12
+        assert await s.count("/nothing/") == 0
+        rev = await s.current_revision()
+        await s.delete("/r/pods/ns1/p00")
+        await s.create("/r/pods/ns3/p00", b"x")
+        await s.create("/r/pods/ns3/p01", b"x")
+        assert await s.count("/r/pods/", revision=rev) == len(names)
+        assert await s.count("/r/pods/") == len(names) + 1
 
     run(body)
 

@@ -28,6 +28,7 @@ from kapi.registry.kinds import (
     node,
     pdb,
     pod,
+    podtemplate,
     rbac,
     records,
     service,
@@ -38,7 +39,7 @@ __all__ = ["KINDS", "PREFERRED", "SCHEME", "Strategy", "scheme_of"]
 
 # The built-in kinds, in the order discovery and OpenAPI list their resources.
 KINDS: tuple[Strategy, ...] = (
-    namespace.NAMESPACES, pod.PODS, service.SERVICES, records.ENDPOINTS, config.CONFIGMAPS,
+    namespace.NAMESPACES, pod.PODS, podtemplate.POD_TEMPLATES, service.SERVICES, records.ENDPOINTS, config.CONFIGMAPS,
     config.SECRETS, core.SERVICE_ACCOUNTS, node.NODES, records.EVENTS, core.PVCS,
     core.LIMIT_RANGES, core.RESOURCE_QUOTAS,
     apps.DEPLOYMENTS, apps.REPLICA_SETS, apps.STATEFUL_SETS, daemonset.DAEMON_SETS,

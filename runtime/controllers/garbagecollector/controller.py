@@ -35,6 +35,7 @@ from runtime.controllers.garbagecollector.graph import (
     owner_state,
     plan_dependent,
     plan_foreground_owner,
+    unblocked_owner_refs,
     without_finalizer,
     without_owner_refs,
 )
@@ -193,9 +194,14 @@ class GarbageCollector:
         if not refs:
             return None
         states = {r["uid"]: await self._owner_state(r, latest) for r in refs if r.get("uid")}
-        plan = plan_dependent(latest, states, bool(node.dependents))
+        plan = plan_dependent(latest, states, bool(node.dependents),
+                              self._dependent_deleting_dependents(node.dependents))
         await self._execute(plan, gvr, latest)
         return None
+
+    def _dependent_deleting_dependents(self, uids: set[str]) -> bool:
+        return any((dep := self.graph.get(u)) is not None and dep.deleting_dependents
+                   for u in uids)
 
     async def _process_foreground_owner(self, gvr: GVR, owner: Obj) -> float | None:
         uid = owner["metadata"]["uid"]
@@ -211,6 +217,11 @@ class GarbageCollector:
 
     async def _execute(self, plan: Plan, gvr: GVR, obj: Obj) -> None:
         meta = obj["metadata"]
+        if plan.action is Action.DELETE and plan.unblock:
+            log.info("garbage collector: %s %s/%s may be in a cycle of foreground "
+                     "deletions; making its ownerReferences non-blocking", obj.get("kind"),
+                     meta.get("namespace", ""), meta["name"])
+            await self._update(gvr, obj, _unblock_owner_refs)
         if plan.action is Action.DELETE:
             log.info("garbage collector: deleting %s %s/%s (%s)", obj.get("kind"),
                      meta.get("namespace", ""), meta["name"], plan.policy)
@@ -284,6 +295,14 @@ def _set_owner_refs(obj: Obj, drop: set[str]) -> bool:
         meta["ownerReferences"] = refs
     else:
         meta.pop("ownerReferences", None)
+    return True
+
+
+def _unblock_owner_refs(obj: Obj) -> bool:
+    refs = unblocked_owner_refs(obj)
+    if refs is None:
+        return False
+    obj["metadata"]["ownerReferences"] = refs
     return True
 
 

@@ -199,10 +199,17 @@ class Plan:
     action: Action
     policy: str | None = None
     uids: list[str] = field(default_factory=list)
+    unblock: bool = False  # first set blockOwnerDeletion=false on the object's references
 
 
-def plan_dependent(obj: Obj, states: dict[str, OwnerState], has_dependents: bool) -> Plan:
-    """What to do with an object, given the state of each of its owners (by uid)."""
+def plan_dependent(obj: Obj, states: dict[str, OwnerState], has_dependents: bool,
+                   dependent_deleting_dependents: bool = False) -> Plan:
+    """What to do with an object, given the state of each of its owners (by uid).
+
+    An object whose owners all wait for their dependents, and which has a dependent that
+    itself waits in the foreground, may sit in a cycle of foreground deletions: as
+    upstream does, its references are made non-blocking before it is deleted in the
+    foreground, so the owners are no longer held by it."""
     refs = obj["metadata"].get("ownerReferences") or []
     if not refs:
         return Plan(Action.NONE)
@@ -216,7 +223,7 @@ def plan_dependent(obj: Obj, states: dict[str, OwnerState], has_dependents: bool
             return Plan(Action.REMOVE_REFS, uids=absent + waiting)
         return Plan(Action.NONE)
     if waiting and has_dependents:
-        return Plan(Action.DELETE, policy="Foreground")
+        return Plan(Action.DELETE, policy="Foreground", unblock=dependent_deleting_dependents)
     return Plan(Action.DELETE, policy=_policy_from_finalizers(obj))
 
 
@@ -243,6 +250,16 @@ def without_owner_refs(obj: Obj, uids: set[str]) -> list[Obj]:
     """obj's ownerReferences minus those whose uid is in `uids` (obj is not modified)."""
     return [dict(r) for r in obj["metadata"].get("ownerReferences") or []
             if r.get("uid") not in uids]
+
+
+def unblocked_owner_refs(obj: Obj) -> list[Obj] | None:
+    """obj's ownerReferences with every blockOwnerDeletion=true made false; None if none
+    blocks (obj is not modified)."""
+    refs = [dict(r) for r in obj["metadata"].get("ownerReferences") or []]
+    blocking = [r for r in refs if r.get("blockOwnerDeletion")]
+    for r in blocking:
+        r["blockOwnerDeletion"] = False
+    return refs if blocking else None
 
 
 def without_finalizer(obj: Obj, name: str) -> list[str]:
