@@ -151,15 +151,20 @@ class Ctx:
         self.run.delete_namespaces(list(self.mine))
 
     # -- kubectl -------------------------------------------------------------------------
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
-                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def kubectl_command(self, *args: str) -> tuple[list[str], dict[str, str]]:
+        """argv and environment for running kubectl against the cluster under test."""
         binary = self.run.kubectl or shutil.which("kubectl")
         if not binary:
             raise Skip("feature absent: kubectl binary")
         env = dict(os.environ)
         if self.run.kubeconfig:
             env["KUBECONFIG"] = self.run.kubeconfig
-        p = subprocess.run([binary, *args], input=input, capture_output=True, text=True,
+        return [binary, *args], env
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True,
+                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        argv, env = self.kubectl_command(*args)
+        p = subprocess.run(argv, input=input, capture_output=True, text=True,
                            timeout=timeout, env=env)
         if check and p.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)}: exit {p.returncode}: {p.stderr}")

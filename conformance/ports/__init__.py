@@ -12,6 +12,7 @@ from conformance.ports import (  # noqa: F401
     apps_deployment,
     apps_replicaset,
     apps_statefulset,
+    kubectl_client,
     node_objects,
     node_pods,
     node_podtemplates,
