@@ -3,6 +3,7 @@
 from conformance.ports import (  # noqa: F401
     apimachinery_chunking,
     apimachinery_discovery,
+    apimachinery_fieldvalidation,
     apimachinery_gc,
     apimachinery_misc,
     apimachinery_namespace,

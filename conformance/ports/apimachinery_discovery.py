@@ -81,3 +81,60 @@ def locate_group_versions(c: Ctx) -> None:
             missing.append(f"{path} lists no {resource}")
     # upstream stops at the first; all are named here so the report says what is missing
     assert not missing, "Fail to access: " + ", ".join(missing)
+
+
+# -- aggregated_discovery.go ---------------------------------------------------------------
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+# what client-go's discovery client sends: aggregated v2, then v2beta1, then the legacy form
+CLIENT_ACCEPT = (AGGREGATED + ",application/json;g=apidiscovery.k8s.io;v=v2beta1;"
+                 "as=APIGroupDiscoveryList;q=0.9,application/json;q=0.8")
+AD = "[sig-api-machinery] AggregatedDiscovery "
+EXPECTED_GVRS = [(g, v, r) for _, g, v, r in GROUP_RESOURCES if g]
+EXPECTED_LEGACY_GVRS = [("", "v1", "namespaces")]
+
+
+def _get(c: Ctx, path: str, accept: str) -> tuple[str, Any]:
+    headers = {"Accept": accept, **_auth(c, path)}
+    resp = c.api.call_api("GET", c.api.configuration.host + path, header_params=headers)
+    data = resp.read()
+    if not 200 <= resp.status <= 299:
+        raise ApiException(status=resp.status, reason=resp.reason, body=data.decode())
+    return resp.headers.get("Content-Type", ""), json.loads(data)
+
+
+def _discovered(doc: Any) -> set[tuple[str, str, str]]:
+    """(group, version, resource) triples of an APIGroupDiscoveryList."""
+    return {(g.get("metadata", {}).get("name", ""), v.get("version", ""), r.get("resource", ""))
+            for g in doc.get("items") or [] for v in g.get("versions") or []
+            for r in v.get("resources") or []}
+
+
+def _absent(found: set[tuple[str, str, str]], want: list[tuple[str, str, str]]) -> list[str]:
+    return [f"{g or 'core'}/{v} {r}" for g, v, r in want if (g, v, r) not in found]
+
+
+@conformance(AD + "should support raw aggregated discovery endpoint Accept headers [Conformance]",
+             basename="aggregateddiscovery")
+def aggregated_raw(c: Ctx) -> None:
+    _, apis = _get(c, "/apis", AGGREGATED)
+    missing = _absent(_discovered(apis), EXPECTED_GVRS)
+    _, api = _get(c, "/api", AGGREGATED)
+    missing += _absent(_discovered(api), EXPECTED_LEGACY_GVRS)
+    assert not missing, "Expected to exist in discovery: " + ", ".join(missing)
+
+
+@conformance(AD + "should support aggregated discovery interface [Conformance]",
+             basename="aggregateddiscovery")
+def aggregated_interface(c: Ctx) -> None:
+    found: set[tuple[str, str, str]] = set()
+    for path in ("/api", "/apis"):
+        ctype, doc = _get(c, path, CLIENT_ACCEPT)
+        assert "as=APIGroupDiscoveryList" in ctype, \
+            f"Expected client to support aggregated discovery: {path} answered {ctype}"
+        found |= _discovered(doc)
+    expected = EXPECTED_GVRS + EXPECTED_LEGACY_GVRS
+    missing = _absent(found, expected)
+    assert not missing, "Expected to be present: " + ", ".join(missing)
+    versions = {(g, v) for g, v, _ in found}
+    absent_gvs = [f"{g}/{v}" for g, v, _ in expected if (g, v) not in versions]
+    assert not absent_gvs, "Expected to be present: " + ", ".join(absent_gvs)
