@@ -17,4 +17,5 @@ from conformance.ports import (  # noqa: F401
     node_objects,
     node_pods,
     node_podtemplates,
+    scheduling_predicates,
 )
