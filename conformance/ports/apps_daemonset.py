@@ -106,3 +106,149 @@ def status_endpoints(c: Ctx) -> None:
     until(c.api, c.apps.list_namespaced_daemon_set, "V1DaemonSet", rv,
           lambda _t, x: has(x, "StatusPatched"), RETRY_TIMEOUT,
           "the daemon set status to be patched", c.ns, label_selector=sel)
+
+
+# -- the controller tests -----------------------------------------------------------------
+LABEL_PREFIX = "daemonset-"
+COLOR = LABEL_PREFIX + "color"
+NEW_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.53"  # imageutils.Agnhost
+HASH = "controller-revision-hash"  # apps.DefaultDaemonSetUniqueLabelKey
+
+
+def _owned(p: Any, ds: Any) -> bool:
+    return any(o.controller and o.uid == ds.metadata.uid for o in p.metadata.owner_references or [])
+
+
+def _ready(p: Any) -> bool:
+    return any(x.type == "Ready" and x.status == "True" for x in p.status.conditions or [])
+
+
+def daemon_pods(c: Ctx) -> list[Any]:
+    return list(c.core.list_namespaced_pod(c.ns, label_selector=f"{NAME_LABEL}={DS_NAME}").items)
+
+
+def on_nodes(c: Ctx, ds: Any, names: list[str]) -> bool:
+    """checkDaemonPodOnNodes: exactly one available daemon pod on each of `names`, none
+    elsewhere."""
+    have: dict[str, int] = {}
+    for p in c.core.list_namespaced_pod(c.ns).items:
+        if _owned(p, ds) and p.metadata.deletion_timestamp is None:
+            if not _ready(p):
+                return False
+            have[p.spec.node_name] = have.get(p.spec.node_name, 0) + 1
+    return sorted(have) == sorted(names) and all(v == 1 for v in have.values())
+
+
+def set_daemon_labels(c: Ctx, node: str, labels: dict[str, str]) -> Any:
+    """setDaemonSetNodeLabels: the node's daemonset-* labels become exactly `labels`."""
+    current = c.core.read_node(node).metadata.labels or {}
+    patch: dict[str, str | None] = {k: None for k in current if k.startswith(LABEL_PREFIX)}
+    patch.update(labels)
+    return c.core.patch_node(node, {"metadata": {"labels": patch}})
+
+
+def clear_daemon_labels(c: Ctx) -> None:
+    for n in c.core.list_node().items:
+        if any(k.startswith(LABEL_PREFIX) for k in n.metadata.labels or {}):
+            set_daemon_labels(c, n.metadata.name, {})
+
+
+def histories(c: Ctx) -> list[Any]:
+    return list(c.apps.list_namespaced_controller_revision(
+        c.ns, label_selector=f"{NAME_LABEL}={DS_NAME}").items)
+
+
+def current_history(c: Ctx, count: int) -> Any:
+    """waitForHistoryCreated then curHistory: `count` revisions exist; the newest is current."""
+    poll(lambda: len(histories(c)) == count, RETRY_TIMEOUT, f"{count} controller revisions", 1)
+    return max(histories(c), key=lambda h: h.revision)
+
+
+def check_pods_hash(c: Ctx, ds: Any, h: str) -> None:
+    """checkDaemonSetPodsLabels: every daemon pod carries the revision hash."""
+    for p in daemon_pods(c):
+        if _owned(p, ds) and p.metadata.deletion_timestamp is None:
+            got = (p.metadata.labels or {}).get(HASH)
+            assert got == h, f"pod {p.metadata.name} has {HASH}={got}, want {h}"
+
+
+def images_updated(c: Ctx, ds: Any, image: str, max_unavailable: int) -> bool:
+    """checkDaemonPodsImageAndAvailability."""
+    unavailable, updated, nodes_with = 0, True, {}
+    for p in c.core.list_namespaced_pod(c.ns).items:
+        if not _owned(p, ds) or p.metadata.deletion_timestamp is not None:
+            continue
+        if p.spec.containers[0].image != image:
+            updated = False
+        else:
+            nodes_with[p.spec.node_name] = nodes_with.get(p.spec.node_name, 0) + 1
+        unavailable += not _ready(p)
+    assert unavailable <= max_unavailable, \
+        f"number of unavailable pods {unavailable} is greater than {max_unavailable}"
+    return updated and all(v == 1 for v in nodes_with.values())
+
+
+@conformance(DS + "should run and stop simple daemon [Conformance]", basename="daemonsets")
+def simple_daemon(c: Ctx) -> None:
+    clear_daemon_labels(c)
+    ds = _launch(c)
+    c.core.delete_namespaced_pod(daemon_pods(c)[0].metadata.name, c.ns)
+    poll(lambda: running_on_all_nodes(c, ds), RETRY_TIMEOUT, "daemon pod revived", 1)
+
+
+@conformance(DS + "should run and stop complex daemon [Conformance]", basename="daemonsets")
+def complex_daemon(c: Ctx) -> None:
+    clear_daemon_labels(c)
+    try:
+        ds_obj = new_daemonset(DS_NAME, WEBSERVER, {NAME_LABEL: DS_NAME})
+        ds_obj.spec.template.spec.node_selector = {COLOR: "blue"}
+        ds = c.apps.create_namespaced_daemon_set(c.ns, ds_obj)
+        poll(lambda: on_nodes(c, ds, []), RETRY_TIMEOUT, "daemon pods on no nodes", 1)
+        node = next(n.metadata.name for n in c.core.list_node().items if _can_run(n))
+        blue = set_daemon_labels(c, node, {COLOR: "blue"})
+        assert len([k for k in blue.metadata.labels if k.startswith(LABEL_PREFIX)]) == 1
+        poll(lambda: on_nodes(c, ds, [node]), RETRY_TIMEOUT, "a daemon pod on the blue node", 1)
+        check_daemon_status(c, DS_NAME)
+        set_daemon_labels(c, node, {COLOR: "green"})
+        poll(lambda: on_nodes(c, ds, []), RETRY_TIMEOUT, "daemon pods gone from the node", 1)
+        c.apps.patch_namespaced_daemon_set(DS_NAME, c.ns, {"spec": {
+            "template": {"spec": {"nodeSelector": {COLOR: "green"}}},
+            "updateStrategy": {"type": "RollingUpdate"}}})
+        poll(lambda: on_nodes(c, ds, [node]), RETRY_TIMEOUT, "a daemon pod on the green node", 1)
+        check_daemon_status(c, DS_NAME)
+    finally:
+        clear_daemon_labels(c)
+
+
+@conformance(DS + "should retry creating failed daemon pods [Conformance]", basename="daemonsets")
+def retry_failed(c: Ctx) -> None:
+    clear_daemon_labels(c)
+    ds = _launch(c)
+    pod = daemon_pods(c)[0]
+    pod.metadata.resource_version = None
+    pod.status.phase = "Failed"
+    c.core.replace_namespaced_pod_status(pod.metadata.name, c.ns, pod)
+    poll(lambda: running_on_all_nodes(c, ds), RETRY_TIMEOUT, "daemon pod revived", 1)
+    poll(lambda: all(p.metadata.uid != pod.metadata.uid for p in daemon_pods(c)),
+         RETRY_TIMEOUT, "the failed daemon pod deleted", 1)
+
+
+@conformance(DS + "should update pod when spec was updated and update strategy is RollingUpdate "
+             "[Conformance]", basename="daemonsets")
+def rolling_update(c: Ctx) -> None:
+    clear_daemon_labels(c)
+    ds_obj = new_daemonset(DS_NAME, WEBSERVER, {NAME_LABEL: DS_NAME})
+    ds_obj.spec.update_strategy = client.V1DaemonSetUpdateStrategy(type="RollingUpdate")
+    ds = c.apps.create_namespaced_daemon_set(c.ns, ds_obj)
+    poll(lambda: running_on_all_nodes(c, ds), RETRY_TIMEOUT, "daemon pods on every node", 1)
+    cur = current_history(c, 1)
+    assert cur.revision == 1
+    check_pods_hash(c, ds, cur.metadata.labels[HASH])
+    name = ds.spec.template.spec.containers[0].name
+    c.apps.patch_namespaced_daemon_set(DS_NAME, c.ns, {"spec": {"template": {"spec": {
+        "containers": [{"name": name, "image": NEW_IMAGE}]}}}})
+    poll(lambda: images_updated(c, ds, NEW_IMAGE, 1), RETRY_TIMEOUT, "daemon pods updated", 1)
+    poll(lambda: running_on_all_nodes(c, ds), RETRY_TIMEOUT, "daemon pods on every node", 1)
+    cur = current_history(c, 2)
+    assert cur.revision == 2
+    check_pods_hash(c, ds, cur.metadata.labels[HASH])
