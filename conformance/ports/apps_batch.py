@@ -7,9 +7,9 @@ from typing import Any
 
 from kubernetes import client
 
-from conformance.framework import Ctx, conformance, is_not_found, poll
+from conformance.framework import Ctx, conformance, is_not_found, poll, rand_suffix
 from conformance.ports.apps_common import MERGE, retry_on_conflict
-from conformance.watching import Watch
+from conformance.watching import Watch, until
 
 BUSYBOX = "registry.k8s.io/e2e-test-images/busybox:1.37.0-1"
 FOREVER = 30  # wait.ForeverTestTimeout
@@ -116,16 +116,23 @@ JOB_TIMEOUT = 900  # e2ejob.JobTimeout
 def new_test_job(behavior: str, name: str, restart: str, parallelism: int, completions: int,
                  backoff_limit: int) -> client.V1Job:
     """upstream's e2ejob.NewTestJob, for the behaviours ported so far."""
-    commands = {"notTerminate": ["sleep", "1000000"], "succeed": ["exit", "0"]}
+    commands = {"notTerminate": ["sleep", "1000000"], "succeed": ["exit", "0"],
+                "failOnce": ["/bin/sh", "-c",
+                             "if [[ -r /data/foo ]] ; then exit 0 ; else touch /data/foo ; "
+                             "exit 1 ; fi"]}
     container = client.V1Container(name="c", image=BUSYBOX, command=commands[behavior],
                                    volume_mounts=[client.V1VolumeMount(mount_path="/data", name="data")])
+    # kapi's simulated nodes run no command: this annotation tells them the container never
+    # exits, as the command says (other clusters ignore it)
+    annotations = {"sim.kapi.dev/complete-after": "1000000"} if behavior == "notTerminate" else None
     return client.V1Job(
         metadata=client.V1ObjectMeta(name=name),
         spec=client.V1JobSpec(
             parallelism=parallelism, completions=completions, backoff_limit=backoff_limit,
             manual_selector=False,
             template=client.V1PodTemplateSpec(
-                metadata=client.V1ObjectMeta(labels={"somekey": "somevalue"}),
+                metadata=client.V1ObjectMeta(labels={"somekey": "somevalue"},
+                                             annotations=annotations),
                 spec=client.V1PodSpec(restart_policy=restart, containers=[container], volumes=[
                     client.V1Volume(name="data", empty_dir=client.V1EmptyDirVolumeSource())]))))
 
@@ -171,3 +178,144 @@ def job_status(c: Ctx) -> None:
     k = _condition(updated.status.conditions, "CustomConditionType")
     assert k is not None and k.last_transition_time == now2, k
     assert b.read_namespaced_job_status(name, ns).metadata.uid == job.metadata.uid
+
+
+def wait_job_complete(c: Ctx, name: str, completions: int) -> None:
+    """e2ejob.WaitForJobComplete: status.succeeded reaches `completions`."""
+    poll(lambda: c.batch.read_namespaced_job(name, c.ns).status.succeeded == completions,
+         JOB_TIMEOUT, f"job {name} to reach {completions} completions", 1)
+
+
+def job_pods(c: Ctx, name: str) -> list[Any]:
+    return list(c.core.list_namespaced_pod(c.ns, label_selector=f"job-name={name}").items)
+
+
+def delete_job_and_wait_for_gc(c: Ctx, name: str) -> None:
+    """DeleteResourceAndWaitForGC: delete in the background, then wait for its pods."""
+    c.batch.delete_namespaced_job(name, c.ns, propagation_policy="Background")
+    poll(lambda: not job_pods(c, name), JOB_TIMEOUT, f"pods of job {name} gone", 1)
+
+
+@conformance("[sig-apps] Job should create pods for an Indexed job with completion indexes and "
+             "specified hostname [Conformance]", basename="job")
+def indexed_job(c: Ctx) -> None:
+    job = new_test_job("succeed", "indexed-job", "Never", 2, 4, 6)
+    job.spec.completion_mode = "Indexed"
+    job = c.batch.create_namespaced_job(c.ns, job)
+    wait_job_complete(c, job.metadata.name, 4)
+    indexes = set()
+    for p in job_pods(c, job.metadata.name):
+        if p.status.phase == "Succeeded" and p.metadata.annotations:
+            ix = int(p.metadata.annotations["batch.kubernetes.io/job-completion-index"])
+            indexes.add(ix)
+            want = f"{job.metadata.name}-{ix}"
+            assert p.spec.hostname == want, \
+                f"expected completed pod with hostname {want}, but got {p.spec.hostname}"
+    assert sorted(indexes) == [0, 1, 2, 3], f"expected completed indexes [0, 1, 2, 3], but got {sorted(indexes)}"
+
+
+@conformance("[sig-apps] Job should run a job to completion when tasks sometimes fail and are "
+             "locally restarted [Conformance]", basename="job")
+def fail_once_local(c: Ctx) -> None:
+    job = c.batch.create_namespaced_job(c.ns, new_test_job("failOnce", "fail-once-local",
+                                                           "OnFailure", 2, 4, 6))
+    wait_job_complete(c, job.metadata.name, 4)
+
+
+@conformance("[sig-apps] Job should delete a job [Conformance]", basename="job")
+def delete_job(c: Ctx) -> None:
+    job = c.batch.create_namespaced_job(c.ns, new_test_job("notTerminate", "foo", "Never", 2, 4, 6))
+    wait_job_pods_running(c, job.metadata.name, 2)
+    delete_job_and_wait_for_gc(c, job.metadata.name)
+    assert is_not_found(lambda: c.batch.read_namespaced_job(job.metadata.name, c.ns)), \
+        f"failed to ensure job {job.metadata.name} was deleted"
+
+
+def _controller_of(pod: Any) -> Any:
+    return next((o for o in pod.metadata.owner_references or [] if o.controller), None)
+
+
+@conformance("[sig-apps] Job should adopt matching orphans and release non-matching pods "
+             "[Conformance]", basename="job")
+def adopt_release(c: Ctx) -> None:
+    job = c.batch.create_namespaced_job(c.ns, new_test_job("notTerminate", "adopt-release",
+                                                           "Never", 2, 4, 6))
+    name = job.metadata.name
+    wait_job_pods_running(c, name, 2)
+    pods = job_pods(c, name)
+    assert len(pods) == 2, f"{len(pods)} pods, want 2"
+    pod = pods[0].metadata.name
+
+    def orphan() -> Any:
+        p = c.core.read_namespaced_pod(pod, c.ns)
+        p.metadata.owner_references = None
+        return c.core.replace_namespaced_pod(pod, c.ns, p)
+    retry_on_conflict(orphan)
+
+    def adopted() -> bool:
+        ref = _controller_of(c.core.read_namespaced_pod(pod, c.ns))
+        if ref is None:
+            return False
+        assert (ref.kind, ref.name, ref.uid) == ("Job", name, job.metadata.uid), \
+            f"pod has wrong controllerRef: got {ref}"
+        return True
+    poll(adopted, JOB_TIMEOUT, f"pod {pod} readopted", 1)
+
+    def unlabel() -> Any:
+        p = c.core.read_namespaced_pod(pod, c.ns)
+        p.metadata.labels = None
+        return c.core.replace_namespaced_pod(pod, c.ns, p)
+    retry_on_conflict(unlabel)
+    poll(lambda: _controller_of(c.core.read_namespaced_pod(pod, c.ns)) is None, JOB_TIMEOUT,
+         f"pod {pod} released", 1)
+
+
+def _job_event(c: Ctx, rv: str, name: str, etype: str, where: str, key: str, value: str) -> None:
+    """waitForJobEvent: watch for the event; as upstream, a missed event is logged, not
+    failed (delivery of events is not guaranteed there)."""
+    def found(t: str, j: Any) -> bool:
+        meta = j.metadata
+        got = (meta.annotations if where == "annotation" else meta.labels) or {}
+        return t == etype and meta.name == name and meta.namespace == c.ns and \
+            got.get(key) == value
+    try:
+        until(c.api, c.batch.list_namespaced_job, "V1Job", rv, found, 60,
+              f"{etype} of job {name}", c.ns, label_selector=f"e2e-job-label={name}")
+    except AssertionError as e:
+        c.log(f"We missed the {etype} event: {e}")
+
+
+@conformance("[sig-apps] Job should manage the lifecycle of a job [Conformance]", basename="job")
+def job_lifecycle(c: Ctx) -> None:
+    b, ns = c.batch, c.ns
+    name = "e2e-" + rand_suffix()
+    selector = f"e2e-job-label={name}"
+    rv = b.list_namespaced_job(ns, label_selector=selector).metadata.resource_version
+    job = new_test_job("succeed", name, "Never", 2, 4, 6)
+    job.metadata.labels = {"e2e-job-label": name}
+    job.spec.suspend = True
+    b.create_namespaced_job(ns, job)
+    patched = b.patch_namespaced_job(name, ns, {"metadata": {"labels": {name: "patched"}}})
+    _job_event(c, rv, name, "MODIFIED", "label", name, "patched")
+    assert patched.metadata.labels.get(name) == "patched", \
+        f"Did not find job label for this job. Current labels: {patched.metadata.labels}"
+
+    def update() -> Any:
+        cur = b.read_namespaced_job(name, ns)
+        cur.spec.suspend = False
+        cur.metadata.annotations = {**(cur.metadata.annotations or {}), "updated": "true"}
+        return b.replace_namespaced_job(name, ns, cur)
+    updated = retry_on_conflict(update)
+    _job_event(c, patched.metadata.resource_version, name, "MODIFIED", "annotation",
+               "updated", "true")
+    assert updated.metadata.annotations.get("updated") == "true", \
+        "updated Job should have the applied annotation"
+    jobs = b.list_job_for_all_namespaces(label_selector=selector).items
+    assert len(jobs) == 1, f"Failed to find job {name}"
+    wait_job_complete(c, name, 4)
+    b.delete_collection_namespaced_job(ns, label_selector=selector,
+                                       propagation_policy="Background")
+    _job_event(c, updated.metadata.resource_version, name, "DELETED", "label", "e2e-job-label",
+               name)
+    left = b.list_job_for_all_namespaces(label_selector=selector).items
+    assert len(left) == 0, f"Found job {name}"
