@@ -7,7 +7,7 @@ from typing import Any
 
 from kubernetes import client
 
-from conformance.framework import Ctx, conformance, poll
+from conformance.framework import Ctx, conformance, poll, rand_suffix
 from conformance.ports.apps_common import MERGE, WEBSERVER, retry_on_conflict
 from conformance.watching import until
 
@@ -252,3 +252,74 @@ def rolling_update(c: Ctx) -> None:
     cur = current_history(c, 2)
     assert cur.revision == 2
     check_pods_hash(c, ds, cur.metadata.labels[HASH])
+
+
+# -- controller_revision.go -----------------------------------------------------------------
+def _fnv32a(data: bytes) -> int:
+    h = 0x811C9DC5
+    for b in data:
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def _revision_count(c: Ctx, selector: str, n: int) -> bool:
+    return len(c.apps.list_namespaced_controller_revision(c.ns, label_selector=selector).items) == n
+
+
+@conformance("[sig-apps] ControllerRevision [Serial] should manage the lifecycle of a "
+             "ControllerRevision [Conformance]", basename="controllerrevisions")
+def controller_revision_lifecycle(c: Ctx) -> None:
+    clear_daemon_labels(c)
+    apps, ns = c.apps, c.ns
+    name = f"e2e-{rand_suffix()}-daemon-set"
+    label = {NAME_LABEL: name}
+    sel = f"{NAME_LABEL}={name}"
+    ds = apps.create_namespaced_daemon_set(ns, new_daemonset(name, NEW_IMAGE, label))
+    poll(lambda: running_on_all_nodes(c, ds), RETRY_TIMEOUT, "daemon pods on every node", 1)
+    check_daemon_status(c, name)
+    assert len(apps.list_daemon_set_for_all_namespaces(label_selector=sel).items) == 1, \
+        "filtered list wasn't found"
+    ds = apps.read_namespaced_daemon_set(name, ns)
+    revs = apps.list_controller_revision_for_all_namespaces(label_selector=sel).items
+    assert len(revs) == 1, "Failed to find any controllerRevisions"
+    oref = revs[0].metadata.owner_references[0]
+    assert oref.kind == "DaemonSet" and oref.uid == ds.metadata.uid, oref
+    initial = apps.read_namespaced_controller_revision(revs[0].metadata.name, ns)
+    patched = apps.patch_namespaced_controller_revision(
+        initial.metadata.name, ns, {"metadata": {"labels": {initial.metadata.name: "patched"}}})
+    assert patched.metadata.labels.get(initial.metadata.name) == "patched", patched.metadata.labels
+
+    # upstream names the new revision after controller.ComputeHash of the changed template;
+    # any name the DaemonSet does not use gives the same counts and revisions below
+    template = client.ApiClient().sanitize_for_serialization(ds.spec.template)
+    template["spec"]["terminationGracePeriodSeconds"] = 1
+    digest = str(_fnv32a(repr(sorted(template.items())).encode()))
+    apps.create_namespaced_controller_revision(ns, client.V1ControllerRevision(
+        metadata=client.V1ObjectMeta(
+            name=f"{name}-{digest}", labels={**(ds.spec.template.metadata.labels or {}),
+                                              HASH: digest},
+            annotations=ds.metadata.annotations,
+            owner_references=[client.V1OwnerReference(
+                api_version="apps/v1", kind="DaemonSet", name=name, uid=ds.metadata.uid,
+                controller=True, block_owner_deletion=True)]),
+        data=initial.data, revision=initial.revision + 1))
+    poll(lambda: _revision_count(c, sel, 2), 60, "two ControllerRevisions", 1)
+    apps.delete_namespaced_controller_revision(initial.metadata.name, ns)
+    poll(lambda: _revision_count(c, sel, 1), 60, "one ControllerRevision", 1)
+    current = apps.list_namespaced_controller_revision(ns).items[0]
+
+    def update() -> Any:
+        rev = apps.read_namespaced_controller_revision(current.metadata.name, ns)
+        rev.metadata.labels[current.metadata.name] = "updated"
+        return apps.replace_namespaced_controller_revision(current.metadata.name, ns, rev)
+    updated = retry_on_conflict(update)
+    assert updated.metadata.labels.get(current.metadata.name) == "updated", updated.metadata.labels
+    apps.patch_namespaced_daemon_set(name, ns, {
+        "spec": {"template": {"spec": {"terminationGracePeriodSeconds": 1}}},
+        "updateStrategy": {"type": "RollingUpdate"}})
+    poll(lambda: _revision_count(c, sel, 2), 60, "two ControllerRevisions", 1)
+    apps.delete_collection_namespaced_controller_revision(
+        ns, label_selector=f"{updated.metadata.name}=updated")
+    poll(lambda: _revision_count(c, sel, 1), 60, "one ControllerRevision", 1)
+    left = apps.list_namespaced_controller_revision(ns).items
+    assert left[0].revision == 3, f"failed to find the expected revision: {left[0].revision}"
