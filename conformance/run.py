@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import signal
 import sys
@@ -107,6 +108,7 @@ class Executor:
         self.run, self.parallel, self.out = run, max(1, parallel), out
         self.results: dict[int, dict[str, Any]] = {}
         self.lock = threading.Lock()
+        self.closed = False  # after an interrupt: workers still running must stay silent
 
     def _worker(self, todo: list[dict[str, Any]]) -> None:
         while True:
@@ -116,8 +118,16 @@ class Executor:
                 t = todo.pop(0)
             r = run_one(self.run, t)
             with self.lock:
+                if self.closed:
+                    return
                 self.results[t["number"]] = r
                 print(line(r), file=self.out, flush=True)
+
+    def close(self) -> None:
+        """No worker prints from now on: a daemon thread writing to stdout while the
+        interpreter shuts down aborts the process."""
+        with self.lock:
+            self.closed = True
 
     def batch(self, tests: list[dict[str, Any]], n: int) -> None:
         todo = list(tests)
@@ -191,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         ex.all(tests)
     except KeyboardInterrupt:
         interrupted = True
+        ex.close()
         print("interrupted: removing the namespaces this run made", file=sys.stderr)
     finally:
         sweep(run)
@@ -206,5 +217,16 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any(r["result"] == "failed" for r in results) else 0
 
 
+def exit_now(code: int) -> None:
+    """Exit; after an interrupt, test threads may still sit in a socket call, and letting
+    the interpreter finalize under them aborts the process (SIGABRT) now and then: the
+    report is written and the namespaces swept by now, so leave without finalizing."""
+    if threading.active_count() > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
