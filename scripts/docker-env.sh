@@ -33,4 +33,6 @@ if ! docker info >/dev/null 2>&1; then
   done
   docker info >/dev/null 2>&1 || { echo "docker-env: dockerd did not start; see $LOG" >&2; exit 1; }
 fi
-exec "$PYTHON" -m runtime.kubelet.images
+"$PYTHON" -m runtime.kubelet.images
+# the stand-ins for upstream's test images, under upstream's names (conformance/images/)
+exec "$PYTHON" -m conformance.images.build

@@ -11,9 +11,10 @@ from typing import Any
 from kubernetes import client
 
 from conformance.framework import Ctx, conformance, is_not_found, poll
+from conformance.images import build as images
 
 G = "[sig-api-machinery] Garbage collector "
-NGINX = "registry.k8s.io/e2e-test-images/nginx:1.14-4"
+NGINX = images.NGINX
 RESYNC = 60  # gcInformerResyncRetryTimeout
 REPLICA_SYNC = 120  # replicaSyncTimeout
 SMP = "application/strategic-merge-patch+json"

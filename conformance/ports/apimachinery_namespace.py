@@ -8,9 +8,10 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from conformance.framework import Ctx, conformance, expect_api_error, is_not_found, poll
+from conformance.images import build as images
 
 N = "[sig-api-machinery] Namespaces [Serial] "
-PAUSE = "registry.k8s.io/pause:3.10"
+PAUSE = images.PAUSE
 SMP = "application/strategic-merge-patch+json"
 FAKE_FINALIZER = "e2e.example.com/fakeFinalizer"
 

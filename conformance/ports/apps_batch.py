@@ -8,10 +8,11 @@ from typing import Any
 from kubernetes import client
 
 from conformance.framework import Ctx, conformance, is_not_found, poll, rand_suffix
+from conformance.images import build as images
 from conformance.ports.apps_common import MERGE, retry_on_conflict
 from conformance.watching import Watch, until
 
-BUSYBOX = "registry.k8s.io/e2e-test-images/busybox:1.37.0-1"
+BUSYBOX = images.BUSYBOX
 FOREVER = 30  # wait.ForeverTestTimeout
 
 

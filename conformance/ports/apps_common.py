@@ -8,11 +8,12 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from conformance.framework import Ctx, poll
+from conformance.images import build as images
 
 WEBSERVER_NAME = "httpd"
-WEBSERVER = "registry.k8s.io/e2e-test-images/httpd:2.4.38-4"
-AGNHOST = "registry.k8s.io/e2e-test-images/agnhost:2.53"
-PAUSE = "registry.k8s.io/pause:3.10"
+WEBSERVER = images.HTTPD
+AGNHOST = images.AGNHOST
+PAUSE = images.PAUSE
 POD_START = 300  # f.Timeouts.PodStart
 SMP = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"

@@ -8,6 +8,7 @@ from typing import Any
 from kubernetes import client
 
 from conformance.framework import Ctx, conformance, poll, rand_suffix
+from conformance.images import build as images
 from conformance.ports.apps_common import MERGE, WEBSERVER, retry_on_conflict
 from conformance.watching import until
 
@@ -111,7 +112,7 @@ def status_endpoints(c: Ctx) -> None:
 # -- the controller tests -----------------------------------------------------------------
 LABEL_PREFIX = "daemonset-"
 COLOR = LABEL_PREFIX + "color"
-NEW_IMAGE = "registry.k8s.io/e2e-test-images/agnhost:2.53"  # imageutils.Agnhost
+NEW_IMAGE = images.AGNHOST  # imageutils.Agnhost
 HASH = "controller-revision-hash"  # apps.DefaultDaemonSetUniqueLabelKey
 
 

@@ -1,0 +1,1 @@
+"""Local stand-ins for upstream's test images (see build.py)."""
