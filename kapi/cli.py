@@ -350,6 +350,9 @@ def _parser() -> argparse.ArgumentParser:
     _component_flags(cm)
     _controller_flags(cm)
     _component_flags(sub.add_parser("scheduler", help="start the scheduler alone"))
+    sub.add_parser("conformance", add_help=False,
+                   help="run the port of upstream's conformance suite against a cluster "
+                        "(kapi conformance --help)")
     kl = sub.add_parser("kubelet", help="run one Docker-backed node alone")
     kl.add_argument("--node-name", required=True)
     kl.add_argument("--kubeconfig", type=Path, default=None,
@@ -431,7 +434,22 @@ def _toleration_seconds(args: argparse.Namespace) -> int:
     return max(int(timeout), 0) if timeout is not None else 300
 
 
+def _conformance(argv: list[str]) -> int:
+    """`kapi conformance ...` is `python -m conformance.run ...` (conformance/run.py)."""
+    try:
+        from conformance import run as conformance_run
+    except ImportError as e:
+        print(f"kapi conformance: {e}: it needs the official Python client "
+              "(pip install 'kapi[test]', or `make test` in a checkout)", file=sys.stderr)
+        return 2
+    conformance_run.exit_now(conformance_run.main(argv))
+    return 0  # not reached: exit_now exits
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["conformance"]:  # its own options, parsed by conformance.run
+        return _conformance(argv[1:])
     args = _parser().parse_args(argv)
     malloc.tune()  # before the first large object: freed memory goes back to the system
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,

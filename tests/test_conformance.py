@@ -107,6 +107,17 @@ def test_report_lists_every_upstream_test(cluster, tmp_path):
         "0 of 10 passed, 0 failed, 10 not ported, 0 skipped (feature absent)"
 
 
+def test_kapi_conformance_runs_the_port(cluster, tmp_path):
+    report = tmp_path / "r.json"
+    p = subprocess.run([sys.executable, "-m", "kapi.cli", "conformance", "--kubeconfig",
+                        str(cluster.kubeconfig), "--focus", "server version", "--report",
+                        str(report)], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert p.stdout.strip().splitlines()[-1] == \
+        "1 of 1 passed, 0 failed, 0 not ported, 0 skipped (feature absent)"
+    assert [t["result"] for t in json.loads(report.read_text())["tests"]] == ["passed"]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_an_interrupt_removes_the_namespaces_of_the_run(cluster, tmp_path, sig):
     core = api_for(cluster.kubeconfig)
