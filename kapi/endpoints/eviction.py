@@ -43,16 +43,7 @@ async def _consume_budget(store: Store, pdbs: Resource, pdb: Obj, pod_name: str,
     async def take(cur: Obj | None) -> Obj:
         if cur is None:
             raise errors.NotFound.of(pdbs, meta["name"])
-        status = cur.get("status") or {}
-        if status.get("observedGeneration", 0) < cur["metadata"].get("generation", 1) or \
-                int(status.get("disruptionsAllowed", 0)) < 1:
-            raise errors.TooManyRequests(
-                "Cannot evict pod as it would violate the pod's disruption budget.",
-                details={"causes": [{"reason": "DisruptionBudget",
-                                     "message": f"The disruption budget {meta['name']} needs "
-                                                f"{status.get('desiredHealthy', 0)} healthy pods "
-                                                f"and has {status.get('currentHealthy', 0)} "
-                                                "currently"}]})
+        refuse_if_budget_spent(meta["name"], cur)
         new = copy.deepcopy(cur)
         st = new.setdefault("status", {})
         st["disruptionsAllowed"] = int(st.get("disruptionsAllowed", 0)) - 1
@@ -61,6 +52,35 @@ async def _consume_budget(store: Store, pdbs: Resource, pdb: Obj, pod_name: str,
 
     await store.guaranteed_update(pdbs, meta["namespace"], meta["name"], take,
                                   subresource="status")
+
+
+MAX_DISRUPTED_PODS = 2000  # upstream's MaxDisruptedPodSize
+VIOLATION = "Cannot evict pod as it would violate the pod's disruption budget."
+
+
+def refuse_if_budget_spent(name: str, pdb: Obj) -> None:
+    """Upstream's checkAndDecrement refusals, in its order: a budget the disruption
+    controller has not caught up with (429, retry after 10 s), a negative allowance or
+    too many unconfirmed evictions (403), no disruption allowed (429)."""
+    status = pdb.get("status") or {}
+    if status.get("observedGeneration", 0) < pdb["metadata"].get("generation", 1):
+        raise errors.TooManyRequests(VIOLATION, details={"retryAfterSeconds": 10, "causes": [
+            {"reason": "DisruptionBudget", "message":
+             f"The disruption budget {name} is still being processed by the server."}]})
+    allowed = int(status.get("disruptionsAllowed", 0))
+    forbidden = ("pdb disruptions allowed is negative" if allowed < 0 else
+                 "DisruptedPods map too big - too many evictions not confirmed by PDB "
+                 "controller" if len(status.get("disruptedPods") or {}) > MAX_DISRUPTED_PODS
+                 else None)
+    if forbidden:
+        raise errors.Forbidden(f'poddisruptionbudgets.policy "{name}" is forbidden: {forbidden}',
+                               details={"name": name, "group": "policy",
+                                        "kind": "poddisruptionbudgets"})
+    if allowed == 0:
+        raise errors.TooManyRequests(VIOLATION, details={"causes": [
+            {"reason": "DisruptionBudget", "message":
+             f"The disruption budget {name} needs {status.get('desiredHealthy', 0)} healthy "
+             f"pods and has {status.get('currentHealthy', 0)} currently"}]})
 
 
 def delete_options_of(eviction: Obj) -> Obj | None:
