@@ -46,7 +46,10 @@ class Config:
 
     @property
     def server_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """The URL clients use: a wildcard bind is reached on loopback, and an IPv6
+        address goes in brackets."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
 
     @property
     def kubeconfig_path(self) -> Path:

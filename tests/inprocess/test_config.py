@@ -1,0 +1,19 @@
+"""The URL written into the kubeconfig for each kind of --host."""
+
+from __future__ import annotations
+
+import pytest
+
+from kapi.config import Config
+
+
+@pytest.mark.parametrize("host,url", [
+    ("127.0.0.1", "http://127.0.0.1:7443"),
+    ("0.0.0.0", "http://127.0.0.1:7443"),  # a wildcard bind is reached on loopback
+    ("::", "http://[::1]:7443"),
+    ("::1", "http://[::1]:7443"),
+    ("fd00::5", "http://[fd00::5]:7443"),
+    ("192.0.2.7", "http://192.0.2.7:7443"),
+])
+def test_server_url(host: str, url: str) -> None:
+    assert Config(host=host, port=7443).server_url == url
