@@ -270,9 +270,16 @@ class APIServer:
         opts = params.list_options(call.resource, call.query)
         bookmarks, send_initial, timeout = params.watch_flags(call.query)
         if call.info.name:  # a watch on one object: a field selector on its name
-            from kapi.meta.selectors import escape_field_value, parse_field_selector
-            opts.field_selector = parse_field_selector(
-                f"metadata.name={escape_field_value(call.info.name)}", ())
+            fs = opts.field_selector
+            if fs is not None and not fs.empty():
+                # as upstream: the user's selector stays, if it names this same object
+                if fs.requires_exact_match("metadata.name") != call.info.name:
+                    raise errors.BadRequest(
+                        "fieldSelector metadata.name doesn't match requested name")
+            else:
+                from kapi.meta.selectors import escape_field_value, parse_field_selector
+                opts.field_selector = parse_field_selector(
+                    f"metadata.name={escape_field_value(call.info.name)}", ())
         watcher, initial, start = await self.store.watch(call.resource, call.namespace, opts,
                                                          send_initial=send_initial)
         stream = WatchStream(store=self.store, resource=call.resource, watcher=watcher,

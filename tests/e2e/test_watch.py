@@ -80,6 +80,16 @@ def test_watch_single_object_by_name(server, ns):
         c.post(CM.format(ns=ns), json={"metadata": {"name": "two"}})
         evs = _events(c, CM.format(ns=ns), {"fieldSelector": "metadata.name=two"}, 1)
         assert evs[0]["object"]["metadata"]["name"] == "two"
+        # the named form: the user's field selector is kept when it names the same object
+        named = f"/api/v1/watch/namespaces/{ns}/configmaps/two"
+        evs = _events(c, named, {"fieldSelector": f"metadata.name=two,metadata.namespace={ns}"}, 1)
+        assert [e["object"]["metadata"]["name"] for e in evs] == ["two"]
+        r = c.get(named, params={"fieldSelector": "metadata.namespace=nowhere"})
+        assert r.status_code == 400, r.text  # upstream: it must name the object
+        assert r.json()["message"] == "fieldSelector metadata.name doesn't match requested name"
+        r = c.get(CM.format(ns=ns) + "/two", params={"watch": "1",
+                                                     "fieldSelector": "metadata.name=one"})
+        assert (r.status_code, r.json()["reason"]) == (400, "BadRequest")
 
 
 def test_compaction_expires_old_watches_and_continue_tokens(tmp_path):
