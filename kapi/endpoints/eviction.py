@@ -4,11 +4,13 @@ As upstream's eviction REST: a pod covered by a PDB whose status allows no disru
 gets 429 TooManyRequests; otherwise the budget's disruptionsAllowed is decremented (and
 the pod recorded in disruptedPods) and the pod is deleted with the eviction's
 DeleteOptions. Pods that are already terminal are deleted without consulting budgets.
+Before the delete, the pod gets the DisruptionTarget condition (EvictionByEvictionAPI).
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from typing import Any
 
 from kapi import errors
@@ -32,9 +34,43 @@ async def evict(store: Store, scheme: Scheme, pods: Resource, namespace: str, na
                     pod["metadata"].get("labels")):
                 continue
             await _consume_budget(store, pdbs, pdb, name, now)
+    if not opts.dry_run:
+        opts = await _mark_disruption_target(store, pods, namespace, name, opts, now)
     await store.delete(pods, namespace, name, opts)
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
             "code": 201}
+
+
+DISRUPTION_TARGET = {"type": "DisruptionTarget", "status": "True",
+                     "reason": "EvictionByEvictionAPI", "message": "Eviction API: evicting"}
+
+
+async def _mark_disruption_target(store: Store, pods: Resource, namespace: str, name: str,
+                                  opts: DeleteOptions, now: str) -> DeleteOptions:
+    """Before deleting, record why on the pod (upstream's addConditionAndDeletePod): the
+    DisruptionTarget condition, written to the latest pod under the eviction's
+    preconditions; a resourceVersion precondition then follows the write."""
+    async def add(cur: Obj | None) -> Obj:
+        if cur is None:
+            raise errors.NotFound.of(pods, name)
+        store.check_preconditions(pods, name, cur, opts.preconditions)
+        new = copy.deepcopy(cur)
+        conds = new.setdefault("status", {}).setdefault("conditions", [])
+        old = next((c for c in conds if c.get("type") == "DisruptionTarget"), None)
+        if old is None:
+            conds.append(dict(DISRUPTION_TARGET, lastTransitionTime=now))
+        else:
+            changed = old.get("status") != "True"
+            old.update(DISRUPTION_TARGET)
+            if changed:
+                old["lastTransitionTime"] = now
+        return new
+
+    updated, _ = await store.guaranteed_update(pods, namespace, name, add, subresource="status")
+    if opts.preconditions.get("resourceVersion"):
+        opts = dataclasses.replace(opts, preconditions={
+            **opts.preconditions, "resourceVersion": updated["metadata"]["resourceVersion"]})
+    return opts
 
 
 async def _consume_budget(store: Store, pdbs: Resource, pdb: Obj, pod_name: str, now: str) -> None:

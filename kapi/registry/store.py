@@ -219,7 +219,7 @@ class Store:
             if kv is None:
                 raise errors.NotFound.of(r, name)
             current = self._with_rv(r, kv)
-            self._check_preconditions(r, name, current, opts.preconditions)
+            self.check_preconditions(r, name, current, opts.preconditions)
             try:
                 return await self._delete_once(r, key, current, kv, opts)
             except st.Conflict as e:
@@ -229,7 +229,7 @@ class Store:
                 raise errors.from_storage_error(e, r, name) from None
         raise errors.Conflict.modified(r, name)
 
-    def _check_preconditions(self, r: Resource, name: str, obj: Obj, pre: dict[str, str]) -> None:
+    def check_preconditions(self, r: Resource, name: str, obj: Obj, pre: dict[str, str]) -> None:
         meta = obj["metadata"]
         for f, label in (("uid", "UID"), ("resourceVersion", "ResourceVersion")):
             want = pre.get(f)

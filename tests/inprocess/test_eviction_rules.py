@@ -47,3 +47,43 @@ def test_a_broken_budget_is_forbidden(kw: dict[str, int], why: str) -> None:
     with pytest.raises(errors.Forbidden) as e:
         refuse_if_budget_spent("web", pdb(**kw))
     assert str(e.value) == f'poddisruptionbudgets.policy "web" is forbidden: {why}'
+
+
+PODS = "/api/v1/namespaces/default/pods"
+
+
+def bound_pod(name: str) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "spec": {"nodeName": "n1", "containers": [
+        {"name": "c", "image": "busybox"}]}}
+
+
+@pytest.mark.anyio
+async def test_an_evicted_pod_carries_the_disruption_target_condition(api: Any) -> None:
+    # bound to a node, the pod stays (terminating) until its kubelet confirms: readable here
+    assert (await api.post(PODS, json=bound_pod("p"))).status_code == 201
+    body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "p"}}
+    r = await api.post(f"{PODS}/p/eviction", json=body)
+    assert r.status_code == 201, r.text
+    pod = (await api.get(f"{PODS}/p")).json()
+    assert pod["metadata"]["deletionTimestamp"]
+    [cond] = [c for c in pod["status"]["conditions"] if c["type"] == "DisruptionTarget"]
+    assert (cond["status"], cond["reason"], cond["message"]) == (
+        "True", "EvictionByEvictionAPI", "Eviction API: evicting")
+    assert cond["lastTransitionTime"]
+
+
+@pytest.mark.anyio
+async def test_eviction_preconditions_apply_to_the_condition_write(api: Any) -> None:
+    created = (await api.post(PODS, json=bound_pod("q"))).json()
+    body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": "q"},
+            "deleteOptions": {"preconditions": {"uid": "not-the-uid"}}}
+    r = await api.post(f"{PODS}/q/eviction", json=body)
+    assert r.status_code == 409, r.text
+    pod = (await api.get(f"{PODS}/q")).json()
+    assert "deletionTimestamp" not in pod["metadata"]
+    assert not [c for c in pod["status"].get("conditions") or [] if c["type"] == "DisruptionTarget"]
+    body["deleteOptions"]["preconditions"] = {
+        "uid": created["metadata"]["uid"],
+        "resourceVersion": created["metadata"]["resourceVersion"]}
+    r = await api.post(f"{PODS}/q/eviction", json=body)
+    assert r.status_code == 201, r.text  # the rv precondition follows the condition write
