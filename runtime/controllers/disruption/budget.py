@@ -178,3 +178,25 @@ def fail_safe_status(pdb: Mapping[str, Any], error: str, now: dt.datetime) -> Ob
             "message": error, "observedGeneration": status.get("observedGeneration") or 0}
     status["conditions"] = set_condition(list(status.get("conditions") or []), cond, now)
     return status
+
+
+# -- stale DisruptionTarget conditions ------------------------------------------------------
+STALE_DISRUPTION_TIMEOUT = dt.timedelta(minutes=2)  # upstream's stalePodDisruptionTimeout
+TERMINATION_BY_KUBELET = "TerminationByKubelet"
+
+
+def stale_disruption_wait(pod: Mapping[str, Any], now: dt.datetime) -> float | None:
+    """Seconds until a pod's DisruptionTarget condition counts as stale (0: now), or None
+    when there is nothing to clean up: no True condition, a pod being deleted or finished,
+    or a condition the kubelet set (those may wait arbitrarily long for the deletion)."""
+    if meta(pod).get("deletionTimestamp"):
+        return None
+    status = pod.get("status") or {}
+    cond = next((c for c in status.get("conditions") or []
+                 if c.get("type") == "DisruptionTarget"), None)
+    if cond is None or cond.get("status") != "True" or \
+            cond.get("reason") == TERMINATION_BY_KUBELET or \
+            status.get("phase") in ("Succeeded", "Failed"):
+        return None
+    since = parse_time(cond.get("lastTransitionTime")) or now
+    return max((since + STALE_DISRUPTION_TIMEOUT - now).total_seconds(), 0.0)

@@ -8,6 +8,9 @@ desiredHealthy, expectedPods, disruptionsAllowed, observedGeneration, disruptedP
 and the DisruptionAllowed condition through the status subresource. When it cannot
 compute the status it writes the fail-safe (no disruption allowed, SyncFailed).
 
+It also turns False a pod's DisruptionTarget condition that is still True two minutes
+after it was set while the pod was not deleted (the eviction that announced it failed).
+
 An API client only: reads come from shared informer caches (never mutated); the pure
 arithmetic is budget.py. It never deletes or evicts anything itself.
 """
@@ -27,6 +30,7 @@ from runtime.controllers.context import ControllerContext
 from runtime.controllers.disruption import budget
 from runtime.util.meta import controller_ref, labels_of, meta
 from runtime.util.selectors import label_selector
+from runtime.util.times import format_time
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +47,18 @@ class DisruptionController(Reconciler):
         self.statefulsets = ctx.informers.get(STATEFULSETS)
         self.controller = Controller("disruption", self.reconcile,
                                      workers=ctx.options.disruption_workers)
+        # pods whose DisruptionTarget condition outlived the deletion it announced
+        self.stale = Controller("disruption-stale-pods", self.clean_stale_disruption, workers=1)
         self.pdbs.add_handler(self._on_pdb)
         self.pods.add_handler(self._on_pod)
+
+    def start(self) -> None:
+        self.controller.start()
+        self.stale.start()
+
+    async def stop(self) -> None:
+        await self.controller.stop()
+        await self.stale.stop()
 
     # -- event handlers ---------------------------------------------------------------------
     def _on_pdb(self, event: str, old: Obj | None, new: Obj | None) -> None:
@@ -53,6 +67,10 @@ class DisruptionController(Reconciler):
             self.controller.enqueue(obj)
 
     def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
+        if new is not None and event != "delete":
+            wait = budget.stale_disruption_wait(new, self.ctx.clock())
+            if wait is not None:
+                self.stale.enqueue_after(f"{meta(new).get('namespace')}/{meta(new)['name']}", wait)
         for pod in (old, new):
             if pod is None:
                 continue
@@ -105,6 +123,27 @@ class DisruptionController(Reconciler):
         status = budget.new_status(pdb, healthy, counts, disrupted, now)
         recheck = (recheck_at - now).total_seconds() if recheck_at is not None else None
         return status, recheck
+
+    async def clean_stale_disruption(self, key: str) -> float | None:
+        """Upstream's syncStalePodDisruption: a DisruptionTarget condition still True two
+        minutes after it was set, on a pod nobody deleted, is turned False."""
+        pod = self.pods.get(key)
+        if pod is None:
+            return None
+        now = self.ctx.clock()
+        wait = budget.stale_disruption_wait(pod, now)
+        if wait is None or wait > 0:
+            return wait
+        patch = {"metadata": {"resourceVersion": meta(pod)["resourceVersion"]},
+                 "status": {"conditions": [{"type": "DisruptionTarget", "status": "False",
+                                            "lastTransitionTime": format_time(now)}]}}
+        try:
+            await self.client.patch(PODS, meta(pod)["name"], patch, meta(pod).get("namespace"),
+                                    patch_type="strategic", subresource="status")
+        except ApiError as e:
+            if not e.not_found:
+                raise
+        return None
 
     async def _write(self, pdb: Obj, status: Obj) -> None:
         new = copy.deepcopy(pdb)
