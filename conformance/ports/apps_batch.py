@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +22,9 @@ def new_test_cronjob(name: str, schedule: str, policy: str, command: list[str] |
     """upstream's newTestCronJob."""
     container = client.V1Container(name="c", image=BUSYBOX, command=command, volume_mounts=[
         client.V1VolumeMount(mount_path="/data", name="data")])
+    # kapi's simulated nodes run no command: `sleep N` is told to them as an annotation
+    annotations = ({"sim.kapi.dev/complete-after": command[1]}
+                   if command and command[0] == "sleep" else None)
     return client.V1CronJob(
         metadata=client.V1ObjectMeta(name=name),
         spec=client.V1CronJobSpec(
@@ -28,7 +32,9 @@ def new_test_cronjob(name: str, schedule: str, policy: str, command: list[str] |
             successful_jobs_history_limit=success_limit, failed_jobs_history_limit=failed_limit,
             job_template=client.V1JobTemplateSpec(spec=client.V1JobSpec(
                 parallelism=1, completions=1, backoff_limit=1,
-                template=client.V1PodTemplateSpec(spec=client.V1PodSpec(
+                template=client.V1PodTemplateSpec(
+                    metadata=client.V1ObjectMeta(annotations=annotations),
+                    spec=client.V1PodSpec(
                     restart_policy="OnFailure", containers=[container],
                     volumes=[client.V1Volume(name="data", empty_dir=client.V1EmptyDirVolumeSource())]))))))
 
@@ -320,3 +326,95 @@ def job_lifecycle(c: Ctx) -> None:
                name)
     left = b.list_job_for_all_namespaces(label_selector=selector).items
     assert len(left) == 0, f"Found job {name}"
+
+
+# -- cronjob.go: the scheduling tests ------------------------------------------------------
+CRONJOB_TIMEOUT = 300  # cronJobTimeout
+SLEEP = ["sleep", "300"]
+CJ = "[sig-apps] CronJob "
+
+
+def _active(c: Ctx, name: str) -> list[Any]:
+    return list(c.batch.read_namespaced_cron_job(name, c.ns).status.active or [])
+
+
+def _finished(job: Any) -> bool:
+    return any(x.type in ("Complete", "Failed") and x.status == "True"
+               for x in job.status.conditions or [])
+
+
+def active_jobs(c: Ctx) -> list[Any]:
+    """filterActiveJobs: the namespace's jobs that have not finished."""
+    return [j for j in c.batch.list_namespaced_job(c.ns).items if not _finished(j)]
+
+
+def wait_active(c: Ctx, name: str, count: int) -> None:
+    """waitForActiveJobs: the CronJob lists at least `count` active jobs."""
+    poll(lambda: len(_active(c, name)) >= count, CRONJOB_TIMEOUT,
+         f"{count} active jobs of cronjob {name}", 2)
+
+
+def delete_cronjob(c: Ctx, name: str) -> None:
+    c.batch.delete_namespaced_cron_job(name, c.ns, propagation_policy="Background")
+
+
+@conformance(CJ + "should schedule multiple jobs concurrently [Conformance]", basename="cronjob")
+def concurrent(c: Ctx) -> None:
+    cj = c.batch.create_namespaced_cron_job(c.ns, new_test_cronjob(
+        "concurrent", "*/1 * * * ?", "Allow", SLEEP, None, None))
+    wait_active(c, cj.metadata.name, 2)
+    assert len(active_jobs(c)) >= 2, "fewer than two running jobs listed"
+    delete_cronjob(c, cj.metadata.name)
+
+
+@conformance(CJ + "should replace jobs when ReplaceConcurrent [Conformance]", basename="cronjob")
+def replace_concurrent(c: Ctx) -> None:
+    cj = c.batch.create_namespaced_cron_job(c.ns, new_test_cronjob(
+        "replace", "*/1 * * * ?", "Replace", SLEEP, None, None))
+    name = cj.metadata.name
+    wait_active(c, name, 1)
+    assert len(_active(c, name)) == 1, "not exactly one active job"
+    jobs = c.batch.list_namespaced_job(c.ns).items
+    assert len(active_jobs(c)) == 1, "not exactly one running job listed"
+    previous = jobs[0].metadata.name
+
+    def replaced() -> bool:
+        alive = [j for j in c.batch.list_namespaced_job(c.ns).items
+                 if j.metadata.deletion_timestamp is None]
+        assert len(alive) <= 1, f"more than one job is running: {[j.metadata.name for j in alive]}"
+        return bool(alive) and alive[0].metadata.name != previous
+    poll(replaced, CRONJOB_TIMEOUT, f"job {previous} replaced by a newer one", 2)
+    delete_cronjob(c, name)
+
+
+@conformance(CJ + "should not schedule jobs when suspended [Slow] [Conformance]",
+             basename="cronjob")
+def suspended(c: Ctx) -> None:
+    body = new_test_cronjob("suspended", "*/1 * * * ?", "Allow", SLEEP, None, None)
+    body.spec.suspend = True
+    cj = c.batch.create_namespaced_cron_job(c.ns, body)
+    deadline = time.monotonic() + CRONJOB_TIMEOUT  # gomega.Consistently
+    while time.monotonic() < deadline:
+        assert not _active(c, cj.metadata.name), "a suspended cronjob has active jobs"
+        time.sleep(2)
+    assert not c.batch.list_namespaced_job(c.ns).items, "a suspended cronjob made jobs"
+    delete_cronjob(c, cj.metadata.name)
+
+
+@conformance(CJ + "should not schedule new jobs when ForbidConcurrent [Slow] [Conformance]",
+             basename="cronjob")
+def forbid_concurrent(c: Ctx) -> None:
+    cj = c.batch.create_namespaced_cron_job(c.ns, new_test_cronjob(
+        "forbid", "*/1 * * * ?", "Forbid", SLEEP, None, None))
+    name = cj.metadata.name
+    wait_active(c, name, 1)
+    assert len(_active(c, name)) == 1, "not exactly one active job"
+    assert len(active_jobs(c)) == 1, "not exactly one running job listed"
+    deadline = time.monotonic() + CRONJOB_TIMEOUT  # Eventually(len(active) < 2): at once
+    while True:
+        n = len(_active(c, name))
+        if n < 2:
+            break
+        assert time.monotonic() < deadline, f"unexpected active job number: {n}"
+        time.sleep(2)
+    delete_cronjob(c, name)
