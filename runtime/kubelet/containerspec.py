@@ -163,15 +163,17 @@ def container_config(pod: Obj, container: Obj, *, node: str, attempt: int, init:
         cap_add=sec.cap_add, cap_drop=sec.cap_drop, no_new_privileges=sec.no_new_privileges)
 
 
-def host_ports(pod: Obj) -> dict[str, tuple[str, int]]:
-    """hostPort publications for the sandbox: "port/proto" -> (host IP, host port)."""
-    out: dict[str, tuple[str, int]] = {}
+def host_ports(pod: Obj) -> dict[str, int | tuple[str, int]]:
+    """hostPort publications for the sandbox: "port/proto" -> host port, or (host IP,
+    host port) when the port names one address."""
+    out: dict[str, int | tuple[str, int]] = {}
     spec = pod.get("spec") or {}
     for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
         for p in c.get("ports") or []:
             if p.get("hostPort"):
                 key = f"{p.get('containerPort')}/{str(p.get('protocol') or 'TCP').lower()}"
-                out[key] = (p.get("hostIP") or "", int(p["hostPort"]))
+                out[key] = ((p["hostIP"], int(p["hostPort"])) if p.get("hostIP")
+                            else int(p["hostPort"]))
     return out
 
 

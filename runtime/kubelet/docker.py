@@ -217,7 +217,8 @@ class DockerRuntime:
                            cri.CONTAINER_TYPE: "podsandbox"}
         return await self._create_and_start(
             engine_name(pod, cri.SANDBOX_NAME, attempt), image=images.PAUSE_IMAGE,
-            labels=labels, host_config=host_config, ports=list(bindings) or None,
+            labels=labels, host_config=host_config,
+            ports=[tuple(k.split("/")) for k in bindings] or None,  # (port, proto)
             hostname=None if host_network else hostname)
 
     async def run_container(self, pod: Obj, sandbox: cri.ContainerInfo,
