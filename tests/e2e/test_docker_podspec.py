@@ -17,21 +17,13 @@ from typing import Any
 import httpx
 from kubernetes import client as k8s
 
-from tests.e2e.dockerpods import (  # noqa: F401 (fixtures)
-    api,
-    cluster,
-    core,
-    engine,
-    events,
-    finished,
-    logs,
-    ns,
-    pod_doc,
-    sh,
-    status,
-    waiting,
-)
+from tests.e2e import dockerpods
+from tests.e2e.dockerpods import core, events, finished, logs, pod_doc, sh, status, waiting
 from tests.helpers import wait_for
+
+# the shared fixtures (one Docker-backed node for the module)
+engine, cluster, api, ns = (dockerpods.engine, dockerpods.cluster, dockerpods.api,
+                            dockerpods.ns)
 
 Obj = dict[str, Any]
 
