@@ -95,21 +95,25 @@ def test_missing_config_map_waits_then_runs(api: k8s.ApiClient, ns: str) -> None
 
 def test_security_context(api: k8s.ApiClient, ns: str) -> None:
     ids = sh("ids", "id -u; id -g; id -G; touch /rootfs-write 2>/dev/null && echo wrote "
-             "|| echo read-only; grep CapEff /proc/self/status",
+             "|| echo read-only; grep CapEff /proc/self/status; "
+             "touch /data/mine && stat -c %g /data /data/mine",
+             volumeMounts=[{"name": "data", "mountPath": "/data"}],
              securityContext={"runAsUser": 1000, "runAsGroup": 3000,
                               "readOnlyRootFilesystem": True,
                               "allowPrivilegeEscalation": False,
                               "capabilities": {"drop": ["ALL"]}})
     core(api).create_namespaced_pod(ns, pod_doc(
-        "sec", ids, securityContext={"fsGroup": 2000, "supplementalGroups": [4000]}))
+        "sec", ids, securityContext={"fsGroup": 2000, "supplementalGroups": [4000]},
+        volumes=[{"name": "data", "emptyDir": {}}]))
     nonroot = sh("app", "true", securityContext={"runAsNonRoot": True})
     core(api).create_namespaced_pod(ns, pod_doc("nonroot", nonroot))
     assert finished(api, ns, "sec")["phase"] == "Succeeded"
-    uid, gid, groups, wrote, caps = logs(api, ns, "sec").split("\n")[:5]
+    uid, gid, groups, wrote, caps, dir_gid, file_gid = logs(api, ns, "sec").split("\n")[:7]
     assert (uid, gid) == ("1000", "3000")
     assert {"2000", "4000"} <= set(groups.split())
     assert wrote == "read-only"
     assert caps.split()[1] == "0000000000000000"
+    assert dir_gid == file_gid == "2000"  # fsGroup owns the volume (setgid directory)
     w = wait_for(lambda: waiting(api, ns, "nonroot", "CreateContainerConfigError"),
                  "runAsNonRoot refused", timeout=30)
     assert w["message"].startswith("container has runAsNonRoot and image will run as root")
