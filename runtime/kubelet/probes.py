@@ -186,6 +186,8 @@ class Prober:
                 return True, ""
         except (TimeoutError, OSError, httpx.HTTPError) as e:
             return False, str(e) or type(e).__name__
+        if "grpc" in probe:  # needs a gRPC client: not a dependency of kapi yet
+            return False, "grpc probes are not supported by this kubelet yet"
         return False, "unsupported probe handler"
 
     async def _http(self, get: Obj, spec: Obj, ip: str, timeout: int) -> tuple[bool, str]:
