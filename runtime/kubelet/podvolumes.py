@@ -3,7 +3,8 @@ termination-message files, under `<root>/pods/<uid>/` as upstream's kubelet lays
 
 It sets volumes up (emptyDir, with medium Memory as a tmpfs; hostPath with its type
 check; configMap/secret/downwardAPI/projected written by runtime/kubelet/atomicwriter.py
-and rewritten in place when their sources change), turns a container's volumeMounts
+and rewritten in place when their sources change, the last three on a tmpfs as upstream
+when the kubelet runs as root), turns a container's volumeMounts
 into bind mounts (subPath, subPathExpr, readOnly), and removes the directory when the
 pod is gone. It reads nothing from the API: the objects arrive as `Sources`. It never
 touches a path outside its root except the hostPath volumes a pod names.
@@ -28,6 +29,8 @@ from runtime.scheduler.quantity import parse
 Obj = dict[str, Any]
 CLUSTER_DOMAIN = "cluster.local"
 HOSTS_HEADER = "# Kubernetes-managed hosts file.\n"
+# upstream keeps these on tmpfs (wrapped in a Memory emptyDir): secrets never touch disk
+IN_MEMORY = ("secret", "projected", "downwardAPI")
 _HOSTS_BASE = ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
                "fe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\n"
                "fe00::2\tip6-allrouters\n")
@@ -91,6 +94,9 @@ class PodVolumes:
         if kind == "emptyDir":
             return self._empty_dir(vol["emptyDir"] or {}, where, allocatable, gid)
         files = payload(pod, vol, sources, allocatable)
+        if kind in IN_MEMORY and self.privileged and not os.path.ismount(where):
+            where.mkdir(parents=True, exist_ok=True)
+            _mount_tmpfs(where, allocatable.get("memory") or "", "0755")
         atomicwriter.write(where, files, gid=gid if self.privileged else None)
         if gid is not None and self.privileged:
             os.chown(where, -1, int(gid))
@@ -105,10 +111,10 @@ class PodVolumes:
                 os.chown(where, -1, int(gid))
                 os.chmod(where, 0o2777)
         if src.get("medium") == "Memory" and self.privileged and not os.path.ismount(where):
-            size = src.get("sizeLimit") or allocatable.get("memory") or ""
-            opts = f"size={int(parse(size))}" if size else "size=64m"
-            subprocess.run(["mount", "-t", "tmpfs", "-o", f"{opts},mode=1777", "tmpfs",
-                            str(where)], check=True, capture_output=True, timeout=10)
+            _mount_tmpfs(where, src.get("sizeLimit") or allocatable.get("memory") or "",
+                         "2777" if gid is not None else "0777")
+            if gid is not None:
+                os.chown(where, -1, int(gid))
         return str(where)
 
     def write_hosts(self, pod: Obj, ip: str) -> str:
@@ -135,11 +141,10 @@ class PodVolumes:
         d = self.pod_dir(uid)
         if not d.exists():
             return
-        empty = d / "volumes" / PLUGIN_DIRS["emptyDir"]
-        for vol in (empty.iterdir() if empty.is_dir() else ()):
-            if os.path.ismount(vol):
-                subprocess.run(["umount", str(vol)], check=False, capture_output=True,
-                               timeout=10)
+        mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+                  if line.split()[1].startswith(f"{d}/")]
+        for m in sorted(mounts, reverse=True):  # tmpfs volumes, deepest first
+            subprocess.run(["umount", m], check=False, capture_output=True, timeout=10)
         shutil.rmtree(d, ignore_errors=True)
 
     def remove_orphans(self, keep: set[str]) -> None:
@@ -147,6 +152,12 @@ class PodVolumes:
         for d in (pods.iterdir() if pods.is_dir() else ()):
             if d.name not in keep:
                 self.remove(d.name)
+
+
+def _mount_tmpfs(where: Path, size: str, mode: str) -> None:
+    opts = f"size={int(parse(size))}" if size else "size=64m"
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"{opts},mode={mode}", "tmpfs",
+                    str(where)], check=True, capture_output=True, timeout=10)
 
 
 def _host_path(src: Obj) -> str:

@@ -46,7 +46,7 @@ def test_every_volume_type(api: k8s.ApiClient, ns: str, tmp_path: Path) -> None:
     _objects(api, ns)
     (tmp_path / "host.txt").write_text("from-host")
     script = " ; ".join([
-        'p() { for f in "$@"; do cat "$f"; echo; done; }', "cat /shared/init.txt", "grep -c ' /mem tmpfs ' /proc/mounts",
+        'p() { for f in "$@"; do cat "$f"; echo; done; }', "cat /shared/init.txt", "grep -c ' /mem tmpfs ' /proc/mounts", "grep -c ' /sec tmpfs ' /proc/mounts",
         "p /host/host.txt /cfg/conf/app.conf", "stat -L -c %a /cfg/conf/app.conf",
         "ls /cfg/conf", "p /sec/token", "stat -L -c %a /sec/token",
         "p /info/labels /all/app.conf /all/token /all/name /single.conf", "ls /by-name", "touch /cfg/x 2>/dev/null || echo cfg-ro",
@@ -84,7 +84,7 @@ def test_every_volume_type(api: k8s.ApiClient, ns: str, tmp_path: Path) -> None:
     st = finished(api, ns, "vols")
     assert st["phase"] == "Succeeded", st
     out = logs(api, ns, "vols").splitlines()
-    assert out == ["from-init", "1", "from-host", "color=blue", "600", "app.conf",
+    assert out == ["from-init", "1", "1", "from-host", "color=blue", "600", "app.conf",
                    "t0ken", "400", 'app="vols"', 'tier="b"', "color=blue", "t0ken", "vols",
                    "color=blue", "file", "cfg-ro", "host-ro"], out
 
