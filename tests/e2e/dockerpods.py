@@ -1,13 +1,10 @@
 """Shared fixtures for the pod-spec tests on one Docker-backed node: the cluster (`kapi up
 --nodes 1`), the Python client, a namespace per test, small pod builders, and the
 clean-up of everything the cluster made (its containers by cluster label, and its
-kubelet directory under $TMPDIR, tmpfs volumes unmounted first)."""
+kubelet directories under $TMPDIR, tmpfs volumes unmounted first)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -16,7 +13,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from tests.conftest import Server, start_server, stop_server
-from tests.dockerenv import remove_cluster_containers, require_docker
+from tests.dockerenv import kubelet_dir, remove_cluster_containers, require_docker
 from tests.helpers import api_for, namespace, wait_for
 
 Obj = dict[str, Any]
@@ -24,16 +21,7 @@ NODE = "kapi-node-1"
 
 
 def kubelet_root(cluster_uid: str) -> Path:
-    return Path(tempfile.gettempdir()) / "kapi-kubelet" / cluster_uid / NODE
-
-
-def _remove_root(cluster_uid: str) -> None:
-    root = kubelet_root(cluster_uid).parent
-    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
-              if line.split()[1].startswith(str(root) + "/")]
-    for m in sorted(mounts, reverse=True):
-        subprocess.run(["umount", m], check=False, capture_output=True, timeout=10)
-    shutil.rmtree(root, ignore_errors=True)
+    return kubelet_dir(cluster_uid) / NODE
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +43,7 @@ def cluster(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         yield s
     finally:
         stop_server(s.proc)
-        remove_cluster_containers(engine, uid)
-        _remove_root(uid)
+        remove_cluster_containers(engine, uid)  # and the kubelet's directories
 
 
 @pytest.fixture(scope="module")
