@@ -3,18 +3,21 @@
 with its type check, configMap (items, modes), secret (defaultMode), downwardAPI,
 projected, subPath and subPathExpr, readOnly mounts; a configMap volume updating in
 place (upstream's ..data layout), FailedMount while a ConfigMap is missing, and the
-pod's directory removed with the pod.
+pod's directory removed with the pod; and a ConfigMap made with real kubectl (1.27 and
+1.33) read as files and env.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client as k8s
 
+from tests.conftest import Kubectl
 from tests.e2e import dockerpods
 from tests.e2e.dockerpods import (
     cluster_uid,
@@ -157,3 +160,18 @@ def test_pod_directory_goes_with_the_pod(api: k8s.ApiClient, ns: str) -> None:
     core(api).delete_namespaced_pod("tidy", ns)
     wait_for(lambda: not pod_dir.exists(), "the pod's directory to go", timeout=30)
     assert str(mem) not in Path("/proc/mounts").read_text()
+
+
+def test_kubectl_config_map_as_files_and_env(kctl: Kubectl, ns: str) -> None:
+    name = f"kc-{kctl.version.replace('.', '')}"
+    kctl("create", "configmap", "settings", "-n", ns, "--from-literal=mode=fast",
+         "--from-literal=level=3")
+    app = sh("app", "cat /etc/settings/mode; echo; echo level=$LEVEL",
+             env=[{"name": "LEVEL", "valueFrom": {"configMapKeyRef": {
+                 "name": "settings", "key": "level"}}}],
+             volumeMounts=[{"name": "s", "mountPath": "/etc/settings"}])
+    doc = pod_doc(name, app, volumes=[{"name": "s", "configMap": {"name": "settings"}}])
+    kctl("apply", "-n", ns, "-f", "-", input=json.dumps(doc))
+    kctl("wait", "-n", ns, f"pod/{name}", "--for=jsonpath={.status.phase}=Succeeded",
+         "--timeout=60s", timeout=90)
+    assert kctl("logs", "-n", ns, name).split() == ["fast", "level=3"]
