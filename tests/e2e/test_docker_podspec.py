@@ -4,7 +4,8 @@ resourceFieldRef, service links, `$(VAR)` expansion in values, command and args)
 CreateContainerConfigError for a missing ConfigMap and for runAsNonRoot on a root
 image, securityContext (user, groups, read-only root), lifecycle hooks (postStart seen
 by the container, preStop before SIGTERM), startup probes, termination messages (file
-and FallbackToLogsOnError), the managed /etc/hosts and a hostPort on the node.
+and FallbackToLogsOnError), the managed /etc/hosts, a hostPort on the node, and
+stdin/tty/stdinOnce as the engine sees them.
 """
 
 from __future__ import annotations
@@ -217,3 +218,18 @@ def _get(url: str) -> str | None:
         return httpx.get(url, timeout=2).text
     except httpx.HTTPError:
         return None
+
+
+def test_stdin_tty_and_stdin_once_reach_the_engine(api: k8s.ApiClient, ns: str,
+                                                   engine: Any) -> None:
+    once = sh("once", "sleep 300", stdin=True, stdinOnce=True, tty=True)
+    kept = sh("kept", "sleep 300", stdin=True)
+    core(api).create_namespaced_pod(ns, pod_doc("tty", once, kept, policy="Always"))
+    wait_for(lambda: status(api, ns, "tty").get("phase") == "Running", "tty to run")
+    ids = {c["name"]: c["containerID"].removeprefix("docker://")
+           for c in status(api, ns, "tty")["containerStatuses"]}
+    config = {n: engine.api.inspect_container(cid)["Config"] for n, cid in ids.items()}
+    assert (config["once"]["OpenStdin"], config["once"]["StdinOnce"],
+            config["once"]["Tty"]) == (True, True, True)
+    assert (config["kept"]["OpenStdin"], config["kept"]["StdinOnce"],
+            config["kept"]["Tty"]) == (True, False, False)
