@@ -5,7 +5,9 @@ and periodic node status, the watch of pods bound to this node, the relist of th
 containers every second (upstream's PLEG) that wakes the pods whose containers changed,
 one worker per pod running runtime/kubelet/podworker.py's sync, adoption of the
 containers a previous run left (the runtime's labels are the truth), the removal of
-containers whose pod is gone, and the readiness probes (runtime/kubelet/probes.py).
+containers (and pod directories) whose pod is gone, the probes (runtime/kubelet/probes.py),
+the watches of ConfigMaps, Secrets and Services that pods' env and volumes read (a change
+wakes the pods referring to it), and the node's pressure conditions at each heartbeat.
 It is an API client: it never imports kapi/.
 """
 
