@@ -6,6 +6,10 @@ made (by the cluster label kapi stamps on them, never by name patterns)."""
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,11 +45,28 @@ def cluster_containers(client: Any, cluster_uid: str, **labels: str) -> list[Any
 
 
 def remove_cluster_containers(client: Any, cluster_uid: str) -> int:
-    """Remove every container the cluster `cluster_uid` made; returns how many."""
+    """Remove every container the cluster `cluster_uid` made, and its nodes' kubelet
+    directories; returns how many containers."""
     found = cluster_containers(client, cluster_uid)
     for c in found:
         try:
             c.remove(force=True, v=True)
         except Exception:  # already going away
             pass
+    remove_kubelet_dirs(cluster_uid)
     return len(found)
+
+
+def kubelet_dir(cluster_uid: str) -> Path:
+    """Where the cluster's Docker nodes keep pod directories (their default root)."""
+    return Path(tempfile.gettempdir()) / "kapi-kubelet" / cluster_uid
+
+
+def remove_kubelet_dirs(cluster_uid: str) -> None:
+    """The pods' directories a stopped cluster left (tmpfs volumes unmounted first)."""
+    root = kubelet_dir(cluster_uid)
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+              if line.split()[1].startswith(f"{root}/")]
+    for m in sorted(mounts, reverse=True):
+        subprocess.run(["umount", m], check=False, capture_output=True, timeout=10)
+    shutil.rmtree(root, ignore_errors=True)

@@ -1,8 +1,9 @@
 """A pod's container spec turned into what the runtime creates: pure functions.
 
 It owns upstream's rules for command/args against the image's entrypoint, environment
-variables (value, fieldRef, resourceFieldRef) with `$(VAR)` expansion, workingDir,
-cpu/memory limits as cgroup settings, and the labels that tie a container to its pod.
+variables (value, fieldRef, resourceFieldRef, ConfigMap/Secret keys, envFrom and service
+links, via runtime/kubelet/envsources.py) with `$(VAR)` expansion, workingDir, cpu/memory
+limits as cgroup settings, hostPorts, and the labels that tie a container to its pod.
 It must never do I/O: the pod IP and host IP arrive as arguments.
 """
 
@@ -13,6 +14,8 @@ import re
 from typing import Any
 
 from runtime.kubelet import cri
+from runtime.kubelet.envsources import Sources, env_from, key_ref, service_env
+from runtime.kubelet.security import Settings
 from runtime.scheduler.quantity import milli, parse
 
 Obj = dict[str, Any]
@@ -59,19 +62,38 @@ def resource_value(container: Obj, ref: Obj, node_allocatable: dict[str, str]) -
 
 
 def environment(pod: Obj, container: Obj, *, pod_ip: str, host_ip: str,
-                node_allocatable: dict[str, str] | None = None) -> dict[str, str]:
-    env: dict[str, str] = {}
+                node_allocatable: dict[str, str] | None = None,
+                sources: Sources | None = None, warnings: list[str] | None = None
+                ) -> dict[str, str]:
+    """Upstream's order: envFrom, then env in order (a value's `$(VAR)` sees what came
+    before and the service variables), then the service variables not set already.
+    Raises ConfigError when a required ConfigMap/Secret (key) is absent."""
+    sources = sources or Sources()
+    ns = (pod.get("metadata") or {}).get("namespace", "")
+    spec = pod.get("spec") or {}
+    services = service_env(sources.services, ns, spec.get("enableServiceLinks", True)
+                           is not False)
+    env, invalid = env_from(container, sources, ns)
+    if warnings is not None:
+        warnings += invalid
     for var in container.get("env") or []:
         name, source = var.get("name", ""), var.get("valueFrom") or {}
+        value: str | None
         if "fieldRef" in source:
-            env[name] = field_value(pod, source["fieldRef"].get("fieldPath", ""),
-                                    pod_ip=pod_ip, host_ip=host_ip)
+            value = field_value(pod, source["fieldRef"].get("fieldPath", ""),
+                                pod_ip=pod_ip, host_ip=host_ip)
         elif "resourceFieldRef" in source:
-            env[name] = resource_value(container, source["resourceFieldRef"],
-                                       node_allocatable or {})
-        elif not source:
-            env[name] = expand(str(var.get("value", "")), env)
-    return env
+            value = resource_value(container, source["resourceFieldRef"],
+                                   node_allocatable or {})
+        elif "configMapKeyRef" in source:
+            value = key_ref(source["configMapKeyRef"], "ConfigMap", sources, ns)
+        elif "secretKeyRef" in source:
+            value = key_ref(source["secretKeyRef"], "Secret", sources, ns)
+        else:
+            value = expand(str(var.get("value", "")), services | env)
+        if value is not None:
+            env[name] = value
+    return services | env
 
 
 def command_line(container: Obj, env: dict[str, str]) -> tuple[list[str] | None,
@@ -105,9 +127,17 @@ def pod_labels(pod: Obj, node: str) -> dict[str, str]:
 
 def container_config(pod: Obj, container: Obj, *, node: str, attempt: int, init: bool,
                      pod_ip: str, host_ip: str,
-                     node_allocatable: dict[str, str] | None = None) -> cri.ContainerConfig:
-    env = environment(pod, container, pod_ip=pod_ip, host_ip=host_ip,
-                      node_allocatable=node_allocatable)
+                     node_allocatable: dict[str, str] | None = None,
+                     sources: Sources | None = None,
+                     warnings: list[str] | None = None,
+                     env: dict[str, str] | None = None,
+                     binds: list[str] | None = None,
+                     security: Settings | None = None,
+                     termination_log: str = "") -> cri.ContainerConfig:
+    if env is None:
+        env = environment(pod, container, pod_ip=pod_ip, host_ip=host_ip,
+                          node_allocatable=node_allocatable, sources=sources,
+                          warnings=warnings)
     entrypoint, cmd = command_line(container, env)
     memory, quota, shares = cgroup_limits(container)
     labels = pod_labels(pod, node) | {cri.CONTAINER_NAME: container["name"],
@@ -115,12 +145,36 @@ def container_config(pod: Obj, container: Obj, *, node: str, attempt: int, init:
                                       cri.CONTAINER_TYPE: "container"}
     if init:
         labels[cri.INIT] = "true"
+    binds = list(binds or [])
+    if termination_log:
+        labels[cri.TERMINATION_LOG] = termination_log
+        labels[cri.TERMINATION_POLICY] = container.get("terminationMessagePolicy") or "File"
+        binds.append(f"{termination_log}:"
+                     f"{container.get('terminationMessagePath') or '/dev/termination-log'}")
+    sec = security or Settings()
     return cri.ContainerConfig(
         name=container["name"], image=container.get("image", ""), labels=labels,
         entrypoint=entrypoint, cmd=cmd, env=env,
         working_dir=container.get("workingDir", ""), memory_limit=memory,
         cpu_quota=quota, cpu_shares=shares, tty=bool(container.get("tty")),
-        stdin=bool(container.get("stdin")))
+        stdin=bool(container.get("stdin")), stdin_once=bool(container.get("stdinOnce")),
+        binds=binds, user=sec.user, group_add=sec.group_add,
+        read_only_rootfs=sec.read_only_rootfs, privileged=sec.privileged,
+        cap_add=sec.cap_add, cap_drop=sec.cap_drop, no_new_privileges=sec.no_new_privileges)
+
+
+def host_ports(pod: Obj) -> dict[str, int | tuple[str, int]]:
+    """hostPort publications for the sandbox: "port/proto" -> host port, or (host IP,
+    host port) when the port names one address."""
+    out: dict[str, int | tuple[str, int]] = {}
+    spec = pod.get("spec") or {}
+    for c in (spec.get("initContainers") or []) + (spec.get("containers") or []):
+        for p in c.get("ports") or []:
+            if p.get("hostPort"):
+                key = f"{p.get('containerPort')}/{str(p.get('protocol') or 'TCP').lower()}"
+                out[key] = ((p["hostIP"], int(p["hostPort"])) if p.get("hostIP")
+                            else int(p["hostPort"]))
+    return out
 
 
 def engine_name(pod: Obj, container: str, attempt: int) -> str:

@@ -25,6 +25,8 @@ CONTAINER_TYPE = "io.kubernetes.docker.type"  # podsandbox | container
 INIT = "dev.kapi.init"                         # "true" on init containers
 NODE = "dev.kapi.node"
 CLUSTER = "dev.kapi.cluster"                   # the uid of the cluster's kube-system namespace
+TERMINATION_LOG = "dev.kapi.termination-log"   # the host file behind the message path
+TERMINATION_POLICY = "dev.kapi.termination-policy"
 SANDBOX_NAME = "POD"
 
 
@@ -48,6 +50,7 @@ class ContainerInfo:
     finished_ts: float = 0.0   # finished_at as epoch seconds (back-off arithmetic)
     ip: str = ""         # sandboxes: the pod IP
     init: bool = False
+    message: str = ""    # exited: the termination message (file, or logs on error)
     labels: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -74,6 +77,15 @@ class ContainerConfig:
     cpu_shares: int = 0
     tty: bool = False
     stdin: bool = False
+    stdin_once: bool = False
+    binds: list[str] = field(default_factory=list)        # "host:container[:ro]"
+    user: str = ""                                        # "uid[:gid]"
+    group_add: list[str] = field(default_factory=list)
+    read_only_rootfs: bool = False
+    privileged: bool = False
+    cap_add: list[str] = field(default_factory=list)
+    cap_drop: list[str] = field(default_factory=list)
+    no_new_privileges: bool = False
 
 
 class ImageMissing(Exception):
@@ -84,6 +96,7 @@ class ContainerRuntime(Protocol):
     async def version(self) -> str: ...                       # "docker://20.10.24"
     async def images(self) -> list[Obj]: ...                  # node.status.images entries
     async def image_id(self, image: str) -> str: ...          # raises ImageMissing
+    async def image_user(self, image: str) -> str: ...        # the image's USER ("": root)
     async def list_containers(self, pod_uid: str = "") -> list[ContainerInfo]: ...
     async def run_sandbox(self, pod: Obj, labels: dict[str, str], *, attempt: int,
                           host_network: bool) -> ContainerInfo: ...

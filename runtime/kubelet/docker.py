@@ -11,6 +11,7 @@ lists or removes containers carrying its node's label.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import functools
 import ipaddress
@@ -21,10 +22,11 @@ import docker
 import docker.errors
 
 from runtime.kubelet import cri, images
-from runtime.kubelet.containerspec import engine_name
+from runtime.kubelet.containerspec import engine_name, host_ports
 
 Obj = dict[str, Any]
 T = TypeVar("T")
+MESSAGE_BYTES = 4096
 _ZERO = "0001-01-01T00:00:00Z"
 
 
@@ -120,6 +122,10 @@ class DockerRuntime:
                  "sizeBytes": int(img.get("Size") or 0)} for img in found
                 if img.get("RepoTags") and img["RepoTags"] != ["<none>:<none>"]]
 
+    async def image_user(self, image: str) -> str:
+        doc = await self._call(self._client.api.inspect_image, image_ref(image))
+        return str((doc.get("Config") or {}).get("User") or "")
+
     async def image_id(self, image: str) -> str:
         try:
             doc = await self._call(self._client.api.inspect_image, image_ref(image))
@@ -159,8 +165,29 @@ class DockerRuntime:
             return None
 
     async def inspect(self, container_id: str) -> cri.ContainerInfo:
-        return info_from_inspect(await self._call(self._client.api.inspect_container,
+        info = info_from_inspect(await self._call(self._client.api.inspect_container,
                                                   container_id))
+        if info.state == "exited" and info.labels.get(cri.TERMINATION_LOG):
+            info = dataclasses.replace(info, message=await self._call(
+                self._termination_message, info))
+        return info
+
+    def _termination_message(self, info: cri.ContainerInfo) -> str:
+        """The file's first 4096 bytes; with FallbackToLogsOnError and an empty file
+        after a failure, the log's last 80 lines, at most 2048 bytes (upstream's)."""
+        try:
+            with open(info.labels[cri.TERMINATION_LOG], "rb") as f:
+                text = f.read(MESSAGE_BYTES)
+        except OSError:
+            text = b""
+        if (not text and info.exit_code != 0 and
+                info.labels.get(cri.TERMINATION_POLICY) == "FallbackToLogsOnError"):
+            try:
+                text = self._client.api.logs(info.id, stdout=True, stderr=True,
+                                             tail=80)[-2048:]
+            except docker.errors.APIError:
+                text = b""
+        return text.decode(errors="replace")
 
     async def _create_and_start(self, name: str, **kw: Any) -> cri.ContainerInfo:
         api = self._client.api
@@ -182,13 +209,16 @@ class DockerRuntime:
                           host_network: bool) -> cri.ContainerInfo:
         spec = pod.get("spec") or {}
         hostname = (spec.get("hostname") or pod["metadata"]["name"])[:63]
+        bindings = host_ports(pod) if not host_network else {}
         host_config = self._client.api.create_host_config(
-            ipc_mode="shareable", network_mode="host" if host_network else "bridge")
+            ipc_mode="shareable", network_mode="host" if host_network else "bridge",
+            port_bindings=bindings or None)
         labels = labels | {cri.CONTAINER_NAME: cri.SANDBOX_NAME, cri.RESTART_COUNT: str(attempt),
                            cri.CONTAINER_TYPE: "podsandbox"}
         return await self._create_and_start(
             engine_name(pod, cri.SANDBOX_NAME, attempt), image=images.PAUSE_IMAGE,
             labels=labels, host_config=host_config,
+            ports=[tuple(k.split("/")) for k in bindings] or None,  # (port, proto)
             hostname=None if host_network else hostname)
 
     async def run_container(self, pod: Obj, sandbox: cri.ContainerInfo,
@@ -199,13 +229,18 @@ class DockerRuntime:
             network_mode=joined, ipc_mode=joined, pid_mode=joined if share_pid else None,
             mem_limit=config.memory_limit or None, cpu_period=100_000 if config.cpu_quota
             else None, cpu_quota=config.cpu_quota or None,
-            cpu_shares=config.cpu_shares or None)
+            cpu_shares=config.cpu_shares or None, binds=config.binds or None,
+            group_add=config.group_add or None, read_only=config.read_only_rootfs or None,
+            privileged=config.privileged, cap_add=config.cap_add or None,
+            cap_drop=config.cap_drop or None,
+            security_opt=["no-new-privileges"] if config.no_new_privileges else None)
         return await self._create_and_start(
             engine_name(pod, config.name, attempt), image=image_ref(config.image),
             labels=config.labels, host_config=host_config, entrypoint=config.entrypoint,
             command=config.cmd, environment=config.env,
             working_dir=config.working_dir or None, tty=config.tty,
-            stdin_open=config.stdin)
+            stdin_open=config.stdin, detach=not config.stdin_once,  # (StdinOnce follows)
+            user=config.user or None)
 
     async def stop_container(self, container_id: str, grace_seconds: int) -> None:
         """SIGTERM, then SIGKILL after the grace period (Docker's stop)."""

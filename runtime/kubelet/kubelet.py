@@ -5,7 +5,9 @@ and periodic node status, the watch of pods bound to this node, the relist of th
 containers every second (upstream's PLEG) that wakes the pods whose containers changed,
 one worker per pod running runtime/kubelet/podworker.py's sync, adoption of the
 containers a previous run left (the runtime's labels are the truth), the removal of
-containers whose pod is gone, and the readiness probes (runtime/kubelet/probes.py).
+containers (and pod directories) whose pod is gone, the probes (runtime/kubelet/probes.py),
+the watches of ConfigMaps, Secrets and Services that pods' env and volumes read (a change
+wakes the pods referring to it), and the node's pressure conditions at each heartbeat.
 It is an API client: it never imports kapi/.
 """
 
@@ -13,18 +15,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
+import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import httpx
 
 from runtime.client.events import EventRecorder
 from runtime.client.informer import Informer
-from runtime.client.resources import LEASES, NODES, PODS
+from runtime.client.resources import CONFIGMAPS, LEASES, NODES, PODS, SECRETS, SERVICES
 from runtime.client.rest import ApiError, Client
-from runtime.kubelet import cri, nodeinfo, server, simnode
+from runtime.kubelet import cri, hooks, nodeinfo, pressure, server, simnode
+from runtime.kubelet.envsources import Sources, referenced
+from runtime.kubelet.podvolumes import PodVolumes
 from runtime.kubelet.podworker import PodSyncer, rfc3339
 from runtime.kubelet.probes import Prober
 
@@ -42,6 +49,7 @@ class KubeletConfig:
     lease_interval: float = 10.0
     lease_duration: int = 40
     status_interval: float = 60.0
+    root_dir: str = ""                # pods' volumes and files; "": a directory in $TMPDIR
 
 
 @dataclass
@@ -61,7 +69,15 @@ class DockerKubelet:
         self.informer = Informer(client, PODS, field_selector=f"spec.nodeName={self.name}")
         self.workers: dict[str, _Worker] = {}
         self.events = EventRecorder(client, "kubelet", host=self.name)
-        self.prober = Prober(runtime, on_change=self._wake, clock=clock, report=self._report)
+        self.prober = Prober(runtime, on_change=self._wake, clock=clock, report=self._report,
+                             stopper=self._stop_container)
+        # what pods refer to: env sources, configMap/secret volumes, service links
+        self.refs = {gvr.resource: Informer(client, gvr)
+                     for gvr in (CONFIGMAPS, SECRETS, SERVICES)}
+        # several clusters' nodes share this host: the default root names the cluster
+        self.volumes = PodVolumes(Path(config.root_dir) if config.root_dir else
+                                  Path(tempfile.gettempdir()) / "kapi-kubelet" /
+                                  getattr(runtime, "cluster", "cluster") / self.name)
         self.host_ip = "127.0.0.1"
         self.port = config.port
         self.syncer: PodSyncer | None = None
@@ -70,6 +86,8 @@ class DockerKubelet:
         self._node_uid = ""
         self._relist_lock = asyncio.Lock()
         self._server_stop = asyncio.Event()
+        self._posted: dict[str, str] = {"MemoryPressure": "False", "DiskPressure": "False",
+                                         "PIDPressure": "False"}
         self._synced = False  # no pod is synced before the informer has listed them all
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -81,12 +99,20 @@ class DockerKubelet:
         allocatable = dict(node.get("status", {}).get("allocatable") or {})
         self.syncer = PodSyncer(self.client, self.runtime, self.events, self.name,
                                 self.host_ip, allocatable, self.pods, self._containers,
-                                self.relist_pod, self.prober.ready_ids, self.clock)
+                                self.relist_pod, self.prober.ready_ids, self.clock,
+                                self.sources, self.volumes, self.prober.unstarted_ids)
         await self._renew_lease()
         await self.relist()  # what a previous run left, before any pod is synced
         self.informer.add_handler(self._on_pod)
+        for resource, inf in self.refs.items():
+            if resource != "services":  # service links are read at container start only
+                inf.add_handler(functools.partial(self._on_ref, resource == "secrets"))
+            inf.start()
         self.informer.start()
-        await asyncio.wait_for(self.informer.synced.wait(), 60)
+        for inf in (self.informer, *self.refs.values()):
+            await asyncio.wait_for(inf.synced.wait(), 60)
+        await asyncio.to_thread(self.volumes.remove_orphans,
+                                set(self.pods) | set(self.by_uid))
         self._synced = True
         for uid in set(self.pods) | set(self.by_uid):
             self._wake(uid)
@@ -113,6 +139,8 @@ class DockerKubelet:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.prober.stop()
         await self.informer.stop()
+        for inf in self.refs.values():
+            await inf.stop()
 
     # -- node ----------------------------------------------------------------------------
     async def _register(self, subnet: str) -> Obj:
@@ -135,20 +163,27 @@ class DockerKubelet:
         return node
 
     async def _heartbeat(self) -> None:
+        """The Lease every lease_interval; the node status (conditions from the host's
+        figures, images) every status_interval, or at once when a condition flips."""
         last_status = self.clock()
         while True:
             await asyncio.sleep(self.config.lease_interval)
             try:
                 await self._renew_lease()
-                if self.clock() - last_status >= self.config.status_interval:
-                    await self._post_status()
-                    last_status = self.clock()
-            except (ApiError, httpx.HTTPError) as e:
+                figures = await asyncio.to_thread(pressure.host_figures,
+                                                  str(self.volumes.root))
+                flipped = {k: "True" if v else "False" for k, v in
+                           pressure.pressures(figures).items() if k != "Ready"}
+                if (self.clock() - last_status >= self.config.status_interval or
+                        flipped != self._posted):
+                    await self._post_status(figures)
+                    self._posted, last_status = flipped, self.clock()
+            except (ApiError, httpx.HTTPError, OSError) as e:
                 log.warning("kubelet %s: heartbeat failed: %s", self.name, e)
 
-    async def _post_status(self) -> None:
+    async def _post_status(self, figures: pressure.Figures) -> None:
         current = await self.client.get(NODES, self.name)
-        patch = simnode.status_conditions_patch(current, rfc3339(self.clock()))
+        patch = pressure.conditions_patch(current, figures, rfc3339(self.clock()))
         patch["status"]["images"] = await self.runtime.images()
         await self.client.patch(NODES, self.name, patch, subresource="status")
 
@@ -228,8 +263,37 @@ class DockerKubelet:
             except Exception as e:  # the engine went away for a moment: try again
                 log.warning("kubelet %s: listing containers failed: %r", self.name, e)
 
+    def sources(self, pod: Obj) -> Sources:
+        """The ConfigMaps, Secrets and Services a pod sees, from the informers' caches."""
+        ns = pod["metadata"].get("namespace", "")
+        cms, secrets = referenced(pod)
+        cm_store, secret_store = self.refs["configmaps"], self.refs["secrets"]
+        services = self.refs["services"].list(ns) + [
+            s for s in [self.refs["services"].get("default/kubernetes")] if s]
+        return Sources(configmaps={n: cm_store.get(f"{ns}/{n}") for n in cms},
+                       secrets={n: secret_store.get(f"{ns}/{n}") for n in secrets},
+                       services=services)
+
+    def _on_ref(self, secret: bool, event: str, old: Obj | None, new: Obj | None) -> None:
+        """A ConfigMap or Secret changed: wake the pods that refer to it (their volumes
+        are rewritten in place, waiting containers retry)."""
+        obj = new or old
+        if obj is None or not self._synced:
+            return
+        meta = obj["metadata"]
+        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        for uid, pod in list(self.pods.items()):
+            if pod["metadata"].get("namespace") == ns and name in referenced(pod)[secret]:
+                self._wake(uid)
+
+    async def _stop_container(self, pod: Obj, spec: Obj, c: cri.ContainerInfo,
+                              grace: int) -> None:
+        ip = next((x.ip for x in self.by_uid.get(c.pod_uid, ()) if x.sandbox and x.ip), "")
+        await hooks.stop(self.runtime, pod, spec, c, ip, grace, self._report)
+
     async def _report(self, pod: Obj, reason: str, message: str) -> None:
-        kind = "Warning" if reason == "Unhealthy" else "Normal"
+        kind = "Warning" if reason in ("Unhealthy", "FailedPreStopHook",
+                                       "FailedPostStartHook") else "Normal"
         await self.events.event(pod, kind, reason, message)
 
     def _wake(self, uid: str) -> None:

@@ -24,6 +24,7 @@ class Observed:
     now: str
     waiting: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> reason, msg
     ready: frozenset[str] = frozenset()  # ids of running containers that pass readiness
+    unstarted: frozenset[str] = frozenset()  # running ids whose startup probe has not passed
 
 
 def terminated(c: ContainerInfo) -> Obj:
@@ -31,8 +32,11 @@ def terminated(c: ContainerInfo) -> Obj:
         return {"exitCode": 128, "reason": "StartError", "startedAt": None,
                 "finishedAt": c.created_at, "containerID": f"docker://{c.id}"}
     reason = "OOMKilled" if c.oom_killed else ("Completed" if c.exit_code == 0 else "Error")
-    return {"exitCode": c.exit_code, "reason": reason, "startedAt": c.started_at,
-            "finishedAt": c.finished_at, "containerID": f"docker://{c.id}"}
+    out: Obj = {"exitCode": c.exit_code, "reason": reason, "startedAt": c.started_at,
+                "finishedAt": c.finished_at, "containerID": f"docker://{c.id}"}
+    if c.message:
+        out["message"] = c.message
+    return out
 
 
 def container_status(spec: Obj, insts: list[ContainerInfo], init: bool, obs: Observed,
@@ -41,7 +45,8 @@ def container_status(spec: Obj, insts: list[ContainerInfo], init: bool, obs: Obs
     previous = insts[-2] if len(insts) > 1 else None
     st: Obj = {"name": spec["name"], "image": spec.get("image", ""), "imageID": "",
                "ready": False, "restartCount": current.attempt if current else 0,
-               "started": bool(current and current.running), "lastState": {}}
+               "started": bool(current and current.running and
+                               current.id not in obs.unstarted), "lastState": {}}
     if current is not None:
         st["imageID"], st["containerID"] = current.image_id, f"docker://{current.id}"
     waiting = obs.waiting.get(spec["name"])

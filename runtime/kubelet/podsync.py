@@ -111,7 +111,7 @@ def _plan_one(pod: Obj, c: Obj, insts: list[ContainerInfo], policy: str, init: b
                                 f"container={c['name']} pod={pod_ref(pod)}")
         p.wake(finished + delay)
         return
-    backoff.next(key, finished)
+    backoff.next(key, now)  # upstream stamps the restart time: 10 min of running resets
     p.start.append((c, current.attempt + 1, init))
 
 

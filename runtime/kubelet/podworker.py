@@ -20,14 +20,18 @@ from typing import Any, Awaitable, Callable
 from runtime.client.events import EventRecorder
 from runtime.client.resources import PODS
 from runtime.client.rest import ApiError, Client
-from runtime.kubelet import containerspec, cri, podsync
+from runtime.kubelet import containerspec, cri, hooks, podsync, security
 from runtime.kubelet.backoff import Backoff
+from runtime.kubelet.envsources import ConfigError, Sources
 from runtime.kubelet.podreport import Observed, pod_status
+from runtime.kubelet.podvolumes import PodVolumes, binds
+from runtime.kubelet.volumes import ATOMIC, MountError, kind_of
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
+RETRY = 2.0  # seconds before a failed mount or container config is tried again
 
 
 def rfc3339(t: float) -> str:
@@ -53,6 +57,9 @@ class PodSyncer:
     relist: Callable[[str], Awaitable[None]]  # re-read one pod's containers
     ready: Callable[[str], frozenset[str]]  # uid -> ids passing readiness
     clock: Callable[[], float]
+    sources: Callable[[Obj], Sources]   # the ConfigMaps/Secrets/Services a pod refers to
+    volumes: PodVolumes
+    unstarted: Callable[[str], frozenset[str]] = lambda uid: frozenset()  # startup probes
     # pods acting at once: no more than the engine's threads, so that pods started
     # together come up one after another instead of all at the end (first come first)
     start_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(6))
@@ -60,6 +67,7 @@ class PodSyncer:
     image_backoff: Backoff = field(default_factory=Backoff)
     image_waiting: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
     written: dict[str, Obj] = field(default_factory=dict)  # uid -> last status written
+    mounted: dict[str, dict[str, str]] = field(default_factory=dict)  # uid -> volume paths
 
     async def sync(self, uid: str) -> SyncResult:
         pod = self.pods.get(uid)
@@ -73,6 +81,10 @@ class PodSyncer:
             return SyncResult(done=True)
         now = self.clock()
         plan = podsync.plan(pod, self.containers(uid), self.crash_backoff, now)
+        if (pod.get("status") or {}).get("phase") not in TERMINAL and \
+                not await self._mount(pod):
+            plan.start_sandbox, plan.start = None, []  # ContainerCreating until mounted
+            plan.wake(now + RETRY)
         acted = await self._act(pod, plan)
         if acted:
             await self.relist(uid)
@@ -83,9 +95,24 @@ class PodSyncer:
             pod = {**pod, "status": status}
             self.pods[uid] = pod
         for waits in self.image_waiting.get(uid, {}).values():
-            if waits[0] == "ErrImagePull":
-                result.resync_at = min(result.resync_at or now + 1, now + 1)
+            if waits[0] in ("ErrImagePull", "CreateContainerConfigError"):
+                result.resync_at = min(result.resync_at or now + RETRY, now + RETRY)
         return result
+
+    async def _mount(self, pod: Obj) -> bool:
+        """Set the pod's volumes up, or bring them up to date (configMap, secret and
+        downwardAPI contents change in place); False after a FailedMount event."""
+        uid = pod["metadata"]["uid"]
+        vols = (pod.get("spec") or {}).get("volumes") or []
+        if not vols and uid in self.mounted:
+            return True
+        try:
+            self.mounted[uid] = await asyncio.to_thread(
+                self.volumes.setup, pod, self.sources(pod), self.allocatable)
+        except MountError as e:
+            await self.events.warning(pod, "FailedMount", str(e))
+            return False
+        return True
 
     # -- acting on the plan --------------------------------------------------------------
     async def _act(self, pod: Obj, plan: podsync.Plan) -> bool:
@@ -117,9 +144,21 @@ class PodSyncer:
             await self._start(pod, boxes[-1], c, attempt, init)
 
     async def _stop(self, pod: Obj, c: cri.ContainerInfo, grace: int) -> None:
-        if not c.sandbox:
-            await self.events.normal(pod, "Killing", f"Stopping container {c.name}")
-        await self.runtime.stop_container(c.id, grace)
+        if c.sandbox:
+            await self.runtime.stop_container(c.id, grace)
+            return
+        await self.events.normal(pod, "Killing", f"Stopping container {c.name}")
+        await hooks.stop(self.runtime, pod, _spec_of(pod, c), c, self._pod_ip(pod), grace,
+                         self._event)
+
+    async def _event(self, pod: Obj, reason: str, message: str) -> None:
+        await self.events.warning(pod, reason, message)
+
+    def _pod_ip(self, pod: Obj) -> str:
+        boxes = podsync.sandboxes(self.containers(pod["metadata"]["uid"]))
+        if (pod.get("spec") or {}).get("hostNetwork"):
+            return self.host_ip
+        return next((b.ip for b in reversed(boxes) if b.ip), "")
 
     async def _image_ready(self, pod: Obj, c: Obj) -> bool:
         """Whether the image is on the node; else the container waits as upstream's
@@ -155,26 +194,61 @@ class PodSyncer:
                      init: bool) -> None:
         if not await self._image_ready(pod, c):
             return
-        spec = pod.get("spec") or {}
-        config = containerspec.container_config(
-            pod, c, node=self.node, attempt=attempt, init=init, pod_ip=sandbox.ip or
-            (self.host_ip if spec.get("hostNetwork") else ""), host_ip=self.host_ip,
-            node_allocatable=self.allocatable)
         try:
-            await self.runtime.run_container(pod, sandbox, config, attempt=attempt,
-                                             share_pid=bool(spec.get("shareProcessNamespace")))
+            config = await self._config(pod, sandbox, c, attempt, init)
+        except (ConfigError, MountError) as e:
+            self.image_waiting.setdefault(pod["metadata"]["uid"], {})[c["name"]] = (
+                "CreateContainerConfigError", str(e))
+            await self.events.warning(pod, "Failed", f"Error: {e}")
+            return
+        try:
+            info = await self.runtime.run_container(
+                pod, sandbox, config, attempt=attempt,
+                share_pid=bool((pod.get("spec") or {}).get("shareProcessNamespace")))
         except Exception as e:  # the engine refused (bad command, bad limits): as upstream
             await self.events.warning(pod, "Failed", f"Error: {e}")
             raise
         await self.events.normal(pod, "Created", f"Created container: {c['name']}")
         await self.events.normal(pod, "Started", f"Started container: {c['name']}")
+        if not await hooks.post_start(self.runtime, pod, c, info, self._pod_ip(pod),
+                                      self._event):
+            await self.events.normal(pod, "Killing", "FailedPostStartHook")
+            await self.runtime.stop_container(info.id, 0)
+
+    async def _config(self, pod: Obj, sandbox: cri.ContainerInfo, c: Obj, attempt: int,
+                      init: bool) -> cri.ContainerConfig:
+        """Everything the container is created with; ConfigError/MountError when it
+        cannot be (CreateContainerConfigError)."""
+        spec, uid = pod.get("spec") or {}, pod["metadata"]["uid"]
+        pod_ip = sandbox.ip or (self.host_ip if spec.get("hostNetwork") else "")
+        sc = security.effective(pod, c)
+        image_user = (await self.runtime.image_user(c.get("image", ""))
+                      if sc.get("runAsNonRoot") or ("runAsGroup" in sc and
+                                                    "runAsUser" not in sc) else "")
+        sec = security.settings(pod, c, pod_ref=podsync.pod_ref(pod), image_user=image_user)
+        warnings: list[str] = []
+        env = containerspec.environment(pod, c, pod_ip=pod_ip, host_ip=self.host_ip,
+                                        node_allocatable=self.allocatable,
+                                        sources=self.sources(pod), warnings=warnings)
+        for w in warnings:
+            await self.events.warning(pod, "InvalidEnvironmentVariableNames", w)
+        read_only = {v["name"] for v in spec.get("volumes") or [] if kind_of(v) in ATOMIC}
+        mounts = binds(c, self.mounted.get(uid, {}), env, read_only)
+        if not any(m.get("mountPath") == "/etc/hosts" for m in c.get("volumeMounts") or []):
+            hosts = await asyncio.to_thread(self.volumes.write_hosts, pod, pod_ip)
+            mounts.append(f"{hosts}:/etc/hosts")
+        log_file = await asyncio.to_thread(self.volumes.termination_log, uid, c["name"])
+        return containerspec.container_config(
+            pod, c, node=self.node, attempt=attempt, init=init, pod_ip=pod_ip,
+            host_ip=self.host_ip, env=env, binds=mounts, security=sec,
+            termination_log=log_file)
 
     # -- status --------------------------------------------------------------------------
     async def _report(self, pod: Obj, plan: podsync.Plan, now: float) -> Obj:
         uid = pod["metadata"]["uid"]
         waiting = dict(self.image_waiting.get(uid, {})) | plan.waiting
         obs = Observed(host_ip=self.host_ip, now=rfc3339(now), waiting=waiting,
-                       ready=self.ready(uid))
+                       ready=self.ready(uid), unstarted=self.unstarted(uid))
         status = pod_status(pod, self.containers(uid), obs)
         if status != self.written.get(uid):
             meta = pod["metadata"]
@@ -210,13 +284,25 @@ class PodSyncer:
         if pod is not None:
             for c in apps:
                 await self.events.normal(pod, "Killing", f"Stopping container {c.name}")
-        await asyncio.gather(*(self.runtime.stop_container(c.id, grace) for c in apps))
+            ip = self._pod_ip(pod)
+            await asyncio.gather(*(hooks.stop(self.runtime, pod, _spec_of(pod, c), c, ip,
+                                              grace, self._event) for c in apps))
+        else:
+            await asyncio.gather(*(self.runtime.stop_container(c.id, grace) for c in apps))
         for c in containers:
             await self.runtime.remove_container(c.id)
         await self.relist(uid)
 
     def _forget(self, uid: str) -> None:
+        self.volumes.remove(uid)
+        self.mounted.pop(uid, None)
         self.written.pop(uid, None)
         self.image_waiting.pop(uid, None)
         self.crash_backoff.forget(f"{uid}/")
         self.image_backoff.forget(f"{uid}/")
+
+
+def _spec_of(pod: Obj, c: cri.ContainerInfo) -> Obj | None:
+    spec = pod.get("spec") or {}
+    group = spec.get("initContainers" if c.init else "containers") or []
+    return next((s for s in group if s.get("name") == c.name), None)

@@ -1,4 +1,4 @@
-"""Readiness and liveness probes (exec, httpGet, tcpSocket) of running containers.
+"""Startup, readiness and liveness probes (exec, httpGet, tcpSocket) of running containers.
 
 One task per running container and probe kind, started when the relist first sees the
 container running and cancelled when it stops. It owns the probe results: readiness
@@ -6,6 +6,9 @@ results feed `ready_ids` (a container with no readiness probe is ready once runn
 a liveness probe failing `failureThreshold` times in a row stops the container (SIGTERM,
 then SIGKILL after the grace period) so the pod's restart policy applies. Probes only
 reach the pod's own IP (a container this node made) or run inside the container.
+A container with a startup probe runs only that probe until it succeeds (it is neither
+started nor ready before); failing it `failureThreshold` times stops the container as
+a failed liveness probe does.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 Report = Callable[[Obj, str, str], Awaitable[None]]  # (pod, reason, message) -> event
+# (pod, container spec, container, grace seconds): preStop, SIGTERM, SIGKILL
+Stopper = Callable[[Obj, Obj, cri.ContainerInfo, int], Awaitable[None]]
+LABELS = {"readinessProbe": "Readiness", "livenessProbe": "Liveness",
+          "startupProbe": "Startup"}
 
 
 def _port(value: Any, container: Obj) -> int:
@@ -35,8 +42,11 @@ def _port(value: Any, container: Obj) -> int:
 
 class Prober:
     def __init__(self, runtime: Any, *, on_change: Callable[[str], None],
-                 clock: Callable[[], float], report: Report | None = None) -> None:
+                 clock: Callable[[], float], report: Report | None = None,
+                 stopper: Stopper | None = None) -> None:
         self.runtime, self.on_change, self.clock, self.report = runtime, on_change, clock, report
+        self.stopper = stopper
+        self.started: set[str] = set()                          # ids past their startup probe
         self.specs: dict[str, Obj] = {}                         # uid -> pod
         self.running: dict[str, dict[str, str]] = {}            # uid -> running app id -> name
         self.results: dict[str, bool] = {}                      # container id -> ready
@@ -54,8 +64,18 @@ class Prober:
         pod = self.specs.get(uid) or {}
         probed = {c["name"] for c in (pod.get("spec") or {}).get("containers") or []
                   if c.get("readinessProbe")}
+        unstarted = self.unstarted_ids(uid)
         return frozenset(cid for cid, name in self.running.get(uid, {}).items()
-                         if name not in probed or self.results.get(cid, False))
+                         if cid not in unstarted and
+                         (name not in probed or self.results.get(cid, False)))
+
+    def unstarted_ids(self, uid: str) -> frozenset[str]:
+        """Running app containers whose startup probe has not succeeded yet."""
+        pod = self.specs.get(uid) or {}
+        probed = {c["name"] for c in (pod.get("spec") or {}).get("containers") or []
+                  if c.get("startupProbe")}
+        return frozenset(cid for cid, name in self.running.get(uid, {}).items()
+                         if name in probed and cid not in self.started)
 
     def containers_changed(self, found: list[cri.ContainerInfo]) -> None:
         """A listing of the whole node."""
@@ -82,6 +102,7 @@ class Prober:
             self.tasks.pop(key).cancel()
         for cid in gone:
             self.results.pop(cid, None)
+            self.started.discard(cid)
 
     def _ensure(self, c: cri.ContainerInfo, ip: str) -> None:
         pod = self.specs.get(c.pod_uid)
@@ -89,7 +110,9 @@ class Prober:
                      if s["name"] == c.name), None)
         if pod is None or spec is None:
             return
-        for kind in ("readinessProbe", "livenessProbe"):
+        kinds = (("startupProbe",) if spec.get("startupProbe") and c.id not in self.started
+                 else ("readinessProbe", "livenessProbe"))
+        for kind in kinds:
             if spec.get(kind) and (c.id, kind) not in self.tasks:
                 self.tasks[(c.id, kind)] = asyncio.create_task(
                     self._loop(pod, spec, c, kind, ip), name=f"probe-{kind}-{c.id[:12]}")
@@ -113,12 +136,17 @@ class Prober:
             ok, why = await self.run(probe, spec, c.id, ip)
             ok_run, fail_run = (ok_run + 1, 0) if ok else (0, fail_run + 1)
             if not ok and self.report is not None:
-                label = "Readiness" if kind == "readinessProbe" else "Liveness"
-                await self.report(pod, "Unhealthy", f"{label} probe failed: {why}")
+                await self.report(pod, "Unhealthy", f"{LABELS[kind]} probe failed: {why}")
             if kind == "readinessProbe":
                 self._readiness(c, ok_run >= success_needed, fail_run >= failure_needed)
+            elif kind == "startupProbe" and ok:
+                self.started.add(c.id)
+                self.tasks.pop((c.id, kind), None)
+                self._ensure(c, ip)  # readiness and liveness take over
+                self.on_change(c.pod_uid)
+                return
             elif fail_run >= failure_needed:
-                await self._kill(pod, spec, c)
+                await self._kill(pod, spec, c, kind)
                 return
             await asyncio.sleep(period)
 
@@ -129,13 +157,16 @@ class Prober:
             self.results[c.id] = after
             self.on_change(c.pod_uid)
 
-    async def _kill(self, pod: Obj, spec: Obj, c: cri.ContainerInfo) -> None:
+    async def _kill(self, pod: Obj, spec: Obj, c: cri.ContainerInfo, kind: str) -> None:
         if self.report is not None:
-            await self.report(pod, "Killing", f"Container {c.name} failed liveness probe, "
-                                              "will be restarted")
-        grace = int(spec["livenessProbe"].get("terminationGracePeriodSeconds") or
+            await self.report(pod, "Killing", f"Container {c.name} failed "
+                                              f"{LABELS[kind].lower()} probe, will be restarted")
+        grace = int(spec[kind].get("terminationGracePeriodSeconds") or
                     (pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
-        await self.runtime.stop_container(c.id, grace)
+        if self.stopper is not None:
+            await self.stopper(pod, spec, c, grace)
+        else:
+            await self.runtime.stop_container(c.id, grace)
         self.on_change(c.pod_uid)
 
     async def run(self, probe: Obj, spec: Obj, cid: str, ip: str) -> tuple[bool, str]:
@@ -155,6 +186,8 @@ class Prober:
                 return True, ""
         except (TimeoutError, OSError, httpx.HTTPError) as e:
             return False, str(e) or type(e).__name__
+        if "grpc" in probe:  # needs a gRPC client: not a dependency of kapi yet
+            return False, "grpc probes are not supported by this kubelet yet"
         return False, "unsupported probe handler"
 
     async def _http(self, get: Obj, spec: Obj, ip: str, timeout: int) -> tuple[bool, str]:

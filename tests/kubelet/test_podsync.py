@@ -67,6 +67,17 @@ def test_crash_back_off_doubles() -> None:
     assert duration(300) == "5m0s" and duration(160) == "2m40s"
 
 
+def test_crash_back_off_starts_over_after_ten_minutes_of_running() -> None:
+    b = Backoff()
+    b.entries["u/c0"] = (160.0, 1000.0)              # restarted at 1000 after a 160 s wait
+    short = plan(pod(), [box(), ctr("c0", "exited", 3, 1, finished=1500)], b, 1501)
+    assert "back-off 2m40s" in short.waiting["c0"][1]  # ran 500 s: still backing off
+    b.entries["u/c0"] = (160.0, 1000.0)
+    long = plan(pod(), [box(), ctr("c0", "exited", 3, 1, finished=1601)], b, 1602)
+    assert names(long) == [("c0", 4, False)]          # ran > 600 s: restarted at once
+    assert b.entries["u/c0"] == (10.0, 1602)          # and the next delay is 10 s again
+
+
 def test_restart_policies() -> None:
     ok, failed = ctr("c0", "exited", code=0, finished=1), ctr("c0", "exited", code=2, finished=1)
     assert names(plan(pod("Never"), [box(), failed], Backoff(), 2)) == []
