@@ -25,6 +25,22 @@ class Observed:
     waiting: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> reason, msg
     ready: frozenset[str] = frozenset()  # ids of running containers that pass readiness
     unstarted: frozenset[str] = frozenset()  # running ids whose startup probe has not passed
+    deadline_exceeded: bool = False  # the pod ran past spec.activeDeadlineSeconds
+
+
+DEADLINE_EXCEEDED = {"reason": "DeadlineExceeded",
+                     "message": "Pod was active on the node longer than the specified deadline"}
+TERMINAL = ("Succeeded", "Failed")
+
+
+def final_phase(old: Obj, ph: str, obs: Observed) -> tuple[str, Obj]:
+    """The phase with the reason/message that go with it: a pod never leaves a terminal
+    phase (upstream's status manager), and one past its active deadline is Failed."""
+    if old.get("phase") in TERMINAL:
+        return old["phase"], {k: old[k] for k in ("reason", "message") if k in old}
+    if obs.deadline_exceeded:
+        return "Failed", dict(DEADLINE_EXCEEDED)
+    return ph, {}
 
 
 def terminated(c: ContainerInfo) -> Obj:
@@ -139,13 +155,13 @@ def pod_status(pod: Obj, containers: list[ContainerInfo], obs: Observed) -> Obj:
     initializing = any(not s["ready"] for s in inits)
     apps = [container_status(c, instances(containers, c["name"], False), False, obs,
                              initializing) for c in spec.get("containers") or []]
-    ph = phase(pod, inits, apps)
+    ph, why = final_phase(old, phase(pod, inits, apps), obs)
     boxes = sandboxes(containers)
     sandbox_up = bool(boxes and boxes[-1].running)
     status: Obj = {"phase": ph, "hostIP": obs.host_ip, "hostIPs": [{"ip": obs.host_ip}],
                    "startTime": old.get("startTime") or obs.now,
                    "conditions": conditions(pod, ph, inits, apps, sandbox_up, obs.now),
-                   "containerStatuses": apps}
+                   "containerStatuses": apps} | why
     ip = next((b.ip for b in reversed(boxes) if b.ip), "") or old.get("podIP", "")
     if spec.get("hostNetwork"):
         ip = obs.host_ip

@@ -26,6 +26,7 @@ from runtime.kubelet.envsources import ConfigError, Sources
 from runtime.kubelet.podreport import Observed, pod_status
 from runtime.kubelet.podvolumes import PodVolumes, binds
 from runtime.kubelet.volumes import ATOMIC, MountError, kind_of
+from runtime.util.times import parse_time
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,9 @@ class PodSyncer:
             return SyncResult(done=True)
         now = self.clock()
         plan = podsync.plan(pod, self.containers(uid), self.crash_backoff, now)
+        deadline = active_deadline(pod)
+        if deadline is not None and now < deadline:
+            plan.wake(deadline)
         if (pod.get("status") or {}).get("phase") not in TERMINAL and \
                 not await self._mount(pod):
             plan.start_sandbox, plan.start = None, []  # ContainerCreating until mounted
@@ -247,9 +251,14 @@ class PodSyncer:
     async def _report(self, pod: Obj, plan: podsync.Plan, now: float) -> Obj:
         uid = pod["metadata"]["uid"]
         waiting = dict(self.image_waiting.get(uid, {})) | plan.waiting
+        deadline = active_deadline(pod)
         obs = Observed(host_ip=self.host_ip, now=rfc3339(now), waiting=waiting,
-                       ready=self.ready(uid), unstarted=self.unstarted(uid))
+                       ready=self.ready(uid), unstarted=self.unstarted(uid),
+                       deadline_exceeded=deadline is not None and now >= deadline)
         status = pod_status(pod, self.containers(uid), obs)
+        if status.get("reason") == "DeadlineExceeded" and \
+                (pod.get("status") or {}).get("reason") != "DeadlineExceeded":
+            await self.events.normal(pod, "DeadlineExceeded", status["message"])
         if status != self.written.get(uid):
             meta = pod["metadata"]
             try:
@@ -300,6 +309,18 @@ class PodSyncer:
         self.image_waiting.pop(uid, None)
         self.crash_backoff.forget(f"{uid}/")
         self.image_backoff.forget(f"{uid}/")
+
+
+def active_deadline(pod: Obj) -> float | None:
+    """When the pod's spec.activeDeadlineSeconds runs out, counted from its startTime (epoch
+    seconds), or None: no deadline, not started yet, or already finished."""
+    seconds = (pod.get("spec") or {}).get("activeDeadlineSeconds")
+    status = pod.get("status") or {}
+    start = parse_time(status.get("startTime"))
+    if not isinstance(seconds, int) or seconds <= 0 or start is None or \
+            status.get("phase") in TERMINAL:
+        return None
+    return start.timestamp() + seconds
 
 
 def _spec_of(pod: Obj, c: cri.ContainerInfo) -> Obj | None:

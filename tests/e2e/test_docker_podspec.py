@@ -233,3 +233,23 @@ def test_stdin_tty_and_stdin_once_reach_the_engine(api: k8s.ApiClient, ns: str,
             config["once"]["Tty"]) == (True, True, True)
     assert (config["kept"]["OpenStdin"], config["kept"]["StdinOnce"],
             config["kept"]["Tty"]) == (True, False, False)
+
+
+def test_active_deadline_fails_the_pod_and_stops_its_containers(api: k8s.ApiClient,
+                                                                 ns: str) -> None:
+    core(api).create_namespaced_pod(ns, pod_doc(
+        "deadline", sh("c", "sleep 3600"), policy="Always", activeDeadlineSeconds=3))
+
+    def failed() -> Obj | None:
+        st = status(api, ns, "deadline")
+        return st if st.get("phase") == "Failed" else None
+    st = wait_for(failed, "the pod to fail at its deadline", timeout=60)
+    assert (st["reason"], st["message"]) == (
+        "DeadlineExceeded", "Pod was active on the node longer than the specified deadline")
+    stopped = wait_for(lambda: "terminated" in (status(api, ns, "deadline")["containerStatuses"]
+                                                [0]["state"]) and status(api, ns, "deadline"),
+                       "the container stopped", timeout=60)
+    assert stopped["phase"] == "Failed" and stopped["reason"] == "DeadlineExceeded"  # sticks
+    assert ("Normal", "DeadlineExceeded",
+            "Pod was active on the node longer than the specified deadline") in \
+        events(api, ns, "deadline")
