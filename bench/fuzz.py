@@ -32,6 +32,7 @@ FUZZ_NAMESPACE = "fuzz"
 class Report:
     requests: int = 0
     operations: int = 0
+    total: int = 0  # operations the server's OpenAPI lists
     seconds: float = 0.0
     findings: list[str] = field(default_factory=list)
     slowest: tuple[float, str] = (0.0, "")
@@ -96,6 +97,7 @@ def fuzz(url: str, *, examples: int, seconds: float, seed: int = 0,
     with httpx.Client(timeout=30) as client:
         client.post(url + "/api/v1/namespaces", json={"metadata": {"name": FUZZ_NAMESPACE}})
         ops = _operations(url)
+        report.total = len(ops)
         if seed:
             import random
             random.Random(seed).shuffle(ops)
