@@ -129,7 +129,7 @@ class MetricsAPI:
                  )["items"]
         summaries = await asyncio.gather(*(self._summary(n) for n in nodes))
         now = self.now()
-        items = [node_metrics(n, s, now) for n, s in zip(nodes, summaries) if s]
+        items = [node_metrics(n, s, now) for n, s in zip(nodes, summaries, strict=True) if s]
         return _list("NodeMetrics", [i for i in items if i])
 
     async def _get_node(self, name: str) -> Obj:
@@ -137,7 +137,7 @@ class MetricsAPI:
         summary = await self._summary(node)
         item = node_metrics(node, summary, self.now()) if summary else None
         if item is None:
-            raise errors.NotFound.of(NODE_METRICS, name)
+            raise _not_found("nodemetrics", name)
         return {"kind": "NodeMetrics", "apiVersion": GROUP_VERSION} | item
 
     # -- pods -----------------------------------------------------------------------------
@@ -155,7 +155,7 @@ class MetricsAPI:
         entry = (await self._pod_entries([pod])).get(_key(pod))
         item = pod_metrics(pod, entry, self.now()) if entry else None
         if item is None:
-            raise errors.NotFound.of(POD_METRICS, name)
+            raise _not_found("podmetrics", f"{namespace}/{name}")
         return {"kind": "PodMetrics", "apiVersion": GROUP_VERSION} | item
 
     async def _pod_entries(self, pods: list[Obj]) -> dict[tuple[str, str, str], Obj]:
@@ -175,7 +175,9 @@ class MetricsAPI:
         try:
             return await self.store_get(r, namespace, name)
         except errors.NotFound:
-            raise errors.NotFound.of(metrics_r, name) from None
+            if metrics_r is POD_METRICS:
+                raise _not_found("podmetrics", f"{namespace}/{name}") from None
+            raise _not_found("nodemetrics", name) from None
 
     async def _node_or_none(self, name: str) -> Obj | None:
         try:
@@ -191,7 +193,7 @@ class MetricsAPI:
             url = kubelet_url(node) + "/stats/summary"
         except errors.APIError:
             return None
-        at, fut = self._cache.get(url, (0.0, None))  # type: ignore[arg-type]
+        at, fut = self._cache.get(url) or (0.0, None)
         if fut is None or time.monotonic() - at > self.ttl:
             if len(self._cache) > 4096:
                 self._cache.clear()
@@ -211,6 +213,12 @@ class MetricsAPI:
         except (httpx.HTTPError, ValueError) as e:
             log.debug("metrics: %s: %r", url, e)
         return None
+
+
+def _not_found(kind: str, name: str) -> errors.NotFound:
+    """metrics-server's wording: `podmetrics.metrics.k8s.io "ns/name" not found`."""
+    return errors.NotFound(f'{kind}.{GROUP} "{name}" not found',
+                           details={"name": name, "group": GROUP, "kind": kind})
 
 
 def _key(pod: Obj) -> tuple[str, str, str]:

@@ -30,7 +30,6 @@ from runtime.client.informer import Informer
 from runtime.client.resources import LEASES, NODES, PODS
 from runtime.client.rest import ApiError, Client
 from runtime.kubelet import simnode
-from runtime.kubelet.simstats import FleetStatsServer
 from runtime.kubelet.podstate import (
     Action,
     DeletePod,
@@ -43,6 +42,7 @@ from runtime.kubelet.podstate import (
     WriteStatus,
     key_of,
 )
+from runtime.kubelet.simstats import FleetStatsServer
 from runtime.util.times import format_timestamp as _rfc3339
 from runtime.util.times import format_timestamp_micro as _micro
 

@@ -110,7 +110,7 @@ class DockerStats:
                                     return_exceptions=True)
         now = self.clock()
         fresh: dict[str, tuple[Sample | None, Sample]] = {}
-        for c, doc in zip(running, docs):
+        for c, doc in zip(running, docs, strict=True):
             if isinstance(doc, BaseException) or not doc:
                 continue  # gone meanwhile: the next listing drops it
             prev = self.samples.get(c.id)
@@ -127,10 +127,9 @@ class DockerStats:
             await asyncio.sleep(min(self.period, 1.0) if young else self.period)
 
     def container_entry(self, c: ContainerInfo) -> Obj | None:
-        pair = self.samples.get(c.id)
-        if pair is None or pair[0] is None or pair[1].t <= pair[0].t:
+        prev, last = self.samples.get(c.id, (None, None))
+        if prev is None or last is None or last.t <= prev.t:
             return None  # one sample is no rate yet
-        prev, last = pair
         nanocores = max(int((last.cpu_ns - prev.cpu_ns) / (last.t - prev.t)), 0)
         cpu, mem = _figures(last.t, nanocores, last.cpu_ns, last.usage, last.working_set)
         return {"name": c.name, "startTime": c.started_at, "cpu": cpu, "memory": mem}
