@@ -171,7 +171,7 @@ def declared_usage(pod: Obj) -> dict[str, tuple[int, int]]:
 
 def _running(pod: Obj) -> set[str]:
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
-    return {s.get("name", "") for s in statuses if (s.get("state") or {}).get("running")}
+    return {s.get("name", "") for s in statuses if "running" in (s.get("state") or {})}
 
 
 def simulated_summary(node_name: str, start: str, pods: Iterable[Obj], t: float) -> Obj:
