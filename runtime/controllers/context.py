@@ -50,7 +50,7 @@ class ControllerOptions:
     hpa_tolerance: float = 0.1
     hpa_cpu_initialization_period: float = 300.0
     hpa_initial_readiness_delay: float = 30.0
-    hpa_workers: int = 2
+    hpa_workers: int = 5  # upstream's --concurrent-horizontal-pod-autoscaler-syncs
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -25,6 +25,8 @@ import logging
 import time
 from typing import Any
 
+import httpx
+
 from runtime.client.resources import GVR, HPAS, PODS
 from runtime.client.rest import ApiError
 from runtime.controllers.base import Controller, Reconciler
@@ -89,6 +91,8 @@ class HorizontalController(Reconciler):
             await self.sync(key, copy.deepcopy(hpa))
         except Failed:
             pass
+        except (ApiError, httpx.HTTPError) as e:  # e.g. a conflict writing status: next sync
+            log.warning("horizontal-pod-autoscaler: %s: %s", key, e)
         finally:
             self.durations.append(time.perf_counter() - started)
         return self.opts.hpa_sync_period
@@ -286,10 +290,11 @@ class _Inputs:
                 body = await self.c.client.request(
                     "GET", METRICS_PATH.format(ns=self.ns),
                     params={"labelSelector": self.selector})
-            except ApiError as e:
+            except (ApiError, httpx.HTTPError) as e:
+                why = e.message if isinstance(e, ApiError) else repr(e)
                 raise replicas.MetricError(f"unable to get metrics for resource {resource}: "
                                            "unable to fetch metrics from resource metrics "
-                                           f"API: {e.message}") from None
+                                           f"API: {why}") from None
             self._items = body.get("items") or []
         if not self._items:
             raise replicas.MetricError(f"unable to get metrics for resource {resource}: no "
