@@ -101,11 +101,14 @@ class MetricsAPI:
     read the API's own objects; `rows` maps "pods"/"nodes" to their core/v1 rows."""
 
     def __init__(self, *, store_get: Lookup, store_list: Lookup, rows: Mapping[str, Resource],
-                 now: Callable[[], str], ttl: float = 1.0, timeout: float = 5.0) -> None:
+                 now: Callable[[], str], ttl: float = 1.0, timeout: float = 5.0,
+                 concurrency: int = 32) -> None:
         self.store_get, self.store_list, self.rows, self.now = store_get, store_list, rows, now
         self.ttl, self.timeout = ttl, timeout
         self._cache: dict[str, tuple[float, asyncio.Future[Obj | None]]] = {}
         self._http: httpx.AsyncClient | None = None
+        # kubelets asked at once: a list over 1,000 nodes queues here, not in the pool
+        self._slots = asyncio.Semaphore(concurrency)
 
     async def close(self) -> None:
         if self._http is not None:
@@ -203,9 +206,12 @@ class MetricsAPI:
 
     async def _fetch(self, url: str) -> Obj | None:
         if self._http is None:
-            self._http = httpx.AsyncClient(timeout=self.timeout)
+            self._http = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.timeout, pool=None),
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
         try:
-            r = await self._http.get(url)
+            async with self._slots:
+                r = await self._http.get(url)
             if r.status_code == 200:
                 body = r.json()
                 return body if isinstance(body, dict) else None
