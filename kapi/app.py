@@ -26,7 +26,7 @@ from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
-from kapi.endpoints import codec, liststream, params, podlog
+from kapi.endpoints import codec, liststream, metrics, params, podlog
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
@@ -130,6 +130,10 @@ class APIServer:
                                  clock=clock, validator=self.validator,
                                  validation=config.validation, tracker=tracker)
         self.openapi = OpenAPIServer(scheme, self.definitions)
+        self.metrics = metrics.MetricsAPI(
+            store_get=self.store.get, store_list=self.store.list,
+            rows={r: scheme.get("", "v1", r) for r in ("pods", "nodes")},  # type: ignore[misc]
+            now=lambda: objects.rfc3339(clock()))
         self.authenticate, self.authorize = authenticate, authorize
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -151,6 +155,7 @@ class APIServer:
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
+        await self.metrics.close()
         await self.cache.close()
         await self.storage.close()
 
@@ -194,6 +199,8 @@ class APIServer:
         agg = discovery.aggregated_version_wanted(accept)
         if path in ("/api", "/apis") and agg:
             body = discovery.aggregated(self.scheme, core=path == "/api", version=agg)
+            if path == "/apis":
+                body["items"].append(metrics.aggregated_item())
             ct = (f"application/json;g={discovery.AGGREGATED_GROUP};v={agg};"
                   f"as={discovery.AGGREGATED_AS}")
             return Response(orjson.dumps(body), headers={"content-type": ct})
@@ -207,8 +214,13 @@ class APIServer:
         if path == "/api":
             return discovery.api_versions()
         if path == "/apis":
-            return discovery.api_group_list(self.scheme)
+            doc = discovery.api_group_list(self.scheme)
+            doc["groups"].append(metrics.group_entry())
+            return doc
         parts = path.strip("/").split("/")
+        if parts[:2] == ["apis", metrics.GROUP]:  # metrics.k8s.io (kapi/endpoints/metrics.py)
+            return {2: metrics.api_group(), 3: metrics.resource_list()}.get(len(parts)) \
+                if parts[2:] in ([], [metrics.VERSION]) else None
         if parts == ["api", "v1"]:
             return discovery.api_resource_list(self.scheme, "", "v1")
         if parts[0] == "apis" and len(parts) == 2:
@@ -218,6 +230,10 @@ class APIServer:
         return None
 
     async def _resource(self, request: Request, info: RequestInfo, q: QueryParams) -> Response:
+        if info.group == metrics.GROUP and info.version == metrics.VERSION and \
+                info.resource in ("nodes", "pods") and not info.subresource:
+            return json_response(200, await self.metrics.serve(
+                info.verb, info.resource, info.namespace, info.name, q))
         r = self.scheme.get(info.group, info.version, info.resource)
         if r is None or (info.namespace and not r.namespaced) or (
                 info.subresource and r.subresource(info.subresource) is None):

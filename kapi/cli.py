@@ -305,6 +305,12 @@ def _controller_flags(s: argparse.ArgumentParser) -> None:
                    help="seconds a new node has to post its first heartbeat")
     s.add_argument("--pod-gc-quarantine", type=float, default=40.0,
                    help="seconds a node must be gone before its pods are force-deleted")
+    s.add_argument("--horizontal-pod-autoscaler-sync-period", type=float, default=15.0,
+                   metavar="SECONDS", help="how often each HorizontalPodAutoscaler is "
+                   "reconciled (default: %(default)s)")
+    s.add_argument("--horizontal-pod-autoscaler-downscale-stabilization", type=float,
+                   default=300.0, metavar="SECONDS", help="the scale-down stabilization "
+                   "window of autoscalers without a behavior (default: %(default)s)")
     s.add_argument("--controllers", default="*",
                    help="controllers to run: '*' for all, 'name' to add, '-name' to leave out "
                         "(comma-separated)")
@@ -319,7 +325,9 @@ def _controller_options(args: argparse.Namespace) -> Any:
         pod_eviction_timeout=args.pod_eviction_timeout,
         node_monitor_grace_period=args.node_monitor_grace_period,
         node_startup_grace_period=args.node_startup_grace_period,
-        podgc_quarantine=args.pod_gc_quarantine)
+        podgc_quarantine=args.pod_gc_quarantine,
+        hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
+        hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization)
     select(options.controllers)
     return options
 

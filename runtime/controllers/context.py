@@ -44,6 +44,13 @@ class ControllerOptions:
     job_workers: int = 4
     statefulset_workers: int = 4
     disruption_workers: int = 2
+    # horizontal pod autoscaler (upstream's --horizontal-pod-autoscaler-* flags)
+    hpa_sync_period: float = 15.0
+    hpa_downscale_stabilization: float = 300.0
+    hpa_tolerance: float = 0.1
+    hpa_cpu_initialization_period: float = 300.0
+    hpa_initial_readiness_delay: float = 30.0
+    hpa_workers: int = 5  # upstream's --concurrent-horizontal-pod-autoscaler-syncs
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -63,6 +70,8 @@ class ControllerOptions:
                 raise ValueError(f"{f.name}: must not be negative, not {value}")
         if self.node_monitor_grace_period <= 0:
             raise ValueError("node_monitor_grace_period: must be positive")
+        if self.hpa_sync_period <= 0:
+            raise ValueError("hpa_sync_period: must be positive")
 
     @property
     def startup_grace_period(self) -> float:

@@ -28,6 +28,7 @@ from runtime.controllers.garbagecollector.controller import GarbageCollector
 from runtime.controllers.job.controller import JobController
 from runtime.controllers.namespace.controller import NamespaceController
 from runtime.controllers.nodelifecycle.controller import NodeLifecycleController
+from runtime.controllers.podautoscaler.controller import HorizontalController
 from runtime.controllers.podgc.controller import PodGCController
 from runtime.controllers.replicaset.controller import ReplicaSetController
 from runtime.controllers.serviceaccount.controller import ServiceAccountController
@@ -55,6 +56,7 @@ CONTROLLERS: dict[str, type] = {
     "serviceaccount": ServiceAccountController,
     "nodelifecycle": NodeLifecycleController,
     "podgc": PodGCController,
+    "horizontalpodautoscaling": HorizontalController,
 }
 
 

@@ -133,6 +133,12 @@ class DockerRuntime:
             raise cri.ImageMissing(image) from None
         return f"docker://{doc['Id']}"
 
+    async def stats(self, container_id: str) -> Obj:
+        """One stats document of a running container, without the engine's second
+        sample (runtime/kubelet/stats.py computes rates from its own samples)."""
+        return await self._call(self._client.api.stats, container_id, stream=False,
+                                one_shot=True)
+
     # -- containers ----------------------------------------------------------------------
     async def list_containers(self, pod_uid: str = "") -> list[cri.ContainerInfo]:
         """The node's containers (or one pod's); each (id, status) is inspected once and

@@ -29,7 +29,7 @@ from runtime.client.events import EventRecorder
 from runtime.client.informer import Informer
 from runtime.client.resources import CONFIGMAPS, LEASES, NODES, PODS, SECRETS, SERVICES
 from runtime.client.rest import ApiError, Client
-from runtime.kubelet import cri, hooks, nodeinfo, pressure, server, simnode
+from runtime.kubelet import cri, hooks, nodeinfo, pressure, server, simnode, stats
 from runtime.kubelet.envsources import Sources, referenced
 from runtime.kubelet.podvolumes import PodVolumes
 from runtime.kubelet.podworker import PodSyncer, rfc3339
@@ -50,6 +50,7 @@ class KubeletConfig:
     lease_duration: int = 40
     status_interval: float = 60.0
     root_dir: str = ""                # pods' volumes and files; "": a directory in $TMPDIR
+    stats_period: float = 10.0        # seconds between samples of container usage
 
 
 @dataclass
@@ -89,6 +90,11 @@ class DockerKubelet:
         self._posted: dict[str, str] = {"MemoryPressure": "False", "DiskPressure": "False",
                                          "PIDPressure": "False"}
         self._synced = False  # no pod is synced before the informer has listed them all
+        self.stats = stats.DockerStats(containers=lambda: [c for cs in self.by_uid.values()
+                                                           for c in cs],
+                                       stats=runtime.stats, clock=clock,
+                                       period=config.stats_period)
+        self._started = rfc3339(clock())
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -118,12 +124,15 @@ class DockerKubelet:
             self._wake(uid)
         self._tasks += [asyncio.create_task(self._relist_loop(), name=f"pleg-{self.name}"),
                         asyncio.create_task(self._heartbeat(), name=f"lease-{self.name}"),
-                        asyncio.create_task(self._serve(), name=f"kubelet-api-{self.name}")]
+                        asyncio.create_task(self._serve(), name=f"kubelet-api-{self.name}"),
+                        asyncio.create_task(self.stats.run(), name=f"stats-{self.name}")]
 
     async def _serve(self) -> None:
         """The kubelet's own HTTP API on the endpoint the Node publishes."""
         app = server.build_app(find_pod=self.find_pod, containers=self._containers,
                                runtime=self.runtime, clock=self.clock)
+        app.router.routes.append(stats.route(lambda _: self.stats.summary(
+            self.name, self._started, list(self.pods.values()), self._containers)))
         await server.serve(app, self.host_ip, self.port, self._server_stop)
 
     def find_pod(self, namespace: str, name: str) -> Obj | None:

@@ -51,7 +51,8 @@ def pod_ip_prefix(index: int) -> str:
     return f"10.{128 + index // 256}.{index % 256}."
 
 
-def node_document(name: str, index: int, shape: NodeShape, now: str) -> Obj:
+def node_document(name: str, index: int, shape: NodeShape, now: str, *,
+                  port: int = 10250) -> Obj:
     arch = _arch()
     labels = {"beta.kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux",
               "kubernetes.io/arch": arch, "kubernetes.io/hostname": name,
@@ -65,18 +66,19 @@ def node_document(name: str, index: int, shape: NodeShape, now: str) -> Obj:
             "metadata": {"name": name, "labels": labels,
                          "annotations": {SIMULATED_ANNOTATION: "true",
                                          "node.alpha.kubernetes.io/ttl": "0"}},
-            "spec": spec, "status": node_status(name, index, shape, now, transition=now)}
+            "spec": spec,
+            "status": node_status(name, index, shape, now, transition=now, port=port)}
 
 
 def node_status(name: str, index: int, shape: NodeShape, now: str, *,
-                transition: str) -> Obj:
+                transition: str, port: int = 10250) -> Obj:
     ident = str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.kapi-sim"))
     return {
         "capacity": dict(shape.capacity), "allocatable": dict(shape.capacity),
         "conditions": conditions(now, transition),
         "addresses": [{"type": "InternalIP", "address": host_ip(index)},
                       {"type": "Hostname", "address": name}],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
         "nodeInfo": {"machineID": ident.replace("-", ""), "systemUUID": ident,
                      "bootID": ident, "kernelVersion": platform.release(),
                      "osImage": "kapi simulated node", "operatingSystem": "linux",

@@ -42,6 +42,7 @@ from runtime.kubelet.podstate import (
     WriteStatus,
     key_of,
 )
+from runtime.kubelet.simstats import FleetStatsServer
 from runtime.util.times import format_timestamp as _rfc3339
 from runtime.util.times import format_timestamp_micro as _micro
 
@@ -99,9 +100,16 @@ class SimulatedFleet:
         self._requests = asyncio.Semaphore(self.config.request_concurrency)
         self._inflight: dict[str, asyncio.Task[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # the nodes' kubelet API (/stats/summary), on each node's address
+        self.api = FleetStatsServer(
+            nodes={simnode.host_ip(n.index): n.name for n in self.nodes.values()},
+            pods_on=lambda name: self.pods.by_index("nodeName", name), clock=clock,
+            active=lambda name: self.nodes[name].active)
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
+        self.api.bind()
+        self.api.start()
         await asyncio.gather(*(self._register_retrying(n) for n in self.nodes.values()))
         self.node_informer.add_handler(self._on_node)
         self.pods.add_handler(self._on_pod)
@@ -121,6 +129,7 @@ class SimulatedFleet:
         await asyncio.gather(*self._tasks, *self._inflight.values(), return_exceptions=True)
         await self.pods.stop()
         await self.node_informer.stop()
+        await self.api.stop()
 
     def pause(self, name: str) -> None:
         self.nodes[name].paused = True
@@ -148,7 +157,8 @@ class SimulatedFleet:
 
     async def _register(self, n: SimulatedNode) -> None:
         now = self.clock()
-        doc = simnode.node_document(n.name, n.index, self.config.shape, _rfc3339(now))
+        doc = simnode.node_document(n.name, n.index, self.config.shape, _rfc3339(now),
+                                    port=self.api.port)
         try:
             created = await self.client.create(NODES, doc)
         except ApiError as e:
