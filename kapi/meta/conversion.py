@@ -324,10 +324,10 @@ def _ref_v1(ref: JSONDict) -> JSONDict:
     return out
 
 
-def _object_and_pods_to_v1(m: JSONDict, side: str, out: JSONDict) -> None:
-    """The object and pods members of a v2 MetricSpec (side "target") or MetricStatus
-    (side "current") in v1's annotation form, whose field names carry the side
-    (targetValue / currentValue, targetAverageValue / currentAverageValue)."""
+def _shared_members_to_v1(m: JSONDict, side: str, out: JSONDict) -> None:
+    """The object, pods, resource and containerResource members of a v2 MetricSpec
+    (side "target") or MetricStatus (side "current") in v1's annotation form, whose field
+    names carry the side (targetValue / currentValue, targetAverageValue / ...)."""
     if isinstance(m.get("object"), dict):
         src = m["object"]
         value, ident = _sub(src, side), _sub(src, "metric")
@@ -350,23 +350,25 @@ def _object_and_pods_to_v1(m: JSONDict, side: str, out: JSONDict) -> None:
         if ident.get("selector") is not None:
             v["selector"] = _label_selector(ident["selector"])
         out["pods"] = v
+    for key in ("resource", "containerResource"):
+        if isinstance(m.get(key), dict):
+            src, value = m[key], _sub(m[key], side)
+            v = {"name": _str(src.get("name"))}
+            if value.get("averageUtilization") is not None:
+                v[f"{side}AverageUtilization"] = value["averageUtilization"]
+            # v1's ResourceMetricSource.TargetAverageValue is a pointer (omitted when
+            # unset); ResourceMetricStatus.CurrentAverageValue is not (zero is "0").
+            if side == "current" or value.get("averageValue") is not None:
+                v[f"{side}AverageValue"] = _quantity_or_zero(value.get("averageValue"))
+            if key == "containerResource":
+                v["container"] = _str(src.get("container"))
+            out[key] = v
 
 
 def _metric_spec_to_v1(m: JSONDict) -> JSONDict:
     """autoscaling/v2 MetricSpec -> autoscaling/v1 MetricSpec (annotation form)."""
     out: JSONDict = {"type": _str(m.get("type"))}
-    _object_and_pods_to_v1(m, "target", out)
-    for key in ("resource", "containerResource"):
-        if isinstance(m.get(key), dict):
-            src, target = m[key], _sub(m[key], "target")
-            v: JSONDict = {"name": _str(src.get("name"))}
-            if target.get("averageUtilization") is not None:
-                v["targetAverageUtilization"] = target["averageUtilization"]
-            if target.get("averageValue") is not None:
-                v["targetAverageValue"] = _quantity(target["averageValue"])
-            if key == "containerResource":
-                v["container"] = _str(src.get("container"))
-            out[key] = v
+    _shared_members_to_v1(m, "target", out)
     if isinstance(m.get("external"), dict):
         target, ident = _sub(m["external"], "target"), _sub(m["external"], "metric")
         v = {"metricName": _str(ident.get("name"))}
@@ -440,17 +442,7 @@ def _metric_spec_from_v1(m: JSONDict) -> JSONDict:
 def _metric_status_to_v1(m: JSONDict) -> JSONDict:
     """autoscaling/v2 MetricStatus -> autoscaling/v1 MetricStatus (annotation form)."""
     out: JSONDict = {"type": _str(m.get("type"))}
-    _object_and_pods_to_v1(m, "current", out)
-    for key in ("resource", "containerResource"):
-        if isinstance(m.get(key), dict):
-            src, current = m[key], _sub(m[key], "current")
-            v: JSONDict = {"name": _str(src.get("name"))}
-            if current.get("averageUtilization") is not None:
-                v["currentAverageUtilization"] = current["averageUtilization"]
-            v["currentAverageValue"] = _quantity_or_zero(current.get("averageValue"))
-            if key == "containerResource":
-                v["container"] = _str(src.get("container"))
-            out[key] = v
+    _shared_members_to_v1(m, "current", out)
     if isinstance(m.get("external"), dict):
         current, ident = _sub(m["external"], "current"), _sub(m["external"], "metric")
         v = {"metricName": _str(ident.get("name"))}
