@@ -7,7 +7,7 @@ them with `APIError.status()`. Nothing here knows about HTTP frameworks.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from kapi.meta.resources import Resource
 from kapi.storage import interface as st
@@ -82,12 +82,21 @@ class Forbidden(APIError, code=403):
     """Understood but refused, e.g. creating in a namespace that is being deleted."""
 
 
-class NotFound(APIError, code=404):
-    """No such object, resource or path."""
+class _ObjectError(APIError):
+    """An error about one named object, worded by `of` as upstream words it:
+    `<resource>[.<group>] "<name>" <what>`, with the object in the details."""
+
+    what = ""
 
     @classmethod
-    def of(cls, r: Resource, name: str) -> NotFound:
-        return cls(f'{_qualified(r)} "{name}" not found', details=_details(r, name))
+    def of(cls, r: Resource, name: str) -> Self:
+        return cls(f'{_qualified(r)} "{name}" {cls.what}', details=_details(r, name))
+
+
+class NotFound(_ObjectError, code=404):
+    """No such object, resource or path."""
+
+    what = "not found"
 
 
 class MethodNotAllowed(APIError, code=405):
@@ -98,12 +107,10 @@ class NotAcceptable(APIError, code=406):
     """None of the media types the client accepts can be served."""
 
 
-class AlreadyExists(APIError, code=409):
+class AlreadyExists(_ObjectError, code=409):
     """A create of a name that is taken."""
 
-    @classmethod
-    def of(cls, r: Resource, name: str) -> AlreadyExists:
-        return cls(f'{_qualified(r)} "{name}" already exists', details=_details(r, name))
+    what = "already exists"
 
 
 class Conflict(APIError, code=409):
