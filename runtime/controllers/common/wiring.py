@@ -1,4 +1,5 @@
-"""Informer events to work-queue keys: the two wirings owner controllers share.
+"""Informer events to work-queue keys, and the owner-indexed informers of dependents:
+the wiring owner controllers share.
 
 A controller of a kind (ReplicaSet, Job, StatefulSet, ...) reconciles one object per
 key; its own kind's events queue the object itself, and a dependent's events (a pod, a
@@ -14,11 +15,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.client.informer import Informer
+from runtime.client.informer import Informer, InformerFactory
+from runtime.client.resources import GVR
 from runtime.controllers.base import Controller
-from runtime.controllers.common.podcontrol import owner_key
+from runtime.controllers.common.podcontrol import ensure_owner_index, owner_key
 
 Obj = dict[str, Any]
+
+
+def dependents(informers: InformerFactory, gvr: GVR) -> Informer:
+    """The shared informer of a dependent kind, indexed by controlling owner (what
+    podcontrol.owned_by reads); the index is added once, whichever controller asks."""
+    informer = informers.get(gvr)
+    ensure_owner_index(informer)
+    return informer
 
 
 def enqueue_objects(informer: Informer, controller: Controller) -> None:

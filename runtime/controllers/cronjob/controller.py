@@ -37,8 +37,7 @@ class CronJobController(Reconciler):
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
         self.cronjobs = ctx.informers.get(CRONJOBS)
-        self.jobs = ctx.informers.get(JOBS)
-        pc.ensure_owner_index(self.jobs)
+        self.jobs = wiring.dependents(ctx.informers, JOBS)
         self.controller = Controller("cronjob", self.reconcile,
                                      workers=ctx.options.cronjob_workers)
         wiring.enqueue_objects(self.cronjobs, self.controller)

@@ -41,11 +41,9 @@ class DaemonSetController(Reconciler):
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
         self.pod_control = pc.PodControl(client=ctx.client, recorder=ctx.recorder)
         self.sets = ctx.informers.get(DAEMONSETS)
-        self.pods = ctx.informers.get(PODS)
+        self.pods = wiring.dependents(ctx.informers, PODS)
         self.nodes = ctx.informers.get(NODES)
-        self.revisions = ctx.informers.get(CONTROLLERREVISIONS)
-        pc.ensure_owner_index(self.pods)
-        pc.ensure_owner_index(self.revisions)
+        self.revisions = wiring.dependents(ctx.informers, CONTROLLERREVISIONS)
         self.expectations = Expectations(clock=seconds(ctx.clock))
         self._backoff: dict[str, tuple[float, float]] = {}  # key -> (until, delay)
         self.controller = Controller("daemonset", self.reconcile,

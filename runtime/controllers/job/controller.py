@@ -45,8 +45,7 @@ class JobController(Reconciler):
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
         self.pod_control = pc.PodControl(client=ctx.client, recorder=ctx.recorder)
         self.jobs = ctx.informers.get(JOBS)
-        self.pods = ctx.informers.get(PODS)
-        pc.ensure_owner_index(self.pods)
+        self.pods = wiring.dependents(ctx.informers, PODS)
         self.expectations = Expectations(clock=seconds(ctx.clock))
         self.backoffs: dict[str, jp.Backoff] = {}
         self.backoff_base = ctx.options.job_backoff_seconds

@@ -36,11 +36,9 @@ class StatefulSetController(Reconciler):
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
         self.sets = ctx.informers.get(STATEFULSETS)
-        self.pods = ctx.informers.get(PODS)
-        self.revisions = ctx.informers.get(CONTROLLERREVISIONS)
+        self.pods = wiring.dependents(ctx.informers, PODS)
+        self.revisions = wiring.dependents(ctx.informers, CONTROLLERREVISIONS)
         self.claims = ctx.informers.get(PVCS)
-        pc.ensure_owner_index(self.pods)
-        pc.ensure_owner_index(self.revisions)
         self.controller = Controller("statefulset", self.reconcile,
                                      workers=ctx.options.statefulset_workers)
         wiring.enqueue_objects(self.sets, self.controller)
