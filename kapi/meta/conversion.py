@@ -324,10 +324,13 @@ def _ref_v1(ref: JSONDict) -> JSONDict:
     return out
 
 
-def _shared_members_to_v1(m: JSONDict, side: str, out: JSONDict) -> None:
-    """The object, pods, resource and containerResource members of a v2 MetricSpec
-    (side "target") or MetricStatus (side "current") in v1's annotation form, whose field
-    names carry the side (targetValue / currentValue, targetAverageValue / ...)."""
+def _metric_to_v1(m: JSONDict, side: str) -> JSONDict:
+    """A v2 MetricSpec (side "target") or MetricStatus (side "current") in v1's
+    annotation form, whose field names carry the side (targetValue / currentValue,
+    targetAverageValue / currentAverageValue, ...). Where v1's source field is a pointer
+    and its status field is not (the resource average value, the external value), an
+    unset target is omitted and an unset current is the zero quantity "0"."""
+    out: JSONDict = {"type": _str(m.get("type"))}
     if isinstance(m.get("object"), dict):
         src = m["object"]
         value, ident = _sub(src, side), _sub(src, "metric")
@@ -356,30 +359,27 @@ def _shared_members_to_v1(m: JSONDict, side: str, out: JSONDict) -> None:
             v = {"name": _str(src.get("name"))}
             if value.get("averageUtilization") is not None:
                 v[f"{side}AverageUtilization"] = value["averageUtilization"]
-            # v1's ResourceMetricSource.TargetAverageValue is a pointer (omitted when
-            # unset); ResourceMetricStatus.CurrentAverageValue is not (zero is "0").
             if side == "current" or value.get("averageValue") is not None:
                 v[f"{side}AverageValue"] = _quantity_or_zero(value.get("averageValue"))
             if key == "containerResource":
                 v["container"] = _str(src.get("container"))
             out[key] = v
+    if isinstance(m.get("external"), dict):
+        value, ident = _sub(m["external"], side), _sub(m["external"], "metric")
+        v = {"metricName": _str(ident.get("name"))}
+        if ident.get("selector") is not None:
+            v["metricSelector"] = _label_selector(ident["selector"])
+        if side == "current" or value.get("value") is not None:
+            v[f"{side}Value"] = _quantity_or_zero(value.get("value"))
+        if value.get("averageValue") is not None:
+            v[f"{side}AverageValue"] = _quantity(value["averageValue"])
+        out["external"] = v
+    return _ordered_metric(out)
 
 
 def _metric_spec_to_v1(m: JSONDict) -> JSONDict:
     """autoscaling/v2 MetricSpec -> autoscaling/v1 MetricSpec (annotation form)."""
-    out: JSONDict = {"type": _str(m.get("type"))}
-    _shared_members_to_v1(m, "target", out)
-    if isinstance(m.get("external"), dict):
-        target, ident = _sub(m["external"], "target"), _sub(m["external"], "metric")
-        v = {"metricName": _str(ident.get("name"))}
-        if ident.get("selector") is not None:
-            v["metricSelector"] = _label_selector(ident["selector"])
-        if target.get("value") is not None:
-            v["targetValue"] = _quantity(target["value"])
-        if target.get("averageValue") is not None:
-            v["targetAverageValue"] = _quantity(target["averageValue"])
-        out["external"] = v
-    return _ordered_metric(out)
+    return _metric_to_v1(m, "target")
 
 
 def _ordered_metric(m: JSONDict) -> JSONDict:
@@ -441,18 +441,7 @@ def _metric_spec_from_v1(m: JSONDict) -> JSONDict:
 
 def _metric_status_to_v1(m: JSONDict) -> JSONDict:
     """autoscaling/v2 MetricStatus -> autoscaling/v1 MetricStatus (annotation form)."""
-    out: JSONDict = {"type": _str(m.get("type"))}
-    _shared_members_to_v1(m, "current", out)
-    if isinstance(m.get("external"), dict):
-        current, ident = _sub(m["external"], "current"), _sub(m["external"], "metric")
-        v = {"metricName": _str(ident.get("name"))}
-        if ident.get("selector") is not None:
-            v["metricSelector"] = _label_selector(ident["selector"])
-        v["currentValue"] = _quantity_or_zero(current.get("value"))
-        if current.get("averageValue") is not None:
-            v["currentAverageValue"] = _quantity(current["averageValue"])
-        out["external"] = v
-    return _ordered_metric(out)
+    return _metric_to_v1(m, "current")
 
 
 def _metric_status_from_v1(m: JSONDict) -> JSONDict:
