@@ -7,7 +7,7 @@ job, a revision) queue the dependent's controlling owner when that owner is of t
 controller's kind, read from the new object first and else the old one (a release or a
 delete still wakes the former owner).
 
-Owns only that mapping; handlers run inside the informer's dispatch, so they never block,
+Owns only that wiring; handlers run inside the informer's dispatch, so they never block,
 never do I/O and never mutate the objects they are given (those are cache entries).
 """
 
