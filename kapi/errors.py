@@ -7,7 +7,7 @@ them with `APIError.status()`. Nothing here knows about HTTP frameworks.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 from kapi.meta.resources import Resource
 from kapi.storage import interface as st
@@ -16,6 +16,15 @@ from kapi.storage import interface as st
 class APIError(Exception):
     code = 500
     reason = "InternalError"
+
+    def __init_subclass__(cls, code: int | None = None, reason: str | None = None,
+                          **kwargs: Any) -> None:
+        """`class NotFound(APIError, code=404)`: the HTTP code, and upstream's StatusReason,
+        which is the class name unless given."""
+        super().__init_subclass__(**kwargs)
+        if code is not None:
+            cls.code = code
+            cls.reason = cls.__name__ if reason is None else reason
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None,
                  code: int | None = None, reason: str | None = None) -> None:
@@ -60,44 +69,53 @@ def _details(r: Resource | None, name: str | None, **extra: Any) -> dict[str, An
     return d
 
 
-class BadRequest(APIError):
-    code, reason = 400, "BadRequest"
+class BadRequest(APIError, code=400):
+    """A request the server cannot read: a malformed body, query parameter, resource
+    version, selector or patch."""
 
 
-class Unauthorized(APIError):
-    code, reason = 401, "Unauthorized"
+class Unauthorized(APIError, code=401):
+    """No credentials, or credentials the server does not accept."""
 
 
-class Forbidden(APIError):
-    code, reason = 403, "Forbidden"
+class Forbidden(APIError, code=403):
+    """Understood but refused, e.g. creating in a namespace that is being deleted."""
 
 
-class NotFound(APIError):
-    code, reason = 404, "NotFound"
+class _ObjectError(APIError):
+    """An error about one named object, worded by `of` as upstream words it:
+    `<resource>[.<group>] "<name>" <what>`, with the object in the details."""
 
-    @classmethod
-    def of(cls, r: Resource, name: str) -> NotFound:
-        return cls(f'{_qualified(r)} "{name}" not found', details=_details(r, name))
-
-
-class MethodNotAllowed(APIError):
-    code, reason = 405, "MethodNotAllowed"
-
-
-class NotAcceptable(APIError):
-    code, reason = 406, "NotAcceptable"
-
-
-class AlreadyExists(APIError):
-    code, reason = 409, "AlreadyExists"
+    what = ""
 
     @classmethod
-    def of(cls, r: Resource, name: str) -> AlreadyExists:
-        return cls(f'{_qualified(r)} "{name}" already exists', details=_details(r, name))
+    def of(cls, r: Resource, name: str) -> Self:
+        return cls(f'{_qualified(r)} "{name}" {cls.what}', details=_details(r, name))
 
 
-class Conflict(APIError):
-    code, reason = 409, "Conflict"
+class NotFound(_ObjectError, code=404):
+    """No such object, resource or path."""
+
+    what = "not found"
+
+
+class MethodNotAllowed(APIError, code=405):
+    """A verb or subresource the resource does not serve."""
+
+
+class NotAcceptable(APIError, code=406):
+    """None of the media types the client accepts can be served."""
+
+
+class AlreadyExists(_ObjectError, code=409):
+    """A create of a name that is taken."""
+
+    what = "already exists"
+
+
+class Conflict(APIError, code=409):
+    """A write that conflicts with the object's state: a stale resourceVersion, a
+    server-side apply over another manager's fields, a binding of an assigned pod."""
 
     @classmethod
     def modified(cls, r: Resource, name: str) -> Conflict:
@@ -108,22 +126,21 @@ class Conflict(APIError):
         )
 
 
-class Gone(APIError):
-    code, reason = 410, "Expired"
+class Gone(APIError, code=410, reason="Expired"):
+    """A resource version or continue token storage no longer holds (compacted)."""
 
 
-class RequestEntityTooLarge(APIError):
-    code, reason = 413, "RequestEntityTooLarge"
+class RequestEntityTooLarge(APIError, code=413):
+    """A request body over the server's limit."""
 
 
-class UnsupportedMediaType(APIError):
-    code, reason = 415, "UnsupportedMediaType"
+class UnsupportedMediaType(APIError, code=415):
+    """A request body in a media type the operation does not take."""
 
 
-class Invalid(APIError):
-    """422 with one cause per bad field, as upstream's field.ErrorList."""
-
-    code, reason = 422, "Invalid"
+class Invalid(APIError, code=422):
+    """An object that fails validation: one cause per bad field, as upstream's
+    field.ErrorList."""
 
     @classmethod
     def of(cls, r: Resource, kind: str, name: str, causes: list[dict[str, str]]) -> Invalid:
@@ -135,24 +152,22 @@ class Invalid(APIError):
         return cls(msg, details=_details(r, name, causes=causes) | {"kind": kind})
 
 
-class TooManyRequests(APIError):
-    code, reason = 429, "TooManyRequests"
+class TooManyRequests(APIError, code=429):
+    """Refused for now; e.g. an eviction a PodDisruptionBudget does not allow yet."""
 
 
-class InternalError(APIError):
-    code, reason = 500, "InternalError"
+class InternalError(APIError, code=500):
+    """The server failed; the request may have been fine."""
 
 
-class ApplyFailed(APIError):
+class ApplyFailed(APIError, code=500, reason=""):
     """A server-side apply the field manager could not type (upstream answers a bare
     500: `failed to create typed patch object (...): .spec.x: field not declared in
     schema`)."""
 
-    code, reason = 500, ""
 
-
-class Timeout(APIError):
-    code, reason = 504, "Timeout"
+class Timeout(APIError, code=504):
+    """Not answered in time, e.g. a resource version storage has not reached yet."""
 
 
 def cause(field: str, message: str, reason: str = "FieldValueInvalid") -> dict[str, str]:

@@ -1,5 +1,5 @@
 """Builds kapi/endpoints/protobuf_fields.json, the field table kapi.endpoints.protobuf
-decodes request bodies with, from the upstream facts kept in kapi/endpoints/proto/.
+decodes request bodies with, from the upstream facts kept in kapi/endpoints/protobuf_facts.json.
 
     python -m kapi.endpoints.protobuf_gen            # rewrite protobuf_fields.json
     python -m kapi.endpoints.protobuf_gen --check    # exit 1 if the committed table differs
@@ -14,15 +14,17 @@ k8s.io/apimachinery at the release's tag (e.g. v0.33.13), then regenerate:
 `extract` reads each package's generated.proto (message names, field names, numbers,
 protobuf types) and its Go types (the json tag's name, `,inline` and `omitempty`, and
 whether the Go field is a pointer: what Go's encoding/json makes of the decoded struct)
-and writes one proto/<package>.proto per package: the proto's messages and fields, each
-field followed by a `// json=... [omitempty] [ptr]` comment with the Go facts, and nothing
-else (no upstream comments). Generating then keeps only the messages reachable from the
-kinds kapi.endpoints.protobuf accepts, keyed by OpenAPI definition name.
+and writes protobuf_facts.json: the tag, then per proto package its source directory and
+its messages, each field one row `"number": [name, type, go facts]` where type is the
+proto type as written (`T`, `repeated T` or `map<K, V>`) and go facts are
+`json=NAME|,inline|- [omitempty] [ptr]`; nothing else (no upstream comments). Generating
+then keeps only the messages reachable from the kinds kapi.endpoints.protobuf accepts,
+keyed by OpenAPI definition name.
 
 The roots are kapi.endpoints.protobuf.KINDS, and importing that module reads the table: to
 build it from nothing, write `{}` to protobuf_fields.json first.
 
-A test (tests/endpoints/test_protobuf_gen.py) regenerates the table from proto/ and
+A test (tests/endpoints/test_protobuf_gen.py) regenerates the table from the facts and
 compares it with the committed file, so the table is never edited by hand. This module is
 a build tool: it must never be imported by the serving path.
 """
@@ -35,9 +37,10 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
-PROTO_DIR = HERE / "proto"
+FACTS = HERE / "protobuf_facts.json"
 TABLE = HERE / "protobuf_fields.json"
 
 # (repository, package directory) of every package whose messages kapi may decode.
@@ -66,31 +69,29 @@ class Field:
     facts: str  # "json=NAME[,inline] [omitempty] [ptr]" from the Go struct
 
 
-# -- reading the stripped sources ---------------------------------------------------------
-def parse_proto(text: str) -> tuple[str, dict[str, list[Field]]]:
-    """(package, {message: fields}) of one proto/<package>.proto file."""
-    package, current = "", None
-    messages: dict[str, list[Field]] = {}
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or (line.startswith("//") and current is None):
-            continue
-        if line.startswith("package "):
-            package = line[len("package "):].rstrip(";").strip()
-        elif line.startswith("message "):
-            current = messages.setdefault(line.split()[1], [])
-        elif line == "}":
-            current = None
-        elif current is not None:
-            m = _FIELD.match(line)
-            if m is None:
-                raise ValueError(f"cannot read proto line: {raw!r}")
-            label, typ, key, value, name, number, facts = m.groups()
-            if key:
-                label, typ = "map", value
-            current.append(Field(label or "optional", typ, key or "", name, int(number),
-                                 (facts or "").strip()))
-    return package, messages
+# -- reading the facts file -------------------------------------------------------------
+def parse_type(written: str) -> tuple[str, str, str]:
+    """(label, type, key) of a facts row's type: "T", "repeated T" or "map<K, V>"."""
+    if written.startswith("map<") and written.endswith(">"):
+        key, value = (word.strip() for word in written[len("map<"):-1].split(","))
+        return "map", value, key
+    label, _, typ = written.rpartition(" ")
+    if label not in ("", "repeated"):
+        raise ValueError(f"cannot read field type: {written!r}")
+    return label or "optional", typ, ""
+
+
+def read_messages(facts: dict) -> dict[str, tuple[str, list[Field]]]:
+    """{package.Message: (package, fields)} of the whole facts file."""
+    out: dict[str, tuple[str, list[Field]]] = {}
+    for package, entry in facts["packages"].items():
+        for message, rows in entry["messages"].items():
+            fields = []
+            for number, (name, written, go) in rows.items():
+                label, typ, key = parse_type(written)
+                fields.append(Field(label, typ, key, name, int(number), go))
+            out[f"{package}.{message}"] = (package, fields)
+    return out
 
 
 def definition_name(proto_name: str) -> str:
@@ -118,15 +119,9 @@ def _facts(facts: str, proto_name: str) -> tuple[str, bool, bool]:
     return tag, "ptr" in words, "omitempty" in words
 
 
-def build_table(sources: dict[str, str], roots: list[str]) -> dict[str, dict[int, list]]:
+def build_table(facts: dict, roots: list[str]) -> dict[str, dict[int, list]]:
     """The field table of every message reachable from roots (definition names)."""
-    messages: dict[str, list[Field]] = {}
-    packages: dict[str, str] = {}
-    for text in sources.values():
-        package, found = parse_proto(text)
-        for name, fields in found.items():
-            messages[f"{package}.{name}"] = fields
-            packages[f"{package}.{name}"] = package
+    messages = read_messages(facts)
     known = set(messages)
     by_definition = {definition_name(n): n for n in messages}
     table: dict[str, dict[int, list]] = {}
@@ -135,10 +130,10 @@ def build_table(sources: dict[str, str], roots: list[str]) -> dict[str, dict[int
         definition = todo.pop()
         if definition in table:
             continue
-        proto_name = by_definition[definition]
+        package, fields = messages[by_definition[definition]]
         rows: dict[int, list] = {}
-        for f in sorted(messages[proto_name], key=lambda f: f.number):
-            typ = _qualify(f.type, packages[proto_name], known)
+        for f in sorted(fields, key=lambda f: f.number):
+            typ = _qualify(f.type, package, known)
             json_name, pointer, omitempty = _facts(f.facts, f.name)
             ref: list[str] | str | None
             if f.label == "map":
@@ -155,20 +150,27 @@ def build_table(sources: dict[str, str], roots: list[str]) -> dict[str, dict[int
 
 
 def render(table: dict[str, dict[int, list]]) -> str:
-    """The JSON text: one line per field, so a regeneration diffs by field."""
+    """The table's JSON text: one line per field, so a regeneration diffs by field."""
+    return render_json({name: {str(n): row for n, row in rows.items()}
+                        for name, rows in table.items()})
+
+
+def render_json(top: dict[str, Any], indent: str = "  ") -> str:
+    """Nested dicts as JSON with one line per innermost row, so a change diffs by row."""
     out = ["{"]
-    for i, (name, rows) in enumerate(table.items()):
-        out.append(f"  {json.dumps(name)}: {{")
-        for j, (number, row) in enumerate(rows.items()):
-            sep = "," if j < len(rows) - 1 else ""
-            out.append(f'    "{number}": {json.dumps(row)}{sep}')
-        out.append("  }" + ("," if i < len(table) - 1 else ""))
-    out.append("}")
+    for i, (key, value) in enumerate(top.items()):
+        sep = "," if i < len(top) - 1 else ""
+        if isinstance(value, dict) and value:
+            inner = render_json(value, indent + "  ").rstrip("\n")
+            out.append(f"{indent}{json.dumps(key)}: {inner}{sep}")
+        else:
+            out.append(f"{indent}{json.dumps(key)}: {json.dumps(value)}{sep}")
+    out.append(indent[:-2] + "}")
     return "\n".join(out) + "\n"
 
 
-def read_sources(directory: Path = PROTO_DIR) -> dict[str, str]:
-    return {p.name: p.read_text() for p in sorted(directory.glob("*.proto"))}
+def read_facts(path: Path = FACTS) -> dict:
+    return json.loads(path.read_text())
 
 
 def roots() -> list[str]:
@@ -177,8 +179,8 @@ def roots() -> list[str]:
     return sorted(KINDS) + list(EXTRA_ROOTS)
 
 
-def generate(directory: Path = PROTO_DIR) -> str:
-    return render(build_table(read_sources(directory), roots()))
+def generate(path: Path = FACTS) -> str:
+    return render(build_table(read_facts(path), roots()))
 
 
 # -- extracting facts from upstream checkouts ---------------------------------------------
@@ -220,43 +222,43 @@ def go_facts(go_sources: list[str]) -> dict[tuple[str, int], str]:
     return out
 
 
-def strip_proto(proto: str, facts: dict[tuple[str, int], str], header: str) -> str:
-    """generated.proto reduced to package, messages and fields, with the Go facts."""
-    out = [f"// {header}", "// Facts only: message and field names, numbers and types from",
-           "// generated.proto; after each field the Go json tag and pointer-ness.", ""]
-    message = None
+def proto_messages(proto: str, facts: dict[tuple[str, int], str]) -> tuple[str, dict]:
+    """(package, {message: {number: [name, type, go facts]}}) of one generated.proto."""
+    package, message = "", None
+    messages: dict[str, dict[str, list[str]]] = {}
     for raw in re.sub(r"/\*.*?\*/", "", proto, flags=re.S).splitlines():
         line = raw.split("//", 1)[0].strip()
         if line.startswith("package "):
-            out += [line, ""]
+            package = line[len("package "):].rstrip(";").strip()
         elif line.startswith("message "):
             message = line.split()[1]
-            out.append(f"message {message} {{")
+            messages[message] = {}
         elif line == "}" and message is not None:
-            out += ["}", ""]
             message = None
         elif message is not None and line:
             m = _FIELD.match(line)
             if m is None:
                 raise ValueError(f"cannot read {message}: {raw!r}")
-            fact = facts.get((message, int(m.group(6))), "json=-")
-            out.append(f"  {line} // {fact}")
-    return "\n".join(out).rstrip() + "\n"
+            label, typ, name, number = m.group(1), m.group(2), m.group(5), m.group(6)
+            written = f"repeated {typ}" if label == "repeated" else typ
+            go = facts.get((message, int(number)), "json=-")
+            messages[message][number] = [name, re.sub(r"\s*,\s*", ", ", written), go]
+    return package, messages
 
 
-def extract(api: Path, apimachinery: Path, tag: str, directory: Path = PROTO_DIR) -> None:
+def extract(api: Path, apimachinery: Path, tag: str, path: Path = FACTS) -> None:
+    """Rewrite the facts file from checkouts of k8s.io/api and k8s.io/apimachinery."""
     roots_ = {"api": (api, "k8s.io/api"), "apimachinery": (apimachinery, "k8s.io/apimachinery")}
-    directory.mkdir(exist_ok=True)
+    packages = {}
     for repo, sub in PACKAGES:
         root, module = roots_[repo]
         pkg_dir = root / sub
         go = [p.read_text() for p in sorted(pkg_dir.glob("*.go"))
               if not p.name.endswith("_test.go") and not p.name.startswith(("zz_", "generated"))]
-        proto = (pkg_dir / "generated.proto").read_text()
-        package = re.search(r"^package ([\w.]+);", proto, re.M)
-        assert package is not None
-        text = strip_proto(proto, go_facts(go), f"{module}/{sub} at {tag}")
-        (directory / f"{package.group(1)}.proto").write_text(text)
+        package, messages = proto_messages((pkg_dir / "generated.proto").read_text(),
+                                           go_facts(go))
+        packages[package] = {"source": f"{module}/{sub}", "messages": messages}
+    path.write_text(render_json({"tag": tag, "packages": dict(sorted(packages.items()))}))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                                 description=__doc__.split("\n")[0])
     p.add_argument("--check", action="store_true", help="compare, do not write")
     sub = p.add_subparsers(dest="command")
-    e = sub.add_parser("extract", help="refresh proto/ from upstream checkouts")
+    e = sub.add_parser("extract", help="refresh the facts file from upstream checkouts")
     e.add_argument("--api", type=Path, required=True, help="a k8s.io/api checkout")
     e.add_argument("--apimachinery", type=Path, required=True)
     e.add_argument("--tag", required=True, help="the tag both checkouts are at")

@@ -324,52 +324,62 @@ def _ref_v1(ref: JSONDict) -> JSONDict:
     return out
 
 
-def _metric_spec_to_v1(m: JSONDict) -> JSONDict:
-    """autoscaling/v2 MetricSpec -> autoscaling/v1 MetricSpec (annotation form)."""
+def _metric_to_v1(m: JSONDict, side: str) -> JSONDict:
+    """A v2 MetricSpec (side "target") or MetricStatus (side "current") in v1's
+    annotation form, whose field names carry the side (targetValue / currentValue,
+    targetAverageValue / currentAverageValue, ...). Where v1's source field is a pointer
+    and its status field is not (the resource average value, the external value), an
+    unset target is omitted and an unset current is the zero quantity "0"."""
     out: JSONDict = {"type": _str(m.get("type"))}
     if isinstance(m.get("object"), dict):
-        src, target, ident = m["object"], _sub(m["object"], "target"), _sub(m["object"], "metric")
+        src = m["object"]
+        value, ident = _sub(src, side), _sub(src, "metric")
         v: JSONDict = {
             "target": _ref_v1(_sub(src, "describedObject")),
             "metricName": _str(ident.get("name")),
-            "targetValue": _quantity_or_zero(target.get("value")),
+            f"{side}Value": _quantity_or_zero(value.get("value")),
         }
         if ident.get("selector") is not None:
             v["selector"] = _label_selector(ident["selector"])
-        if target.get("averageValue") is not None:
-            v["averageValue"] = _quantity(target["averageValue"])
+        if value.get("averageValue") is not None:
+            v["averageValue"] = _quantity(value["averageValue"])
         out["object"] = v
     if isinstance(m.get("pods"), dict):
-        target, ident = _sub(m["pods"], "target"), _sub(m["pods"], "metric")
+        value, ident = _sub(m["pods"], side), _sub(m["pods"], "metric")
         v = {
             "metricName": _str(ident.get("name")),
-            "targetAverageValue": _quantity_or_zero(target.get("averageValue")),
+            f"{side}AverageValue": _quantity_or_zero(value.get("averageValue")),
         }
         if ident.get("selector") is not None:
             v["selector"] = _label_selector(ident["selector"])
         out["pods"] = v
     for key in ("resource", "containerResource"):
         if isinstance(m.get(key), dict):
-            src, target = m[key], _sub(m[key], "target")
+            src, value = m[key], _sub(m[key], side)
             v = {"name": _str(src.get("name"))}
-            if target.get("averageUtilization") is not None:
-                v["targetAverageUtilization"] = target["averageUtilization"]
-            if target.get("averageValue") is not None:
-                v["targetAverageValue"] = _quantity(target["averageValue"])
+            if value.get("averageUtilization") is not None:
+                v[f"{side}AverageUtilization"] = value["averageUtilization"]
+            if side == "current" or value.get("averageValue") is not None:
+                v[f"{side}AverageValue"] = _quantity_or_zero(value.get("averageValue"))
             if key == "containerResource":
                 v["container"] = _str(src.get("container"))
             out[key] = v
     if isinstance(m.get("external"), dict):
-        target, ident = _sub(m["external"], "target"), _sub(m["external"], "metric")
+        value, ident = _sub(m["external"], side), _sub(m["external"], "metric")
         v = {"metricName": _str(ident.get("name"))}
         if ident.get("selector") is not None:
             v["metricSelector"] = _label_selector(ident["selector"])
-        if target.get("value") is not None:
-            v["targetValue"] = _quantity(target["value"])
-        if target.get("averageValue") is not None:
-            v["targetAverageValue"] = _quantity(target["averageValue"])
+        if side == "current" or value.get("value") is not None:
+            v[f"{side}Value"] = _quantity_or_zero(value.get("value"))
+        if value.get("averageValue") is not None:
+            v[f"{side}AverageValue"] = _quantity(value["averageValue"])
         out["external"] = v
     return _ordered_metric(out)
+
+
+def _metric_spec_to_v1(m: JSONDict) -> JSONDict:
+    """autoscaling/v2 MetricSpec -> autoscaling/v1 MetricSpec (annotation form)."""
+    return _metric_to_v1(m, "target")
 
 
 def _ordered_metric(m: JSONDict) -> JSONDict:
@@ -431,48 +441,7 @@ def _metric_spec_from_v1(m: JSONDict) -> JSONDict:
 
 def _metric_status_to_v1(m: JSONDict) -> JSONDict:
     """autoscaling/v2 MetricStatus -> autoscaling/v1 MetricStatus (annotation form)."""
-    out: JSONDict = {"type": _str(m.get("type"))}
-    if isinstance(m.get("object"), dict):
-        src, current, ident = m["object"], _sub(m["object"], "current"), _sub(m["object"], "metric")
-        v: JSONDict = {
-            "target": _ref_v1(_sub(src, "describedObject")),
-            "metricName": _str(ident.get("name")),
-            "currentValue": _quantity_or_zero(current.get("value")),
-        }
-        if ident.get("selector") is not None:
-            v["selector"] = _label_selector(ident["selector"])
-        if current.get("averageValue") is not None:
-            v["averageValue"] = _quantity(current["averageValue"])
-        out["object"] = v
-    if isinstance(m.get("pods"), dict):
-        current, ident = _sub(m["pods"], "current"), _sub(m["pods"], "metric")
-        v = {
-            "metricName": _str(ident.get("name")),
-            "currentAverageValue": _quantity_or_zero(current.get("averageValue")),
-        }
-        if ident.get("selector") is not None:
-            v["selector"] = _label_selector(ident["selector"])
-        out["pods"] = v
-    for key in ("resource", "containerResource"):
-        if isinstance(m.get(key), dict):
-            src, current = m[key], _sub(m[key], "current")
-            v = {"name": _str(src.get("name"))}
-            if current.get("averageUtilization") is not None:
-                v["currentAverageUtilization"] = current["averageUtilization"]
-            v["currentAverageValue"] = _quantity_or_zero(current.get("averageValue"))
-            if key == "containerResource":
-                v["container"] = _str(src.get("container"))
-            out[key] = v
-    if isinstance(m.get("external"), dict):
-        current, ident = _sub(m["external"], "current"), _sub(m["external"], "metric")
-        v = {"metricName": _str(ident.get("name"))}
-        if ident.get("selector") is not None:
-            v["metricSelector"] = _label_selector(ident["selector"])
-        v["currentValue"] = _quantity_or_zero(current.get("value"))
-        if current.get("averageValue") is not None:
-            v["currentAverageValue"] = _quantity(current["averageValue"])
-        out["external"] = v
-    return _ordered_metric(out)
+    return _metric_to_v1(m, "current")
 
 
 def _metric_status_from_v1(m: JSONDict) -> JSONDict:

@@ -10,24 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.printers.common import (
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    NAME,
-    Column,
-    Ctx,
-    Obj,
-    Printer,
-    age,
-    format_label_selector,
-    format_labels,
-    get,
-    integer,
-    name,
-    selector_string,
-    template_containers,
-)
+from kapi.printers import common
+from kapi.printers.common import AGE, NAME, Column, Ctx, Obj, Printer, age, get, integer, name
 
 DEPLOYMENT_COLUMNS = (
     NAME,
@@ -36,17 +20,17 @@ DEPLOYMENT_COLUMNS = (
                          "have the desired template spec."),
     Column("Available", "Total number of available non-terminating pods (ready for at least "
                         "minReadySeconds) targeted by this deployment."),
-    AGE, CONTAINERS, IMAGES,
+    AGE, common.CONTAINERS, common.IMAGES,
     Column("Selector", "Label selector for pods.", priority=1),
 )
 
 
 def deployment_row(d: Obj, ctx: Ctx) -> list[Any]:
     ready = f"{integer(d, 'status', 'readyReplicas')}/{integer(d, 'spec', 'replicas')}"
-    selector = selector_string(get(d, "spec", "selector"), invalid="<invalid>")
+    selector = common.selector_string(get(d, "spec", "selector"), invalid="<invalid>")
     return [name(d), ready, integer(d, "status", "updatedReplicas"),
             integer(d, "status", "availableReplicas"), age(d, ctx),
-            *template_containers(d), selector]
+            *common.template_containers(d), selector]
 
 
 REPLICA_SET_COLUMNS = (
@@ -56,7 +40,7 @@ REPLICA_SET_COLUMNS = (
            type="integer"),
     Column("Ready", "The number of non-terminating pods targeted by this ReplicaSet with a "
                     "Ready Condition.", type="integer"),
-    AGE, CONTAINERS, IMAGES,
+    AGE, common.CONTAINERS, common.IMAGES,
     Column("Selector", "Selector is a label query over pods that should match the replica "
                        "count.", priority=1),
 )
@@ -64,17 +48,17 @@ REPLICA_SET_COLUMNS = (
 
 def replica_set_row(rs: Obj, ctx: Ctx) -> list[Any]:
     return [name(rs), integer(rs, "spec", "replicas"), integer(rs, "status", "replicas"),
-            integer(rs, "status", "readyReplicas"), age(rs, ctx), *template_containers(rs),
-            format_label_selector(get(rs, "spec", "selector"))]
+            integer(rs, "status", "readyReplicas"), age(rs, ctx), *common.template_containers(rs),
+            common.format_label_selector(get(rs, "spec", "selector"))]
 
 
 STATEFUL_SET_COLUMNS = (NAME, Column("Ready", "Number of the pod with ready state"), AGE,
-                        CONTAINERS, IMAGES)
+                        common.CONTAINERS, common.IMAGES)
 
 
 def stateful_set_row(sts: Obj, ctx: Ctx) -> list[Any]:
     ready = f"{integer(sts, 'status', 'readyReplicas')}/{integer(sts, 'spec', 'replicas')}"
-    return [name(sts), ready, age(sts, ctx), *template_containers(sts)]
+    return [name(sts), ready, age(sts, ctx), *common.template_containers(sts)]
 
 
 DAEMON_SET_COLUMNS = (
@@ -93,7 +77,7 @@ DAEMON_SET_COLUMNS = (
                         "spec.minReadySeconds)", type="integer"),
     Column("Node Selector", "NodeSelector is a selector which must be true for the pod to fit "
                             "on a node."),
-    AGE, CONTAINERS, IMAGES,
+    AGE, common.CONTAINERS, common.IMAGES,
     Column("Selector", "A label query over pods that are managed by the daemon set.",
            priority=1),
 )
@@ -103,9 +87,9 @@ def daemon_set_row(ds: Obj, ctx: Ctx) -> list[Any]:
     status = [integer(ds, "status", f) for f in ("desiredNumberScheduled",
                                                   "currentNumberScheduled", "numberReady",
                                                   "updatedNumberScheduled", "numberAvailable")]
-    node_selector = format_labels(get(ds, "spec", "template", "spec", "nodeSelector"))
-    return [name(ds), *status, node_selector, age(ds, ctx), *template_containers(ds),
-            format_label_selector(get(ds, "spec", "selector"))]
+    node_selector = common.format_labels(get(ds, "spec", "template", "spec", "nodeSelector"))
+    return [name(ds), *status, node_selector, age(ds, ctx), *common.template_containers(ds),
+            common.format_label_selector(get(ds, "spec", "selector"))]
 
 
 CONTROLLER_REVISION_COLUMNS = (

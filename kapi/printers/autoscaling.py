@@ -12,18 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
-from kapi.printers.common import (
-    AGE,
-    NAME,
-    Column,
-    Ctx,
-    Obj,
-    Printer,
-    age,
-    get,
-    integer,
-    name,
-)
+from kapi.printers.common import AGE, NAME, Column, Ctx, Obj, Printer, age, get, integer, name
 
 COLUMNS = (
     NAME,

@@ -11,25 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.printers.common import (
-    AGE,
-    CONTAINERS,
-    IMAGES,
-    NAME,
-    Column,
-    Ctx,
-    Obj,
-    Printer,
-    age,
-    bool_ptr,
-    duration_between,
-    format_label_selector,
-    get,
-    integer,
-    name,
-    since,
-    template_containers,
-)
+from kapi.printers import common
+from kapi.printers.common import AGE, NAME, Column, Ctx, Obj, Printer, age, get, integer, name
 
 JOB_SELECTOR = Column("Selector", "A label query over pods that should match the pod count.",
                       priority=1)
@@ -39,7 +22,7 @@ JOB_COLUMNS = (
     Column("Status", "Status of the job."),
     Column("Completions", "The number of pods which reached phase Succeeded."),
     Column("Duration", "Time required to complete the job."),
-    AGE, CONTAINERS, IMAGES, JOB_SELECTOR,
+    AGE, common.CONTAINERS, common.IMAGES, JOB_SELECTOR,
 )
 
 
@@ -76,14 +59,14 @@ def job_duration(job: Obj, ctx: Ctx) -> str:
         return ""
     end = get(job, "status", "completionTime")
     if end is None:
-        return since(start, ctx.now)
-    return duration_between(start, end)
+        return common.since(start, ctx.now)
+    return common.duration_between(start, end)
 
 
 def job_row(job: Obj, ctx: Ctx) -> list[Any]:
     return [name(job), job_status(job), job_completions(job), job_duration(job, ctx),
-            age(job, ctx), *template_containers(job),
-            format_label_selector(get(job, "spec", "selector"))]
+            age(job, ctx), *common.template_containers(job),
+            common.format_label_selector(get(job, "spec", "selector"))]
 
 
 CRON_JOB_COLUMNS = (
@@ -96,18 +79,19 @@ CRON_JOB_COLUMNS = (
     Column("Active", "A list of pointers to currently running jobs.", type="integer"),
     Column("Last Schedule", "Information when was the last time the job was successfully "
                             "scheduled."),
-    AGE, CONTAINERS, IMAGES, JOB_SELECTOR,
+    AGE, common.CONTAINERS, common.IMAGES, JOB_SELECTOR,
 )
 
 
 def cron_job_row(cj: Obj, ctx: Ctx) -> list[Any]:
     last = get(cj, "status", "lastScheduleTime")
     return [name(cj), get(cj, "spec", "schedule", default=""),
-            get(cj, "spec", "timeZone", default="<none>"), bool_ptr(get(cj, "spec", "suspend")),
+            get(cj, "spec", "timeZone", default="<none>"),
+            common.bool_ptr(get(cj, "spec", "suspend")),
             len(get(cj, "status", "active", default=[])),
-            "<none>" if last is None else since(last, ctx.now), age(cj, ctx),
-            *template_containers(cj, "jobTemplate", "spec"),
-            format_label_selector(get(cj, "spec", "jobTemplate", "spec", "selector"))]
+            "<none>" if last is None else common.since(last, ctx.now), age(cj, ctx),
+            *common.template_containers(cj, "jobTemplate", "spec"),
+            common.format_label_selector(get(cj, "spec", "jobTemplate", "spec", "selector"))]
 
 
 JOB = Printer(JOB_COLUMNS, job_row)

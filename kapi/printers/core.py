@@ -12,21 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from kapi.printers.common import (
-    AGE,
-    NAME,
-    Column,
-    Ctx,
-    Obj,
-    Printer,
-    age,
-    format_labels,
-    get,
-    integer,
-    name,
-    quantity,
-    since,
-)
+from kapi.printers import common
+from kapi.printers.common import AGE, NAME, Column, Ctx, Obj, Printer, age, get, integer, name
 
 # ---------------------------------------------------------------------------
 # Services
@@ -86,7 +73,7 @@ def service_row(svc: Obj, ctx: Ctx) -> list[Any]:
     cluster_ip = get(svc, "spec", "clusterIPs", 0) or get(svc, "spec", "clusterIP") or "<none>"
     ports = make_port_string(get(svc, "spec", "ports", default=[])) or "<none>"
     return [name(svc), get(svc, "spec", "type", default=""), cluster_ip, _external_ip(svc),
-            ports, age(svc, ctx), format_labels(get(svc, "spec", "selector"))]
+            ports, age(svc, ctx), common.format_labels(get(svc, "spec", "selector"))]
 
 
 # ---------------------------------------------------------------------------
@@ -249,12 +236,12 @@ def _event_target(ev: Obj) -> str:
 
 
 def event_row(ev: Obj, ctx: Ctx) -> list[Any]:
-    first = since(ev.get("firstTimestamp"), ctx.now) if ev.get("firstTimestamp") \
-        else since(ev.get("eventTime"), ctx.now)
-    last = since(ev.get("lastTimestamp"), ctx.now) if ev.get("lastTimestamp") else first
+    first = common.since(ev.get("firstTimestamp"), ctx.now) if ev.get("firstTimestamp") \
+        else common.since(ev.get("eventTime"), ctx.now)
+    last = common.since(ev.get("lastTimestamp"), ctx.now) if ev.get("lastTimestamp") else first
     count = integer(ev, "count")
     if ev.get("series") is not None:
-        last = since(get(ev, "series", "lastObservedTime"), ctx.now)
+        last = common.since(get(ev, "series", "lastObservedTime"), ctx.now)
         count = integer(ev, "series", "count")
     elif count == 0:
         count = 1  # singleton events don't set a count in the new API
@@ -307,7 +294,7 @@ def pvc_row(pvc: Obj, ctx: Ctx) -> list[Any]:
     capacity = modes = ""
     if volume:
         modes = access_modes(get(pvc, "status", "accessModes"))
-        capacity = quantity(get(pvc, "status", "capacity", "storage"))
+        capacity = common.quantity(get(pvc, "status", "capacity", "storage"))
     return [name(pvc), phase, volume, capacity, modes, _claim_class(pvc),
             get(pvc, "spec", "volumeAttributesClassName") or "<unset>", age(pvc, ctx),
             get(pvc, "spec", "volumeMode") or "<unset>"]
@@ -335,7 +322,8 @@ def resource_quota_row(rq: Obj, ctx: Ctx) -> list[Any]:
     for resource in sorted(hard):
         pieces = resource.split(".")
         column = limits if len(pieces) > 1 and pieces[0] == "limits" else requests
-        column.append(f"{resource}: {quantity(used.get(resource))}/{quantity(hard[resource])}")
+        usage = f"{common.quantity(used.get(resource))}/{common.quantity(hard[resource])}"
+        column.append(f"{resource}: {usage}")
     return [name(rq), ", ".join(requests), ", ".join(limits), age(rq, ctx)]
 
 

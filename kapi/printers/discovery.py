@@ -7,18 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.printers.common import (
-    AGE,
-    NAME,
-    Column,
-    Ctx,
-    Obj,
-    Printer,
-    age,
-    get,
-    list_with_more,
-    name,
-)
+from kapi.printers import common
+from kapi.printers.common import AGE, NAME, Column, Ctx, Obj, Printer, age, get, name
 
 COLUMNS = (
     NAME,
@@ -39,12 +29,12 @@ def format_ports(slice_: Obj) -> str:
             shown.append(str(p["port"]))
         else:
             shown.append(p["name"] if p.get("name") is not None else "*")
-    return list_with_more(shown, len(ports))
+    return common.list_with_more(shown, len(ports))
 
 
 def format_endpoints(slice_: Obj) -> str:
     addresses = [a for ep in slice_.get("endpoints") or [] for a in ep.get("addresses") or []]
-    return list_with_more(addresses, len(addresses))
+    return common.list_with_more(addresses, len(addresses))
 
 
 def endpoint_slice_row(s: Obj, ctx: Ctx) -> list[Any]:

@@ -13,20 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from kapi.printers.common import (
-    AGE,
-    NAME,
-    Column,
-    Ctx,
-    Obj,
-    Printer,
-    Row,
-    get,
-    human_duration,
-    name,
-    parse_time,
-    since,
-)
+from kapi.printers import common
+from kapi.printers.common import AGE, NAME, Column, Ctx, Obj, Printer, Row, get, name
 
 COLUMNS = (
     NAME,
@@ -62,7 +50,7 @@ class _Tally:
 
 
 def _later(a: dt.datetime | None, status: Mapping[str, Any]) -> dt.datetime | None:
-    finished = parse_time(get(status, "lastState", "terminated", "finishedAt"))
+    finished = common.parse_time(get(status, "lastState", "terminated", "finishedAt"))
     if finished is not None and (a is None or a < finished):
         return finished
     return a
@@ -158,7 +146,7 @@ def _final_reason(pod: Obj, reason: str) -> str:
 
 def _restarts_cell(t: _Tally, now: dt.datetime) -> str:
     if t.restarts != 0 and t.last_restart is not None:
-        return f"{t.restarts} ({human_duration((now - t.last_restart).total_seconds())} ago)"
+        return f"{t.restarts} ({common.human_duration((now - t.last_restart).total_seconds())} ago)"
     return str(t.restarts)
 
 
@@ -192,7 +180,7 @@ def _pod_ip(pod: Obj) -> str:
 def pod_row(pod: Obj, ctx: Ctx) -> Row:
     ready, status, restarts = pod_summary(pod, ctx.now)
     cells: list[Any] = [name(pod), ready, status, restarts,
-                        since(get(pod, "metadata", "creationTimestamp"), ctx.now),
+                        common.since(get(pod, "metadata", "creationTimestamp"), ctx.now),
                         _pod_ip(pod), get(pod, "spec", "nodeName") or "<none>",
                         get(pod, "status", "nominatedNodeName") or "<none>", _readiness_gates(pod)]
     phase = get(pod, "status", "phase")

@@ -7,18 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kapi.printers.common import (
-    AGE,
-    NAME,
-    Column,
-    Ctx,
-    Obj,
-    Printer,
-    age,
-    get,
-    integer,
-    name,
-)
+from kapi.printers.common import AGE, NAME, Column, Ctx, Obj, Printer, age, get, integer, name
 
 COLUMNS = (
     NAME,

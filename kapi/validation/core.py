@@ -17,6 +17,7 @@ from kapi.validation.field import (
     FieldError,
     GoValue,
     duplicate,
+    each_object,
     forbidden,
     invalid,
     not_supported,
@@ -74,10 +75,7 @@ def _service_ports(ports: list[Any], stype: str) -> list[FieldError]:
     errs: list[FieldError] = []
     names: set[str] = set()
     keys: set[tuple[Any, Any]] = set()
-    for i, p in enumerate(ports):
-        if not isinstance(p, dict):
-            continue
-        pp = f"spec.ports[{i}]"
+    for pp, p in each_object(ports, "spec.ports"):
         name = p.get("name") or ""
         if not name and len(ports) > 1:
             errs.append(required(f"{pp}.name"))

@@ -2,6 +2,7 @@
 
 Owns: FieldError (type, path, bad value, detail), the constructors validators use
 (required, invalid, not_supported, duplicate, forbidden, too_long, not_found), the
+walk over a list field's objects (each_object), the
 rendering of a bad value (Go's %v / %q / %#v forms) and of "path: Type: value: detail".
 Pure; knows nothing of HTTP or of the Status object (errors.Invalid renders these).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 _OMIT = object()
 
@@ -105,6 +106,14 @@ def _go_requirement(e: Any) -> str:
 
 
 # -- constructors -----------------------------------------------------------------------
+def each_object(items: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(`path[i]`, item) for each entry of a list field that is an object; other entries
+    (and a missing list) yield nothing, so a validator reads only fields it can reach."""
+    for i, item in enumerate(items or ()):
+        if isinstance(item, dict):
+            yield f"{path}[{i}]", item
+
+
 def required(path: str, detail: str = "") -> FieldError:
     return FieldError(REQUIRED, path, "", detail)
 

@@ -17,6 +17,7 @@ from kapi.validation import meta, quantity, rules
 from kapi.validation.field import (
     FieldError,
     duplicate,
+    each_object,
     forbidden,
     invalid,
     not_found,
@@ -108,19 +109,23 @@ def _pod_names(spec: Obj, path: str) -> list[FieldError]:
 
 
 # -- containers ---------------------------------------------------------------------------
+def _unique_label(name: Any, path: str, seen: set[str]) -> list[FieldError]:
+    """A required DNS-1123 label name, unique among `seen` (which it then joins): the
+    rule for container and volume names."""
+    if not name:
+        return [required(path)]
+    errs = [invalid(path, name, m) for m in rules.is_dns1123_label(name)]
+    if name in seen:
+        errs.append(duplicate(path, name))
+    seen.add(name)
+    return errs
+
+
 def validate_container(c: Any, path: str, volumes: set[str], names: set[str],
                        host_net: bool) -> list[FieldError]:
     if not isinstance(c, dict):
         return [required(path)]
-    errs: list[FieldError] = []
-    name = c.get("name")
-    if not name:
-        errs.append(required(f"{path}.name"))
-    else:
-        errs += [invalid(f"{path}.name", name, m) for m in rules.is_dns1123_label(name)]
-        if name in names:
-            errs.append(duplicate(f"{path}.name", name))
-        names.add(name)
+    errs = _unique_label(c.get("name"), f"{path}.name", names)
     if not c.get("image"):
         errs.append(required(f"{path}.image"))
     errs += _enum(c, "imagePullPolicy", PULL_POLICIES, path)
@@ -138,10 +143,7 @@ def validate_container(c: Any, path: str, volumes: set[str], names: set[str],
 def validate_ports(ports: Any, path: str, host_net: bool) -> list[FieldError]:
     errs: list[FieldError] = []
     names: set[str] = set()
-    for i, p in enumerate(ports or ()):
-        pp = f"{path}[{i}]"
-        if not isinstance(p, dict):
-            continue
+    for pp, p in each_object(ports, path):
         if p.get("name"):
             errs += [invalid(f"{pp}.name", p["name"], m) for m in rules.is_port_name(p["name"])]
             if p["name"] in names:
@@ -164,10 +166,7 @@ def validate_ports(ports: Any, path: str, host_net: bool) -> list[FieldError]:
 
 def validate_env(env: Any, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
-    for i, e in enumerate(env or ()):
-        if not isinstance(e, dict):
-            continue
-        pe = f"{path}[{i}]"
+    for pe, e in each_object(env, path):
         name = e.get("name") or ""
         if not name:
             errs.append(required(f"{pe}.name"))
@@ -192,10 +191,7 @@ def validate_env(env: Any, path: str) -> list[FieldError]:
 def validate_volume_mounts(mounts: Any, path: str, volumes: set[str]) -> list[FieldError]:
     errs: list[FieldError] = []
     seen: set[str] = set()
-    for i, m in enumerate(mounts or ()):
-        if not isinstance(m, dict):
-            continue
-        pm = f"{path}[{i}]"
+    for pm, m in each_object(mounts, path):
         name, mount_path = m.get("name") or "", m.get("mountPath") or ""
         if not name:
             errs.append(required(f"{pm}.name"))
@@ -275,18 +271,8 @@ def _security_context(sc: Any, path: str) -> list[FieldError]:
 def validate_volumes(volumes: Any, path: str) -> tuple[set[str], list[FieldError]]:
     names: set[str] = set()
     errs: list[FieldError] = []
-    for i, v in enumerate(volumes or ()):
-        if not isinstance(v, dict):
-            continue
-        pv = f"{path}[{i}]"
-        name = v.get("name") or ""
-        if not name:
-            errs.append(required(f"{pv}.name"))
-        else:
-            errs += [invalid(f"{pv}.name", name, m) for m in rules.is_dns1123_label(name)]
-            if name in names:
-                errs.append(duplicate(f"{pv}.name", name))
-            names.add(name)
+    for pv, v in each_object(volumes, path):
+        errs += _unique_label(v.get("name"), f"{pv}.name", names)
         sources = [s for s in VOLUME_SOURCES if v.get(s) is not None]
         if not sources:
             errs.append(required(pv, "must specify a volume type"))
@@ -297,10 +283,7 @@ def validate_volumes(volumes: Any, path: str) -> tuple[set[str], list[FieldError
 
 def validate_tolerations(tols: Any, path: str) -> list[FieldError]:
     errs: list[FieldError] = []
-    for i, t in enumerate(tols or ()):
-        if not isinstance(t, dict):
-            continue
-        pt = f"{path}[{i}]"
+    for pt, t in each_object(tols, path):
         key, op, effect = t.get("key") or "", t.get("operator") or "", t.get("effect") or ""
         if key:
             errs += [invalid(f"{pt}.key", key, m) for m in rules.is_qualified_name(key)]

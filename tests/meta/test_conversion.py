@@ -357,6 +357,28 @@ def test_hpa_every_metric_source_round_trips() -> None:
     assert back == v2
 
 
+def test_hpa_object_and_pods_current_metrics_round_trip() -> None:
+    current = [
+        {"type": "Object", "object": {
+            "metric": {"name": "requests-per-second", "selector": {"matchLabels": {"a": "1"}}},
+            "current": {"value": "9k", "averageValue": "3k"},
+            "describedObject": {"kind": "Ingress", "name": "main",
+                                "apiVersion": "networking.k8s.io/v1"}}},
+        {"type": "Pods", "pods": {"metric": {"name": "packets"},
+                                  "current": {"averageValue": "900"}}},
+    ]
+    status = {"currentReplicas": 3, "desiredReplicas": 3, "currentMetrics": current}
+    v2 = _v2(dict(BASE_SPEC), status)
+    v1 = from_storage("autoscaling/v1", HPA, v2)
+    # v1's names carry the side: currentValue / currentAverageValue (targetValue in specs)
+    assert v1["metadata"]["annotations"][METRIC_STATUSES_ANNOTATION] == (
+        '[{"type":"Object","object":{"target":{"kind":"Ingress","name":"main",'
+        '"apiVersion":"networking.k8s.io/v1"},"metricName":"requests-per-second",'
+        '"currentValue":"9k","selector":{"matchLabels":{"a":"1"}},"averageValue":"3k"}},'
+        '{"type":"Pods","pods":{"metricName":"packets","currentAverageValue":"900"}}]')
+    assert to_storage("autoscaling/v1", HPA, v1)["status"]["currentMetrics"] == current
+
+
 def test_hpa_current_metrics_and_conditions_survive_v1() -> None:
     current = [
         {"type": "Resource", "resource": {"name": "cpu",

@@ -1,4 +1,9 @@
-"""The storage contract: one suite that every backend must pass (see interface.py)."""
+"""The storage contract: one suite that every backend must pass (see interface.py).
+
+The watch tests here compare whole events (KeyValues with their create and mod
+revisions); test_watch_contract.py runs the watch contract against each backend and its
+watch cache (watching from the current or a future revision, a watch ending when its
+source closes, ...)."""
 
 from __future__ import annotations
 
@@ -6,28 +11,15 @@ import asyncio
 import pathlib
 import random
 from contextlib import aclosing
-from typing import AsyncIterator, Awaitable, Callable
+from typing import Awaitable, Callable
 
 import pytest
 
-from kapi.storage import (
-    BACKENDS,
-    Compacted,
-    Compactor,
-    Conflict,
-    Event,
-    FutureRevision,
-    KeyExists,
-    KeyNotFound,
-    KeyValue,
-    Storage,
-    compact_loop,
-    fanout,
-    open_storage,
-)
+from kapi import storage
+from kapi.storage import BACKENDS, Event, KeyValue, Storage, open_storage
+from tests.storage.harness import TIMEOUT, opened, random_writes, take, watch_to_end
 
 Body = Callable[[Storage], Awaitable[None]]
-TIMEOUT = 10.0
 
 
 @pytest.fixture(params=sorted(BACKENDS))
@@ -37,26 +29,12 @@ def run(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Callable[[Bod
 
     def runner(body: Body) -> None:
         async def main() -> None:
-            store = open_storage(request.param, path=str(tmp_path / "contract.db"))
-            await store.start()
-            try:
+            async with opened(request.param, tmp_path / "contract.db") as store:
                 await asyncio.wait_for(body(store), TIMEOUT)
-            finally:
-                await store.close()
 
         asyncio.run(main())
 
     return runner
-
-
-async def take(stream: AsyncIterator[Event], n: int) -> list[Event]:
-    out: list[Event] = []
-    if n:
-        async for event in stream:
-            out.append(event)
-            if len(out) == n:
-                break
-    return out
 
 
 async def drain_history(store: Storage, prefix: str, after: int) -> list[Event]:
@@ -75,8 +53,8 @@ async def drain_history(store: Storage, prefix: str, after: int) -> list[Event]:
     return out
 
 
-async def watch_fails_compacted(store: Storage, after: int) -> Compacted:
-    with pytest.raises(Compacted) as info:
+async def watch_fails_compacted(store: Storage, after: int) -> storage.Compacted:
+    with pytest.raises(storage.Compacted) as info:
         stream = store.watch("", after=after)
         async with aclosing(stream):
             await take(stream, 1)
@@ -123,22 +101,22 @@ def test_unconditional_update_and_delete(run: Callable[[Body], None]) -> None:
 def test_errors_and_no_revision_spent_on_failure(run: Callable[[Body], None]) -> None:
     async def body(s: Storage) -> None:
         await s.create("/a", b"1")
-        with pytest.raises(KeyExists) as exists:
+        with pytest.raises(storage.KeyExists) as exists:
             await s.create("/a", b"x")
         assert exists.value.key == "/a"
-        with pytest.raises(KeyNotFound):
+        with pytest.raises(storage.KeyNotFound):
             await s.update("/missing", b"x", expected_revision=1)
-        with pytest.raises(KeyNotFound):
+        with pytest.raises(storage.KeyNotFound):
             await s.delete("/missing")
-        with pytest.raises(Conflict) as conflict:
+        with pytest.raises(storage.Conflict) as conflict:
             await s.update("/a", b"x", expected_revision=7)
         assert (conflict.value.expected, conflict.value.actual) == (7, 1)
-        with pytest.raises(Conflict):
+        with pytest.raises(storage.Conflict):
             await s.delete("/a", expected_revision=2)
         await s.delete("/a")
-        with pytest.raises(KeyNotFound):
+        with pytest.raises(storage.KeyNotFound):
             await s.update("/a", b"x", expected_revision=1)
-        with pytest.raises(KeyNotFound):
+        with pytest.raises(storage.KeyNotFound):
             await s.delete("/a")
         assert await s.current_revision() == 2
         assert (await s.create("/b", b"1")).mod_revision == 3
@@ -275,7 +253,7 @@ def test_list_at_old_revision(run: Callable[[Body], None]) -> None:
 def test_list_future_revision(run: Callable[[Body], None]) -> None:
     async def body(s: Storage) -> None:
         await s.create("/a", b"1")
-        with pytest.raises(FutureRevision) as info:
+        with pytest.raises(storage.FutureRevision) as info:
             await s.list("", revision=2)
         assert (info.value.requested, info.value.current) == (2, 1)
         assert (await s.list("", revision=0)).revision == 1
@@ -315,91 +293,25 @@ def test_watch_replays_history_then_live(run: Callable[[Body], None]) -> None:
     run(body)
 
 
-def test_watch_from_current_and_future_revision(run: Callable[[Body], None]) -> None:
-    async def body(s: Storage) -> None:
-        await s.create("/a", b"1")
-        now = s.watch("", after=1)
-        future = s.watch("", after=3)
-        async with aclosing(now), aclosing(future):
-            now_task = asyncio.ensure_future(take(now, 3))
-            future_task = asyncio.ensure_future(take(future, 1))
-            await asyncio.sleep(0.01)
-            assert not now_task.done() and not future_task.done()
-            for i in range(2, 5):
-                await s.create(f"/k{i}", b"x")
-            assert [e.revision for e in await now_task] == [2, 3, 4]
-            assert [e.revision for e in await future_task] == [4]
-
-    run(body)
-
-
-def test_watch_ends_when_store_closes(run: Callable[[Body], None]) -> None:
-    async def body(s: Storage) -> None:
-        await s.create("/a", b"1")
-        stream = s.watch("", after=0)
-        task = asyncio.ensure_future(take(stream, 5))
-        await asyncio.sleep(0.01)
-        await s.close()
-        assert [e.revision for e in await task] == [1]
-        await stream.aclose()
-
-    run(body)
-
-
 def test_watch_exactly_once_under_concurrent_writes(
     run: Callable[[Body], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small history pages so that writes land between pages of a replay.
-    monkeypatch.setattr(fanout, "HISTORY_PAGE", 4)
+    monkeypatch.setattr(storage.fanout, "HISTORY_PAGE", 4)
     prefixes = ["/h/a/", "/h/b/", "/h/c/"]
     keys = [p + str(i) for p in prefixes for i in range(6)]
-
-    async def writer(s: Storage, seed: int, log: list[tuple[int, str]]) -> None:
-        rnd = random.Random(seed)
-        for _ in range(150):
-            key = rnd.choice(keys)
-            kv = await s.get(key)
-            try:
-                if kv is None:
-                    done = await s.create(key, b"%d" % seed)
-                elif rnd.random() < 0.3:
-                    done = await s.delete(key, expected_revision=kv.mod_revision)
-                else:
-                    done = await s.update(key, b"%d" % seed, expected_revision=kv.mod_revision)
-                log.append((done.mod_revision, key))
-            except (KeyExists, KeyNotFound, Conflict):
-                pass
-            for _ in range(rnd.randrange(3)):
-                await asyncio.sleep(0)
-
-    async def watcher(
-        s: Storage, seed: int, prefix: str, started: list[int]
-    ) -> tuple[int, list[Event]]:
-        rnd = random.Random(seed)
-        for _ in range(rnd.randrange(250)):
-            await asyncio.sleep(0)
-        current = await s.current_revision()
-        after = rnd.randint(0, current + 2)  # past, present or (slightly) future
-        started.append(current)
-        got: list[Event] = []
-        async with aclosing(s.watch(prefix, after=after)) as stream:
-            async for event in stream:
-                got.append(event)
-                if event.kv.key == prefix + "~end":
-                    break
-                if rnd.random() < 0.5:
-                    await asyncio.sleep(0)
-        return after, got
 
     async def body(s: Storage) -> None:
         log: list[tuple[int, str]] = []
         async with aclosing(s.watch("", after=0)) as reference_stream:
             watch_specs = [(i, prefixes[i % 3] if i % 4 else "/h/") for i in range(24)]
             started: list[int] = []
-            watchers = [
-                asyncio.ensure_future(watcher(s, i, p, started)) for i, p in watch_specs
-            ]
-            await asyncio.gather(*(writer(s, 100 + i, log) for i in range(4)))
+            watchers = [asyncio.ensure_future(watch_to_end(
+                s, lambda prefix, after: s.watch(prefix, after=after), lambda e: e.kv.key,
+                i, p, started)) for i, p in watch_specs]
+            for done in await asyncio.gather(
+                    *(random_writes(s, 100 + i, keys, 150, b"%d" % (100 + i)) for i in range(4))):
+                log.extend(done)
             writes_done = await s.current_revision()
             while len(started) < len(watchers):
                 await asyncio.sleep(0)
@@ -452,11 +364,11 @@ def test_compaction(run: Callable[[Body], None]) -> None:
         history_after_6 = await drain_history(s, "", 6)
         await s.compact(6)
         assert await s.compacted_revision() == 6
-        with pytest.raises(Compacted) as info:
+        with pytest.raises(storage.Compacted) as info:
             await s.list("/c/", revision=5)
         assert (info.value.requested, info.value.compacted) == (5, 6)
         assert (await watch_fails_compacted(s, 5)).compacted == 6
-        with pytest.raises(Compacted):
+        with pytest.raises(storage.Compacted):
             s.watch("/c/", after=0)  # raised by the call itself, before iterating
         assert (await s.list("/c/")).items == before_now.items
         for r in range(6, 11):
@@ -466,7 +378,7 @@ def test_compaction(run: Callable[[Body], None]) -> None:
 
         await s.compact(3)  # older than the compacted revision: nothing happens
         assert await s.compacted_revision() == 6
-        with pytest.raises(FutureRevision):
+        with pytest.raises(storage.FutureRevision):
             await s.compact(11)
         await s.compact(10)
         assert (await s.list("/c/")).items == before_now.items
@@ -492,7 +404,7 @@ def test_compaction_of_a_trailing_tombstone_keeps_revisions(run: Callable[[Body]
 def test_compaction_during_replay_fails_the_watch(
     run: Callable[[Body], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fanout, "HISTORY_PAGE", 3)
+    monkeypatch.setattr(storage.fanout, "HISTORY_PAGE", 3)
 
     async def body(s: Storage) -> None:
         for i in range(10):
@@ -501,7 +413,7 @@ def test_compaction_during_replay_fails_the_watch(
         async with aclosing(stream):
             assert [e.revision for e in await take(stream, 3)] == [1, 2, 3]
             await s.compact(8)
-            with pytest.raises(Compacted):
+            with pytest.raises(storage.Compacted):
                 await take(stream, 1)
 
     run(body)
@@ -510,7 +422,7 @@ def test_compaction_during_replay_fails_the_watch(
 def test_compactor_keeps_revisions_and_age(run: Callable[[Body], None]) -> None:
     async def body(s: Storage) -> None:
         now = [0.0]
-        compactor = Compactor(s, keep_revisions=5, keep_seconds=10, clock=lambda: now[0])
+        compactor = storage.Compactor(s, keep_revisions=5, keep_seconds=10, clock=lambda: now[0])
         for i in range(20):
             await s.create(f"/k{i}", b"x")
         assert await compactor.step() == 0  # nothing is 10 s old yet
@@ -533,7 +445,7 @@ def test_compact_loop_runs(run: Callable[[Body], None]) -> None:
         for i in range(10):
             await s.create(f"/k{i}", b"x")
         task = asyncio.ensure_future(
-            compact_loop(s, interval=0.005, keep_revisions=3, keep_seconds=0)
+            storage.compact_loop(s, interval=0.005, keep_revisions=3, keep_seconds=0)
         )
         try:
             for _ in range(400):

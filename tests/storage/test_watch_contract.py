@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
-import random
 from contextlib import aclosing
 from typing import AsyncIterator, Awaitable, Callable
 
 import orjson
 import pytest
 
-from kapi.storage import BACKENDS, Conflict, KeyExists, KeyNotFound, Storage, fanout, open_storage
+from kapi.storage import BACKENDS, Storage, fanout
 from kapi.storage.cacher import WatchCache
+from tests.storage.harness import TIMEOUT, opened, random_writes, take, watch_to_end
 
 Seen = tuple[str, str, str | None, str | None, int]  # type, key, value, previous value, revision
-TIMEOUT = 10.0
 BUCKETS = ["/registry/w/", "/registry/other/", "/registry/h/", "/registry/filler/",
            "/registry/k/"]
 
@@ -83,29 +82,17 @@ def run(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Callable[[Bod
 
     def runner(body: Body) -> None:
         async def main() -> None:
-            store = open_storage(backend, path=str(tmp_path / "watch.db"))
-            await store.start()
-            src = Source(store, cached=source == "cache")
-            await src.start()
-            try:
-                await asyncio.wait_for(body(store, src), TIMEOUT)
-            finally:
-                await src.close()
-                await store.close()
+            async with opened(backend, tmp_path / "watch.db") as store:
+                src = Source(store, cached=source == "cache")
+                await src.start()
+                try:
+                    await asyncio.wait_for(body(store, src), TIMEOUT)
+                finally:
+                    await src.close()
 
         asyncio.run(main())
 
     return runner
-
-
-async def take(stream: AsyncIterator[Seen], n: int) -> list[Seen]:
-    out: list[Seen] = []
-    if n:
-        async for seen in stream:
-            out.append(seen)
-            if len(out) == n:
-                break
-    return out
 
 
 def test_watch_replays_history_then_live(run: Callable[[Body], None]) -> None:
@@ -169,47 +156,14 @@ def test_watch_exactly_once_under_concurrent_writes(
     prefixes = ["/registry/h/a/", "/registry/h/b/", "/registry/h/c/"]
     keys = [p + str(i) for p in prefixes for i in range(6)]
 
-    async def writer(s: Storage, seed: int) -> None:
-        rnd = random.Random(seed)
-        for _ in range(120):
-            key = rnd.choice(keys)
-            kv = await s.get(key)
-            try:
-                if kv is None:
-                    await s.create(key, v(str(seed)))
-                elif rnd.random() < 0.3:
-                    await s.delete(key, expected_revision=kv.mod_revision)
-                else:
-                    await s.update(key, v(str(seed)), expected_revision=kv.mod_revision)
-            except (KeyExists, KeyNotFound, Conflict):
-                pass
-            for _ in range(rnd.randrange(3)):
-                await asyncio.sleep(0)
-
-    async def watcher(s: Storage, src: Source, seed: int, prefix: str,
-                      started: list[int]) -> tuple[int, list[Seen]]:
-        rnd = random.Random(seed)
-        for _ in range(rnd.randrange(250)):
-            await asyncio.sleep(0)
-        current = await s.current_revision()
-        after = rnd.randint(0, current + 2)  # past, present or (slightly) future
-        started.append(current)
-        got: list[Seen] = []
-        async with aclosing(src.watch(prefix, after=after)) as stream:
-            async for seen in stream:
-                got.append(seen)
-                if seen[1] == prefix + "~end":
-                    break
-                if rnd.random() < 0.5:
-                    await asyncio.sleep(0)
-        return after, got
-
     async def body(s: Storage, src: Source) -> None:
         async with aclosing(src.watch("/registry/", after=0)) as reference_stream:
             specs = [(i, prefixes[i % 3] if i % 4 else "/registry/h/") for i in range(16)]
             started: list[int] = []
-            watchers = [asyncio.ensure_future(watcher(s, src, i, p, started)) for i, p in specs]
-            await asyncio.gather(*(writer(s, 100 + i) for i in range(4)))
+            watchers = [asyncio.ensure_future(watch_to_end(
+                s, src.watch, lambda seen: seen[1], i, p, started)) for i, p in specs]
+            await asyncio.gather(*(random_writes(s, 100 + i, keys, 120, v(str(100 + i)))
+                                   for i in range(4)))
             writes_done = await s.current_revision()
             while len(started) < len(watchers):
                 await asyncio.sleep(0)

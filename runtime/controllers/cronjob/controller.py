@@ -20,6 +20,7 @@ from runtime.client.resources import CRONJOBS, JOBS
 from runtime.client.rest import ApiError
 from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common import podcontrol as pc
+from runtime.controllers.common import wiring
 from runtime.controllers.context import ControllerContext
 from runtime.controllers.cronjob import cron
 from runtime.controllers.cronjob import plan as cp
@@ -36,17 +37,11 @@ class CronJobController(Reconciler):
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
         self.cronjobs = ctx.informers.get(CRONJOBS)
-        self.jobs = ctx.informers.get(JOBS)
-        pc.ensure_owner_index(self.jobs)
+        self.jobs = wiring.dependents(ctx.informers, JOBS)
         self.controller = Controller("cronjob", self.reconcile,
                                      workers=ctx.options.cronjob_workers)
-        self.cronjobs.add_handler(lambda ev, old, new: self.controller.enqueue(new or old or {}))
-        self.jobs.add_handler(self._on_job)
-
-    def _on_job(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        key = pc.owner_key(new, KIND) or pc.owner_key(old, KIND)
-        if key is not None:
-            self.controller.enqueue(key)
+        wiring.enqueue_objects(self.cronjobs, self.controller)
+        wiring.enqueue_owners(self.jobs, self.controller, KIND)
 
     # -- reconcile -------------------------------------------------------------------------
     async def reconcile(self, key: str) -> float | None:

@@ -17,7 +17,7 @@ from typing import Any
 from runtime.client.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
 from runtime.client.rest import ApiError
 from runtime.controllers.base import Controller, Reconciler
-from runtime.controllers.common import history
+from runtime.controllers.common import history, wiring
 from runtime.controllers.common import podcontrol as pc
 from runtime.controllers.common.expectations import Expectations
 from runtime.controllers.common.objects import patch_status_if_changed
@@ -41,22 +41,20 @@ class DaemonSetController(Reconciler):
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
         self.pod_control = pc.PodControl(client=ctx.client, recorder=ctx.recorder)
         self.sets = ctx.informers.get(DAEMONSETS)
-        self.pods = ctx.informers.get(PODS)
+        self.pods = wiring.dependents(ctx.informers, PODS)
         self.nodes = ctx.informers.get(NODES)
-        self.revisions = ctx.informers.get(CONTROLLERREVISIONS)
-        pc.ensure_owner_index(self.pods)
-        pc.ensure_owner_index(self.revisions)
+        self.revisions = wiring.dependents(ctx.informers, CONTROLLERREVISIONS)
         self.expectations = Expectations(clock=seconds(ctx.clock))
         self._backoff: dict[str, tuple[float, float]] = {}  # key -> (until, delay)
         self.controller = Controller("daemonset", self.reconcile,
                                      workers=ctx.options.daemonset_workers)
-        self.sets.add_handler(lambda ev, old, new: self.controller.enqueue(new or old or {}))
+        wiring.enqueue_objects(self.sets, self.controller)
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
 
     # -- events ----------------------------------------------------------------------------
     def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        key = pc.owner_key(new, KIND) or pc.owner_key(old, KIND)
+        key = wiring.owner_of(KIND, old, new)
         if key is None:
             return
         if event == "add":

@@ -22,23 +22,8 @@ from runtime.client.resources import ALL, EVENTS, GVR, by_api_version_kind
 from runtime.client.rest import ApiError, Client
 from runtime.controllers.base import Controller
 from runtime.controllers.common.discovery import Discovery, discover
-from runtime.controllers.garbagecollector.graph import (
-    FOREGROUND,
-    ORPHAN,
-    Action,
-    Graph,
-    Identity,
-    OwnerState,
-    Plan,
-    Work,
-    deleting_with,
-    owner_state,
-    plan_dependent,
-    plan_foreground_owner,
-    unblocked_owner_refs,
-    without_finalizer,
-    without_owner_refs,
-)
+from runtime.controllers.garbagecollector import graph
+from runtime.controllers.garbagecollector.graph import Action, Graph, OwnerState, Plan
 from runtime.util.clock import seconds
 
 log = logging.getLogger(__name__)
@@ -120,7 +105,7 @@ class GarbageCollector:
         work = self.graph.forget(obj) if event == "delete" else self.graph.observe(obj)
         self._enqueue(work)
 
-    def _enqueue(self, work: Work) -> None:
+    def _enqueue(self, work: graph.Work) -> None:
         for uid in work.attempt_delete:
             self.deleter.enqueue(uid)
         for uid in work.attempt_orphan:
@@ -135,7 +120,7 @@ class GarbageCollector:
             gvr = d.gvr_for(api_version, kind)
         return gvr or by_api_version_kind(api_version, kind)
 
-    async def _live(self, ident: Identity) -> tuple[GVR, Obj] | None:
+    async def _live(self, ident: graph.Identity) -> tuple[GVR, Obj] | None:
         """(resource, object) read from the API; None if gone, replaced or unresolvable."""
         gvr = await self._gvr(ident.api_version, ident.kind)
         if gvr is None:
@@ -167,7 +152,7 @@ class GarbageCollector:
             if not e.not_found:
                 raise
             live = None
-        state = owner_state(ref, live)
+        state = graph.owner_state(ref, live)
         if state is OwnerState.ABSENT:
             self._remember_absent(uid)
         return state
@@ -186,7 +171,7 @@ class GarbageCollector:
         if found is None:
             return None
         gvr, latest = found
-        if deleting_with(latest, FOREGROUND):
+        if graph.deleting_with(latest, graph.FOREGROUND):
             return await self._process_foreground_owner(gvr, latest)
         if latest["metadata"].get("deletionTimestamp"):
             return None  # already going; nothing to add
@@ -194,8 +179,8 @@ class GarbageCollector:
         if not refs:
             return None
         states = {r["uid"]: await self._owner_state(r, latest) for r in refs if r.get("uid")}
-        plan = plan_dependent(latest, states, bool(node.dependents),
-                              self._dependent_deleting_dependents(node.dependents))
+        plan = graph.plan_dependent(latest, states, bool(node.dependents),
+                                    self._dependent_deleting_dependents(node.dependents))
         await self._execute(plan, gvr, latest)
         return None
 
@@ -205,9 +190,9 @@ class GarbageCollector:
 
     async def _process_foreground_owner(self, gvr: GVR, owner: Obj) -> float | None:
         uid = owner["metadata"]["uid"]
-        plan = plan_foreground_owner(self.graph, uid)
+        plan = graph.plan_foreground_owner(self.graph, uid)
         if plan.action is Action.REMOVE_FINALIZER:
-            await self._update(gvr, owner, lambda o: _set_finalizers(o, FOREGROUND))
+            await self._update(gvr, owner, lambda o: _set_finalizers(o, graph.FOREGROUND))
             return None
         for dep in plan.uids:
             self.deleter.enqueue(dep)
@@ -242,7 +227,7 @@ class GarbageCollector:
         if node is None or not node.observed:
             return None
         found = await self._live(node.identity)
-        if found is None or not deleting_with(found[1], ORPHAN):
+        if found is None or not graph.deleting_with(found[1], graph.ORPHAN):
             return None
         for dep_uid in sorted(node.dependents):
             dep = self.graph.get(dep_uid)
@@ -253,7 +238,7 @@ class GarbageCollector:
                 await self._update(dep_found[0], dep_found[1],
                                    lambda o: _set_owner_refs(o, {uid}))
         gvr, owner = found
-        await self._update(gvr, owner, lambda o: _set_finalizers(o, ORPHAN))
+        await self._update(gvr, owner, lambda o: _set_finalizers(o, graph.ORPHAN))
         return None
 
     # -- writes -------------------------------------------------------------------------
@@ -288,7 +273,7 @@ def _set_owner_refs(obj: Obj, drop: set[str]) -> bool:
     meta = obj["metadata"]
     if meta.get("deletionTimestamp") and not meta.get("finalizers"):
         return False  # already terminating gracefully; it is going away regardless
-    refs = without_owner_refs(obj, drop)
+    refs = graph.without_owner_refs(obj, drop)
     if len(refs) == len(meta.get("ownerReferences") or []):
         return False
     if refs:
@@ -299,7 +284,7 @@ def _set_owner_refs(obj: Obj, drop: set[str]) -> bool:
 
 
 def _unblock_owner_refs(obj: Obj) -> bool:
-    refs = unblocked_owner_refs(obj)
+    refs = graph.unblocked_owner_refs(obj)
     if refs is None:
         return False
     obj["metadata"]["ownerReferences"] = refs
@@ -307,7 +292,7 @@ def _unblock_owner_refs(obj: Obj) -> bool:
 
 
 def _set_finalizers(obj: Obj, remove: str) -> bool:
-    fins = without_finalizer(obj, remove)
+    fins = graph.without_finalizer(obj, remove)
     meta = obj["metadata"]
     if len(fins) == len(meta.get("finalizers") or []):
         return False

@@ -19,6 +19,7 @@ from runtime.client.resources import JOBS, PODS
 from runtime.client.rest import ApiError
 from runtime.controllers.base import Controller, Reconciler, split_key
 from runtime.controllers.common import podcontrol as pc
+from runtime.controllers.common import wiring
 from runtime.controllers.common.expectations import Expectations
 from runtime.controllers.context import ControllerContext
 from runtime.controllers.job import indexes as jx
@@ -44,19 +45,18 @@ class JobController(Reconciler):
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
         self.pod_control = pc.PodControl(client=ctx.client, recorder=ctx.recorder)
         self.jobs = ctx.informers.get(JOBS)
-        self.pods = ctx.informers.get(PODS)
-        pc.ensure_owner_index(self.pods)
+        self.pods = wiring.dependents(ctx.informers, PODS)
         self.expectations = Expectations(clock=seconds(ctx.clock))
         self.backoffs: dict[str, jp.Backoff] = {}
         self.backoff_base = ctx.options.job_backoff_seconds
         self.backoff_max = ctx.options.job_backoff_max_seconds
         self.controller = Controller("job", self.reconcile,
                                      workers=ctx.options.job_workers)
-        self.jobs.add_handler(lambda ev, old, new: self.controller.enqueue(new or old or {}))
+        wiring.enqueue_objects(self.jobs, self.controller)
         self.pods.add_handler(self._on_pod)
 
     def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        key = pc.owner_key(new, KIND) or pc.owner_key(old, KIND)
+        key = wiring.owner_of(KIND, old, new)
         if key is not None:
             if event == "add":
                 self.expectations.creation_observed(key)

@@ -25,13 +25,8 @@ from runtime.client.informer import key_of
 from runtime.client.resources import LEASES, NODES, PODS
 from runtime.client.rest import ApiError, Client
 from runtime.controllers.base import Controller
-from runtime.controllers.nodelifecycle.health import (
-    HealthTracker,
-    condition,
-    eviction_delay,
-    reconciled_taints,
-    unknown_conditions,
-)
+from runtime.controllers.nodelifecycle import health
+from runtime.controllers.nodelifecycle.health import HealthTracker
 from runtime.util.times import format_time as _fmt
 
 log = logging.getLogger(__name__)
@@ -114,7 +109,7 @@ class NodeLifecycleController:
         left = self.tracker.remaining(name, now.timestamp(), self.grace, self.startup_grace)
         if left <= 0 and await self._mark_unknown(node, now):
             return None  # the update event brings the node back for its taints
-        taints = reconciled_taints(node, _fmt(now))
+        taints = health.reconciled_taints(node, _fmt(now))
         if taints is not None:
             new = copy.deepcopy(node)
             new.setdefault("spec", {})["taints"] = taints
@@ -124,14 +119,14 @@ class NodeLifecycleController:
         return left + 0.05 if left > 0 else None
 
     async def _mark_unknown(self, node: Obj, now: dt.datetime) -> bool:
-        conds = unknown_conditions(node, _fmt(now))
+        conds = health.unknown_conditions(node, _fmt(now))
         if conds is None:
             return False
         new = copy.deepcopy(node)
         new.setdefault("status", {})["conditions"] = conds
         await self.client.update_status(NODES, new)
         name = node["metadata"]["name"]
-        was = (condition(node, "Ready") or {}).get("status")
+        was = (health.condition(node, "Ready") or {}).get("status")
         log.warning("node %s: no heartbeat for %ss; Ready %s -> Unknown", name, self.grace, was)
         await self.ctx.recorder.normal(node, "NodeNotReady", f"Node {name} status is now: "
                                        "NodeNotReady")
@@ -145,7 +140,7 @@ class NodeLifecycleController:
         node = self.nodes.get((pod.get("spec") or {}).get("nodeName") or "")
         if node is None:
             return None
-        delay = eviction_delay(pod, _taints(node), self.eviction_timeout, self.ctx.clock())
+        delay = health.eviction_delay(pod, _taints(node), self.eviction_timeout, self.ctx.clock())
         if delay is None:
             return None
         if delay > 0:

@@ -16,19 +16,13 @@ from typing import Any
 from runtime.client.resources import CONTROLLERREVISIONS, PODS, PVCS, STATEFULSETS
 from runtime.client.rest import ApiError
 from runtime.controllers.base import Controller, Reconciler
-from runtime.controllers.common import history
+from runtime.controllers.common import history, wiring
 from runtime.controllers.common import podcontrol as pc
 from runtime.controllers.common.objects import patch_status_if_changed
 from runtime.controllers.context import ControllerContext
+from runtime.controllers.statefulset import plan as stsplan
 from runtime.controllers.statefulset import pods as sp
-from runtime.controllers.statefulset.plan import (
-    Action,
-    Revisions,
-    apply_revision,
-    compute_status,
-    next_check,
-    plan,
-)
+from runtime.controllers.statefulset.plan import Action, Revisions
 from runtime.util.meta import meta, owner_reference
 from runtime.util.selectors import matches as selector_matches
 
@@ -42,14 +36,12 @@ class StatefulSetController(Reconciler):
     def __init__(self, ctx: ControllerContext) -> None:
         self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
         self.sets = ctx.informers.get(STATEFULSETS)
-        self.pods = ctx.informers.get(PODS)
-        self.revisions = ctx.informers.get(CONTROLLERREVISIONS)
+        self.pods = wiring.dependents(ctx.informers, PODS)
+        self.revisions = wiring.dependents(ctx.informers, CONTROLLERREVISIONS)
         self.claims = ctx.informers.get(PVCS)
-        pc.ensure_owner_index(self.pods)
-        pc.ensure_owner_index(self.revisions)
         self.controller = Controller("statefulset", self.reconcile,
                                      workers=ctx.options.statefulset_workers)
-        self.sets.add_handler(lambda ev, old, new: self.controller.enqueue(new or old or {}))
+        wiring.enqueue_objects(self.sets, self.controller)
         self.pods.add_handler(self._on_pod)
 
     def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
@@ -75,17 +67,17 @@ class StatefulSetController(Reconciler):
         now = self.ctx.clock()
         error: Exception | None = None
         try:
-            await self._execute(sts, plan(sts, pods, revs, now))
+            await self._execute(sts, stsplan.plan(sts, pods, revs, now))
         except ApiError as e:
             error = e
-        await self._write_status(sts, compute_status(sts, pods, revs, collisions, now))
+        await self._write_status(sts, stsplan.compute_status(sts, pods, revs, collisions, now))
         live = {revs.current, revs.update} | {sp.pod_revision(p) for p in pods}
         limit = (sts.get("spec") or {}).get("revisionHistoryLimit")
         await history.truncate_history(self.client, owned, live,
                                        10 if limit is None else int(limit))
         if error is not None:
             raise error
-        return next_check(sts, pods, now)
+        return stsplan.next_check(sts, pods, now)
 
     async def _revisions(self, sts: Obj) -> tuple[Revisions, int, list[Obj]]:
         owned = history.owned_revisions(pc.owned_by(self.revisions, sts), sts)
@@ -95,7 +87,8 @@ class StatefulSetController(Reconciler):
             owned = owned + [update]
         current = history.current_revision(
             owned, (sts.get("status") or {}).get("currentRevision"), update)
-        revs = Revisions(apply_revision(sts, current), apply_revision(sts, update),
+        revs = Revisions(stsplan.apply_revision(sts, current),
+                         stsplan.apply_revision(sts, update),
                          meta(current)["name"], meta(update)["name"], ref)
         return revs, collisions, owned
 

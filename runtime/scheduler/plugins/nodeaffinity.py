@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.scheduler.framework import (
-    SKIP,
-    SUCCESS,
-    CycleState,
-    Status,
-    default_normalize,
-    unresolvable,
-)
+from runtime.scheduler import framework
+from runtime.scheduler.framework import SKIP, SUCCESS, CycleState, Status, unresolvable
 from runtime.scheduler.nodeinfo import NodeInfo, PodInfo
 from runtime.util.selectors import node_selector, node_selector_term
 
@@ -65,4 +59,4 @@ class NodeAffinity:
                    if node_selector_term(p.get("preference") or {}, node.name, node.labels))
 
     def normalize(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
-        default_normalize(scores)
+        framework.default_normalize(scores)

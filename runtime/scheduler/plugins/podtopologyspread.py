@@ -14,15 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from runtime.scheduler.framework import (
-    SKIP,
-    SUCCESS,
-    CycleState,
-    Status,
-    default_normalize,
-    unresolvable,
-    unschedulable,
-)
+from runtime.scheduler import framework
+from runtime.scheduler.framework import SKIP, SUCCESS, CycleState, Status, unresolvable
 from runtime.scheduler.nodeinfo import NodeInfo, PodInfo
 from runtime.scheduler.plugins.nodeaffinity import matches as affinity_matches
 from runtime.util.selectors import LabelMatcher, label_selector
@@ -97,7 +90,7 @@ class PodTopologySpread:
             if value is None:
                 return unresolvable(NAME, MISSING)
             if con.counts[value] + con.self_match - con.minimum > con.max_skew:
-                return unschedulable(NAME, REASON)
+                return framework.unschedulable(NAME, REASON)
         return None
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status:
@@ -115,7 +108,7 @@ class PodTopologySpread:
         return total
 
     def normalize(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
-        default_normalize(scores, reverse=True)
+        framework.default_normalize(scores, reverse=True)
 
 
 def _has(pod: PodInfo) -> bool:

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from runtime.scheduler.framework import (
-    SKIP,
-    SUCCESS,
-    CycleState,
-    Status,
-    default_normalize,
-    unresolvable,
-)
+from runtime.scheduler import framework
+from runtime.scheduler.framework import SKIP, SUCCESS, CycleState, Status, unresolvable
 from runtime.scheduler.nodeinfo import NodeInfo, PodInfo
 from runtime.util.tolerations import tolerated
 
@@ -57,4 +51,4 @@ class TaintToleration:
                    and not tolerated(t, tolerations))
 
     def normalize(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
-        default_normalize(scores, reverse=True)
+        framework.default_normalize(scores, reverse=True)
