@@ -25,6 +25,7 @@ from kapi.storage import (
     fanout,
     open_storage,
 )
+from tests.storage.backends import open_backend
 
 Body = Callable[[Storage], Awaitable[None]]
 TIMEOUT = 10.0
@@ -37,7 +38,7 @@ def run(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Callable[[Bod
 
     def runner(body: Body) -> None:
         async def main() -> None:
-            store = open_storage(request.param, path=str(tmp_path / "contract.db"))
+            store = open_backend(request, request.param, tmp_path / "contract.db")
             await store.start()
             try:
                 await asyncio.wait_for(body(store), TIMEOUT)

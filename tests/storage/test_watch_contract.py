@@ -19,8 +19,9 @@ from typing import AsyncIterator, Awaitable, Callable
 import orjson
 import pytest
 
-from kapi.storage import BACKENDS, Conflict, KeyExists, KeyNotFound, Storage, fanout, open_storage
+from kapi.storage import BACKENDS, Conflict, KeyExists, KeyNotFound, Storage, fanout
 from kapi.storage.cacher import WatchCache
+from tests.storage.backends import open_backend
 
 Seen = tuple[str, str, str | None, str | None, int]  # type, key, value, previous value, revision
 TIMEOUT = 10.0
@@ -83,7 +84,7 @@ def run(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Callable[[Bod
 
     def runner(body: Body) -> None:
         async def main() -> None:
-            store = open_storage(backend, path=str(tmp_path / "watch.db"))
+            store = open_backend(request, backend, tmp_path / "watch.db")
             await store.start()
             src = Source(store, cached=source == "cache")
             await src.start()
