@@ -13,6 +13,7 @@ import json
 import shutil
 import subprocess
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -195,3 +196,37 @@ def test_three_apiservers_share_one_etcd(etcd: Etcd, tmp_path: Path) -> None:
     finally:
         for s in servers:
             stop_server(s.proc)
+
+
+def test_compaction_expires_old_revisions_and_continue_tokens(etcd: Etcd, tmp_path: Path) -> None:
+    s = etcd_server(tmp_path, etcd, "--compact-interval", "0.2", "--compact-keep", "0",
+                    "--compact-keep-seconds", "0")
+    try:
+        api = python_client(s)
+        old = api.create_namespaced_config_map("default", configmap("x0", "0"))
+        for i in range(1, 4):
+            api.create_namespaced_config_map("default", configmap(f"x{i}", "0"))
+        with s.client() as c:
+            page = c.get("/api/v1/namespaces/default/configmaps", params={"limit": 1}).json()
+            token, pinned = page["metadata"]["continue"], page["metadata"]["resourceVersion"]
+            assert token
+            api.create_namespaced_config_map("default", configmap("later", "0"))
+
+            def compacted() -> bool:  # etcd itself refuses a read at the old revision
+                r = subprocess.run(["etcdctl", "--endpoints", etcd.url, "get", "/registry/",
+                                    "--prefix", f"--rev={pinned}"],
+                                   capture_output=True, text=True, timeout=30)
+                return "compacted" in r.stderr
+            deadline = time.monotonic() + 30
+            while not compacted() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert compacted()
+            r = c.get("/api/v1/namespaces/default/configmaps",
+                      params={"limit": 1, "continue": token})
+            assert r.status_code == 410 and r.json()["reason"] == "Expired"
+            r = c.get("/api/v1/namespaces/default/configmaps",
+                      params={"watch": "1", "resourceVersion": old.metadata.resource_version})
+            gone = r.json() if r.status_code == 410 else json.loads(r.text.splitlines()[0])["object"]
+            assert gone["code"] == 410 and gone["reason"] in ("Expired", "Gone")
+    finally:
+        stop_server(s.proc)
