@@ -37,6 +37,7 @@ from kapi.meta.schema import load_definitions
 from kapi.openapi.serving import OpenAPIServer
 from kapi.patch.managedfields import Tracker
 from kapi.registry.kinds import SCHEME
+from kapi.registry.legacy_keys import move_legacy_keys
 from kapi.registry.store import Admit, Finalize, Store
 from kapi.registry.writesteps import Validate
 from kapi.storage import EtcdOptions, open_storage
@@ -143,6 +144,7 @@ class APIServer:
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         await self.storage.start()
+        await move_legacy_keys(self.storage, list(self.scheme.resources))  # before the cache
         await self.cache.start()
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
         self._tasks.append(asyncio.create_task(compact_loop(
