@@ -60,14 +60,16 @@ def test_kubelet_joins_over_a_non_loopback_address(address: str, tmp_path: Path)
     etcd = start_etcd()
     port, data = free_port(), tmp_path / "server"
     url = f"http://{address}:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "kapi.cli", "apiserver", "--storage", "etcd", "--etcd-servers",
-         etcd.url, "--host", address, "--port", str(port), "--data-dir", str(data)],
-        stdout=(tmp_path / "server.log").open("ab"), stderr=subprocess.STDOUT, cwd=REPO)
     node = f"joined-{uuid.uuid4().hex[:6]}"
+    server: subprocess.Popen[bytes] | None = None
     kubelet: subprocess.Popen[bytes] | None = None
     cluster_uid = ""
     try:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "kapi.cli", "apiserver", "--storage", "etcd",
+             "--etcd-servers", etcd.url, "--host", address, "--port", str(port),
+             "--data-dir", str(data)],
+            stdout=(tmp_path / "server.log").open("ab"), stderr=subprocess.STDOUT, cwd=REPO)
         wait_for(lambda: _ready(url), "the API server on its address", timeout=60)
         kubeconfig = data / "kubeconfig"
         assert f"server: {url}" in kubeconfig.read_text()
@@ -98,7 +100,8 @@ def test_kubelet_joins_over_a_non_loopback_address(address: str, tmp_path: Path)
     finally:
         if kubelet is not None:
             stop_server(kubelet)
-        stop_server(server)
+        if server is not None:
+            stop_server(server)
         etcd.stop()
         if cluster_uid:
             remove_cluster_containers(engine, cluster_uid)
