@@ -154,8 +154,10 @@ def _watch(api: Any, rv: str, want: int, out: list[tuple[str, str, str]],
 
 
 def test_three_apiservers_share_one_etcd(etcd: Etcd, tmp_path: Path) -> None:
-    servers = [etcd_server(tmp_path / f"s{i}", etcd) for i in range(3)]
+    servers: list[Server] = []
     try:
+        for i in range(3):
+            servers.append(etcd_server(tmp_path / f"s{i}", etcd))
         a, b, c = (python_client(s) for s in servers)
         start = a.list_namespaced_config_map("default").metadata.resource_version
         seen_b: list[tuple[str, str, str]] = []

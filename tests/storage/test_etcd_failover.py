@@ -57,9 +57,13 @@ def lease(server: Server, name: str) -> dict[str, Any]:
 
 
 def test_controller_manager_fails_over_when_the_leader_dies(etcd: Etcd, tmp_path: Path) -> None:
-    a, b = etcd_server(tmp_path / "a", etcd), etcd_server(tmp_path / "b", etcd)
     procs: list[subprocess.Popen[bytes]] = []
+    servers: list[Server] = []
     try:
+        a = etcd_server(tmp_path / "a", etcd)
+        servers.append(a)
+        b = etcd_server(tmp_path / "b", etcd)
+        servers.append(b)
         procs.append(component("controller-manager", a, tmp_path / "cm1.log"))
         first = until(lambda: lease(b, "kube-controller-manager").get("holderIdentity"))
         procs.append(component("controller-manager", b, tmp_path / "cm2.log"))
@@ -87,17 +91,19 @@ def test_controller_manager_fails_over_when_the_leader_dies(etcd: Etcd, tmp_path
         (rs,) = until(replicasets)
         assert rs["metadata"]["ownerReferences"][0]["name"] == "d"
     finally:
-        for p in procs:
+        for p in procs + [s.proc for s in servers]:
             stop_server(p)
-        stop_server(a.proc)
-        stop_server(b.proc)
 
 
 def test_scheduler_fails_over_when_the_leaders_apiserver_dies(etcd: Etcd,
                                                               tmp_path: Path) -> None:
-    a, b = etcd_server(tmp_path / "a", etcd), etcd_server(tmp_path / "b", etcd)
     procs: list[subprocess.Popen[bytes]] = []
+    servers: list[Server] = []
     try:
+        a = etcd_server(tmp_path / "a", etcd)
+        servers.append(a)
+        b = etcd_server(tmp_path / "b", etcd)
+        servers.append(b)
         procs.append(component("scheduler", a, tmp_path / "s1.log"))
         first = until(lambda: lease(b, "kube-scheduler").get("holderIdentity"))
         procs.append(component("scheduler", b, tmp_path / "s2.log"))
@@ -106,7 +112,5 @@ def test_scheduler_fails_over_when_the_leaders_apiserver_dies(etcd: Etcd,
                      and s["holderIdentity"] != first and s)
         assert spec["leaseTransitions"] == 1
     finally:
-        for p in procs:
+        for p in procs + [s.proc for s in servers]:
             stop_server(p)
-        stop_server(a.proc)
-        stop_server(b.proc)
