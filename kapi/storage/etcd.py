@@ -13,7 +13,10 @@ Owns: mapping the storage protocol onto etcd's KV, Watch and Compact calls.
   KeyNotFound from Conflict in the same round trip.
 - Watches are etcd watches from `after + 1` with prev_kv, so history and live events come
   from etcd itself, in order, none twice. A watch from before what etcd compacted ends in
-  Compacted, as does a replayed event at or before a compaction this store made.
+  Compacted, as does a replayed event at or before a compaction this store made. A lost
+  connection ends a watch with its error (the watch cache watches again from its
+  revision). current_revision() asks etcd for the progress of the watch over all of
+  kapi's keys, so that writes outside them never stall a consistent read.
 - compact() is etcd's Compact; the compacted revision is remembered (etcd has no call
   that returns it cheaply: HashKV does, and is used only at start and after a refusal).
 
@@ -44,9 +47,12 @@ from etcd3aio._protobuf import (
     RangeRequest,
     RequestOp,
     TxnResponse,
+    WatchCreateRequest,
+    WatchRequest,
+    WatchStub,
+    rpc_pb2,
 )
 from etcd3aio.kv import KVService
-from etcd3aio.watch import WatchService
 
 from .common import check_compact_revision
 from .etcd_options import ROOT, EtcdOptions
@@ -63,21 +69,34 @@ from .interface import (
 )
 
 log = logging.getLogger(__name__)
+WatchProgressRequest = rpc_pb2.WatchProgressRequest
 
 WRITE_ATTEMPTS = 1  # see the module docstring: writes are never retried
 COMPACTED_MSG = "required revision has been compacted"
 FUTURE_MSG = "required revision is a future revision"
+PROGRESS_WAIT = 1.0  # seconds current_revision() waits for a watch's progress
 CLOSE_GRACE = 0.5  # seconds close() lets watches catch up with what etcd committed
 
 
 class _Stream:
-    """One watch: what its pump task hands the reader, and the last revision handed."""
+    """One watch: what its pump task hands the reader, the last event revision handed,
+    the requests to send on its gRPC stream, and the newest revision etcd said the
+    watch had been told everything up to (a progress notification)."""
 
-    __slots__ = ("queue", "last")
+    __slots__ = ("prefix", "queue", "last", "requests", "synced", "progressed")
 
-    def __init__(self, after: int) -> None:
+    def __init__(self, prefix: bytes, after: int) -> None:
+        self.prefix = prefix
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.last = after
+        self.requests: asyncio.Queue[Any] = asyncio.Queue()
+        self.synced = 0
+        self.progressed = asyncio.Event()
+
+    async def wait_synced(self, revision: int) -> None:
+        while self.synced < revision:
+            self.progressed.clear()
+            await self.progressed.wait()
 
 
 def _read(path: str | None) -> bytes | None:
@@ -147,16 +166,17 @@ class EtcdStorage:
             await asyncio.sleep(0.01)
 
     @property
+    def _channel(self) -> Any:
+        """The client's gRPC channel (TLS, endpoints), for kapi's own watch streams."""
+        if self._client is None or self._client._channel is None:
+            raise StorageError("EtcdStorage is not started (or already closed)")
+        return self._client._channel
+
+    @property
     def kv(self) -> KVService:
         if self._client is None or self._client.kv is None:
             raise StorageError("EtcdStorage is not started (or already closed)")
         return self._client.kv
-
-    @property
-    def watches(self) -> WatchService:
-        if self._client is None or self._client.watch is None:
-            raise StorageError("EtcdStorage is not started (or already closed)")
-        return self._client.watch
 
     # -- keys --------------------------------------------------------------------
 
@@ -174,8 +194,22 @@ class EtcdStorage:
     # -- revisions ---------------------------------------------------------------
 
     async def current_revision(self) -> int:
+        """etcd's revision; while a watch covers all of kapi's keys (the watch cache's),
+        the newest revision under those keys instead, learnt by asking etcd for that
+        watch's progress: writes outside kapi's keys (another cluster's prefix, anyone's
+        etcdctl put) must not make a consistent read wait for events that never come."""
         res = await self.kv.get(self._key(ROOT), count_only=True)
-        return int(res.header.revision)
+        rev = int(res.header.revision)
+        root = self._key(ROOT + "/")
+        st = next((st for st in self._streams if st.prefix == root), None)
+        if st is None or st.last >= rev:
+            return rev
+        st.requests.put_nowait(WatchRequest(progress_request=WatchProgressRequest()))
+        try:
+            await asyncio.wait_for(st.wait_synced(rev), PROGRESS_WAIT)
+        except TimeoutError:  # etcd answers only once the watch has caught up
+            return rev
+        return st.last
 
     async def compacted_revision(self) -> int:
         return self._compacted
@@ -271,7 +305,7 @@ class EtcdStorage:
         return self._watch(self._key(prefix), after)
 
     async def _watch(self, p: bytes, after: int) -> AsyncIterator[Event]:
-        st = _Stream(after)
+        st = _Stream(p, after)
         self._streams.add(st)
         if self._closed.is_set():
             st.queue.put_nowait(None)
@@ -291,26 +325,40 @@ class EtcdStorage:
             pump.cancel()
 
     async def _pump(self, p: bytes, after: int, st: _Stream) -> None:
-        """Feeds st.queue with the etcd watch's events (an exception ends the watch)."""
+        """Feeds st.queue with the etcd watch's events (an exception ends the watch).
+        The gRPC stream is kapi's own (the client's watch helper cannot ask for
+        progress): the create request, then whatever st.requests carries."""
+        create = WatchCreateRequest(key=p, range_end=_bytes_end(p), start_revision=after + 1,
+                                    prev_kv=True)
+
+        async def outgoing() -> AsyncIterator[Any]:
+            yield WatchRequest(create_request=create)
+            while True:
+                yield await st.requests.get()
+
         queue = st.queue
+        call = WatchStub(self._channel).Watch(outgoing())
         try:
-            stream = self.watches.watch(p, _bytes_end(p), start_revision=after + 1,
-                                             prev_kv=True)
-            async for res in stream:
+            async for res in call:
                 if res.compact_revision:
                     self._compacted = max(self._compacted, int(res.compact_revision))
                     queue.put_nowait(Compacted(after, int(res.compact_revision)))
                     return
-                for ev in res.events:
-                    queue.put_nowait(self._event(ev))
-                    st.last = int(ev.kv.mod_revision)
                 if res.canceled:
                     queue.put_nowait(StorageError(f"etcd ended the watch: {res.cancel_reason}"))
                     return
+                if not res.created and not res.events:  # progress: all up to here was sent
+                    st.synced = max(st.synced, int(res.header.revision))
+                    st.progressed.set()
+                for ev in res.events:
+                    queue.put_nowait(self._event(ev))
+                    st.last = int(ev.kv.mod_revision)
         except asyncio.CancelledError:
             raise
         except Exception as e:  # the reader raises it
             queue.put_nowait(e)
+        finally:
+            call.cancel()
 
     def _event(self, ev: Any) -> Event:
         rev = int(ev.kv.mod_revision)

@@ -363,13 +363,19 @@ def test_watch_exactly_once_under_concurrent_writes(
             for _ in range(rnd.randrange(3)):
                 await asyncio.sleep(0)
 
+    writers_done = asyncio.Event()  # set when the writers are through
+
     async def watcher(
         s: Storage, seed: int, prefix: str, started: list[int]
     ) -> tuple[int, list[Event]]:
         rnd = random.Random(seed)
-        for _ in range(rnd.randrange(250)):
-            await asyncio.sleep(0)
+        # start once the writers have made a random number of revisions (counted in
+        # revisions, not loop turns, so a backend behind a network races as much)
+        target = rnd.randrange(250)
         current = await s.current_revision()
+        while current < target and not writers_done.is_set():
+            await asyncio.sleep(0)
+            current = await s.current_revision()
         after = rnd.randint(0, current + 2)  # past, present or (slightly) future
         started.append(current)
         got: list[Event] = []
@@ -391,6 +397,7 @@ def test_watch_exactly_once_under_concurrent_writes(
                 asyncio.ensure_future(watcher(s, i, p, started)) for i, p in watch_specs
             ]
             await asyncio.gather(*(writer(s, 100 + i, log) for i in range(4)))
+            writers_done.set()
             writes_done = await s.current_revision()
             while len(started) < len(watchers):
                 await asyncio.sleep(0)

@@ -94,6 +94,11 @@ def test_etcd_prefix(etcd: Etcd, tmp_path: Path) -> None:
         python_client(s).create_namespaced_config_map("default", configmap("c", "x"))
         assert etcdctl(etcd, "get", "/kapi-a/configmaps/default/c")["count"] == 1
         assert etcdctl(etcd, "get", "--prefix", "/registry/").get("count", 0) == 0
+        # writes outside kapi's keys (here, anyone's) do not stall consistent lists
+        for i in range(3):
+            etcdctl(etcd, "put", f"/elsewhere/{i}", "x")
+            items = python_client(s).list_namespaced_config_map("default").items
+            assert [i.metadata.name for i in items] == ["c"]
     finally:
         stop_server(s.proc)
 
