@@ -6,7 +6,7 @@ DATA_DIR ?= $(HOME)/.kapi
 PORT ?= 6443
 SIMULATED_NODES ?= 3
 
-.PHONY: up test bench fuzz lint clean docker-env
+.PHONY: up test bench fuzz lint clean docker-env etcd-env
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,16 @@ $(BIN)/.installed: pyproject.toml
 docker-env: $(BIN)/.installed
 	PYTHON=$(BIN)/python bash scripts/docker-env.sh
 
+# etcd for the etcd backend's tests: installs etcd-server/etcd-client as root when missing.
+etcd-env:
+	bash scripts/etcd-env.sh
+
 up: docker-env
 	$(BIN)/kapi up --data-dir $(DATA_DIR) --port $(PORT) --simulated-nodes $(SIMULATED_NODES)
 
-# Docker first (as root it installs and starts it; otherwise it says what to do and the
-# Docker tests skip, unless KAPI_REQUIRE_DOCKER=1 makes that a failure, as in CI).
-test: docker-env
+# Docker and etcd first (as root it installs them; otherwise it says what to do and those
+# tests skip, unless KAPI_REQUIRE_DOCKER=1 / KAPI_REQUIRE_ETCD=1 make that a failure, as in CI).
+test: docker-env etcd-env
 	$(BIN)/ruff check kapi runtime tests bench conformance
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/mypy

@@ -37,9 +37,10 @@ from kapi.meta.schema import load_definitions
 from kapi.openapi.serving import OpenAPIServer
 from kapi.patch.managedfields import Tracker
 from kapi.registry.kinds import SCHEME
+from kapi.registry.legacy_keys import move_legacy_keys
 from kapi.registry.store import Admit, Finalize, Store
 from kapi.registry.writesteps import Validate
-from kapi.storage import open_storage
+from kapi.storage import EtcdOptions, open_storage
 from kapi.storage.cacher import WatchCache
 from kapi.storage.common import compact_loop
 from kapi.storage.interface import Storage
@@ -102,13 +103,20 @@ def error_response(e: errors.APIError) -> Response:
     return json_response(e.code, e.status())
 
 
+def _etcd_options(config: Config) -> EtcdOptions:
+    return EtcdOptions(servers=config.etcd_servers, prefix=config.etcd_prefix,
+                       cafile=config.etcd_cafile, certfile=config.etcd_certfile,
+                       keyfile=config.etcd_keyfile)
+
+
 class APIServer:
     def __init__(self, config: Config, *, storage: Storage | None = None,
                  clock: objects.Clock = objects.utc_now, scheme: Scheme = SCHEME,
                  authenticate: Authenticate = anonymous_admin,
                  authorize: Authorize = allow_all) -> None:
         self.config, self.scheme, self.clock = config, scheme, clock
-        self.storage = storage or open_storage(config.storage, data_dir=config.data_dir)
+        self.storage = storage or open_storage(config.storage, data_dir=config.data_dir,
+                                               etcd=_etcd_options(config))
         self.cache = WatchCache(self.storage, sorted({r.key_prefix for r in scheme.resources}),
                                 capacity=config.watch_cache_capacity,
                                 max_bytes=config.watch_cache_bytes)
@@ -140,6 +148,7 @@ class APIServer:
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         await self.storage.start()
+        await move_legacy_keys(self.storage, list(self.scheme.resources))  # before the cache
         await self.cache.start()
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
         self._tasks.append(asyncio.create_task(compact_loop(

@@ -264,7 +264,14 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
                    help="where state and the kubeconfig live (default ~/.kapi or XDG)")
     s.add_argument("--port", type=int, default=6443)
     s.add_argument("--host", default="127.0.0.1")
-    s.add_argument("--storage", default="sqlite", choices=("sqlite", "memory"))
+    s.add_argument("--storage", default="sqlite", choices=("sqlite", "memory", "etcd"))
+    s.add_argument("--etcd-servers", default="http://127.0.0.1:2379", metavar="URL[,URL...]",
+                   help="etcd members' client URLs, for --storage etcd")
+    s.add_argument("--etcd-prefix", default="/registry",
+                   help="root of every key in etcd (upstream's default: /registry)")
+    s.add_argument("--etcd-cafile", default=None, help="CA bundle that signed etcd's certificate")
+    s.add_argument("--etcd-certfile", default=None, help="client certificate for etcd (TLS)")
+    s.add_argument("--etcd-keyfile", default=None, help="client key for etcd (TLS)")
     s.add_argument("--compact-interval", type=float, default=60.0,
                    help="seconds between compactions of old revisions (default: %(default)s)")
     s.add_argument("--compact-keep", type=int, default=10_000,
@@ -482,6 +489,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = Config(host=args.host, port=args.port,
                         data_dir=args.data_dir or default_data_dir(), storage=args.storage,
+                        etcd_servers=tuple(u for u in args.etcd_servers.split(",") if u),
+                        etcd_prefix=args.etcd_prefix, etcd_cafile=args.etcd_cafile,
+                        etcd_certfile=args.etcd_certfile, etcd_keyfile=args.etcd_keyfile,
                         compact_interval=args.compact_interval, compact_keep=args.compact_keep,
                         compact_keep_seconds=args.compact_keep_seconds,
                         watch_cache_capacity=args.watch_cache_capacity,

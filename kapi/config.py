@@ -19,7 +19,13 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 6443
     data_dir: Path = field(default_factory=default_data_dir)
-    storage: str = "sqlite"  # one of kapi.storage's backends: sqlite, memory
+    storage: str = "sqlite"  # one of kapi.storage's backends: sqlite, memory, etcd
+    # --storage etcd: the members' client URLs, the key root, and TLS client files
+    etcd_servers: tuple[str, ...] = ("http://127.0.0.1:2379",)
+    etcd_prefix: str = "/registry"
+    etcd_cafile: str | None = None
+    etcd_certfile: str | None = None
+    etcd_keyfile: str | None = None
     watch_cache_capacity: int = 100_000  # events kept for watches resuming from the past
     watch_cache_bytes: int = 256 * 1024 * 1024  # ... and at most this much memory for them
     compact_interval: float = 60.0  # seconds between compactions
@@ -35,8 +41,12 @@ class Config:
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ValueError(f"port {self.port} is out of range")
-        if self.storage not in ("sqlite", "memory"):
-            raise ValueError(f"unknown storage backend {self.storage!r} (sqlite, memory)")
+        if self.storage not in ("sqlite", "memory", "etcd"):
+            raise ValueError(f"unknown storage backend {self.storage!r} (sqlite, memory, etcd)")
+        if not self.etcd_prefix.startswith("/"):
+            raise ValueError(f"--etcd-prefix {self.etcd_prefix!r} must start with /")
+        if bool(self.etcd_certfile) != bool(self.etcd_keyfile):
+            raise ValueError("--etcd-certfile and --etcd-keyfile go together")
         if self.compact_interval <= 0 or self.compact_keep < 0 or self.compact_keep_seconds < 0:
             raise ValueError("compaction settings must be positive")
         if self.watch_cache_capacity < 100:

@@ -19,6 +19,18 @@ STANDARD_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch"
 NAMESPACE_VERBS = ("create", "delete", "get", "list", "patch", "update", "watch")
 STATUS_VERBS = ("get", "patch", "update")
 
+# Resources whose etcd keys upstream's API server names differently from the resource
+# (kept from Kubernetes' early days; see its storage registries).
+UPSTREAM_KEYS = {
+    "nodes": "minions",
+    "services": "services/specs",
+    "endpoints": "services/endpoints",
+    "replicationcontrollers": "controllers",
+    "ingresses": "ingress",
+    "customresourcedefinitions": "apiextensions.k8s.io/customresourcedefinitions",
+    "apiservices": "apiregistration.k8s.io/apiservices",
+}
+
 
 @dataclass(frozen=True)
 class Subresource:
@@ -78,9 +90,13 @@ class Resource:
 
     @property
     def key_prefix(self) -> str:
-        """Storage key prefix; every object of this resource lives below it."""
-        g = self.stored_group
-        return f"/registry/{g + '/' if g else ''}{self.resource}/"
+        """Storage key prefix; every object of this resource lives below it. The layout
+        is upstream's, so etcdctl shows what users expect: built-in groups store under
+        the resource alone (with upstream's historical names), other groups under
+        group/resource."""
+        g, r = self.stored_group, self.resource
+        name = UPSTREAM_KEYS.get(r, r) if "." not in g or g.endswith(".k8s.io") else f"{g}/{r}"
+        return f"/registry/{name}/"
 
     def key(self, namespace: str | None, name: str) -> str:
         if self.namespaced:

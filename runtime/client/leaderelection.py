@@ -1,6 +1,10 @@
 """Leader election through a coordination.k8s.io Lease, as client-go's: the holder
 renews every `retry_period`; another candidate takes over once the lease is older
-than `lease_duration`. Only the leader runs the guarded coroutine.
+than `lease_duration`. Only the leader runs the guarded coroutine. A leader whose
+renewals fail (its API server is gone, say) keeps trying until `renew_deadline` has
+passed since its last successful renewal, then steps down; since renew_deadline <
+lease_duration it has stopped before anyone else may take over. client-go's defaults:
+15 s, 10 s, 2 s.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ log = logging.getLogger(__name__)
 
 class LeaderElector:
     def __init__(self, client: Client, *, name: str, namespace: str, identity: str,
-                 lease_duration: float = 15, retry_period: float = 2,
-                 clock: Clock = system_clock) -> None:
+                 lease_duration: float = 15, renew_deadline: float = 10,
+                 retry_period: float = 2, clock: Clock = system_clock) -> None:
         self.client, self.name, self.namespace, self.identity = client, name, namespace, identity
         self.lease_duration, self.retry_period = lease_duration, retry_period
+        self.renew_deadline = renew_deadline
         self.clock = clock
         self.is_leader = False
 
@@ -69,13 +74,19 @@ class LeaderElector:
     async def run(self, lead: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Campaign forever; run `lead` while leader, cancel it if leadership is lost."""
         task: asyncio.Task[None] | None = None
+        renewed = self.clock()
         try:
             while True:
                 try:
                     ok = await self.try_acquire_or_renew()
                 except Exception as e:
                     log.warning("leader election %s: %s", self.name, e)
-                    ok = False
+                    # a leader keeps leading (and retrying) until its renew deadline
+                    ok = task is not None and (
+                        self.clock() - renewed).total_seconds() < self.renew_deadline
+                else:
+                    if ok:
+                        renewed = self.clock()
                 if task is not None and task.done():
                     task.result()  # the leader's work failed: so does the campaign
                     return

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import uuid
 from typing import Iterable, Protocol
 
 from runtime.client.events import EventRecorder
@@ -123,6 +124,6 @@ async def run_controller_manager(client: Client, *, leader_elect: bool = True,
     if not leader_elect:
         await lead()
         return
-    identity = f"{socket.gethostname()}_{id(client):x}"
+    identity = f"{socket.gethostname()}_{uuid.uuid4()}"  # unique per process, as upstream
     await LeaderElector(client, name="kube-controller-manager", namespace="kube-system",
                         identity=identity).run(lead)

@@ -10,16 +10,21 @@ import random
 from contextlib import aclosing, asynccontextmanager
 from typing import AsyncIterator, Callable, TypeVar
 
-from kapi.storage import Conflict, KeyExists, KeyNotFound, Storage, open_storage
+import pytest
+
+from kapi.storage import Conflict, KeyExists, KeyNotFound, Storage
+from tests.storage.backends import open_backend
 
 TIMEOUT = 10.0
 T = TypeVar("T")
 
 
 @asynccontextmanager
-async def opened(backend: str, path: pathlib.Path) -> AsyncIterator[Storage]:
-    """A started store of `backend` at path, closed on the way out."""
-    store = open_storage(backend, path=str(path))
+async def opened(request: pytest.FixtureRequest, backend: str,
+                 path: pathlib.Path) -> AsyncIterator[Storage]:
+    """A started, empty store of `backend` at path (etcd: see backends.py), closed on the
+    way out."""
+    store = open_backend(request, backend, path)
     await store.start()
     try:
         yield store
@@ -64,14 +69,18 @@ async def random_writes(s: Storage, seed: int, keys: list[str], count: int,
 
 async def watch_to_end(s: Storage, watch: Callable[[str, int], AsyncIterator[T]],
                        key: Callable[[T], str], seed: int, prefix: str,
-                       started: list[int]) -> tuple[int, list[T]]:
-    """After a random pause, watch prefix from a random revision (past, present or
-    slightly future) until its `~end` key; (that revision, what was seen). The current
-    revision at the start is appended to `started`."""
+                       started: list[int], writers_done: asyncio.Event) -> tuple[int, list[T]]:
+    """Once the writers have made a random number of revisions (counted in revisions, not
+    loop turns, so that a backend behind a network races as much), watch prefix from a
+    random revision (past, present or slightly future) until its `~end` key; (that
+    revision, what was seen). The current revision at the start is appended to
+    `started`."""
     rnd = random.Random(seed)
-    for _ in range(rnd.randrange(250)):
-        await asyncio.sleep(0)
+    target = rnd.randrange(250)
     current = await s.current_revision()
+    while current < target and not writers_done.is_set():
+        await asyncio.sleep(0)
+        current = await s.current_revision()
     after = rnd.randint(0, current + 2)
     started.append(current)
     got: list[T] = []

@@ -29,7 +29,7 @@ def run(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Callable[[Bod
 
     def runner(body: Body) -> None:
         async def main() -> None:
-            async with opened(request.param, tmp_path / "contract.db") as store:
+            async with opened(request, request.param, tmp_path / "contract.db") as store:
                 await asyncio.wait_for(body(store), TIMEOUT)
 
         asyncio.run(main())
@@ -306,12 +306,14 @@ def test_watch_exactly_once_under_concurrent_writes(
         async with aclosing(s.watch("", after=0)) as reference_stream:
             watch_specs = [(i, prefixes[i % 3] if i % 4 else "/h/") for i in range(24)]
             started: list[int] = []
+            writers_done = asyncio.Event()
             watchers = [asyncio.ensure_future(watch_to_end(
                 s, lambda prefix, after: s.watch(prefix, after=after), lambda e: e.kv.key,
-                i, p, started)) for i, p in watch_specs]
+                i, p, started, writers_done)) for i, p in watch_specs]
             for done in await asyncio.gather(
                     *(random_writes(s, 100 + i, keys, 150, b"%d" % (100 + i)) for i in range(4))):
                 log.extend(done)
+            writers_done.set()
             writes_done = await s.current_revision()
             while len(started) < len(watchers):
                 await asyncio.sleep(0)

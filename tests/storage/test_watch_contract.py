@@ -82,7 +82,7 @@ def run(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> Callable[[Bod
 
     def runner(body: Body) -> None:
         async def main() -> None:
-            async with opened(backend, tmp_path / "watch.db") as store:
+            async with opened(request, backend, tmp_path / "watch.db") as store:
                 src = Source(store, cached=source == "cache")
                 await src.start()
                 try:
@@ -142,6 +142,8 @@ def test_watch_ends_when_its_source_closes(run: Callable[[Body], None]) -> None:
         stream = src.watch("/registry/", after=0)
         task = asyncio.ensure_future(take(stream, 5))
         await asyncio.sleep(0.01)
+        if src.cache is not None:  # a cache passes on what it has been told (over a
+            assert await src.cache.wait_for(1, timeout=TIMEOUT)  # network, not at once)
         await src.close()
         assert [seen[4] for seen in await task] == [1]
         await stream.aclose()
@@ -160,10 +162,13 @@ def test_watch_exactly_once_under_concurrent_writes(
         async with aclosing(src.watch("/registry/", after=0)) as reference_stream:
             specs = [(i, prefixes[i % 3] if i % 4 else "/registry/h/") for i in range(16)]
             started: list[int] = []
+            writers_done = asyncio.Event()
             watchers = [asyncio.ensure_future(watch_to_end(
-                s, src.watch, lambda seen: seen[1], i, p, started)) for i, p in specs]
+                s, src.watch, lambda seen: seen[1], i, p, started, writers_done))
+                for i, p in specs]
             await asyncio.gather(*(random_writes(s, 100 + i, keys, 120, v(str(100 + i)))
                                    for i in range(4)))
+            writers_done.set()
             writes_done = await s.current_revision()
             while len(started) < len(watchers):
                 await asyncio.sleep(0)
