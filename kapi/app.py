@@ -21,7 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from kapi import discovery, errors, malloc
-from kapi.admission import lifecycle
+from kapi.admission import apiserverendpoints, lifecycle
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin
 from kapi.config import Config
@@ -138,6 +138,8 @@ class APIServer:
         await self.storage.start()
         await self.cache.start()
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
+        await apiserverendpoints.reconcile(self.store, self.scheme, host=self.config.host,
+                                           port=self.config.port)
         self._tasks.append(asyncio.create_task(compact_loop(
             self.storage, interval=self.config.compact_interval,
             keep_revisions=self.config.compact_keep,

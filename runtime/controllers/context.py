@@ -44,6 +44,7 @@ class ControllerOptions:
     job_workers: int = 4
     statefulset_workers: int = 4
     disruption_workers: int = 2
+    endpoints_workers: int = 4  # each of endpoints, endpointslice, mirroring
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
