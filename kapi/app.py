@@ -122,7 +122,8 @@ class APIServer:
         plugins: dict[str, Admit] = {
             "PodDefaults": PodAdmission(toleration_seconds=config.default_toleration_seconds)
             if config.validation else _skip,
-            "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services)}
+            "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
+                                           config.service_node_port_range)}
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
                            admit=[lifecycle.NamespaceLifecycle(self.cache, scheme)],
                            plugins=plugins, finalize=finalize)

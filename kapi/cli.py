@@ -280,6 +280,12 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
                    help="most memory those events may take, also the most a watcher that "
                         "stops reading may hold back; bytes, or with Ki/Mi/Gi "
                         "(default: 256Mi)")
+    s.add_argument("--service-cidr", default="10.96.0.0/12",
+                   help="the range ClusterIPs come from (default: %(default)s); the "
+                        "`kubernetes` Service gets its first address, kube-dns its tenth")
+    s.add_argument("--service-node-port-range", type=_port_range, default=(30000, 32767),
+                   metavar="LOW-HIGH", help="the range NodePorts come from "
+                                            "(default: 30000-32767)")
     # benchmarks only: an unvalidated, undefaulted (and untracked) write path as baseline
     s.add_argument("--unsafe-no-validation", action="store_true", help=argparse.SUPPRESS)
     s.add_argument("--unsafe-no-managed-fields", action="store_true", help=argparse.SUPPRESS)
@@ -293,6 +299,15 @@ def _size(text: str) -> int:
         return int(text[:-2] if factor > 1 else text) * factor
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 256Mi)") from None
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition("-")
+    try:
+        return int(low), int(high if sep else low)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port range: {text!r} (e.g. 30000-32767)") \
+            from None
 
 
 def _controller_flags(s: argparse.ArgumentParser) -> None:
@@ -459,6 +474,8 @@ def main(argv: list[str] | None = None) -> int:
                         compact_keep_seconds=args.compact_keep_seconds,
                         watch_cache_capacity=args.watch_cache_capacity,
                         watch_cache_bytes=args.watch_cache_bytes,
+                        service_cidr=args.service_cidr,
+                        service_node_port_range=args.service_node_port_range,
                         validation=not args.unsafe_no_validation,
                         managed_fields=not args.unsafe_no_managed_fields,
                         default_toleration_seconds=_toleration_seconds(args))
