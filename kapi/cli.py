@@ -103,7 +103,8 @@ async def _freeze_when_loaded(loaded: asyncio.Event) -> None:
 # What `kapi up` starts besides the API server, from its flags.
 Wanted = TypedDict("Wanted", {"controller-manager": bool, "scheduler": bool,
                               "simulated_nodes": int, "nodes": int | None,
-                              "node_flags": argparse.Namespace, "options": Any},
+                              "node_flags": argparse.Namespace, "options": Any,
+                              "proxy": bool},
                    total=False)
 
 
@@ -207,7 +208,8 @@ async def start_components(config: Config, wanted: Wanted
     if wanted.get("scheduler"):
         from runtime.scheduler.run import run_scheduler
         tasks.append(asyncio.create_task(run_scheduler(client("kapi-scheduler"))))
-    tasks += _docker_nodes(wanted, client)
+    docker_nodes = _docker_nodes(wanted, client)
+    tasks += docker_nodes + _proxy(config, wanted, len(docker_nodes), client)
     nodes = int(wanted.get("simulated_nodes") or 0)
     if nodes:
         from runtime.kubelet.simulated import run_simulated_nodes
@@ -237,6 +239,21 @@ def _docker_nodes(wanted: Wanted, client: Any) -> list[asyncio.Task[None]]:
     return [asyncio.create_task(run_docker_kubelet(
         client(f"kapi-kubelet/kapi-node-{i}"), _kubelet_config(f"kapi-node-{i}", 0, flags)))
         for i in range(1, int(count if count is not None else 1) + 1)]
+
+
+def _proxy(config: Config, wanted: Wanted, nodes: int, client: Any) -> list[asyncio.Task[None]]:
+    """One `kapi proxy` for the host the Docker nodes share (they share its network)."""
+    if not nodes or not wanted.get("proxy", True):
+        return []
+    from runtime.proxy.proxier import ProxyOptions, iptables_usable, run_proxy
+    reason = iptables_usable()
+    if reason is not None:
+        print(f"kapi: not starting the service proxy ({reason}): ClusterIPs and NodePorts "
+              "will not answer", flush=True)
+        return []
+    options = ProxyOptions(service_cidr=config.service_cidr, node_names=tuple(
+        f"kapi-node-{i}" for i in range(1, nodes + 1)))
+    return [asyncio.create_task(run_proxy(client("kapi-proxy"), options))]
 
 
 def _node_flags(args: argparse.Namespace) -> Any:
@@ -359,6 +376,8 @@ def _parser() -> argparse.ArgumentParser:
     _node_capacity_flags(up)
     up.add_argument("--no-controllers", action="store_true", help="start no controller manager")
     up.add_argument("--no-scheduler", action="store_true", help="start no scheduler")
+    up.add_argument("--no-proxy", action="store_true",
+                    help="start no service proxy (no iptables rules for Services)")
     _controller_flags(up)
     _server_flags(sub.add_parser("apiserver", help="start the API server alone"))
     cm = sub.add_parser("controller-manager", help="start the controllers alone")
@@ -373,6 +392,12 @@ def _parser() -> argparse.ArgumentParser:
                     help="the kubelet endpoint port on the node IP, published on the Node "
                          "(default: a free one)")
     _node_capacity_flags(kl)
+    px = sub.add_parser("proxy", help="run the service proxy (iptables rules) alone")
+    _component_flags(px)
+    px.add_argument("--service-cidr", default="10.96.0.0/12")
+    px.add_argument("--pod-cidr", default="", help="(default: Docker's bridge subnet)")
+    px.add_argument("--node-name", action="append", default=[],
+                    help="a node on this host (for internalTrafficPolicy: Local)")
     return p
 
 
@@ -393,7 +418,12 @@ async def run_component(command: str, kubeconfig: Path, leader_elect: bool,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if command == "controller-manager":
+    if command == "proxy":
+        from runtime.proxy.proxier import ProxyOptions, run_proxy
+        task = asyncio.create_task(run_proxy(client, ProxyOptions(
+            service_cidr=options.service_cidr, pod_cidr=options.pod_cidr,
+            node_names=tuple(options.node_name))))
+    elif command == "controller-manager":
         from runtime.controllers.manager import run_controller_manager
         task = asyncio.create_task(run_controller_manager(client, leader_elect=leader_elect,
                                                           options=options))
@@ -464,9 +494,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RuntimeError) as e:
         print(f"kapi: {e}", file=sys.stderr)
         return 2
-    if args.command in ("controller-manager", "scheduler"):
+    if args.command in ("controller-manager", "scheduler", "proxy"):
         return run(run_component(args.command, _kubeconfig(args.kubeconfig),
-                                 args.leader_elect == "true", opts))
+                                 args.leader_elect == "true",
+                                 args if args.command == "proxy" else opts))
     try:
         config = Config(host=args.host, port=args.port,
                         data_dir=args.data_dir or default_data_dir(), storage=args.storage,
@@ -487,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = {"controller-manager": not args.no_controllers,
                   "scheduler": not args.no_scheduler,
                   "simulated_nodes": args.simulated_nodes,
-                  "nodes": args.nodes, "node_flags": args,
+                  "nodes": args.nodes, "node_flags": args, "proxy": not args.no_proxy,
                   "options": opts}
     tune_gc_for_serving()
     try:
