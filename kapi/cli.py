@@ -104,7 +104,7 @@ async def _freeze_when_loaded(loaded: asyncio.Event) -> None:
 Wanted = TypedDict("Wanted", {"controller-manager": bool, "scheduler": bool,
                               "simulated_nodes": int, "nodes": int | None,
                               "node_flags": argparse.Namespace, "options": Any,
-                              "proxy": bool},
+                              "proxy": bool, "cluster_dns": str},
                    total=False)
 
 
@@ -210,6 +210,7 @@ async def start_components(config: Config, wanted: Wanted
         tasks.append(asyncio.create_task(run_scheduler(client("kapi-scheduler"))))
     docker_nodes = _docker_nodes(wanted, client)
     tasks += docker_nodes + _proxy(config, wanted, len(docker_nodes), client)
+    tasks += _dns(wanted, client)
     nodes = int(wanted.get("simulated_nodes") or 0)
     if nodes:
         from runtime.kubelet.simulated import run_simulated_nodes
@@ -237,7 +238,8 @@ def _docker_nodes(wanted: Wanted, client: Any) -> list[asyncio.Task[None]]:
     from runtime.kubelet.kubelet import run_docker_kubelet
     flags = _node_flags(wanted["node_flags"])
     return [asyncio.create_task(run_docker_kubelet(
-        client(f"kapi-kubelet/kapi-node-{i}"), _kubelet_config(f"kapi-node-{i}", 0, flags)))
+        client(f"kapi-kubelet/kapi-node-{i}"),
+        _kubelet_config(f"kapi-node-{i}", 0, flags, wanted.get("cluster_dns", ""))))
         for i in range(1, int(count if count is not None else 1) + 1)]
 
 
@@ -262,9 +264,24 @@ def _node_flags(args: argparse.Namespace) -> Any:
                      pods=str(args.node_max_pods))
 
 
-def _kubelet_config(name: str, port: int, flags: Any) -> Any:
+def _kubelet_config(name: str, port: int, flags: Any, cluster_dns: str = "") -> Any:
     from runtime.kubelet.kubelet import KubeletConfig
-    return KubeletConfig(node_name=name, port=port, flags=flags)
+    return KubeletConfig(node_name=name, port=port, flags=flags, cluster_dns=tuple(
+        ip for ip in cluster_dns.split(",") if ip))
+
+
+def _dns(wanted: Wanted, client: Any) -> list[asyncio.Task[None]]:
+    """kapi's cluster DNS behind the kube-dns Service."""
+    if not wanted.get("cluster_dns"):
+        return []
+    from runtime.dns.server import DNSOptions, serve_dns
+    return [asyncio.create_task(serve_dns(client("kapi-dns"), DNSOptions()))]
+
+
+def kube_dns_ip(service_cidr: str) -> str:
+    """The kube-dns ClusterIP: the service CIDR's tenth address, as is usual."""
+    import ipaddress
+    return str(ipaddress.ip_network(service_cidr).network_address + 10)
 
 
 def _node_capacity_flags(s: argparse.ArgumentParser) -> None:
@@ -376,6 +393,8 @@ def _parser() -> argparse.ArgumentParser:
     _node_capacity_flags(up)
     up.add_argument("--no-controllers", action="store_true", help="start no controller manager")
     up.add_argument("--no-scheduler", action="store_true", help="start no scheduler")
+    up.add_argument("--no-dns", action="store_true",
+                    help="serve no cluster DNS (pods keep the host's resolv.conf)")
     up.add_argument("--no-proxy", action="store_true",
                     help="start no service proxy (no iptables rules for Services)")
     _controller_flags(up)
@@ -391,6 +410,9 @@ def _parser() -> argparse.ArgumentParser:
     kl.add_argument("--port", type=int, default=0,
                     help="the kubelet endpoint port on the node IP, published on the Node "
                          "(default: a free one)")
+    kl.add_argument("--cluster-dns", default="",
+                    help="the cluster DNS address(es) pods get, comma-separated (kube-dns's "
+                         "ClusterIP, e.g. 10.96.0.10; default: none, the host's resolv.conf)")
     _node_capacity_flags(kl)
     px = sub.add_parser("proxy", help="run the service proxy (iptables rules) alone")
     _component_flags(px)
@@ -448,7 +470,7 @@ def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
         print(f"kapi: no Docker engine reachable ({reason}). Fix: {NO_DOCKER_HINT}",
               file=sys.stderr)
         return 1
-    config = _kubelet_config(args.node_name, args.port, _node_flags(args))
+    config = _kubelet_config(args.node_name, args.port, _node_flags(args), args.cluster_dns)
 
     async def main() -> None:
         from runtime.client.rest import Client
@@ -519,6 +541,7 @@ def main(argv: list[str] | None = None) -> int:
                   "scheduler": not args.no_scheduler,
                   "simulated_nodes": args.simulated_nodes,
                   "nodes": args.nodes, "node_flags": args, "proxy": not args.no_proxy,
+                  "cluster_dns": "" if args.no_dns else kube_dns_ip(config.service_cidr),
                   "options": opts}
     tune_gc_for_serving()
     try:

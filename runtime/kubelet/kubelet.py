@@ -42,6 +42,8 @@ class KubeletConfig:
     lease_interval: float = 10.0
     lease_duration: int = 40
     status_interval: float = 60.0
+    cluster_dns: tuple[str, ...] = ()  # the kube-dns ClusterIP pods get (upstream --cluster-dns)
+    cluster_domain: str = "cluster.local"
 
 
 @dataclass
@@ -282,7 +284,9 @@ async def run_docker_kubelet(client: Client, config: KubeletConfig,
     from runtime.kubelet.images import ImageBuildError
 
     cluster = (await client.get(NAMESPACES, "kube-system"))["metadata"]["uid"]
-    runtime = DockerRuntime(node=config.node_name, cluster=cluster, base_url=base_url)
+    runtime = DockerRuntime(node=config.node_name, cluster=cluster, base_url=base_url,
+                            cluster_dns=config.cluster_dns,
+                            cluster_domain=config.cluster_domain)
     kubelet = DockerKubelet(client, runtime, config)
     try:
         await kubelet.start()
