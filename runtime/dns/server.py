@@ -17,7 +17,7 @@ import logging
 import socket
 import struct
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import dns.exception
 import dns.flags
@@ -97,8 +97,8 @@ class _UDP(asyncio.DatagramProtocol):
         self.pending: set[asyncio.Future[None]] = set()  # answers in flight (kept alive)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # uvloop's UDP transport is not a subclass of asyncio's, only alike
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         task = asyncio.ensure_future(self._answer(data, addr))

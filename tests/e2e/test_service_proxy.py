@@ -258,6 +258,67 @@ def test_a_pod_reaches_itself_through_its_service(cluster: Cluster, web: Any) ->
              "the pod to reach itself", timeout=60)
 
 
+def dns_query(cl: Cluster, name: str, qtype: str = "A") -> tuple[str, list[str]]:
+    """Ask kube-dns's ClusterIP from the host (through the proxy's rules)."""
+    import dns.exception
+    import dns.message
+    import dns.query
+    import dns.rcode
+    server = cl.cidr.replace(".0/24", ".10")
+    try:
+        m = dns.query.udp(dns.message.make_query(name, qtype), server, timeout=2)
+    except dns.exception.Timeout:
+        return "TIMEOUT", []
+    return dns.rcode.to_text(m.rcode()), sorted(r.to_text() for rr in m.answer for r in rr)
+
+
+def test_dns_answers_through_the_kube_dns_service(cluster: Cluster, web: Any) -> None:
+    ns, svc = web
+    kube_dns = cluster.get("service", "kube-dns", "-n", "kube-system")
+    assert kube_dns["spec"]["clusterIP"] == cluster.cidr.replace(".0/24", ".10")
+    wait_for(lambda: dns_query(cluster, f"web.{ns}.svc.cluster.local")[0] == "NOERROR",
+             "kube-dns to answer", timeout=30)
+    assert dns_query(cluster, f"web.{ns}.svc.cluster.local") == (
+        "NOERROR", [svc["spec"]["clusterIP"]])
+    assert dns_query(cluster, f"_http._tcp.web.{ns}.svc.cluster.local", "SRV") == (
+        "NOERROR", [f"0 100 80 web.{ns}.svc.cluster.local."])
+    assert dns_query(cluster, f"nope.{ns}.svc.cluster.local")[0] == "NXDOMAIN"
+    assert dns_query(cluster, f"172-17-0-9.{ns}.pod.cluster.local") == ("NOERROR",
+                                                                       ["172.17.0.9"])
+
+
+def test_headless_and_statefulset_names(cluster: Cluster, web: Any) -> None:
+    ns, _ = web
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+           "spec": {"serviceName": "db", "replicas": 2,
+                    "selector": {"matchLabels": {"app": "db"}},
+                    "template": deployment("db", 1)["spec"]["template"]}}
+    apply(cluster, ns, service("db", "db", clusterIP="None"), sts)
+    wait_for(lambda: len(ready_ips(cluster, ns, "db")) == 2, "2 ready db pods", timeout=90)
+    ips = ready_ips(cluster, ns, "db")
+    wait_for(lambda: dns_query(cluster, f"db.{ns}.svc.cluster.local") == ("NOERROR", ips),
+             "headless answers", timeout=20)
+    pod_ip = cluster.get("pod", "db-1", "-n", ns)["status"]["podIP"]
+    assert dns_query(cluster, f"db-1.db.{ns}.svc.cluster.local") == ("NOERROR", [pod_ip])
+
+
+def test_pods_resolve_service_names(cluster: Cluster, web: Any) -> None:
+    ns, _ = web
+    script = ("cat /etc/resolv.conf; nslookup web; nslookup db; "
+              "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 web 80 | tail -n 1")
+    apply(cluster, ns, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "resolver"},
+                        "spec": {"restartPolicy": "Never", "containers": [
+                            {"name": "c", "image": "busybox", "command": ["sh", "-c", script]}]}})
+    wait_for(lambda: cluster.get("pod", "resolver", "-n", ns)["status"].get("phase") in (
+        "Succeeded", "Failed"), "the resolver pod to finish", timeout=60)
+    out = cluster.kubectl("logs", "resolver", "-n", ns)
+    assert f"search {ns}.svc.cluster.local svc.cluster.local cluster.local" in out
+    assert "options ndots:5" in out
+    assert cluster.get("service", "web", "-n", ns)["spec"]["clusterIP"] in out
+    assert all(ip in out for ip in ready_ips(cluster, ns, "db"))
+    assert out.split()[-1] in pod_names(cluster, ns, "web")
+
+
 def test_proxy_restart_and_shutdown(cluster: Cluster, web: Any) -> None:
     ns, svc = web
     ip = svc["spec"]["clusterIP"]
