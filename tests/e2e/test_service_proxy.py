@@ -319,6 +319,42 @@ def test_pods_resolve_service_names(cluster: Cluster, web: Any) -> None:
     assert out.split()[-1] in pod_names(cluster, ns, "web")
 
 
+def test_api_server_proxy_subresources(cluster: Cluster, web: Any) -> None:
+    from kubernetes import client as k8s
+
+    from tests.helpers import api_for
+
+    ns, _ = web
+    backends = pod_names(cluster, ns, "web") - {"never-ready"}
+    base = f"/api/v1/namespaces/{ns}"
+    for target in ("web", "web:http", "web:80", "http:web:80"):
+        got = cluster.kubectl("get", "--raw", f"{base}/services/{target}/proxy/").strip()
+        assert got in backends, (target, got)
+    pod = sorted(backends)[0]
+    assert cluster.kubectl("get", "--raw", f"{base}/pods/{pod}/proxy/index.html").strip() == pod
+    assert cluster.kubectl("get", "--raw", f"{base}/pods/{pod}:web/proxy/ready").strip() == "ok"
+    apply(cluster, ns, service("empty", "nothing-matches"))
+    out = cluster.kubectl.run("get", "--raw", f"{base}/services/empty/proxy/", check=False)
+    assert out.returncode != 0 and 'no endpoints available for service "empty"' in out.stderr
+    with api_for(cluster.server.kubeconfig) as api:
+        body = k8s.CoreV1Api(api).connect_get_namespaced_service_proxy_with_path(
+            "web:http", ns, "index.html")
+        assert body.strip() in backends
+    proxy = subprocess.Popen([str(cluster.kubectl.binary), "--kubeconfig",
+                              str(cluster.server.kubeconfig), "proxy", "--port=0"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert proxy.stdout is not None
+        line = proxy.stdout.readline()  # Starting to serve on 127.0.0.1:PORT
+        port = int(line.rsplit(":", 1)[1])
+        import httpx
+        r = httpx.get(f"http://127.0.0.1:{port}{base}/services/web:http/proxy/", timeout=10)
+        assert r.status_code == 200 and r.text.strip() in backends
+    finally:
+        proxy.send_signal(signal.SIGTERM)
+        proxy.wait(timeout=10)
+
+
 def test_proxy_restart_and_shutdown(cluster: Cluster, web: Any) -> None:
     ns, svc = web
     ip = svc["spec"]["clusterIP"]
