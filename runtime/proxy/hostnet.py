@@ -56,6 +56,7 @@ class HostNetwork:
         self.bridge = bridge
         self._local_route = False
         self._localnet_before: str | None = None
+        self._written: dict[tuple[str, str], list[str]] | None = None  # None: resync all
 
     # -- routes and sysctl --------------------------------------------------------------
     def refuse_cidr(self) -> None:
@@ -86,14 +87,29 @@ class HostNetwork:
             path.write_text("1")
 
     # -- rules --------------------------------------------------------------------------
-    def sync(self, chains: rules.Chains) -> None:
-        """Replace all our rules in one batch; chains no longer wanted are deleted."""
-        nat, filt = own_chains(self._save(), self.config.cluster_id)
-        text = chains.restore_text(nat - set(chains.nat), filt - set(chains.filter))
-        _run(["iptables-restore", "--noflush"], stdin=text)
-        self._ensure_jumps()
+    def sync(self, chains: rules.Chains) -> bool:
+        """Write our rules in one batch: all of them (after a start or full_resync(),
+        deleting any other chain of ours found on the host), else only the chains that
+        changed since the last write. True if anything was written."""
+        wanted = chains.by_chain()
+        if self._written is None:
+            nat, filt = own_chains(self._save(), self.config.cluster_id)
+            text = chains.restore_text(nat - set(chains.nat), filt - set(chains.filter))
+        else:
+            text = rules.changed_text(self._written, wanted)
+        if text:
+            self._written = None  # a failed write means a full one next time
+            _run(["iptables-restore", "--noflush"], stdin=text)
+        if self._written is None:
+            self._ensure_jumps()
+        self._written = wanted
         if not self._local_route:
             self.open_cidr()
+        return bool(text)
+
+    def full_resync(self) -> None:
+        """The next sync rewrites everything (e.g. after someone removed our rules)."""
+        self._written = None
 
     def _save(self) -> str:
         p = subprocess.run(["iptables-save"], capture_output=True, text=True, timeout=30)
@@ -115,6 +131,7 @@ class HostNetwork:
         if nat or filt:
             _run(["iptables-restore", "--noflush"],
                  stdin=rules.Chains().restore_text(nat, filt))
+        self._written = None
         if f"local {self.config.service_cidr} " in self._routes("local"):
             _run(["ip", "route", "del", "local", self.config.service_cidr, "dev", "lo",
                   "table", "local"], check=False)

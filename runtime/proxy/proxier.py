@@ -31,6 +31,7 @@ class ProxyOptions:
     bridge: str = "docker0"
     node_names: tuple[str, ...] = ()
     min_sync_interval: float = 0.05  # seconds between two syncs (batches bursts)
+    full_sync_interval: float = 60.0  # every so often all rules are rewritten
     on_synced: Callable[[float], None] | None = field(default=None, compare=False)
 
 
@@ -79,7 +80,10 @@ class Proxier:
                 if self.options.on_synced is not None:
                     self.options.on_synced(time.monotonic() - started)
                 await asyncio.sleep(self.options.min_sync_interval)
-                await self.dirty.wait()
+                try:
+                    await asyncio.wait_for(self.dirty.wait(), self.options.full_sync_interval)
+                except asyncio.TimeoutError:
+                    self.host.full_resync()
         finally:
             await self.informers.stop()
             await asyncio.shield(asyncio.to_thread(self._cleanup))

@@ -43,6 +43,17 @@ class Chains:
     filter: list[str] = field(default_factory=list)
     filter_rules: list[str] = field(default_factory=list)
 
+    def by_chain(self) -> dict[tuple[str, str], list[str]]:
+        """(table, chain) -> its rules, every declared chain present."""
+        out: dict[tuple[str, str], list[str]] = {}
+        for table, chains, lines in (("nat", self.nat, self.nat_rules),
+                                     ("filter", self.filter, self.filter_rules)):
+            for c in chains:
+                out[(table, c)] = []
+            for line in lines:
+                out[(table, line.split(" ", 2)[1])].append(line)
+        return out
+
     def restore_text(self, stale_nat: Iterable[str] = (), stale_filter: Iterable[str] = ()) -> str:
         """The iptables-restore input: declare (so flush) every chain, fill, and delete
         chains of ours that are no longer wanted."""
@@ -52,6 +63,23 @@ class Chains:
         out += [f":{c} - [0:0]" for c in self.filter + stale_filter] + self.filter_rules
         out += [f"-X {c}" for c in stale_filter] + ["COMMIT", ""]
         return "\n".join(out)
+
+
+def changed_text(old: dict[tuple[str, str], list[str]],
+                 new: dict[tuple[str, str], list[str]]) -> str:
+    """The restore input that turns `old` (what we wrote last) into `new`: only chains
+    whose rules changed are declared (so flushed) and refilled; gone ones deleted.
+    Empty when nothing changed."""
+    out = []
+    for table in ("nat", "filter"):
+        changed = [c for (t, c), lines in new.items() if t == table and old.get((t, c)) != lines]
+        gone = sorted(c for (t, c) in old if t == table and (t, c) not in new)
+        if not changed and not gone:
+            continue
+        out += [f"*{table}"] + [f":{c} - [0:0]" for c in changed + gone]
+        out += [line for c in changed for line in new[(table, c)]]
+        out += [f"-X {c}" for c in gone] + ["COMMIT"]
+    return "\n".join(out + [""]) if out else ""
 
 
 def top_chains(cluster_id: str) -> dict[str, str]:

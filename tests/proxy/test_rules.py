@@ -82,3 +82,16 @@ def test_restart_deletes_stale_chains_of_ours_only():
     chains = rules.build(CFG, [], [])
     text = chains.restore_text(nat - set(chains.nat), filt - set(chains.filter))
     assert "-X KAPI-SV-abc123-0123456789" in text and "ffffff" not in text
+
+
+def test_a_change_rewrites_only_the_chains_it_touches():
+    one = eps("web", ("172.17.0.3", True, "n1"), ("172.17.0.4", True, "n1"))
+    before = rules.build(CFG, [svc("web"), svc("db", clusterIP="10.96.0.30")], [one])
+    two = eps("web", ("172.17.0.3", True, "n1"), ("172.17.0.5", True, "n1"))
+    after = rules.build(CFG, [svc("web"), svc("db", clusterIP="10.96.0.30")], [two])
+    text = rules.changed_text(before.by_chain(), after.by_chain())
+    declared = [line for line in text.splitlines() if line.startswith(":")]
+    assert len(declared) == 3  # web's service chain, the new endpoint's, the old one's
+    assert "172.17.0.5:8080" in text and "10.96.0.30" not in text
+    assert len([line for line in text.splitlines() if line.startswith("-X ")]) == 1
+    assert rules.changed_text(after.by_chain(), after.by_chain()) == ""
