@@ -233,6 +233,21 @@ def test_scaling_updates_endpoints_and_traffic(cluster: Cluster, web: Any) -> No
              - {"never-ready"}, "traffic to the 2 left", timeout=20)
 
 
+def test_expose_as_load_balancer_gets_the_node_address(cluster: Cluster, web: Any) -> None:
+    ns, _ = web
+    cluster.kubectl("expose", "deployment", "web", "-n", ns, "--name", "lb", "--port", "8081",
+                    "--target-port", "8080", "--type", "LoadBalancer")
+    node = cluster.get("node", "kapi-node-1")["status"]["addresses"][0]["address"]
+    lb = wait_for(lambda: (s := cluster.get("service", "lb", "-n", ns))["status"].get(
+        "loadBalancer", {}).get("ingress") and s, "an ingress address", timeout=30)
+    assert lb["status"]["loadBalancer"]["ingress"] == [{"ip": node, "ipMode": "VIP"}]
+    assert node in cluster.kubectl("get", "service", "lb", "-n", ns)  # EXTERNAL-IP
+    backends = pod_names(cluster, ns, "web") - {"never-ready"}
+    wait_for(lambda: http_get(node, 8081) in backends, "the ingress address to answer",
+             timeout=20)
+    assert http_get("127.0.0.1", lb["spec"]["ports"][0]["nodePort"]) in backends
+
+
 def test_client_ip_affinity_pins_the_host(cluster: Cluster, web: Any) -> None:
     ns, _ = web
     apply(cluster, ns, service("sticky", "web", sessionAffinity="ClientIP"))
