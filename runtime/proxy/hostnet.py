@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -57,6 +58,10 @@ class HostNetwork:
         self._local_route = False
         self._localnet_before: str | None = None
         self._written: dict[tuple[str, str], list[str]] | None = None  # None: resync all
+        # sync() and cleanup() run in worker threads: a sync still running when the
+        # proxy stops must finish before cleanup, and none may write after it
+        self._lock = threading.Lock()
+        self._closed = False
 
     # -- routes and sysctl --------------------------------------------------------------
     def refuse_cidr(self) -> None:
@@ -91,6 +96,10 @@ class HostNetwork:
         """Write our rules in one batch: all of them (after a start or full_resync(),
         deleting any other chain of ours found on the host), else only the chains that
         changed since the last write. True if anything was written."""
+        with self._lock:
+            return False if self._closed else self._sync(chains)
+
+    def _sync(self, chains: rules.Chains) -> bool:
         wanted = chains.by_chain()
         if self._written is None:
             nat, filt = own_chains(self._save(), self.config.cluster_id)
@@ -123,6 +132,11 @@ class HostNetwork:
     def cleanup(self) -> None:
         """Remove our jumps, chains, local route and sysctl change; the unreachable
         route stays (the CIDR must stay refused)."""
+        with self._lock:
+            self._closed = True
+            self._cleanup()
+
+    def _cleanup(self) -> None:
         for table, chain, spec in rules.jumps(self.config.cluster_id, self.config.service_cidr):
             for _ in range(10):  # bounded: a jump added twice by a crash is removed too
                 if not _run(["iptables", "-t", table, "-D", chain, *spec], check=False):

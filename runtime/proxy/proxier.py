@@ -82,7 +82,7 @@ class Proxier:
                 await asyncio.sleep(self.options.min_sync_interval)
                 try:
                     await asyncio.wait_for(self.dirty.wait(), self.options.full_sync_interval)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     self.host.full_resync()
         finally:
             await self.informers.stop()

@@ -42,9 +42,13 @@ class EndpointsController(Reconciler):
             self.controller.enqueue(obj)
 
     def _on_endpoints(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        # someone else changed or deleted what we manage: put it back
+        # someone else changed or deleted Endpoints we manage: put them back (those of a
+        # Service without selector, or of none yet, are the user's)
         obj = new if new is not None else old
-        if obj is not None and event != "add":
+        if obj is None or event == "add":
+            return
+        service = self.services.get(f"{meta(obj).get('namespace')}/{meta(obj)['name']}")
+        if service is not None and endpointpods.has_selector(service):
             self.controller.enqueue(obj)
 
     def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
