@@ -278,6 +278,13 @@ def _dns(wanted: Wanted, client: Any) -> list[asyncio.Task[None]]:
     return [asyncio.create_task(serve_dns(client("kapi-dns"), DNSOptions()))]
 
 
+def _proxy_possible() -> bool:
+    """Without a proxy (not root, no iptables) kube-dns's ClusterIP answers nothing: pods
+    then keep the host's resolv.conf rather than a dead nameserver."""
+    from runtime.proxy.proxier import iptables_usable
+    return iptables_usable() is None
+
+
 def kube_dns_ip(service_cidr: str) -> str:
     """The kube-dns ClusterIP: the service CIDR's tenth address, as is usual."""
     import ipaddress
@@ -541,7 +548,8 @@ def main(argv: list[str] | None = None) -> int:
                   "scheduler": not args.no_scheduler,
                   "simulated_nodes": args.simulated_nodes,
                   "nodes": args.nodes, "node_flags": args, "proxy": not args.no_proxy,
-                  "cluster_dns": "" if args.no_dns else kube_dns_ip(config.service_cidr),
+                  "cluster_dns": "" if args.no_dns or not _proxy_possible() else
+                  kube_dns_ip(config.service_cidr),
                   "options": opts}
     tune_gc_for_serving()
     try:
