@@ -87,7 +87,8 @@ class HostNetwork:
             _run(["ip", "route", "add", "local", cidr, "dev", "lo", "table", "local"])
         self._local_route = True
         path = self._localnet()
-        if path.exists() and self._localnet_before is None:
+        # only the cluster that turned it on turns it back off (when no other is left)
+        if path.exists() and self._localnet_before is None and path.read_text().strip() != "1":
             self._localnet_before = path.read_text().strip()
             path.write_text("1")
 
@@ -141,15 +142,21 @@ class HostNetwork:
             for _ in range(10):  # bounded: a jump added twice by a crash is removed too
                 if not _run(["iptables", "-t", table, "-D", chain, *spec], check=False):
                     break
-        nat, filt = own_chains(self._save(), self.config.cluster_id)
+        saved = self._save()
+        nat, filt = own_chains(saved, self.config.cluster_id)
         if nat or filt:
             _run(["iptables-restore", "--noflush"],
                  stdin=rules.Chains().restore_text(nat, filt))
         self._written = None
-        if f"local {self.config.service_cidr} " in self._routes("local"):
+        # another kapi cluster on this host still relying on the same route or sysctl
+        # keeps it (its jumps name the same CIDR; any of its chains means node ports)
+        others = [line for line in saved.splitlines() if "kapi cluster" in line
+                  and f"kapi cluster {self.config.cluster_id}" not in line]
+        shared = any(f"-d {self.config.service_cidr} " in line for line in others)
+        if not shared and f"local {self.config.service_cidr} " in self._routes("local"):
             _run(["ip", "route", "del", "local", self.config.service_cidr, "dev", "lo",
                   "table", "local"], check=False)
         self._local_route = False
-        if self._localnet_before is not None and self._localnet().exists():
+        if self._localnet_before is not None and self._localnet().exists() and not others:
             self._localnet().write_text(self._localnet_before)
             self._localnet_before = None
