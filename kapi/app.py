@@ -21,12 +21,12 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from kapi import discovery, errors, malloc
-from kapi.admission import lifecycle
+from kapi.admission import apiserverendpoints, lifecycle
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
-from kapi.endpoints import codec, liststream, metrics, params, podlog
+from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
@@ -130,7 +130,8 @@ class APIServer:
         plugins: dict[str, Admit] = {
             "PodDefaults": PodAdmission(toleration_seconds=config.default_toleration_seconds)
             if config.validation else _skip,
-            "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services)}
+            "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
+                                           config.service_node_port_range)}
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
                            admit=[lifecycle.NamespaceLifecycle(self.cache, scheme)],
                            plugins=plugins, finalize=finalize)
@@ -151,6 +152,8 @@ class APIServer:
         await move_legacy_keys(self.storage, list(self.scheme.resources))  # before the cache
         await self.cache.start()
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
+        await apiserverendpoints.reconcile(self.store, self.scheme, host=self.config.host,
+                                           port=self.config.port)
         self._tasks.append(asyncio.create_task(compact_loop(
             self.storage, interval=self.config.compact_interval,
             keep_revisions=self.config.compact_keep,
@@ -266,6 +269,8 @@ class APIServer:
             return await self._watch(call)
         if info.subresource == "log" and verb == "get":
             return await self._pod_log(call)
+        if info.subresource == "proxy":
+            return await self._proxy(request, call)
         handler = getattr(self.handlers, verb, None)
         if handler is None:
             raise errors.MethodNotAllowed(f"verb {verb} is not supported")
@@ -290,6 +295,31 @@ class APIServer:
         node = await self.store.get(nodes, None, node_name)
         http, response = await podlog.open_log(pod, node, call.query)
         return StreamingResponse(podlog.relay(http, response), media_type="text/plain")
+
+    async def _proxy(self, request: Request, call: Call) -> Response:
+        """pods/proxy and services/proxy (kapi/endpoints/proxysub.py)."""
+        info = call.info
+        scheme, name, port = proxysub.split_target(info.name)
+        obj = await self.store.get(call.resource, call.namespace, name)
+        if info.resource == "pods":
+            location = proxysub.pod_location(obj, port)
+        else:
+            endpoints = self.scheme.get("", "v1", "endpoints")
+            assert endpoints is not None
+            try:
+                ep = await self.store.get(endpoints, call.namespace, name)
+            except errors.NotFound:
+                ep = None
+            location = proxysub.service_location(obj, ep, port)
+        url = f"{scheme or 'http'}://{location}{proxysub.remainder(info.path, info.name)}"
+        if request.scope["query_string"]:
+            url += "?" + request.scope["query_string"].decode("latin-1")
+        code, headers, body = await proxysub.forward(request.method, url, request.headers,
+                                                     call.body)
+        response = StreamingResponse(body, status_code=code)
+        response.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                                for k, v in headers]
+        return response
 
     async def _watch(self, call: Call) -> Response:
         opts = params.list_options(call.resource, call.query)

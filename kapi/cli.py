@@ -104,7 +104,8 @@ async def _freeze_when_loaded(loaded: asyncio.Event) -> None:
 # What `kapi up` starts besides the API server, from its flags.
 Wanted = TypedDict("Wanted", {"controller-manager": bool, "scheduler": bool,
                               "simulated_nodes": int, "nodes": int | None,
-                              "node_flags": argparse.Namespace, "options": Any},
+                              "node_flags": argparse.Namespace, "options": Any,
+                              "proxy": bool, "cluster_dns": str},
                    total=False)
 
 
@@ -208,7 +209,9 @@ async def start_components(config: Config, wanted: Wanted
     if wanted.get("scheduler"):
         from runtime.scheduler.run import run_scheduler
         tasks.append(asyncio.create_task(run_scheduler(client("kapi-scheduler"))))
-    tasks += _docker_nodes(wanted, client)
+    docker_nodes = _docker_nodes(wanted, client)
+    tasks += docker_nodes + _proxy(config, wanted, len(docker_nodes), client)
+    tasks += _dns(wanted, client)
     nodes = int(wanted.get("simulated_nodes") or 0)
     if nodes:
         from runtime.kubelet.simulated import run_simulated_nodes
@@ -236,8 +239,24 @@ def _docker_nodes(wanted: Wanted, client: Any) -> list[asyncio.Task[None]]:
     from runtime.kubelet.kubelet import run_docker_kubelet
     flags = _node_flags(wanted["node_flags"])
     return [asyncio.create_task(run_docker_kubelet(
-        client(f"kapi-kubelet/kapi-node-{i}"), _kubelet_config(f"kapi-node-{i}", 0, flags)))
+        client(f"kapi-kubelet/kapi-node-{i}"),
+        _kubelet_config(f"kapi-node-{i}", 0, flags, wanted.get("cluster_dns", ""))))
         for i in range(1, int(count if count is not None else 1) + 1)]
+
+
+def _proxy(config: Config, wanted: Wanted, nodes: int, client: Any) -> list[asyncio.Task[None]]:
+    """One `kapi proxy` for the host the Docker nodes share (they share its network)."""
+    if not nodes or not wanted.get("proxy", True):
+        return []
+    from runtime.proxy.proxier import ProxyOptions, iptables_usable, run_proxy
+    reason = iptables_usable()
+    if reason is not None:
+        print(f"kapi: not starting the service proxy ({reason}): ClusterIPs and NodePorts "
+              "will not answer", flush=True)
+        return []
+    options = ProxyOptions(service_cidr=config.service_cidr, node_names=tuple(
+        f"kapi-node-{i}" for i in range(1, nodes + 1)))
+    return [asyncio.create_task(run_proxy(client("kapi-proxy"), options))]
 
 
 def _node_flags(args: argparse.Namespace) -> Any:
@@ -246,9 +265,31 @@ def _node_flags(args: argparse.Namespace) -> Any:
                      pods=str(args.node_max_pods))
 
 
-def _kubelet_config(name: str, port: int, flags: Any) -> Any:
+def _kubelet_config(name: str, port: int, flags: Any, cluster_dns: str = "") -> Any:
     from runtime.kubelet.kubelet import KubeletConfig
-    return KubeletConfig(node_name=name, port=port, flags=flags)
+    return KubeletConfig(node_name=name, port=port, flags=flags, cluster_dns=tuple(
+        ip for ip in cluster_dns.split(",") if ip))
+
+
+def _dns(wanted: Wanted, client: Any) -> list[asyncio.Task[None]]:
+    """kapi's cluster DNS behind the kube-dns Service."""
+    if not wanted.get("cluster_dns"):
+        return []
+    from runtime.dns.server import DNSOptions, serve_dns
+    return [asyncio.create_task(serve_dns(client("kapi-dns"), DNSOptions()))]
+
+
+def _proxy_possible() -> bool:
+    """Without a proxy (not root, no iptables) kube-dns's ClusterIP answers nothing: pods
+    then keep the host's resolv.conf rather than a dead nameserver."""
+    from runtime.proxy.proxier import iptables_usable
+    return iptables_usable() is None
+
+
+def kube_dns_ip(service_cidr: str) -> str:
+    """The kube-dns ClusterIP: the service CIDR's tenth address, as is usual."""
+    import ipaddress
+    return str(ipaddress.ip_network(service_cidr).network_address + 10)
 
 
 def _node_capacity_flags(s: argparse.ArgumentParser) -> None:
@@ -288,6 +329,12 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
                    help="most memory those events may take, also the most a watcher that "
                         "stops reading may hold back; bytes, or with Ki/Mi/Gi "
                         "(default: 256Mi)")
+    s.add_argument("--service-cidr", default="10.96.0.0/12",
+                   help="the range ClusterIPs come from (default: %(default)s); the "
+                        "`kubernetes` Service gets its first address, kube-dns its tenth")
+    s.add_argument("--service-node-port-range", type=_port_range, default=(30000, 32767),
+                   metavar="LOW-HIGH", help="the range NodePorts come from "
+                                            "(default: 30000-32767)")
     # benchmarks only: an unvalidated, undefaulted (and untracked) write path as baseline
     s.add_argument("--unsafe-no-validation", action="store_true", help=argparse.SUPPRESS)
     s.add_argument("--unsafe-no-managed-fields", action="store_true", help=argparse.SUPPRESS)
@@ -301,6 +348,15 @@ def _size(text: str) -> int:
         return int(text[:-2] if factor > 1 else text) * factor
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 256Mi)") from None
+
+
+def _port_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition("-")
+    try:
+        return int(low), int(high if sep else low)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port range: {text!r} (e.g. 30000-32767)") \
+            from None
 
 
 def _controller_flags(s: argparse.ArgumentParser) -> None:
@@ -360,6 +416,10 @@ def _parser() -> argparse.ArgumentParser:
     _node_capacity_flags(up)
     up.add_argument("--no-controllers", action="store_true", help="start no controller manager")
     up.add_argument("--no-scheduler", action="store_true", help="start no scheduler")
+    up.add_argument("--no-dns", action="store_true",
+                    help="serve no cluster DNS (pods keep the host's resolv.conf)")
+    up.add_argument("--no-proxy", action="store_true",
+                    help="start no service proxy (no iptables rules for Services)")
     _controller_flags(up)
     _server_flags(sub.add_parser("apiserver", help="start the API server alone"))
     cm = sub.add_parser("controller-manager", help="start the controllers alone")
@@ -376,7 +436,16 @@ def _parser() -> argparse.ArgumentParser:
     kl.add_argument("--port", type=int, default=0,
                     help="the kubelet endpoint port on the node IP, published on the Node "
                          "(default: a free one)")
+    kl.add_argument("--cluster-dns", default="",
+                    help="the cluster DNS address(es) pods get, comma-separated (kube-dns's "
+                         "ClusterIP, e.g. 10.96.0.10; default: none, the host's resolv.conf)")
     _node_capacity_flags(kl)
+    px = sub.add_parser("proxy", help="run the service proxy (iptables rules) alone")
+    _component_flags(px)
+    px.add_argument("--service-cidr", default="10.96.0.0/12")
+    px.add_argument("--pod-cidr", default="", help="(default: Docker's bridge subnet)")
+    px.add_argument("--node-name", action="append", default=[],
+                    help="a node on this host (for internalTrafficPolicy: Local)")
     return p
 
 
@@ -397,7 +466,12 @@ async def run_component(command: str, kubeconfig: Path, leader_elect: bool,
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    if command == "controller-manager":
+    if command == "proxy":
+        from runtime.proxy.proxier import ProxyOptions, run_proxy
+        task = asyncio.create_task(run_proxy(client, ProxyOptions(
+            service_cidr=options.service_cidr, pod_cidr=options.pod_cidr,
+            node_names=tuple(options.node_name))))
+    elif command == "controller-manager":
         from runtime.controllers.manager import run_controller_manager
         task = asyncio.create_task(run_controller_manager(client, leader_elect=leader_elect,
                                                           options=options))
@@ -422,7 +496,7 @@ def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
         print(f"kapi: no Docker engine reachable ({reason}). Fix: {NO_DOCKER_HINT}",
               file=sys.stderr)
         return 1
-    config = _kubelet_config(args.node_name, args.port, _node_flags(args))
+    config = _kubelet_config(args.node_name, args.port, _node_flags(args), args.cluster_dns)
 
     async def main() -> None:
         from runtime.client.rest import Client
@@ -483,9 +557,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, RuntimeError) as e:
         print(f"kapi: {e}", file=sys.stderr)
         return 2
-    if args.command in ("controller-manager", "scheduler"):
+    if args.command in ("controller-manager", "scheduler", "proxy"):
         return run(run_component(args.command, _kubeconfig(args.kubeconfig),
-                                 args.leader_elect == "true", opts))
+                                 args.leader_elect == "true",
+                                 args if args.command == "proxy" else opts))
     try:
         config = Config(host=args.host, port=args.port,
                         data_dir=args.data_dir or default_data_dir(), storage=args.storage,
@@ -496,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
                         compact_keep_seconds=args.compact_keep_seconds,
                         watch_cache_capacity=args.watch_cache_capacity,
                         watch_cache_bytes=args.watch_cache_bytes,
+                        service_cidr=args.service_cidr,
+                        service_node_port_range=args.service_node_port_range,
                         validation=not args.unsafe_no_validation,
                         managed_fields=not args.unsafe_no_managed_fields,
                         default_toleration_seconds=_toleration_seconds(args))
@@ -507,7 +584,9 @@ def main(argv: list[str] | None = None) -> int:
         wanted = {"controller-manager": not args.no_controllers,
                   "scheduler": not args.no_scheduler,
                   "simulated_nodes": args.simulated_nodes,
-                  "nodes": args.nodes, "node_flags": args,
+                  "nodes": args.nodes, "node_flags": args, "proxy": not args.no_proxy,
+                  "cluster_dns": "" if args.no_dns or not _proxy_possible() else
+                  kube_dns_ip(config.service_cidr),
                   "options": opts}
     tune_gc_for_serving()
     try:

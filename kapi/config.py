@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +32,8 @@ class Config:
     compact_interval: float = 60.0  # seconds between compactions
     compact_keep: int = 10_000  # revisions kept behind the newest at each compaction
     compact_keep_seconds: float = 300.0  # ... and at least this much recent history
-    service_cidr: str = "10.96.0.0/12"
+    service_cidr: str = "10.96.0.0/12"  # ClusterIPs; `kubernetes` at .1, kube-dns at .10
+    service_node_port_range: tuple[int, int] = (30000, 32767)
     # tolerationSeconds of the not-ready/unreachable tolerations every new pod gets
     # (upstream's DefaultTolerationSeconds admission; `kapi up` uses --pod-eviction-timeout)
     default_toleration_seconds: int = 300
@@ -49,6 +51,7 @@ class Config:
             raise ValueError("--etcd-certfile and --etcd-keyfile go together")
         if self.compact_interval <= 0 or self.compact_keep < 0 or self.compact_keep_seconds < 0:
             raise ValueError("compaction settings must be positive")
+        _check_service_ranges(self.service_cidr, self.service_node_port_range)
         if self.watch_cache_capacity < 100:
             raise ValueError("watch_cache_capacity must be at least 100")
         if self.watch_cache_bytes < 1024 * 1024:
@@ -64,3 +67,16 @@ class Config:
     @property
     def kubeconfig_path(self) -> Path:
         return self.data_dir / "kubeconfig"
+
+
+def _check_service_ranges(cidr: str, node_ports: tuple[int, int]) -> None:
+    try:
+        net = ipaddress.ip_network(cidr)
+    except ValueError:
+        raise ValueError(f"service CIDR {cidr!r} is not a network such as 10.96.0.0/12") \
+            from None
+    if net.version != 4 or net.num_addresses < 16:
+        raise ValueError(f"service CIDR {cidr}: an IPv4 network of at least 16 addresses")
+    low, high = node_ports
+    if not 0 < low <= high < 65536:
+        raise ValueError(f"node port range {low}-{high} is not a range of ports")

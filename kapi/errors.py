@@ -156,6 +156,10 @@ class TooManyRequests(APIError, code=429):
     """Refused for now; e.g. an eviction a PodDisruptionBudget does not allow yet."""
 
 
+class ServiceUnavailable(APIError, code=503):
+    """No backend can take the request now (a Service with no ready endpoint)."""
+
+
 class InternalError(APIError, code=500):
     """The server failed; the request may have been fine."""
 

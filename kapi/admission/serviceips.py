@@ -18,20 +18,26 @@ NODE_PORT_RANGE = (30000, 32767)
 
 
 class ServiceAllocator:
-    def __init__(self, cache: WatchCache, cidr: str, services: Resource) -> None:
+    def __init__(self, cache: WatchCache, cidr: str, services: Resource,
+                 node_ports: tuple[int, int] = NODE_PORT_RANGE) -> None:
         self.cache = cache
         self.net = ipaddress.ip_network(cidr)
         self.services = services
+        self.node_ports = node_ports
         self.rng = random.Random()
 
-    def _existing(self) -> list[Obj]:
-        return self.cache.list(self.services.key_prefix, self.services.key_prefix)
+    def _existing(self, but: Obj | None = None) -> list[Obj]:
+        """Every stored Service except the one being written (by uid)."""
+        uid = (but or {}).get("metadata", {}).get("uid")
+        return [s for s in self.cache.list(self.services.key_prefix, self.services.key_prefix)
+                if not uid or s.get("metadata", {}).get("uid") != uid]
 
     def allocate_ip(self) -> str:
         used = {s.get("spec", {}).get("clusterIP") for s in self._existing()}
         size = self.net.num_addresses
+        # the first ten addresses are left for the well-known ones (kubernetes, kube-dns)
         for _ in range(1000):
-            ip = str(self.net.network_address + self.rng.randrange(2, size - 1))
+            ip = str(self.net.network_address + self.rng.randrange(min(11, size - 2), size - 1))
             if ip not in used:
                 return ip
         raise errors.InternalError("failed to allocate a service IP: the range is full")
@@ -42,7 +48,7 @@ class ServiceAllocator:
                 if p.get("nodePort"):
                     taken.add(p["nodePort"])
         for _ in range(1000):
-            port = self.rng.randint(*NODE_PORT_RANGE)
+            port = self.rng.randint(*self.node_ports)
             if port not in taken:
                 return port
         raise errors.InternalError("failed to allocate a node port: the range is full")
@@ -59,10 +65,18 @@ class ServiceAllocator:
                     spec[f] = old_spec[f]
         if spec.get("type") == "ExternalName":
             return
+        if spec.get("clusterIP") and spec["clusterIP"] != "None" and (
+                op == "CREATE" or spec["clusterIP"] != (old or {}).get("spec", {}).get("clusterIP")):
+            self._check_ip(r, new, spec["clusterIP"])
+        self._check_node_ports(r, new, op, old)
         if not spec.get("clusterIP"):
             default_ns = new.get("metadata", {}).get("namespace") == "default"
-            if default_ns and new.get("metadata", {}).get("name") == "kubernetes":
+            name = new.get("metadata", {}).get("name")
+            if default_ns and name == "kubernetes":
                 spec["clusterIP"] = str(self.net.network_address + 1)  # upstream's first IP
+            elif name == "kube-dns" and new.get("metadata", {}).get("namespace") == \
+                    "kube-system":
+                spec["clusterIP"] = str(self.net.network_address + 10)  # the usual DNS IP
             else:
                 spec["clusterIP"] = self.allocate_ip()
         if spec["clusterIP"] != "None":
@@ -76,3 +90,40 @@ class ServiceAllocator:
                     p["nodePort"] = self.allocate_node_port(taken)
                     taken.add(p["nodePort"])
             spec.setdefault("externalTrafficPolicy", "Cluster")
+
+    def _invalid(self, r: Resource, new: Obj, field: str, value: str, why: str) -> None:
+        """value: already in Go's notation, as upstream prints it."""
+        name = new.get("metadata", {}).get("name", "")
+        raise errors.Invalid.of(r, "Service", name, [{
+            "reason": "FieldValueInvalid", "field": field,
+            "message": f"Invalid value: {value}: {why}"}])
+
+    def _check_ip(self, r: Resource, new: Obj, ip: str) -> None:
+        """An explicit clusterIP must be in the range and free (upstream's messages)."""
+        try:
+            inside = ipaddress.ip_address(ip) in self.net
+        except ValueError:
+            return  # validation reports a malformed address
+        if not inside:
+            self._invalid(r, new, "spec.clusterIPs", f'[]string{{"{ip}"}}',
+                          f"failed to allocate IP {ip}: provided IP is not in the valid "
+                          f"range. The range of valid IPs is {self.net}")
+        if any(s.get("spec", {}).get("clusterIP") == ip for s in self._existing(new)):
+            self._invalid(r, new, "spec.clusterIPs", f'[]string{{"{ip}"}}',
+                          f"failed to allocate IP {ip}: provided IP is already allocated")
+
+    def _check_node_ports(self, r: Resource, new: Obj, op: str, old: Obj | None) -> None:
+        kept = {p.get("nodePort") for p in (old or {}).get("spec", {}).get("ports") or []}
+        others = {p.get("nodePort") for s in self._existing(new)
+                  for p in s.get("spec", {}).get("ports") or [] if p.get("nodePort")}
+        low, high = self.node_ports
+        for i, p in enumerate(new.get("spec", {}).get("ports") or []):
+            port = p.get("nodePort")
+            if not isinstance(port, int) or not port or (op == "UPDATE" and port in kept):
+                continue
+            field = f"spec.ports[{i}].nodePort"
+            if not low <= port <= high:
+                self._invalid(r, new, field, str(port), "provided port is not in the valid "
+                              f"range. The range of valid ports is {low}-{high}")
+            if port in others:
+                self._invalid(r, new, field, str(port), "provided port is already allocated")

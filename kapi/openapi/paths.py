@@ -222,7 +222,8 @@ class _Builder:
             items += self.watch_paths()
         if self.r.namespaced and "list" in self.r.verbs:
             items.append(self.all_namespaces_path())
-        items += [self.subresource_path(s) for s in self.r.subresources]
+        # proxy is a connect-style passthrough with no object schema: not described
+        items += [self.subresource_path(s) for s in self.r.subresources if s.name != "proxy"]
         return [i for i in items if i.operations]
 
     def collection_path(self) -> PathItem:

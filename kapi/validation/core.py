@@ -28,7 +28,6 @@ from kapi.validation.field import (
 Obj = dict[str, Any]
 MAX_SECRET_SIZE = 1024 * 1024
 SERVICE_TYPES = ("ClusterIP", "ExternalName", "LoadBalancer", "NodePort")
-NODE_PORT_RANGE = (30000, 32767)
 _SECRET_KEYS = {"kubernetes.io/dockercfg": (".dockercfg",),
                 "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
                 "kubernetes.io/ssh-auth": ("ssh-privatekey",),
@@ -114,11 +113,7 @@ def _node_port(np: Any, stype: str, path: str) -> list[FieldError]:
         return []
     if stype in ("ClusterIP", "ExternalName"):
         return [forbidden(path, f"may not be used when `type` is '{stype}'")]
-    lo, hi = NODE_PORT_RANGE
-    if isinstance(np, int) and not lo <= np <= hi:
-        return [invalid(path, np, f"provided port is not in the valid range. The range of "
-                                  f"valid ports is {lo}-{hi}")]
-    return []
+    return []  # the range is the allocator's (kapi/admission/serviceips.py), as upstream
 
 
 def _cluster_ips(spec: Obj) -> list[FieldError]:

@@ -51,6 +51,7 @@ class ControllerOptions:
     hpa_cpu_initialization_period: float = 300.0
     hpa_initial_readiness_delay: float = 30.0
     hpa_workers: int = 5  # upstream's --concurrent-horizontal-pod-autoscaler-syncs
+    endpoints_workers: int = 4  # each of endpoints, endpointslice, mirroring
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -25,6 +25,11 @@ from runtime.controllers.cronjob.controller import CronJobController
 from runtime.controllers.daemonset.controller import DaemonSetController
 from runtime.controllers.deployment.controller import DeploymentController
 from runtime.controllers.disruption.controller import DisruptionController
+from runtime.controllers.endpoints.controller import EndpointsController
+from runtime.controllers.endpointslice.controller import (
+    EndpointSliceController,
+    EndpointSliceMirroringController,
+)
 from runtime.controllers.garbagecollector.controller import GarbageCollector
 from runtime.controllers.job.controller import JobController
 from runtime.controllers.namespace.controller import NamespaceController
@@ -33,6 +38,7 @@ from runtime.controllers.podautoscaler.controller import HorizontalController
 from runtime.controllers.podgc.controller import PodGCController
 from runtime.controllers.replicaset.controller import ReplicaSetController
 from runtime.controllers.serviceaccount.controller import ServiceAccountController
+from runtime.controllers.servicelb.controller import ServiceLBController
 from runtime.controllers.statefulset.controller import StatefulSetController
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,10 @@ CONTROLLERS: dict[str, type] = {
     "nodelifecycle": NodeLifecycleController,
     "podgc": PodGCController,
     "horizontalpodautoscaling": HorizontalController,
+    "endpoints": EndpointsController,
+    "endpointslice": EndpointSliceController,
+    "endpointslicemirroring": EndpointSliceMirroringController,
+    "servicelb": ServiceLBController,
 }
 
 

@@ -23,6 +23,7 @@ import docker.errors
 
 from runtime.kubelet import cri, images
 from runtime.kubelet.containerspec import engine_name, host_ports
+from runtime.kubelet.dnsconfig import dns_options
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -84,8 +85,10 @@ def info_from_inspect(doc: Obj) -> cri.ContainerInfo:
 
 class DockerRuntime:
     def __init__(self, *, node: str, cluster: str, base_url: str | None = None,
-                 workers: int = 8) -> None:
+                 workers: int = 8, cluster_dns: tuple[str, ...] = (),
+                 cluster_domain: str = "cluster.local") -> None:
         self.node, self.cluster = node, cluster
+        self.cluster_dns, self.cluster_domain = cluster_dns, cluster_domain
         self._client = (docker.DockerClient(base_url=base_url, timeout=60) if base_url
                         else docker.from_env(timeout=60))
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
@@ -218,7 +221,8 @@ class DockerRuntime:
         bindings = host_ports(pod) if not host_network else {}
         host_config = self._client.api.create_host_config(
             ipc_mode="shareable", network_mode="host" if host_network else "bridge",
-            port_bindings=bindings or None)
+            port_bindings=bindings or None,
+            **dns_options(pod, self.cluster_dns, self.cluster_domain))
         labels = labels | {cri.CONTAINER_NAME: cri.SANDBOX_NAME, cri.RESTART_COUNT: str(attempt),
                            cri.CONTAINER_TYPE: "podsandbox"}
         return await self._create_and_start(

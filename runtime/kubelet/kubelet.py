@@ -51,6 +51,8 @@ class KubeletConfig:
     status_interval: float = 60.0
     root_dir: str = ""                # pods' volumes and files; "": a directory in $TMPDIR
     stats_period: float = 10.0        # seconds between samples of container usage
+    cluster_dns: tuple[str, ...] = ()  # the kube-dns ClusterIP pods get (upstream --cluster-dns)
+    cluster_domain: str = "cluster.local"
 
 
 @dataclass
@@ -355,7 +357,9 @@ async def run_docker_kubelet(client: Client, config: KubeletConfig,
     from runtime.kubelet.images import ImageBuildError
 
     cluster = (await client.get(NAMESPACES, "kube-system"))["metadata"]["uid"]
-    runtime = DockerRuntime(node=config.node_name, cluster=cluster, base_url=base_url)
+    runtime = DockerRuntime(node=config.node_name, cluster=cluster, base_url=base_url,
+                            cluster_dns=config.cluster_dns,
+                            cluster_domain=config.cluster_domain)
     kubelet = DockerKubelet(client, runtime, config)
     try:
         await kubelet.start()

@@ -467,7 +467,7 @@ GENERATORS: list[tuple[str, list[str]]] = [
     ("service-headless", ["create", "service", "clusterip", "headless", "-n", "{ns}",
                           "--clusterip=None"]),
     ("service-nodeport", ["create", "service", "nodeport", "np", "-n", "{ns}",
-                          "--tcp=80:8080", "--node-port=30080"]),
+                          "--tcp=80:8080", "--node-port={port}"]),
     ("service-lb", ["create", "service", "loadbalancer", "lb", "-n", "{ns}", "--tcp=80:8080"]),
     ("service-externalname", ["create", "service", "externalname", "ext", "-n", "{ns}",
                               "--external-name=example.com"]),
@@ -514,7 +514,9 @@ def test_kubectl_golden(kctl, capture, name, args):
     version, ns, d, run = kctl
     (d / "blob").write_bytes(bytes(range(256)) + b"\xff\xfe")
     (d / "text").write_text("line 1\nline 2: ünïcode\n")
-    argv = [a.format(ns=ns, dir=d) for a in args]
+    # node ports are cluster-wide: one per kubectl version
+    port = 30080 + GOLDEN_VERSIONS.index(version)
+    argv = [a.format(ns=ns, dir=d, port=port) for a in args]
     cut = argv.index("--") if "--" in argv else len(argv)
     dry = run(*argv[:cut], "--dry-run=client", "-o", "json", *argv[cut:])
     assert dry.returncode == 0, dry.stderr

@@ -53,11 +53,14 @@ def _validate_update(new: Obj, old: Obj) -> list[FieldError]:
     return pod_rules.validate_pod_spec_update(new.get("spec"), old.get("spec"))
 
 
+PROXY_VERBS = ("create", "delete", "get", "patch", "update")  # kapi/endpoints/proxysub.py
+
 PODS = PodStrategy(
     row("", "v1", "pods", "Pod", CORE, short_names=("po",), categories=ALL,
         subresources=(status_of("Pod"), Subresource("binding", "Binding", verbs=("create",)),
                       Subresource("eviction", "Eviction", "policy", "v1", verbs=("create",)),
-                      Subresource("log", "Pod", verbs=("get",))),
+                      Subresource("log", "Pod", verbs=("get",)),
+                      Subresource("proxy", "PodProxyOptions", verbs=PROXY_VERBS)),
         field_selectors=("spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
                          "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
                          "status.podIP", "status.podIPs", "status.nominatedNodeName")),

@@ -8,7 +8,7 @@ Pure functions over dicts; allocation itself lives in kapi/admission/serviceips.
 from __future__ import annotations
 
 from kapi.defaulting import workloads as defaults
-from kapi.meta.resources import status_of
+from kapi.meta.resources import Subresource, status_of
 from kapi.printers import core as core_printers
 from kapi.registry.kinds.base import ALL, CORE, Obj, Strategy, row
 from kapi.validation import core as core_rules
@@ -22,7 +22,9 @@ class ServiceStrategy(Strategy):
 
 SERVICES = ServiceStrategy(
     row("", "v1", "services", "Service", CORE, short_names=("svc",), categories=ALL,
-        subresources=(status_of("Service"),), field_selectors=("spec.clusterIP", "spec.type")),
+        subresources=(status_of("Service"), Subresource(
+            "proxy", "ServiceProxyOptions",
+            verbs=("create", "delete", "get", "patch", "update"))), field_selectors=("spec.clusterIP", "spec.type")),
     printer=core_printers.SERVICE, initial_status={"loadBalancer": {}},
     name_rule=rules.is_dns1035_label, defaulter=defaults.service,
     validate_rule=core_rules.validate_service, update_rule=core_rules.validate_service_update,

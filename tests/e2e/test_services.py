@@ -1,0 +1,90 @@
+"""Service addresses as a user sees them over HTTP and through kubectl: ClusterIPs from
+the configured service CIDR (`kubernetes` first, kube-dns tenth), explicit and headless
+clusterIPs, NodePorts from the configured range with upstream's refusals, and the
+`kubernetes` Service's Endpoints at the server's real port."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import start_server, stop_server
+
+
+def svc(name: str, **spec: object) -> dict[str, object]:
+    spec.setdefault("ports", [{"port": 80}])
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"selector": {"app": name}, **spec}}
+
+
+@pytest.fixture(scope="module")
+def small_cidr(tmp_path_factory):  # type: ignore[no-untyped-def]
+    s = start_server(tmp_path_factory.mktemp("svc"), extra=(
+        "--service-cidr", "10.123.0.0/24", "--service-node-port-range", "31000-31010"))
+    yield s
+    stop_server(s.proc)
+
+
+def test_cluster_ips_come_from_the_configured_range(small_cidr):
+    with small_cidr.client() as c:
+        k = c.get("/api/v1/namespaces/default/services/kubernetes").json()
+        assert k["spec"]["clusterIP"] == "10.123.0.1"
+        r = c.post("/api/v1/namespaces/default/services", json=svc("a"))
+        assert r.status_code == 201, r.text
+        ip = ipaddress.ip_address(r.json()["spec"]["clusterIP"])
+        assert ip in ipaddress.ip_network("10.123.0.0/24") and int(ip) & 0xFF > 10
+        r = c.post("/api/v1/namespaces/default/services", json=svc("b", clusterIP="10.123.0.77"))
+        assert r.json()["spec"]["clusterIPs"] == ["10.123.0.77"]
+        r = c.post("/api/v1/namespaces/default/services", json=svc("c", clusterIP="10.123.0.77"))
+        assert r.status_code == 422
+        assert r.json()["message"] == (
+            'Service "c" is invalid: spec.clusterIPs: Invalid value: []string{"10.123.0.77"}: '
+            "failed to allocate IP 10.123.0.77: provided IP is already allocated")
+        r = c.post("/api/v1/namespaces/default/services", json=svc("d", clusterIP="10.9.0.1"))
+        assert r.status_code == 422 and "The range of valid IPs is 10.123.0.0/24" in \
+            r.json()["message"]
+        r = c.post("/api/v1/namespaces/default/services", json=svc("h", clusterIP="None"))
+        assert r.json()["spec"]["clusterIPs"] == ["None"]
+        assert c.get("/api/v1/namespaces/default/services/d").status_code == 404
+
+
+def test_node_ports_come_from_the_configured_range(small_cidr):
+    with small_cidr.client() as c:
+        r = c.post("/api/v1/namespaces/default/services", json=svc("np", type="NodePort"))
+        assert 31000 <= r.json()["spec"]["ports"][0]["nodePort"] <= 31010
+        r = c.post("/api/v1/namespaces/default/services",
+                   json=svc("np2", type="NodePort", ports=[{"port": 80, "nodePort": 31005}]))
+        assert r.status_code == 201
+        r = c.post("/api/v1/namespaces/default/services",
+                   json=svc("np3", type="NodePort", ports=[{"port": 80, "nodePort": 31005}]))
+        assert r.json()["message"] == ('Service "np3" is invalid: spec.ports[0].nodePort: '
+                                       "Invalid value: 31005: provided port is already allocated")
+        r = c.post("/api/v1/namespaces/default/services",
+                   json=svc("np4", type="NodePort", ports=[{"port": 80, "nodePort": 30000}]))
+        assert r.json()["message"].endswith("provided port is not in the valid range. "
+                                             "The range of valid ports is 31000-31010")
+        # an update that keeps its own port is no clash with itself
+        r = c.patch("/api/v1/namespaces/default/services/np2", json={"metadata": {
+            "labels": {"x": "y"}}}, headers={"Content-Type": "application/merge-patch+json"})
+        assert r.status_code == 200, r.text
+
+
+def test_bad_ranges_are_refused_at_start(tmp_path):
+    for args in (("--service-cidr", "10.96.0.0/30"), ("--service-cidr", "nonsense"),
+                 ("--service-node-port-range", "40000-30000")):
+        p = subprocess.run([sys.executable, "-m", "kapi.cli", "apiserver",
+                            "--data-dir", str(tmp_path), *args],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2 and p.stderr.startswith("kapi: "), p.stderr
+
+
+def test_kubernetes_endpoints_and_kubectl_views(server, kubectl):  # type: ignore[no-untyped-def]
+    ep = json.loads(kubectl("get", "endpoints", "kubernetes", "-n", "default", "-o", "json"))
+    assert ep["subsets"][0]["ports"][0]["port"] == server.port
+    assert f"127.0.0.1:{server.port}" in kubectl("get", "endpoints", "kubernetes", "-n", "default")
+    out = kubectl("get", "endpointslices", "-n", "default")
+    assert "kubernetes" in out and f"{server.port}" in out and "127.0.0.1" in out
