@@ -18,7 +18,10 @@ from typing import Any
 
 import hypercorn.protocol as hypercorn_protocol
 from hypercorn.events import Closed
-from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.protocol.events import Request
+from hypercorn.protocol.h11 import STREAM_ID, H11Protocol, H11WSConnection
+
+from kapi.upgrade import UpgradeStream, wants_upgrade
 
 
 class H11Only(H11Protocol):
@@ -33,7 +36,23 @@ class H11Only(H11Protocol):
             await self._send_error_response(505)
             await self.send(Closed())
             return
+        if wants_upgrade(request.headers):  # SPDY/3.1: see kapi/upgrade.py
+            await self._create_upgrade_stream(request)
+            return
         await super()._create_stream(request)
+
+    async def _create_upgrade_stream(self, request: Any) -> None:
+        self.stream = UpgradeStream(self.app, self.config, self.context, self.task_group,
+                                    self.ssl, self.client, self.server, self.stream_send,
+                                    STREAM_ID)
+        # every byte after the request head now reaches the stream as it is
+        self.connection = H11WSConnection(self.connection)  # type: ignore[arg-type]
+        await self.stream.handle(Request(
+            stream_id=STREAM_ID, headers=list(request.headers), http_version=
+            request.http_version.decode(), method=request.method.decode("ascii").upper(),
+            raw_path=request.target, state=self.connection_state))
+        self.keep_alive_requests += 1
+        await self.context.mark_request()
 
 
 def disable_h2c() -> None:
