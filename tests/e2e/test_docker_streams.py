@@ -125,15 +125,16 @@ def test_exec_with_stdin(kctl: Kubectl, sns: str) -> None:
     assert out.split() == ["2000", "end"]
 
 
-def _pty_session(kctl: Kubectl, args: list[str], typed: bytes, rows: int, cols: int,
-                 wait_for_text: bytes) -> tuple[bytes, int]:
-    """Run kubectl on a pty of the given size; type once its prompt shows; (output, rc)."""
+def _pty_session(kctl: Kubectl, args: list[str], steps: list[tuple[bytes, Any]],
+                 rows: int, cols: int) -> tuple[bytes, int]:
+    """Run kubectl on a pty of the given size; each step waits for a text in the output,
+    then types bytes or resizes the pty (rows, cols); (output, exit code)."""
     pid, fd = pty.fork()
     if pid == 0:  # the child: kubectl on the pty
         env = dict(os.environ, KUBECONFIG=str(kctl.kubeconfig))
         os.execve(str(kctl.binary), [str(kctl.binary), *args], env)
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-    out, typed_yet, deadline = b"", False, time.monotonic() + 30
+    out, deadline = b"", time.monotonic() + 30
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 0.2)
         if ready:
@@ -144,9 +145,12 @@ def _pty_session(kctl: Kubectl, args: list[str], typed: bytes, rows: int, cols: 
             if not data:
                 break
             out += data
-        if not typed_yet and wait_for_text in out:
-            os.write(fd, typed)
-            typed_yet = True
+        if steps and steps[0][0] in out:
+            _, action = steps.pop(0)
+            if isinstance(action, bytes):
+                os.write(fd, action)
+            else:  # a new size: the kernel signals kubectl (SIGWINCH), which sends it on
+                fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", *action, 0, 0))
     else:
         os.kill(pid, 9)
     _, status = os.waitpid(pid, 0)
@@ -154,10 +158,14 @@ def _pty_session(kctl: Kubectl, args: list[str], typed: bytes, rows: int, cols: 
     return out, os.waitstatus_to_exitcode(status)
 
 
-def test_exec_with_a_terminal_sees_its_size(kctl: Kubectl, sns: str) -> None:
-    out, rc = _pty_session(kctl, ["exec", "-it", "-n", sns, "shell", "--", "sh"],
-                           b"stty size; tty; exit 7\n", 33, 101, b"# ")
+def test_exec_with_a_terminal_follows_its_size(kctl: Kubectl, sns: str) -> None:
+    out, rc = _pty_session(kctl, ["exec", "-it", "-n", sns, "shell", "--", "sh"], [
+        (b"# ", b"stty size; tty\n"), (b"33 101", (40, 120)),
+        # the new size travels asynchronously: the shell polls for it (bounded)
+        (b"/dev/pts/", b"for i in $(seq 30); do [ \"$(stty size)\" = \"40 120\" ] && break;"
+                       b" sleep 0.2; done; stty size; exit 7\n")], 33, 101)
     assert b"33 101" in out and b"/dev/pts/" in out
+    assert b"\n40 120\r\n" in out  # stty's answer, not the echo of the typed test
     assert b"command terminated with exit code 7" in out
     assert rc == 7
 
