@@ -181,9 +181,10 @@ class APIServer:
                 if info.is_resource else None
             if r is None or info.subresource not in streams.SUBRESOURCES or \
                     r.subresource(info.subresource) is None:
-                raise errors.BadRequest("Upgrade request required") if r is not None \
-                    else errors.NotFound("the server could not find the requested resource",
-                                         details={})
+                raise errors.BadRequest(
+                    "only pods/exec, pods/attach and pods/portforward are served over "
+                    "WebSocket") if r is not None else errors.NotFound(
+                    "the server could not find the requested resource", details={})
             await self.streams.websocket(ws, info, q)
         except errors.APIError as e:
             if ws.client_state.name == "CONNECTING":

@@ -9,7 +9,10 @@ is another protocol stack facing unauthenticated peers, so it is off: the upgrad
 header is ignored (the request is answered in HTTP/1.1, as RFC 9110 allows) and the
 preface gets 505 HTTP Version Not Supported and a closed connection.
 
-Owns only that switch; never changes how HTTP/1.1 or TLS connections are served.
+Other upgrades (SPDY/3.1, which kubectl asks for on exec, attach and port-forward) are
+handed to kapi/upgrade.py, which lets the application take the connection over.
+
+Owns only those switches; never changes how HTTP/1.1 or TLS connections are served.
 """
 
 from __future__ import annotations

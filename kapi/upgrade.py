@@ -3,7 +3,8 @@
 kubectl before 1.30 asks for `Upgrade: SPDY/3.1` on exec/attach/port-forward, and ASGI
 has no generic upgrade. This adds one, as small as it can be: a request that asks for an
 upgrade Hypercorn does not know gets an `UpgradeStream` and the scope extension
-`kapi.upgrade`. The application then answers as usual: any status but 101 is an ordinary
+`kapi.upgrade`. The application then answers as usual (the request has no body: one empty
+`http.request` message comes first): any status but 101 is an ordinary
 response (so errors are the same Status a plain request gets) and the connection closes
 after it; 101 switches the connection, after which the application's `http.request`
 messages carry the client's raw bytes (`more_body` stays true; `http.disconnect` when the
@@ -24,16 +25,20 @@ EXTENSION = "kapi.upgrade"
 
 
 def wants_upgrade(headers: Any) -> bool:
-    """A request asking for an upgrade to something other than websocket or h2c."""
-    upgrade, connection = "", ""
+    """A request without a body asking for an upgrade to something other than websocket
+    or h2c (a request with a body is served as plain HTTP/1.1)."""
+    upgrade, connection, body = "", "", False
     for name, value in headers:
         lname = name.lower()
         if lname == b"upgrade":
             upgrade = value.decode("latin-1").strip().lower()
         elif lname == b"connection":
             connection = value.decode("latin-1").lower()
+        elif lname == b"transfer-encoding" or (lname == b"content-length"
+                                               and value.strip() != b"0"):
+            body = True
     tokens = {t.strip() for t in connection.split(",")}
-    return "upgrade" in tokens and upgrade not in ("", "websocket", "h2c")
+    return "upgrade" in tokens and upgrade not in ("", "websocket", "h2c") and not body
 
 
 class UpgradeStream(HTTPStream):
@@ -55,6 +60,8 @@ class UpgradeStream(HTTPStream):
         if isinstance(event, Request) and not self.closed:
             # the application's task has not run yet: it sees the extension
             self.scope["extensions"][EXTENSION] = {}
+            # the (empty) request body ends here, for an application that reads it
+            await self.app_put({"type": "http.request", "body": b"", "more_body": False})
 
     async def app_send(self, message: Any) -> None:
         if message is not None and message["type"] == "http.response.start" \
