@@ -6,9 +6,8 @@ parameters (follow, tailLines, sinceSeconds, sinceTime, timestamps, previous,
 limitBytes) and `/healthz`; the API server forwards `pods/log` here, and `pods/exec`,
 `pods/attach` and `pods/portforward` to the WebSockets of runtime/kubelet/streams.py.
 It owns the mapping from a pod and container name to the container instance whose
-output is wanted; it never
-writes to the API and never touches containers of other nodes. There is no
-authentication yet (see the README).
+output is wanted; it never writes to the API and never touches containers of other
+nodes. There is no authentication yet (see the README).
 """
 
 from __future__ import annotations
