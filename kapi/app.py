@@ -18,7 +18,8 @@ from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from kapi import discovery, errors, malloc
 from kapi.admission import apiserverendpoints, lifecycle
@@ -26,7 +27,7 @@ from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
-from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub
+from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub, streams
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
@@ -143,6 +144,7 @@ class APIServer:
             store_get=self.store.get, store_list=self.store.list,
             rows={r: scheme.get("", "v1", r) for r in ("pods", "nodes")},  # type: ignore[misc]
             now=lambda: objects.rfc3339(clock()))
+        self.streams = streams.StreamEndpoints(store=self.store, scheme=scheme)
         self.authenticate, self.authorize = authenticate, authorize
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -183,6 +185,32 @@ class APIServer:
         except Exception as e:  # a bug: the client still gets a Status
             log.exception("internal error serving %s %s", request.method, request.url.path)
             return error_response(errors.InternalError(f"Internal error occurred: {e}"))
+
+    async def handle_websocket(self, ws: WebSocket) -> None:
+        """pods/exec, attach and portforward over WebSocket; anything else, and every
+        refusal, gets the Status a plain request would (as a denial response)."""
+        try:
+            q = _Query(ws.scope["query_string"])
+            info = parse("GET", ws.scope["path"], False)
+            user = await self.authenticate(ws)  # type: ignore[arg-type]
+            await self.authorize(user, info)
+            r = self.scheme.get(info.group, info.version, info.resource) \
+                if info.is_resource else None
+            if r is None or info.subresource not in streams.SUBRESOURCES or \
+                    r.subresource(info.subresource) is None:
+                raise errors.BadRequest(
+                    "only pods/exec, pods/attach and pods/portforward are served over "
+                    "WebSocket") if r is not None else errors.NotFound(
+                    "the server could not find the requested resource", details={})
+            await self.streams.websocket(ws, info, q)
+        except errors.APIError as e:
+            if ws.client_state.name == "CONNECTING":
+                await ws.send_denial_response(error_response(e))
+        except Exception:  # a bug: the client still gets a Status
+            log.exception("internal error serving websocket %s", ws.url.path)
+            if ws.client_state.name == "CONNECTING":
+                await ws.send_denial_response(error_response(
+                    errors.InternalError("Internal error occurred")))
 
     async def _serve(self, request: Request) -> Response:
         path = request.scope["path"]  # cheaper than building request.url
@@ -258,6 +286,8 @@ class APIServer:
         if verb not in r.verbs and not info.subresource:
             raise errors.MethodNotAllowed(
                 "the server does not allow this method on the requested resource")
+        if info.subresource in streams.SUBRESOURCES:  # before any body is read
+            return await self.streams.http(request, info, q)
         body = await read_body(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
         call = Call(info=info, resource=r, query=q, dry_run_values=q.getlist("dryRun"),
                     body=body, content_type=codec.body_content_type(
@@ -357,7 +387,8 @@ def build_app(config: Config, *, storage: Storage | None = None,
             await server.stop()
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-    app = Starlette(routes=[Route("/{path:path}", server.handle, methods=methods)],
+    app = Starlette(routes=[Route("/{path:path}", server.handle, methods=methods),
+                            WebSocketRoute("/{path:path}", server.handle_websocket)],
                     lifespan=lifespan)
     app.state.server = server
     return app

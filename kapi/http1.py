@@ -9,7 +9,10 @@ is another protocol stack facing unauthenticated peers, so it is off: the upgrad
 header is ignored (the request is answered in HTTP/1.1, as RFC 9110 allows) and the
 preface gets 505 HTTP Version Not Supported and a closed connection.
 
-Owns only that switch; never changes how HTTP/1.1 or TLS connections are served.
+Other upgrades (SPDY/3.1, which kubectl asks for on exec, attach and port-forward) are
+handed to kapi/upgrade.py, which lets the application take the connection over.
+
+Owns only those switches; never changes how HTTP/1.1 or TLS connections are served.
 """
 
 from __future__ import annotations
@@ -18,7 +21,10 @@ from typing import Any
 
 import hypercorn.protocol as hypercorn_protocol
 from hypercorn.events import Closed
-from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.protocol.events import Request
+from hypercorn.protocol.h11 import STREAM_ID, H11Protocol, H11WSConnection
+
+from kapi.upgrade import UpgradeStream, wants_upgrade
 
 
 class H11Only(H11Protocol):
@@ -33,7 +39,23 @@ class H11Only(H11Protocol):
             await self._send_error_response(505)
             await self.send(Closed())
             return
+        if wants_upgrade(request.headers):  # SPDY/3.1: see kapi/upgrade.py
+            await self._create_upgrade_stream(request)
+            return
         await super()._create_stream(request)
+
+    async def _create_upgrade_stream(self, request: Any) -> None:
+        self.stream = UpgradeStream(self.app, self.config, self.context, self.task_group,
+                                    self.ssl, self.client, self.server, self.stream_send,
+                                    STREAM_ID)
+        # every byte after the request head now reaches the stream as it is
+        self.connection = H11WSConnection(self.connection)  # type: ignore[arg-type]
+        await self.stream.handle(Request(
+            stream_id=STREAM_ID, headers=list(request.headers), http_version=
+            request.http_version.decode(), method=request.method.decode("ascii").upper(),
+            raw_path=request.target, state=self.connection_state))
+        self.keep_alive_requests += 1
+        await self.context.mark_request()
 
 
 def disable_h2c() -> None:

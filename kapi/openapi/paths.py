@@ -38,6 +38,25 @@ SUBRESOURCE_PACKAGES = {("", "v1"): "io.k8s.api.core.v1", ("policy", "v1"): "io.
                         ("autoscaling", "v1"): "io.k8s.api.autoscaling.v1"}
 
 
+# Subresources upstream describes as `connect` operations (streams to the kubelet): the
+# query parameters of their *Options kind, any media type, an untyped answer.
+_STREAM_FLAGS = (("stderr", "Whether the container's stderr is streamed back.", "boolean"),
+                 ("stdin", "Whether the client's stdin is streamed to the container.",
+                  "boolean"),
+                 ("stdout", "Whether the container's stdout is streamed back.", "boolean"),
+                 ("tty", "Whether the stream is a terminal (stdin, stdout and stderr in "
+                  "one).", "boolean"))
+_CONTAINER = ("container", "The container to connect to; optional when the pod has one.",
+              "string")
+CONNECT_PARAMS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "PodExecOptions": (("command", "The command to run, one argument per value; no shell "
+                        "is involved.", "string"), _CONTAINER, *_STREAM_FLAGS),
+    "PodAttachOptions": (_CONTAINER, *_STREAM_FLAGS),
+    "PodPortForwardOptions": (("ports", "The pod ports to forward (WebSocket clients "
+                               "must give them).", "integer"),),
+}
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
@@ -294,6 +313,8 @@ class _Builder:
         return PathItem(f"{base}/{r.resource}", list(LIST_PARAMS) + [PRETTY], [op])
 
     def subresource_path(self, s: Subresource) -> PathItem:
+        if s.kind in CONNECT_PARAMS:
+            return self.connect_path(s)
         r, sub = self.r, s.name[:1].upper() + s.name[1:]
         definition, sub_gvk = subresource_definition(r, s)
         name, noun = f"{self.prefix}{self.scoped}{sub}", f"{s.name} of"
@@ -315,6 +336,20 @@ class _Builder:
                                _updated(definition), params=list(PATCH_PARAMS), body=PATCH,
                                consumes=PATCH_TYPES, gvk=sub_gvk))
         params = [self.name_param(sub_gvk["kind"])] + self.ns_params + [PRETTY]
+        return PathItem(f"{self.collection}/{{name}}/{s.name}", params, ops)
+
+
+    def connect_path(self, s: Subresource) -> PathItem:
+        """exec, attach, portforward: upstream's connectCoreV1GetNamespacedPodExec etc."""
+        sub, kind_gvk = s.name[:1].upper() + s.name[1:], gvk(self.r.group, self.r.version,
+                                                                s.kind)
+        ops = [Operation(m, f"connect{self.prefix}{m.title()}{self.scoped}{sub}",
+                         f"connect {m.upper()} requests to {s.name} of {self.r.kind}",
+                         "connect", self.tag, kind_gvk, {"200": (OK, None)} | UNAUTHORIZED,
+                         consumes=("*/*",), produces=("*/*",))
+               for m, verb in (("get", "get"), ("post", "create")) if verb in s.verbs]
+        params = [self.name_param(s.kind)] + self.ns_params + [
+            _q(n, d, t) for n, d, t in CONNECT_PARAMS[s.kind]]
         return PathItem(f"{self.collection}/{{name}}/{s.name}", params, ops)
 
 

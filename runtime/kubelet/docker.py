@@ -21,7 +21,7 @@ from typing import Any, Callable, TypeVar
 import docker
 import docker.errors
 
-from runtime.kubelet import cri, images
+from runtime.kubelet import cri, hijack, images
 from runtime.kubelet.containerspec import engine_name, host_ports
 from runtime.kubelet.dnsconfig import dns_options
 
@@ -93,6 +93,7 @@ class DockerRuntime:
                         else docker.from_env(timeout=60))
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="docker")
         self._inspected: dict[tuple[str, str], cri.ContainerInfo] = {}  # (id, status) -> info
+        self._address = hijack.engine_address(base_url)  # for hijacked exec/attach streams
 
     async def _call(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -295,3 +296,42 @@ class DockerRuntime:
 
     async def next_chunk(self, stream: Any) -> bytes | None:
         return await self._call(next, stream, None)
+
+    # -- streams (exec, attach: runtime/kubelet/streams.py) ----------------------------
+
+    async def exec_open(self, container_id: str, command: list[str], *, stdin: bool,
+                        tty: bool) -> tuple[str, hijack.Streams]:
+        """Start `command` in the container; (exec id, its hijacked connection)."""
+        api = self._client.api
+        ex = await self._call(api.exec_create, container_id, command, stdin=stdin,
+                              stdout=True, stderr=True, tty=tty)
+        streams = await hijack.hijack(self._address, f"/v{api.api_version}/exec/{ex['Id']}"
+                                      "/start", {"Detach": False, "Tty": tty})
+        return ex["Id"], streams
+
+    async def exec_exit_code(self, exec_id: str) -> int:
+        """The exec's exit code once the engine has seen it end (bounded wait)."""
+        for _ in range(50):
+            doc = await self._call(self._client.api.exec_inspect, exec_id)
+            if not doc.get("Running"):
+                return int(doc.get("ExitCode") or 0)
+            await asyncio.sleep(0.05)
+        return int(doc.get("ExitCode") or 0)
+
+    async def attach_open(self, container_id: str, *, stdin: bool) -> tuple[bool, hijack.Streams]:
+        """Attach to the container's own stdio; (whether it has a TTY, the connection)."""
+        api = self._client.api
+        doc = await self._call(api.inspect_container, container_id)
+        path = (f"/v{api.api_version}/containers/{container_id}/attach?stream=1"
+                f"&stdin={int(stdin)}&stdout=1&stderr=1")
+        return bool((doc.get("Config") or {}).get("Tty")), await hijack.hijack(self._address,
+                                                                                path)
+
+    async def resize(self, target_id: str, *, exec_session: bool, width: int,
+                     height: int) -> None:
+        api = self._client.api
+        fn = api.exec_resize if exec_session else api.resize
+        try:
+            await self._call(fn, target_id, height=height, width=width)
+        except docker.errors.APIError:
+            pass  # the process may have ended meanwhile

@@ -1,12 +1,13 @@
 """The kubelet's own HTTP API, served on the endpoint its Node publishes
 (status.addresses InternalIP, daemonEndpoints.kubeletEndpoint.Port).
 
-Today it serves `GET /containerLogs/{namespace}/{pod}/{container}` with upstream's query
+It serves `GET /containerLogs/{namespace}/{pod}/{container}` with upstream's query
 parameters (follow, tailLines, sinceSeconds, sinceTime, timestamps, previous,
-limitBytes) and `/healthz`; the API server forwards `pods/log` here. It owns the mapping
-from a pod and container name to the container instance whose output is wanted; it never
-writes to the API and never touches containers of other nodes. There is no
-authentication yet (see the README).
+limitBytes) and `/healthz`; the API server forwards `pods/log` here, and `pods/exec`,
+`pods/attach` and `pods/portforward` to the WebSockets of runtime/kubelet/streams.py.
+It owns the mapping from a pod and container name to the container instance whose
+output is wanted; it never writes to the API and never touches containers of other
+nodes. There is no authentication yet (see the README).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from starlette.routing import Route
 
 from runtime.kubelet import podsync
 from runtime.kubelet.cri import ContainerInfo
+from runtime.kubelet.streams import Streams
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,8 @@ def build_app(*, find_pod: Callable[[str, str], Obj | None],
 
     return Starlette(routes=[
         Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
-        Route("/healthz", healthz)])
+        Route("/healthz", healthz),
+        *Streams(find_pod=find_pod, containers=containers, runtime=runtime).routes()])
 
 
 async def _drain(runtime: Any, stream: Any, limit: int | None) -> AsyncIterator[bytes]:
