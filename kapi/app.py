@@ -83,10 +83,14 @@ def warning_header(warnings: list[str]) -> str:
 
 
 class _Query(QueryParams):
-    """request.query_params, whose get() skips Mapping.get's KeyError on absent keys."""
+    """request.query_params, whose get() skips Mapping.get's KeyError on absent keys
+    and answers a repeated key's first value."""
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return self._dict.get(key, default)
+        # a repeated parameter counts by its first value, as upstream reads url.Values
+        if key not in self._dict:
+            return default
+        return next(v for k, v in self._list if k == key)
 
 
 async def _skip(r: Any, op: str, new: Any, old: Any) -> None:
@@ -94,7 +98,8 @@ async def _skip(r: Any, op: str, new: Any, old: Any) -> None:
 
 
 def json_response(code: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status_code=code,
+    # Go's JSON encoder ends every document with a newline; clients compare bytes
+    return Response(orjson.dumps(body) + b"\n", status_code=code,
                     headers=JSON_HEADERS if headers is None else JSON_HEADERS | headers)
 
 
@@ -170,7 +175,7 @@ class APIServer:
     async def _serve(self, request: Request) -> Response:
         path = request.scope["path"]  # cheaper than building request.url
         q = _Query(request.scope["query_string"])
-        info = parse(request.method, path, q.get("watch") in ("true", "1"))
+        info = parse(request.method, path, params.watch_requested(q))
         user = await self.authenticate(request)
         await self.authorize(user, info)
         if not info.is_resource:

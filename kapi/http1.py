@@ -9,16 +9,23 @@ is another protocol stack facing unauthenticated peers, so it is off: the upgrad
 header is ignored (the request is answered in HTTP/1.1, as RFC 9110 allows) and the
 preface gets 505 HTTP Version Not Supported and a closed connection.
 
-Owns only that switch; never changes how HTTP/1.1 or TLS connections are served.
+It also gives every HTTP/1.1 status line its reason phrase (`HTTP/1.1 409 Conflict`),
+which h11 leaves empty unless told and Go always writes (kapi/statustext.py).
+
+Owns only those two things; never changes how HTTP/1.1 or TLS connections are served.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import h11
 import hypercorn.protocol as hypercorn_protocol
 from hypercorn.events import Closed
 from hypercorn.protocol.h11 import H11Protocol
+from hypercorn.typing import H11SendableEvent
+
+from kapi.statustext import reason_phrase
 
 
 class H11Only(H11Protocol):
@@ -34,6 +41,14 @@ class H11Only(H11Protocol):
             await self.send(Closed())
             return
         await super()._create_stream(request)
+
+    async def _send_h11_event(self, event: H11SendableEvent) -> None:
+        # every response, error and upgrade answer passes here: add the reason phrase
+        if isinstance(event, (h11.Response, h11.InformationalResponse)) and not event.reason:
+            event = type(event)(status_code=event.status_code, headers=event.headers,
+                                http_version=event.http_version,
+                                reason=reason_phrase(event.status_code))
+        await super()._send_h11_event(event)
 
 
 def disable_h2c() -> None:

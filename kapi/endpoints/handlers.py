@@ -256,7 +256,7 @@ class Handlers:
                 new = apply_strategic_merge_patch(current, patch, self.definitions,
                                                   definition or call.resource.definition)
         except PatchError as e:
-            raise errors.BadRequest(str(e)) from None
+            raise patch_failure(e) from None
         if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
             raise errors.BadRequest("the patch produced an object without metadata")
         name = call.info.name
@@ -281,10 +281,10 @@ class Handlers:
         r = call.resource
         obj, deleted_now = await self.store.delete(r, call.namespace, call.info.name, opts)
         if deleted_now and not self.store.strategy(r).return_deleted_object:
-            details: Obj = {"name": call.info.name, "kind": r.resource,
-                            "uid": obj["metadata"].get("uid", "")}
+            details: Obj = {"name": call.info.name}  # StatusDetails' order: name, group, kind, uid
             if r.group:
                 details["group"] = r.group
+            details |= {"kind": r.resource, "uid": obj["metadata"].get("uid", "")}
             return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                          "status": "Success", "details": details}
         return 200, self.render(call, obj)
@@ -392,3 +392,15 @@ def _set_condition(obj: Obj, ctype: str, status: str, now: str) -> None:
 def partial(obj: Obj) -> Obj:
     return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
             "metadata": obj.get("metadata", {})}
+
+
+def patch_failure(e: PatchError) -> errors.APIError:
+    """A patch's own error with the code upstream answers: 413 past the operation limit,
+    and for a JSON patch that cannot be applied (a failed `test` among them) the 422
+    Invalid upstream builds with NewGenericServerResponse, whose text is generic."""
+    if e.status == 413:
+        return errors.RequestEntityTooLarge(f"Request entity too large: {e.message}")
+    if e.status == 422:
+        return errors.Invalid("the server rejected our request due to an error in our request",
+                              details={})
+    return errors.BadRequest(e.message)

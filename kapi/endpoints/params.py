@@ -5,6 +5,7 @@ Pure: takes a mapping of query parameters, returns options or raises BadRequest.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from kapi import errors
@@ -16,25 +17,40 @@ FIELD_VALIDATION = ("", "Strict", "Warn", "Ignore")
 PROPAGATION = ("Orphan", "Background", "Foreground")
 
 
+_INT64 = re.compile(r"[+-]?[0-9]+")
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def parse_int64(text: str) -> int:
+    """A query integer as Go's strconv.ParseInt(text, 10, 64) reads it (no spaces, no
+    underscores, within int64), with its error text, which upstream returns as a 400."""
+    if not _INT64.fullmatch(text):
+        raise errors.BadRequest(f'strconv.ParseInt: parsing "{text}": invalid syntax')
+    value = int(text)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise errors.BadRequest(f'strconv.ParseInt: parsing "{text}": value out of range')
+    return value
+
+
+def parse_bool(text: str) -> bool:
+    """A query boolean as upstream's query conversion reads it: "0" and "false" in any
+    case are false; anything else, the empty string included, is true."""
+    return not (text == "0" or text.lower() == "false")
+
+
 def _int(q: Mapping[str, str], name: str) -> int | None:
     v = q.get(name)
-    if v is None or v == "":
-        return None
-    try:
-        return int(v)
-    except ValueError:
-        raise errors.BadRequest(f'invalid value for {name}: "{v}": must be an integer') from None
+    return None if v is None else parse_int64(v)
 
 
 def _bool(q: Mapping[str, str], name: str) -> bool | None:
+    """None when the parameter is absent (a `?name` or `?name=` is present: true)."""
     v = q.get(name)
-    if v is None or v == "":
-        return None
-    if v.lower() in ("true", "1"):
-        return True
-    if v.lower() in ("false", "0"):
-        return False
-    raise errors.BadRequest(f'invalid value for {name}: "{v}": must be a boolean')
+    return None if v is None else parse_bool(v)
+
+
+def watch_requested(q: Mapping[str, str]) -> bool:
+    return bool(_bool(q, "watch"))
 
 
 def dry_run(q: Mapping[str, str], values: list[str]) -> bool:
@@ -107,7 +123,7 @@ def list_options(r: Resource, q: Mapping[str, str]) -> ListOptions:
     if opts.resource_version_match not in ("", "Exact", "NotOlderThan"):
         raise errors.BadRequest(f'resourceVersionMatch: Unsupported value: '
                                 f'"{opts.resource_version_match}"')
-    watch_list = q.get("sendInitialEvents") in ("true", "1")
+    watch_list = bool(_bool(q, "sendInitialEvents"))
     if opts.resource_version_match and opts.resource_version == "" and not watch_list:
         raise errors.BadRequest("resourceVersionMatch is forbidden unless resourceVersion "
                                 "is provided")
