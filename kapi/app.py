@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from kapi import discovery, errors, malloc
 from kapi.admission import lifecycle
@@ -26,7 +26,7 @@ from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
-from kapi.endpoints import codec, liststream, params, podlog
+from kapi.endpoints import codec, liststream, params, podlog, upgrade
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
@@ -300,7 +300,10 @@ def build_app(config: Config, *, storage: Storage | None = None,
             await server.stop()
 
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-    app = Starlette(routes=[Route("/{path:path}", server.handle, methods=methods)],
+    app = Starlette(routes=[Route("/{path:path}", server.handle, methods=methods),
+                            # last: WebSocket upgrades nothing streams get a plain answer
+                            WebSocketRoute("/{path:path}", upgrade.denial_endpoint(
+                                server.handle, error_response))],
                     lifespan=lifespan)
     app.state.server = server
     return app

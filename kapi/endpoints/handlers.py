@@ -81,11 +81,7 @@ class Handlers:
             return to_table(call.resource, items, now=self.clock(),
                             include_object=out.include_object, list_meta=meta)
         if out.partial_metadata:
-            if "items" in obj:
-                return {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
-                        "metadata": obj["metadata"],
-                        "items": [partial(o) for o in obj["items"]]}
-            return partial(obj)
+            return partial_metadata(call.resource, obj, out)
         return obj
 
     # -- checks -------------------------------------------------------------------------
@@ -389,9 +385,34 @@ def _set_condition(obj: Obj, ctype: str, status: str, now: str) -> None:
                   "lastTransitionTime": now})
 
 
-def partial(obj: Obj) -> Obj:
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+def partial(obj: Obj, version: str = "v1") -> Obj:
+    return {"kind": "PartialObjectMetadata", "apiVersion": f"meta.k8s.io/{version}",
             "metadata": obj.get("metadata", {})}
+
+
+def partial_metadata(r: Resource, obj: Obj, out: codec.Output) -> Obj:
+    """obj (an object or a list) as the PartialObjectMetadata(List) asked for; the other
+    shape is upstream's 406, which names the internal Go type it had."""
+    is_list = "items" in obj
+    if is_list != out.partial_list:
+        wanted = "PartialObjectMetadataList" if out.partial_list else "PartialObjectMetadata"
+        shape = "a list" if is_list else "not a list"
+        go_type = f"*{_go_package(r.group)}.{r.list_kind if is_list else r.kind}"
+        raise errors.NotAcceptable(f"you requested {wanted}, but the requested object is "
+                                   f"{shape} ({go_type})")
+    if not is_list:
+        return partial(obj, out.meta_version)
+    return {"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{out.meta_version}",
+            "metadata": obj["metadata"],
+            "items": [partial(o, out.meta_version) for o in obj["items"]]}
+
+
+def _go_package(group: str) -> str:
+    """The Go package of a group's internal types (core for the legacy group and for
+    events.k8s.io, whose Event is core's)."""
+    if group in ("", "events.k8s.io"):
+        return "core"
+    return group.split(".")[0]
 
 
 def patch_failure(e: PatchError) -> errors.APIError:

@@ -52,7 +52,7 @@ class WatchStream:
             self.first_table = False
             return orjson.dumps({"type": etype, "object": table}) + b"\n"
         if out.partial_metadata:
-            obj = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            obj = {"kind": "PartialObjectMetadata", "apiVersion": f"meta.k8s.io/{out.meta_version}",
                    "metadata": obj.get("metadata", {})}
             return orjson.dumps({"type": etype, "object": obj}) + b"\n"
         if ev is None:
