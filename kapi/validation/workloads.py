@@ -166,9 +166,10 @@ def _with_claim_volumes(spec: Obj) -> Obj:
     tpl = spec.get("template")
     tspec = tpl.get("spec") if isinstance(tpl, dict) else None
     claims = [n for n in claims if isinstance(n, str) and n]
-    if not claims or not isinstance(tspec, dict):
+    if not claims or not isinstance(tpl, dict) or not isinstance(tspec, dict):
         return spec
-    have = tspec.get("volumes") if isinstance(tspec.get("volumes"), list) else []
+    volumes = tspec.get("volumes")
+    have: list[Any] = volumes if isinstance(volumes, list) else []
     named = {v.get("name") for v in have if isinstance(v, dict)}
     extra = [{"name": n, "persistentVolumeClaim": {"claimName": n}}
              for n in claims if n not in named]
