@@ -30,6 +30,7 @@ from runtime.controllers.namespace.controller import NamespaceController
 from runtime.controllers.nodelifecycle.controller import NodeLifecycleController
 from runtime.controllers.podgc.controller import PodGCController
 from runtime.controllers.replicaset.controller import ReplicaSetController
+from runtime.controllers.replicationcontroller.controller import ReplicationControllerController
 from runtime.controllers.serviceaccount.controller import ServiceAccountController
 from runtime.controllers.statefulset.controller import StatefulSetController
 
@@ -44,6 +45,7 @@ class ControllerLike(Protocol):
 
 CONTROLLERS: dict[str, type] = {
     "replicaset": ReplicaSetController,
+    "replicationcontroller": ReplicationControllerController,
     "deployment": DeploymentController,
     "statefulset": StatefulSetController,
     "daemonset": DaemonSetController,
