@@ -272,7 +272,7 @@ class APIServer:
         return StreamingResponse(podlog.relay(http, response), media_type="text/plain")
 
     async def _watch(self, call: Call) -> Response:
-        opts = params.list_options(call.resource, call.query)
+        opts = params.list_options(call.resource, call.query, watch=True)
         bookmarks, send_initial, timeout = params.watch_flags(call.query)
         if call.info.name:  # a watch on one object: a field selector on its name
             from kapi.meta.selectors import escape_field_value, parse_field_selector

@@ -46,7 +46,7 @@ class Call:
 
     @property
     def dry_run(self) -> bool:
-        return params.dry_run(self.query, self.dry_run_values)
+        return params.dry_run(self.query, self.dry_run_values, self.info.verb)
 
     @property
     def namespace(self) -> str | None:

@@ -9,9 +9,11 @@ import re
 from typing import Any, Mapping
 
 from kapi import errors
+from kapi.endpoints import listoptions
 from kapi.meta.resources import Resource
 from kapi.meta.selectors import SelectorError, parse_field_selector, parse_label_selector
 from kapi.registry.store import DeleteOptions, ListOptions
+from kapi.validation.field import GoValue, go_quote, not_supported
 
 FIELD_VALIDATION = ("", "Strict", "Warn", "Ignore")
 PROPAGATION = ("Orphan", "Background", "Foreground")
@@ -53,10 +55,20 @@ def watch_requested(q: Mapping[str, str]) -> bool:
     return bool(_bool(q, "watch"))
 
 
-def dry_run(q: Mapping[str, str], values: list[str]) -> bool:
-    for v in values:
-        if v != "All":
-            raise errors.BadRequest(f'Invalid dryRun value: "{v}": valid values are "All"')
+# the options kind each verb decodes its query into (named by upstream's 422s)
+OPTIONS_KIND = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions",
+                "delete": "DeleteOptions", "deletecollection": "DeleteOptions"}
+
+
+def dry_run(q: Mapping[str, str], values: list[str], verb: str = "create") -> bool:
+    """dryRun=All (repeatable); anything else is upstream's 422 on the verb's options."""
+    if any(v != "All" for v in values):
+        err = not_supported("dryRun", GoValue("[]string{" + ", ".join(
+            go_quote(v) for v in values) + "}"), ["All"])
+        kind = OPTIONS_KIND.get(verb, "CreateOptions")
+        raise errors.Invalid(f'{kind}.meta.k8s.io "" is invalid: {err}',
+                             details={"group": "meta.k8s.io", "kind": kind,
+                                      "causes": [err.cause()]})
     return bool(values)
 
 
@@ -104,7 +116,7 @@ def force(q: Mapping[str, str]) -> bool:
     return bool(_bool(q, "force"))
 
 
-def list_options(r: Resource, q: Mapping[str, str]) -> ListOptions:
+def list_options(r: Resource, q: Mapping[str, str], *, watch: bool = False) -> ListOptions:
     opts = ListOptions()
     try:
         if q.get("labelSelector"):
@@ -120,13 +132,9 @@ def list_options(r: Resource, q: Mapping[str, str]) -> ListOptions:
     opts.continue_token = q.get("continue", "")
     opts.resource_version = q.get("resourceVersion", "")
     opts.resource_version_match = q.get("resourceVersionMatch", "")
-    if opts.resource_version_match not in ("", "Exact", "NotOlderThan"):
-        raise errors.BadRequest(f'resourceVersionMatch: Unsupported value: '
-                                f'"{opts.resource_version_match}"')
-    watch_list = bool(_bool(q, "sendInitialEvents"))
-    if opts.resource_version_match and opts.resource_version == "" and not watch_list:
-        raise errors.BadRequest("resourceVersionMatch is forbidden unless resourceVersion "
-                                "is provided")
+    listoptions.validate(watch=watch, resource_version=opts.resource_version,
+                         match=opts.resource_version_match, continue_token=opts.continue_token,
+                         send_initial_events=_bool(q, "sendInitialEvents"))
     if opts.continue_token and opts.resource_version not in ("", "0"):
         raise errors.BadRequest("specifying resource version is not allowed when using continue")
     return opts
