@@ -166,7 +166,8 @@ def output_from_accept(accept: str | None, include_object: str | None) -> Output
         params = dict(p.strip().split("=", 1) for p in part.split(";")[1:] if "=" in p)
         as_ = params.get("as")
         if as_ == "Table" and params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1"):
-            return Output(table=True, include_object=_include_object(include_object))
+            return Output(table=True, include_object=_include_object(include_object),
+                          meta_version=params["v"])
         if (as_ in ("PartialObjectMetadata", "PartialObjectMetadataList")
                 and params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1")):
             return Output(partial_metadata=True, partial_list=as_.endswith("List"),

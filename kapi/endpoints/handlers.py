@@ -78,8 +78,9 @@ class Handlers:
             items = obj["items"] if "items" in obj else [obj]
             meta = obj.get("metadata") if "items" in obj else {"resourceVersion": obj.get(
                 "metadata", {}).get("resourceVersion", "")}
-            return to_table(call.resource, items, now=self.clock(),
-                            include_object=out.include_object, list_meta=meta)
+            table = to_table(call.resource, items, now=self.clock(),
+                             include_object=out.include_object, list_meta=meta)
+            return table | {"apiVersion": f"meta.k8s.io/{out.meta_version}"}
         if out.partial_metadata:
             return partial_metadata(call.resource, obj, out)
         return obj

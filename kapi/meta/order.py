@@ -22,8 +22,14 @@ _HEAD = ("kind", "apiVersion", "metadata")
 
 
 def ordered_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    """ObjectMeta in Go's order (unknown keys, which validation refuses anyway, last)."""
-    return dict(sorted(meta.items(), key=lambda kv: _META_RANK.get(kv[0], len(_META_RANK))))
+    """ObjectMeta in Go's order (unknown keys, which validation refuses anyway, last);
+    labels and annotations, Go maps, with their keys sorted as Go encodes maps."""
+    out = dict(sorted(meta.items(), key=lambda kv: _META_RANK.get(kv[0], len(_META_RANK))))
+    for key in ("labels", "annotations"):
+        value = out.get(key)
+        if isinstance(value, dict) and len(value) > 1:
+            out[key] = dict(sorted(value.items()))
+    return out
 
 
 def go_order(obj: dict[str, Any]) -> dict[str, Any]:

@@ -79,6 +79,7 @@ def test_objects_and_lists_in_go_field_order(server: Server, ns) -> None:
         assert list(obj) == ["kind", "apiVersion", "metadata", "data"]
         assert list(obj["metadata"]) == ["name", "namespace", "uid", "resourceVersion",
                                          "creationTimestamp", "labels", "managedFields"]
+        assert list(obj["metadata"]["labels"]) == ["a", "b"]  # a Go map: keys sorted
         lst = c.get(f"/api/v1/namespaces/{ns}/configmaps", params={"limit": "1"})
         assert list(lst.json()) == ["kind", "apiVersion", "metadata", "items"]
         assert lst.content.endswith(b"}\n")
@@ -122,6 +123,15 @@ def test_partial_object_metadata_list(server: Server, ns) -> None:
                       headers={"accept": META_ONE.replace("v1beta1", "v1")})
         assert wrong.status_code == 406 and wrong.json()["message"].endswith(
             "is a list (*apps.DeploymentList)")
+
+
+def test_table_in_the_version_asked_for(server: Server, ns) -> None:
+    with server.client() as c:
+        c.post(f"/api/v1/namespaces/{ns}/configmaps", json={"metadata": {"name": "t"}})
+        for v in ("v1", "v1beta1"):
+            r = c.get(f"/api/v1/namespaces/{ns}/configmaps",
+                      headers={"accept": f"application/json;as=Table;v={v};g=meta.k8s.io"})
+            assert (r.json()["kind"], r.json()["apiVersion"]) == ("Table", f"meta.k8s.io/{v}")
 
 
 # -- 5 and 11. Secrets ----------------------------------------------------------------------
