@@ -168,3 +168,15 @@ async def test_dry_run_values(api: httpx.AsyncClient) -> None:
                                'value: []string{"All", "Bogus"}: supported values: "All"')
     r = await api.delete(f"{CM}/absent", params={"dryRun": "x"})
     assert assert_status(r, 422)["details"]["kind"] == "DeleteOptions"
+
+
+def test_pod_log_options_reach_the_kubelet_as_upstream_reads_them() -> None:
+    from kapi.endpoints.podlog import forwarded
+
+    assert forwarded({"follow": "True", "previous": "0", "timestamps": "", "tailLines": "+5",
+                      "sinceTime": "2024-01-01T00:00:00Z"}) == {
+        "follow": "true", "previous": "false", "timestamps": "true", "tailLines": "5",
+        "sinceTime": "2024-01-01T00:00:00Z"}
+    with pytest.raises(APIError) as e:
+        forwarded({"limitBytes": "1k"})
+    assert (e.value.code, e.value.message) == (400, 'strconv.ParseInt: parsing "1k": invalid syntax')
