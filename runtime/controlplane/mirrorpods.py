@@ -99,12 +99,14 @@ async def publish(client: Client, *, node_name: str, components: dict[str, Alive
 
 
 async def _wait_for_node(client: Client, name: str, period: float) -> Obj:
+    """The node once its kubelet has registered it (a failure here must not end `kapi
+    up`: it is retried)."""
     while True:
         try:
             return await client.get(NODES, name)
-        except ApiError as e:
-            if not e.not_found:
-                raise
+        except (ApiError, httpx.HTTPError) as e:
+            if not (isinstance(e, ApiError) and e.not_found):
+                log.warning("mirror pods: reading node %s: %s", name, e)
         await asyncio.sleep(min(period, 1.0))
 
 
