@@ -52,7 +52,7 @@ def test_control_plane_mirror_pods(mcluster: tuple[Server, Any]) -> None:
         pods = wait_for(lambda: (m := mirror_pods(c)) and len(m) == 3
                         and all(ready(p) for p in m.values()) and m, "3 ready mirror pods")
         node = c.get("/api/v1/nodes/kapi-node-1").json()
-        for name, p in pods.items():
+        for p in pods.values():
             assert p["spec"]["nodeName"] == "kapi-node-1"
             assert p["metadata"]["labels"]["tier"] == "control-plane"
             assert "kubernetes.io/config.mirror" in p["metadata"]["annotations"]
