@@ -9,10 +9,12 @@ SIMULATED_NODES ?= 3
 .PHONY: up test bench fuzz lint clean docker-env etcd-env
 
 $(BIN)/.installed: pyproject.toml
+	@echo "make: creating $(VENV) and installing kapi and its tools into it (first run: about 20 s)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
+	@echo "make: kapi is installed in $(VENV)"
 
 # Docker for the Docker-backed nodes: installs docker.io/busybox-static as root when missing,
 # starts dockerd when none answers, builds the local images (never pulls).
@@ -24,6 +26,7 @@ etcd-env:
 	bash scripts/etcd-env.sh
 
 up: docker-env
+	@echo "make: starting kapi on 127.0.0.1:$(PORT), data in $(DATA_DIR) (set PORT= and DATA_DIR= to change them)"
 	$(BIN)/kapi up --data-dir $(DATA_DIR) --port $(PORT) --simulated-nodes $(SIMULATED_NODES)
 
 # Docker and etcd first (as root it installs them; otherwise it says what to do and those

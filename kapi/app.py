@@ -27,7 +27,7 @@ from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
-from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub, streams
+from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
@@ -85,10 +85,14 @@ def warning_header(warnings: list[str]) -> str:
 
 
 class _Query(QueryParams):
-    """request.query_params, whose get() skips Mapping.get's KeyError on absent keys."""
+    """request.query_params, whose get() skips Mapping.get's KeyError on absent keys
+    and answers a repeated key's first value."""
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return self._dict.get(key, default)
+        # a repeated parameter counts by its first value, as upstream reads url.Values
+        if key not in self._dict:
+            return default
+        return next(v for k, v in self._list if k == key)
 
 
 async def _skip(r: Any, op: str, new: Any, old: Any) -> None:
@@ -96,7 +100,8 @@ async def _skip(r: Any, op: str, new: Any, old: Any) -> None:
 
 
 def json_response(code: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status_code=code,
+    # Go's JSON encoder ends every document with a newline; clients compare bytes
+    return Response(orjson.dumps(body) + b"\n", status_code=code,
                     headers=JSON_HEADERS if headers is None else JSON_HEADERS | headers)
 
 
@@ -190,8 +195,15 @@ class APIServer:
         """pods/exec, attach and portforward over WebSocket; anything else, and every
         refusal, gets the Status a plain request would (as a denial response)."""
         try:
+            info: Any = parse("GET", ws.scope["path"], False)
+        except errors.APIError:
+            info = None
+        if info is None or not (info.is_resource and info.subresource in streams.SUBRESOURCES):
+            # an upgrade of anything else gets the answer the plain request would get
+            await upgrade.denial_endpoint(self.handle, error_response)(ws)
+            return
+        try:
             q = _Query(ws.scope["query_string"])
-            info = parse("GET", ws.scope["path"], False)
             user = await self.authenticate(ws)  # type: ignore[arg-type]
             await self.authorize(user, info)
             r = self.scheme.get(info.group, info.version, info.resource) \
@@ -215,7 +227,7 @@ class APIServer:
     async def _serve(self, request: Request) -> Response:
         path = request.scope["path"]  # cheaper than building request.url
         q = _Query(request.scope["query_string"])
-        info = parse(request.method, path, q.get("watch") in ("true", "1"))
+        info = parse(request.method, path, params.watch_requested(q))
         user = await self.authenticate(request)
         await self.authorize(user, info)
         if not info.is_resource:
@@ -352,7 +364,7 @@ class APIServer:
         return response
 
     async def _watch(self, call: Call) -> Response:
-        opts = params.list_options(call.resource, call.query)
+        opts = params.list_options(call.resource, call.query, watch=True)
         bookmarks, send_initial, timeout = params.watch_flags(call.query)
         if call.info.name:  # a watch on one object: a field selector on its name
             fs = opts.field_selector

@@ -202,22 +202,37 @@ async def start_components(config: Config, wanted: Wanted
         clients.append(Client(config.server_url, user_agent=agent))
         return clients[-1]
 
+    control_plane: dict[str, asyncio.Task[None]] = {}
     if wanted.get("controller-manager"):
         from runtime.controllers.manager import run_controller_manager
         tasks.append(asyncio.create_task(run_controller_manager(
             client("kapi-controller-manager"), options=wanted.get("options"))))
+        control_plane["kube-controller-manager"] = tasks[-1]
     if wanted.get("scheduler"):
         from runtime.scheduler.run import run_scheduler
         tasks.append(asyncio.create_task(run_scheduler(client("kapi-scheduler"))))
+        control_plane["kube-scheduler"] = tasks[-1]
     docker_nodes = _docker_nodes(wanted, client)
     tasks += docker_nodes + _proxy(config, wanted, len(docker_nodes), client)
     tasks += _dns(wanted, client)
+    if docker_nodes:  # the first Docker node is this host: the control plane's node
+        tasks.append(_mirror_pods(client("kapi-mirror-pods"), control_plane))
     nodes = int(wanted.get("simulated_nodes") or 0)
     if nodes:
         from runtime.kubelet.simulated import run_simulated_nodes
         tasks.append(asyncio.create_task(run_simulated_nodes(
             client("kapi-kubelet-simulated"), count=nodes, prefix="kapi-sim-")))
     return tasks, clients
+
+
+def _mirror_pods(client: Any, control_plane: dict[str, asyncio.Task[None]]
+                 ) -> asyncio.Task[None]:
+    """kube-system's mirror pods of the components this process runs (the API server
+    runs as long as the process does), on the host's node kapi-node-1."""
+    from runtime.controlplane.mirrorpods import publish
+    alive = {"kube-apiserver": lambda: True} | {
+        name: (lambda t=task: not t.done()) for name, task in control_plane.items()}
+    return asyncio.create_task(publish(client, node_name="kapi-node-1", components=alive))
 
 
 NO_DOCKER_HINT = ("as root: apt-get install -y docker.io busybox-static && "

@@ -43,13 +43,13 @@ class APIError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
         }
-        if not self.reason:
-            del s["reason"]  # upstream's plain errors (a failed apply) carry no reason
-        if self.details:
+        # metav1.Status's field order, as Go writes it: ... reason, details, code
+        if self.reason:  # upstream's plain errors (a failed apply) carry no reason
+            s["reason"] = self.reason
+        if self.details is not None:  # an empty StatusDetails is still written: {}
             s["details"] = self.details
+        s["code"] = self.code
         return s
 
 

@@ -12,18 +12,25 @@ preface gets 505 HTTP Version Not Supported and a closed connection.
 Other upgrades (SPDY/3.1, which kubectl asks for on exec, attach and port-forward) are
 handed to kapi/upgrade.py, which lets the application take the connection over.
 
-Owns only those switches; never changes how HTTP/1.1 or TLS connections are served.
+It also gives every HTTP/1.1 status line its reason phrase (`HTTP/1.1 409 Conflict`),
+which h11 leaves empty unless told and Go always writes (kapi/statustext.py).
+
+Owns only those switches and the reason phrase; never changes how HTTP/1.1 or TLS
+connections are served.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import h11
 import hypercorn.protocol as hypercorn_protocol
 from hypercorn.events import Closed
 from hypercorn.protocol.events import Request
 from hypercorn.protocol.h11 import STREAM_ID, H11Protocol, H11WSConnection
+from hypercorn.typing import H11SendableEvent
 
+from kapi.statustext import reason_phrase
 from kapi.upgrade import UpgradeStream, wants_upgrade
 
 
@@ -56,6 +63,14 @@ class H11Only(H11Protocol):
             raw_path=request.target, state=self.connection_state))
         self.keep_alive_requests += 1
         await self.context.mark_request()
+
+    async def _send_h11_event(self, event: H11SendableEvent) -> None:
+        # every response, error and upgrade answer passes here: add the reason phrase
+        if isinstance(event, (h11.Response, h11.InformationalResponse)) and not event.reason:
+            event = type(event)(status_code=event.status_code, headers=event.headers,
+                                http_version=event.http_version,
+                                reason=reason_phrase(event.status_code))
+        await super()._send_h11_event(event)
 
 
 def disable_h2c() -> None:

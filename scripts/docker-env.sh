@@ -18,6 +18,7 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "docker-env: missing ${need[*]}; as root: apt-get install -y ${need[*]}" >&2
     exit 0
   fi
+  echo "docker-env: installing ${need[*]} (apt-get)" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
@@ -26,6 +27,7 @@ if ! docker info >/dev/null 2>&1; then
     echo "docker-env: no Docker engine answers; as root: setsid dockerd >$LOG 2>&1 &" >&2
     exit 0
   fi
+  echo "docker-env: starting dockerd (log in $LOG)" >&2
   setsid dockerd >"$LOG" 2>&1 </dev/null &
   for _ in $(seq 1 120); do  # at most 60 s
     docker info >/dev/null 2>&1 && break
@@ -33,6 +35,8 @@ if ! docker info >/dev/null 2>&1; then
   done
   docker info >/dev/null 2>&1 || { echo "docker-env: dockerd did not start; see $LOG" >&2; exit 1; }
 fi
+echo "docker-env: building the local images (busybox, pause) when missing" >&2
 "$PYTHON" -m runtime.kubelet.images
 # the stand-ins for upstream's test images, under upstream's names (conformance/images/)
+echo "docker-env: building the stand-ins for upstream's test images when missing" >&2
 exec "$PYTHON" -m conformance.images.build

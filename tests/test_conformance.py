@@ -38,15 +38,6 @@ KNOWN_FAILURES = {
     # kapi serves no authorization.k8s.io group (SelfSubjectAccessReview)
     "[sig-api-machinery] Servers with support for Table transformation should return a 406 for "
     "a backend which does not implement metadata [Conformance]",
-    # kapi serves no ReplicationControllers (/api/v1/replicationcontrollers is 404)
-    "[sig-api-machinery] Garbage collector should delete pods created by rc when not orphaning "
-    "[Conformance]",
-    "[sig-api-machinery] Garbage collector should orphan pods created by rc if delete options "
-    "say so [Conformance]",
-    "[sig-api-machinery] Garbage collector should keep the rc around until all its pods are "
-    "deleted if the deleteOptions says so [Conformance]",
-    "[sig-api-machinery] Garbage collector should not delete dependents that have both valid "
-    "owner and owner that's waiting for dependents to be deleted [Conformance]",
 }
 
 # Known failures that only fail once their full upstream timeout has passed; left out of

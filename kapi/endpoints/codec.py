@@ -153,8 +153,10 @@ class Output:
     """What form the client asked the response in."""
 
     table: bool = False
-    partial_metadata: bool = False
+    partial_metadata: bool = False  # as=PartialObjectMetadata or ...List
     include_object: str = "Metadata"
+    partial_list: bool = False  # as=PartialObjectMetadataList: only a list may answer
+    meta_version: str = "v1"  # the meta.k8s.io version asked for (v1 or v1beta1)
 
 
 def output_from_accept(accept: str | None, include_object: str | None) -> Output:
@@ -164,9 +166,12 @@ def output_from_accept(accept: str | None, include_object: str | None) -> Output
         params = dict(p.strip().split("=", 1) for p in part.split(";")[1:] if "=" in p)
         as_ = params.get("as")
         if as_ == "Table" and params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1"):
-            return Output(table=True, include_object=_include_object(include_object))
-        if as_ == "PartialObjectMetadata" and params.get("g") == "meta.k8s.io":
-            return Output(partial_metadata=True)
+            return Output(table=True, include_object=_include_object(include_object),
+                          meta_version=params["v"])
+        if (as_ in ("PartialObjectMetadata", "PartialObjectMetadataList")
+                and params.get("g") == "meta.k8s.io" and params.get("v") in ("v1", "v1beta1")):
+            return Output(partial_metadata=True, partial_list=as_.endswith("List"),
+                          meta_version=params["v"])
         if as_ is None:
             mt = media_type(part)
             if mt in ACCEPTABLE or mt.endswith("json"):

@@ -46,7 +46,7 @@ class Call:
 
     @property
     def dry_run(self) -> bool:
-        return params.dry_run(self.query, self.dry_run_values)
+        return params.dry_run(self.query, self.dry_run_values, self.info.verb)
 
     @property
     def namespace(self) -> str | None:
@@ -78,14 +78,11 @@ class Handlers:
             items = obj["items"] if "items" in obj else [obj]
             meta = obj.get("metadata") if "items" in obj else {"resourceVersion": obj.get(
                 "metadata", {}).get("resourceVersion", "")}
-            return to_table(call.resource, items, now=self.clock(),
-                            include_object=out.include_object, list_meta=meta)
+            table = to_table(call.resource, items, now=self.clock(),
+                             include_object=out.include_object, list_meta=meta)
+            return table | {"apiVersion": f"meta.k8s.io/{out.meta_version}"}
         if out.partial_metadata:
-            if "items" in obj:
-                return {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1",
-                        "metadata": obj["metadata"],
-                        "items": [partial(o) for o in obj["items"]]}
-            return partial(obj)
+            return partial_metadata(call.resource, obj, out)
         return obj
 
     # -- checks -------------------------------------------------------------------------
@@ -256,7 +253,7 @@ class Handlers:
                 new = apply_strategic_merge_patch(current, patch, self.definitions,
                                                   definition or call.resource.definition)
         except PatchError as e:
-            raise errors.BadRequest(str(e)) from None
+            raise patch_failure(e) from None
         if not isinstance(new, dict) or not isinstance(new.get("metadata"), dict):
             raise errors.BadRequest("the patch produced an object without metadata")
         name = call.info.name
@@ -281,10 +278,10 @@ class Handlers:
         r = call.resource
         obj, deleted_now = await self.store.delete(r, call.namespace, call.info.name, opts)
         if deleted_now and not self.store.strategy(r).return_deleted_object:
-            details: Obj = {"name": call.info.name, "kind": r.resource,
-                            "uid": obj["metadata"].get("uid", "")}
+            details: Obj = {"name": call.info.name}  # StatusDetails' order: name, group, kind, uid
             if r.group:
                 details["group"] = r.group
+            details |= {"kind": r.resource, "uid": obj["metadata"].get("uid", "")}
             return 200, {"kind": "Status", "apiVersion": "v1", "metadata": {},
                          "status": "Success", "details": details}
         return 200, self.render(call, obj)
@@ -389,6 +386,43 @@ def _set_condition(obj: Obj, ctype: str, status: str, now: str) -> None:
                   "lastTransitionTime": now})
 
 
-def partial(obj: Obj) -> Obj:
-    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+def partial(obj: Obj, version: str = "v1") -> Obj:
+    return {"kind": "PartialObjectMetadata", "apiVersion": f"meta.k8s.io/{version}",
             "metadata": obj.get("metadata", {})}
+
+
+def partial_metadata(r: Resource, obj: Obj, out: codec.Output) -> Obj:
+    """obj (an object or a list) as the PartialObjectMetadata(List) asked for; the other
+    shape is upstream's 406, which names the internal Go type it had."""
+    is_list = "items" in obj
+    if is_list != out.partial_list:
+        wanted = "PartialObjectMetadataList" if out.partial_list else "PartialObjectMetadata"
+        shape = "a list" if is_list else "not a list"
+        go_type = f"*{_go_package(r.group)}.{r.list_kind if is_list else r.kind}"
+        raise errors.NotAcceptable(f"you requested {wanted}, but the requested object is "
+                                   f"{shape} ({go_type})")
+    if not is_list:
+        return partial(obj, out.meta_version)
+    return {"kind": "PartialObjectMetadataList", "apiVersion": f"meta.k8s.io/{out.meta_version}",
+            "metadata": obj["metadata"],
+            "items": [partial(o, out.meta_version) for o in obj["items"]]}
+
+
+def _go_package(group: str) -> str:
+    """The Go package of a group's internal types (core for the legacy group and for
+    events.k8s.io, whose Event is core's)."""
+    if group in ("", "events.k8s.io"):
+        return "core"
+    return group.split(".")[0]
+
+
+def patch_failure(e: PatchError) -> errors.APIError:
+    """A patch's own error with the code upstream answers: 413 past the operation limit,
+    and for a JSON patch that cannot be applied (a failed `test` among them) the 422
+    Invalid upstream builds with NewGenericServerResponse, whose text is generic."""
+    if e.status == 413:
+        return errors.RequestEntityTooLarge(f"Request entity too large: {e.message}")
+    if e.status == 422:
+        return errors.Invalid("the server rejected our request due to an error in our request",
+                              details={})
+    return errors.BadRequest(e.message)

@@ -37,4 +37,4 @@ async def encode_list(out: dict[str, Any]) -> AsyncIterator[bytes]:
             yield b"".join(piece)
             piece, size = [], 0
             await asyncio.sleep(0)  # others run between pieces
-    yield b"".join(piece) + b"]}"
+    yield b"".join(piece) + b"]}\n"  # Go's encoder ends the document with a newline

@@ -5,42 +5,70 @@ Pure: takes a mapping of query parameters, returns options or raises BadRequest.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping
 
 from kapi import errors
+from kapi.endpoints import listoptions
 from kapi.meta.resources import Resource
 from kapi.meta.selectors import SelectorError, parse_field_selector, parse_label_selector
 from kapi.registry.store import DeleteOptions, ListOptions
+from kapi.validation.field import GoValue, go_quote, not_supported
 
 FIELD_VALIDATION = ("", "Strict", "Warn", "Ignore")
 PROPAGATION = ("Orphan", "Background", "Foreground")
 
 
+_INT64 = re.compile(r"[+-]?[0-9]+")
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def parse_int64(text: str) -> int:
+    """A query integer as Go's strconv.ParseInt(text, 10, 64) reads it (no spaces, no
+    underscores, within int64), with its error text, which upstream returns as a 400."""
+    if not _INT64.fullmatch(text):
+        raise errors.BadRequest(f'strconv.ParseInt: parsing "{text}": invalid syntax')
+    value = int(text)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise errors.BadRequest(f'strconv.ParseInt: parsing "{text}": value out of range')
+    return value
+
+
+def parse_bool(text: str) -> bool:
+    """A query boolean as upstream's query conversion reads it: "0" and "false" in any
+    case are false; anything else, the empty string included, is true."""
+    return not (text == "0" or text.lower() == "false")
+
+
 def _int(q: Mapping[str, str], name: str) -> int | None:
     v = q.get(name)
-    if v is None or v == "":
-        return None
-    try:
-        return int(v)
-    except ValueError:
-        raise errors.BadRequest(f'invalid value for {name}: "{v}": must be an integer') from None
+    return None if v is None else parse_int64(v)
 
 
 def _bool(q: Mapping[str, str], name: str) -> bool | None:
+    """None when the parameter is absent (a `?name` or `?name=` is present: true)."""
     v = q.get(name)
-    if v is None or v == "":
-        return None
-    if v.lower() in ("true", "1"):
-        return True
-    if v.lower() in ("false", "0"):
-        return False
-    raise errors.BadRequest(f'invalid value for {name}: "{v}": must be a boolean')
+    return None if v is None else parse_bool(v)
 
 
-def dry_run(q: Mapping[str, str], values: list[str]) -> bool:
-    for v in values:
-        if v != "All":
-            raise errors.BadRequest(f'Invalid dryRun value: "{v}": valid values are "All"')
+def watch_requested(q: Mapping[str, str]) -> bool:
+    return bool(_bool(q, "watch"))
+
+
+# the options kind each verb decodes its query into (named by upstream's 422s)
+OPTIONS_KIND = {"create": "CreateOptions", "update": "UpdateOptions", "patch": "PatchOptions",
+                "delete": "DeleteOptions", "deletecollection": "DeleteOptions"}
+
+
+def dry_run(q: Mapping[str, str], values: list[str], verb: str = "create") -> bool:
+    """dryRun=All (repeatable); anything else is upstream's 422 on the verb's options."""
+    if any(v != "All" for v in values):
+        err = not_supported("dryRun", GoValue("[]string{" + ", ".join(
+            go_quote(v) for v in values) + "}"), ["All"])
+        kind = OPTIONS_KIND.get(verb, "CreateOptions")
+        raise errors.Invalid(f'{kind}.meta.k8s.io "" is invalid: {err}',
+                             details={"group": "meta.k8s.io", "kind": kind,
+                                      "causes": [err.cause()]})
     return bool(values)
 
 
@@ -88,7 +116,7 @@ def force(q: Mapping[str, str]) -> bool:
     return bool(_bool(q, "force"))
 
 
-def list_options(r: Resource, q: Mapping[str, str]) -> ListOptions:
+def list_options(r: Resource, q: Mapping[str, str], *, watch: bool = False) -> ListOptions:
     opts = ListOptions()
     try:
         if q.get("labelSelector"):
@@ -104,13 +132,9 @@ def list_options(r: Resource, q: Mapping[str, str]) -> ListOptions:
     opts.continue_token = q.get("continue", "")
     opts.resource_version = q.get("resourceVersion", "")
     opts.resource_version_match = q.get("resourceVersionMatch", "")
-    if opts.resource_version_match not in ("", "Exact", "NotOlderThan"):
-        raise errors.BadRequest(f'resourceVersionMatch: Unsupported value: '
-                                f'"{opts.resource_version_match}"')
-    watch_list = q.get("sendInitialEvents") in ("true", "1")
-    if opts.resource_version_match and opts.resource_version == "" and not watch_list:
-        raise errors.BadRequest("resourceVersionMatch is forbidden unless resourceVersion "
-                                "is provided")
+    listoptions.validate(watch=watch, resource_version=opts.resource_version,
+                         match=opts.resource_version_match, continue_token=opts.continue_token,
+                         send_initial_events=_bool(q, "sendInitialEvents"))
     if opts.continue_token and opts.resource_version not in ("", "0"):
         raise errors.BadRequest("specifying resource version is not allowed when using continue")
     return opts

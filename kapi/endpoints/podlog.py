@@ -15,10 +15,32 @@ from typing import Any, AsyncIterator, Mapping
 import httpx
 
 from kapi import errors
+from kapi.endpoints.params import parse_bool, parse_int64
 
 Obj = dict[str, Any]
 FORWARDED = ("follow", "tailLines", "sinceSeconds", "sinceTime", "timestamps", "previous",
              "limitBytes", "insecureSkipTLSVerifyBackend")
+
+
+_BOOLS = ("follow", "timestamps", "previous", "insecureSkipTLSVerifyBackend")
+_INTS = ("tailLines", "sinceSeconds", "limitBytes")
+
+
+def forwarded(query: Mapping[str, str]) -> dict[str, str]:
+    """The PodLogOptions the kubelet gets, read as upstream decodes them (a boolean is
+    false only for "0"/"false", integers are Go's) and sent on in canonical form."""
+    out: dict[str, str] = {}
+    for k in FORWARDED:
+        v = query.get(k)
+        if v is None:
+            continue
+        if k in _BOOLS:
+            out[k] = "true" if parse_bool(v) else "false"
+        elif k in _INTS:
+            out[k] = str(parse_int64(v))
+        elif v != "":
+            out[k] = v
+    return out
 
 
 def container_name(pod: Obj, wanted: str | None) -> str:
@@ -55,7 +77,7 @@ async def open_log(pod: Obj, node: Obj, query: Mapping[str, str]
     """Open the kubelet's log stream; the caller streams it with `relay` (which closes)."""
     meta = pod["metadata"]
     container = container_name(pod, query.get("container"))
-    params = {k: query[k] for k in FORWARDED if query.get(k) not in (None, "")}
+    params = forwarded(query)
     url = (f"{kubelet_url(node)}/containerLogs/{meta.get('namespace', '')}/{meta['name']}/"
            f"{container}")
     http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None))

@@ -56,7 +56,8 @@ _GROUP_PACKAGE = {
 KINDS = frozenset(
     [f"io.k8s.api.core.v1.{k}" for k in (
         "Namespace", "Pod", "Service", "Endpoints", "ConfigMap", "Secret", "ServiceAccount",
-        "Node", "Event", "PersistentVolumeClaim", "LimitRange", "ResourceQuota", "Binding")]
+        "Node", "Event", "PersistentVolumeClaim", "LimitRange", "ResourceQuota", "Binding",
+        "ReplicationController")]
     + [f"io.k8s.api.apps.v1.{k}" for k in (
         "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "ControllerRevision")]
     + ["io.k8s.api.autoscaling.v1.Scale", "io.k8s.api.autoscaling.v1.HorizontalPodAutoscaler",

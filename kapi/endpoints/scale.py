@@ -1,5 +1,5 @@
-"""The scale subresource: autoscaling/v1 Scale views of Deployments, ReplicaSets and
-StatefulSets. Pure functions over dicts."""
+"""The scale subresource: autoscaling/v1 Scale views of Deployments, ReplicaSets,
+StatefulSets and ReplicationControllers. Pure functions over dicts."""
 
 from __future__ import annotations
 
@@ -28,6 +28,15 @@ def _selector_string(spec: Obj) -> str:
     return ",".join(parts)
 
 
+def _label_selector_spec(obj: Obj) -> Obj:
+    """obj's spec with its selector as a LabelSelector (a ReplicationController's is a
+    plain label map)."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "ReplicationController" and isinstance(spec.get("selector"), dict):
+        return dict(spec, selector={"matchLabels": spec["selector"]})
+    return spec
+
+
 def to_scale(obj: Obj) -> Obj:
     meta = obj["metadata"]
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
@@ -37,7 +46,8 @@ def to_scale(obj: Obj) -> Obj:
         "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
                                           "creationTimestamp") if k in meta},
         "spec": {"replicas": spec.get("replicas", 1)},
-        "status": {"replicas": status.get("replicas", 0), "selector": _selector_string(spec)},
+        "status": {"replicas": status.get("replicas", 0), "selector": _selector_string(
+            _label_selector_spec(obj))},
     }
 
 

@@ -50,9 +50,10 @@ class WatchStream:
                              list_meta={"resourceVersion": obj["metadata"].get("resourceVersion", "")},
                              with_headers=self.first_table)
             self.first_table = False
+            table["apiVersion"] = f"meta.k8s.io/{out.meta_version}"
             return orjson.dumps({"type": etype, "object": table}) + b"\n"
         if out.partial_metadata:
-            obj = {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            obj = {"kind": "PartialObjectMetadata", "apiVersion": f"meta.k8s.io/{out.meta_version}",
                    "metadata": obj.get("metadata", {})}
             return orjson.dumps({"type": etype, "object": obj}) + b"\n"
         if ev is None:

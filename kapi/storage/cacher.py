@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 import orjson
 
+from kapi.meta.order import go_order
 from kapi.storage.interface import Compacted, Event, KeyValue, Storage
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ REPLAY_CHUNK = 200
 def decode(kv: KeyValue) -> Obj:
     obj: Obj = orjson.loads(kv.value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
-    return obj
+    return go_order(obj)  # once per stored version: every read then has Go's order
 
 
 def bucket_of(key: str, buckets: dict[str, dict[str, Obj]]) -> str | None:

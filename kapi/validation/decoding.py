@@ -149,6 +149,8 @@ class _Walker:
                 continue  # the common case, decided without a call
             else:
                 self.value(sub, item, path + (key,), go + (key,), name)
+                if sub.scalar == "bytes" and type(item) is str:
+                    v[key] = _bytes_canonical(item)
         self.drop(v, unknown, nulls)
 
     def drop(self, v: dict[str, Any], unknown: list[str], nulls: list[str]) -> None:
@@ -204,6 +206,8 @@ class _Walker:
                 v[key] = ""
                 self.nulls += 1
             self.value(elem, item, path + (key,), go, struct)
+            if elem.scalar == "bytes" and type(item) is str:
+                v[key] = _bytes_canonical(item)
 
     def scalar(self, node: TypeNode, v: Any, go: tuple[str, ...], struct: str) -> None:
         problem = _scalar_problem(node, v)
@@ -285,11 +289,20 @@ def _bytes_problem(v: Any) -> str | bool:
     if not isinstance(v, str):
         return True
     try:
-        base64.b64decode(v, validate=True)
+        base64.b64decode(_bytes_canonical(v), validate=True)
     except (binascii.Error, ValueError):
-        bad = next((i for i, c in enumerate(v) if not (c.isalnum() or c in "+/=")), len(v))
+        bad = next((i for i, c in enumerate(v)
+                    if not (c.isalnum() or c in "+/=\r\n")), len(v))
         return f"illegal base64 data at input byte {bad}"
     return False
+
+
+def _bytes_canonical(v: str) -> str:
+    """Base64 as Go stores a []byte field: its decoder skips CR and LF (a YAML `|`
+    block of a PEM), and the value is encoded again without them."""
+    if "\n" in v or "\r" in v:
+        return v.replace("\r", "").replace("\n", "")
+    return v
 
 
 def _json_kind(v: Any, node: TypeNode | None) -> str:

@@ -155,7 +155,25 @@ def validate_statefulset(obj: Obj) -> list[FieldError]:
     for key in ("replicas", "minReadySeconds", "revisionHistoryLimit"):
         errs += nonnegative(spec, key, "spec")
     errs += validate_selector(spec, "spec", "statefulset")
-    return errs + validate_template(spec, "spec", ("Always",))
+    return errs + validate_template(_with_claim_volumes(spec), "spec", ("Always",))
+
+
+def _with_claim_volumes(spec: Obj) -> Obj:
+    """spec whose template also has a volume per volumeClaimTemplate, as each pod will:
+    upstream validates containers' volumeMounts against those too."""
+    claims = [c.get("metadata", {}).get("name") for c in spec.get("volumeClaimTemplates") or ()
+              if isinstance(c, dict) and isinstance(c.get("metadata"), dict)]
+    tpl = spec.get("template")
+    tspec = tpl.get("spec") if isinstance(tpl, dict) else None
+    claims = [n for n in claims if isinstance(n, str) and n]
+    if not claims or not isinstance(tpl, dict) or not isinstance(tspec, dict):
+        return spec
+    volumes = tspec.get("volumes")
+    have: list[Any] = volumes if isinstance(volumes, list) else []
+    named = {v.get("name") for v in have if isinstance(v, dict)}
+    extra = [{"name": n, "persistentVolumeClaim": {"claimName": n}}
+             for n in claims if n not in named]
+    return dict(spec, template=dict(tpl, spec=dict(tspec, volumes=[*have, *extra])))
 
 
 def validate_daemonset(obj: Obj) -> list[FieldError]:

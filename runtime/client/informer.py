@@ -200,8 +200,11 @@ class InformerFactory:
             inf.start()
 
     async def wait_synced(self, timeout: float = 30) -> None:
-        await asyncio.wait_for(asyncio.gather(*(i.synced.wait() for i in self.informers.values())),
-                               timeout)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation (a
+        # SIGTERM during start-up) that races the sync's completion, and the controller
+        # manager would then start its controllers and never stop them
+        async with asyncio.timeout(timeout):
+            await asyncio.gather(*(i.synced.wait() for i in self.informers.values()))
 
     async def stop(self) -> None:
         await asyncio.gather(*(i.stop() for i in self.informers.values()))

@@ -41,6 +41,7 @@ SECRETS = GVR("", "v1", "secrets", "Secret")
 SERVICEACCOUNTS = GVR("", "v1", "serviceaccounts", "ServiceAccount")
 EVENTS = GVR("", "v1", "events", "Event")
 PVCS = GVR("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
+REPLICATIONCONTROLLERS = GVR("", "v1", "replicationcontrollers", "ReplicationController")
 DEPLOYMENTS = GVR("apps", "v1", "deployments", "Deployment")
 REPLICASETS = GVR("apps", "v1", "replicasets", "ReplicaSet")
 STATEFULSETS = GVR("apps", "v1", "statefulsets", "StatefulSet")
@@ -54,7 +55,7 @@ HPAS = GVR("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutosc
 PDBS = GVR("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget")
 
 ALL = (NAMESPACES, NODES, PODS, SERVICES, ENDPOINTS, CONFIGMAPS, SECRETS, SERVICEACCOUNTS,
-       EVENTS, PVCS, DEPLOYMENTS, REPLICASETS, STATEFULSETS, DAEMONSETS, CONTROLLERREVISIONS,
+       EVENTS, PVCS, REPLICATIONCONTROLLERS, DEPLOYMENTS, REPLICASETS, STATEFULSETS, DAEMONSETS, CONTROLLERREVISIONS,
        JOBS, CRONJOBS, LEASES, ENDPOINTSLICES, HPAS, PDBS)
 
 

@@ -87,8 +87,11 @@ class HTTP11Transport(httpx.AsyncBaseTransport):
             conn.close()
         timeout = (request.extensions.get("timeout") or {}).get("connect", self.connect_timeout)
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(origin[0], origin[1], limit=_MAX_HEAD), timeout)
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+            # races the connection's completion, and a stopping component would go on
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(origin[0], origin[1],
+                                                               limit=_MAX_HEAD)
         except TimeoutError as e:
             raise httpx.ConnectTimeout(f"connecting to {url.host}:{origin[1]} timed out",
                                        request=request) from e

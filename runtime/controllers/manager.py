@@ -37,6 +37,7 @@ from runtime.controllers.nodelifecycle.controller import NodeLifecycleController
 from runtime.controllers.podautoscaler.controller import HorizontalController
 from runtime.controllers.podgc.controller import PodGCController
 from runtime.controllers.replicaset.controller import ReplicaSetController
+from runtime.controllers.replicationcontroller.controller import ReplicationControllerController
 from runtime.controllers.serviceaccount.controller import ServiceAccountController
 from runtime.controllers.servicelb.controller import ServiceLBController
 from runtime.controllers.statefulset.controller import StatefulSetController
@@ -52,6 +53,7 @@ class ControllerLike(Protocol):
 
 CONTROLLERS: dict[str, type] = {
     "replicaset": ReplicaSetController,
+    "replicationcontroller": ReplicationControllerController,
     "deployment": DeploymentController,
     "statefulset": StatefulSetController,
     "daemonset": DaemonSetController,

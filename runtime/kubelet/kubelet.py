@@ -61,6 +61,9 @@ class _Worker:
     task: asyncio.Task[None] | None = None
 
 
+MIRROR = "kubernetes.io/config.mirror"  # what marks a mirror pod: another's, never run
+
+
 class DockerKubelet:
     def __init__(self, client: Client, runtime: Any, config: KubeletConfig, *,
                  clock: Callable[[], float] = time.time) -> None:
@@ -226,8 +229,8 @@ class DockerKubelet:
 
     def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
         pod = new if event != "delete" else old
-        if pod is None:
-            return
+        if pod is None or MIRROR in (pod["metadata"].get("annotations") or {}):
+            return  # a mirror pod (runtime/controlplane/mirrorpods.py): nothing to run
         uid = pod["metadata"].get("uid", "")
         if event == "delete":
             self.pods.pop(uid, None)

@@ -572,3 +572,10 @@ def test_kubectl_auth_reconcile_update(kctl, capture, server):
                             {"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
     assert {k: v for k, v in got.items() if k != "rules"} == \
         {k: v for k, v in before.items() if k != "rules"}
+
+
+def test_replication_controller_body():
+    spec = vfield(1, 2) + entry(2, "app", "web")
+    got = decode_k8s_protobuf(envelope("v1", "ReplicationController", meta("rc") + lfield(2, spec)))
+    assert got["kind"] == "ReplicationController"
+    assert got["spec"] == {"replicas": 2, "selector": {"app": "web"}}

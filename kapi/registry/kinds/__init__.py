@@ -31,6 +31,7 @@ from kapi.registry.kinds import (
     podtemplate,
     rbac,
     records,
+    replicationcontroller,
     service,
 )
 from kapi.registry.kinds.base import Strategy
@@ -41,7 +42,7 @@ __all__ = ["KINDS", "PREFERRED", "SCHEME", "Strategy", "scheme_of"]
 KINDS: tuple[Strategy, ...] = (
     namespace.NAMESPACES, pod.PODS, podtemplate.POD_TEMPLATES, service.SERVICES, records.ENDPOINTS, config.CONFIGMAPS,
     config.SECRETS, core.SERVICE_ACCOUNTS, node.NODES, records.EVENTS, core.PVCS,
-    core.LIMIT_RANGES, core.RESOURCE_QUOTAS,
+    core.LIMIT_RANGES, core.RESOURCE_QUOTAS, replicationcontroller.REPLICATION_CONTROLLERS,
     apps.DEPLOYMENTS, apps.REPLICA_SETS, apps.STATEFUL_SETS, daemonset.DAEMON_SETS,
     apps.CONTROLLER_REVISIONS,
     job.JOBS, cronjob.CRON_JOBS,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from kapi.defaulting import workloads as defaults
+from kapi.defaulting import secret as secret_defaults
 from kapi.printers import core as core_printers
 from kapi.registry.kinds.base import CORE, Strategy, row
 from kapi.validation import core as core_rules
@@ -15,5 +15,5 @@ CONFIGMAPS = Strategy(
 
 SECRETS = Strategy(
     row("", "v1", "secrets", "Secret", CORE, field_selectors=("type",)),
-    printer=core_printers.SECRET, defaulter=defaults.secret,
+    printer=core_printers.SECRET, defaulter=secret_defaults.secret,
     validate_rule=core_rules.validate_secret, update_rule=core_rules.validate_secret_update)

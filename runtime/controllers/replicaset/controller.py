@@ -46,7 +46,11 @@ STATUS_UPDATE_RETRIES = 1
 
 
 class ReplicaSetController(Reconciler):
+    # what it controls; the ReplicationController controller is this class over an
+    # adapter that shows RCs as ReplicaSets (runtime/controllers/replicationcontroller)
     kind = "ReplicaSet"
+    gvr = REPLICASETS
+    name = "replicaset"
 
     def __init__(self, ctx: ControllerContext, *, workers: int = 5) -> None:
         self.ctx = ctx
@@ -54,11 +58,24 @@ class ReplicaSetController(Reconciler):
         self.burst_replicas = ctx.options.replicaset_burst_replicas
         self.expectations = Expectations(clock=seconds(ctx.clock))
         self.pod_control = PodControl(client=ctx.client, recorder=ctx.recorder)
-        self.rs_informer = ctx.informers.get(REPLICASETS)
+        self.rs_informer = self.owner_informer(ctx)
         self.pod_informer = ctx.informers.get(PODS)
-        self.controller = Controller("replicaset", self.reconcile, workers=workers)
+        self.controller = Controller(self.name, self.reconcile, workers=workers)
         self.rs_informer.add_handler(self._on_replicaset)
         self.pod_informer.add_handler(self._on_pod)
+
+    # -- what the controlled objects look like (the adapter's hooks) ----------------------
+    def owner_informer(self, ctx: ControllerContext) -> Any:
+        """The informer of the controlled objects, each shown as a ReplicaSet."""
+        return ctx.informers.get(REPLICASETS)
+
+    def from_api(self, obj: Obj) -> Obj:
+        """An object as the API returned it, as a ReplicaSet."""
+        return obj
+
+    def to_api(self, rs: Obj) -> Obj:
+        """A ReplicaSet view, as the API stores the controlled kind."""
+        return rs
 
     # -- event handlers (synchronous; they only enqueue and count expectations) ----------
     def _on_replicaset(self, event: str, old: Obj | None, new: Obj | None) -> None:
@@ -144,7 +161,7 @@ class ReplicaSetController(Reconciler):
         if cached is None:
             self.expectations.forget(key)
             return None
-        rs = _with_kind(copy.deepcopy(cached))
+        rs = _with_kind(copy.deepcopy(cached), self.gvr)
         needs_sync = self.expectations.satisfied(key)
         pods = [p for p in self.pod_informer.list(rs["metadata"]["namespace"])
                 if is_active(p)]
@@ -166,7 +183,7 @@ class ReplicaSetController(Reconciler):
         meta = rs["metadata"]
 
         async def fetch() -> Obj:
-            return await self.client.get(REPLICASETS, meta["name"], meta["namespace"])
+            return self.from_api(await self.client.get(self.gvr, meta["name"], meta["namespace"]))
         refs = RefManager(client=self.client, gvr=PODS, owner=rs, fetch_owner=fetch,
                           match=lambda p: matches(selector, p["metadata"].get("labels")))
         claimed, errors = await refs.claim(pods)
@@ -237,17 +254,19 @@ class ReplicaSetController(Reconciler):
         meta = rs["metadata"]
         for attempt in range(STATUS_UPDATE_RETRIES + 1):
             try:
-                return await self.client.update_status(REPLICASETS, dict(rs, status=status))
+                return self.from_api(await self.client.update_status(
+                    self.gvr, self.to_api(dict(rs, status=status))))
             except ApiError:
                 if attempt >= STATUS_UPDATE_RETRIES:
                     raise
-                rs = await self.client.get(REPLICASETS, meta["name"], meta["namespace"])
+                rs = self.from_api(await self.client.get(self.gvr, meta["name"],
+                                                         meta["namespace"]))
         return rs  # not reached: the loop returns or raises
 
 
-def _with_kind(rs: Obj) -> Obj:
-    rs.setdefault("apiVersion", REPLICASETS.api_version)
-    rs.setdefault("kind", REPLICASETS.kind)
+def _with_kind(rs: Obj, gvr: Any) -> Obj:
+    rs.setdefault("apiVersion", gvr.api_version)
+    rs.setdefault("kind", gvr.kind)
     return rs
 
 
