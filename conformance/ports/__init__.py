@@ -14,4 +14,5 @@ from conformance.ports import (  # noqa: F401
     apps_statefulset,
     node_objects,
     node_pods,
+    node_runtime,
 )
