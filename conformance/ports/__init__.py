@@ -13,6 +13,7 @@ from conformance.ports import (  # noqa: F401
     apps_replicaset,
     apps_statefulset,
     node_objects,
+    node_env,
     node_pods,
     node_runtime,
 )
