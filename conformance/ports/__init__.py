@@ -14,6 +14,7 @@ from conformance.ports import (  # noqa: F401
     apps_statefulset,
     node_objects,
     node_env,
+    node_init,
     node_pods,
     node_runtime,
 )
