@@ -16,5 +16,8 @@ from conformance.ports import (  # noqa: F401
     node_env,
     node_init,
     node_pods,
+    node_probe,
     node_runtime,
+    storage_configmap,
+    storage_emptydir,
 )

@@ -9,13 +9,14 @@ and compares them with upstream's expected lines unchanged.
 
 from __future__ import annotations
 
+import re
 import shlex
 import uuid
 from typing import Any
 
 from kubernetes import client
 
-from conformance.framework import Ctx, is_not_found, poll
+from conformance.framework import POD_START, Ctx, is_not_found, poll
 
 BUSYBOX = "busybox:latest"        # stands in for imageutils BusyBox and agnhost
 STATUS_TIMEOUT = 300              # ContainerStatusRetryTimeout
@@ -124,14 +125,17 @@ newfile() {
 
 def mounttest(*, fs_type: str = "", file_perm: str = "", file_content: str = "",
               new_file_0644: str = "", new_file_0666: str = "", new_file_0660: str = "",
-              new_file_0777: str = "", file_mode: str = "", file_owner: str = "") -> str:
+              new_file_0777: str = "", file_mode: str = "", file_owner: str = "",
+              file_content_in_loop: str = "", retry_time: int = 180) -> str:
     """A sh script printing what `agnhost mounttest --<flag>=<path> ...` prints, in
     mounttest's order (fs type, new files, mode, perms, owner, content), exiting 1 if a
-    step failed. Paths are quoted as Go's %q quotes plain paths."""
+    step failed. Paths are quoted as Go's %q quotes plain paths. file_content_in_loop
+    reads the file every 2 s for retry_time seconds, as with
+    --break_on_expected_content=false (the only way conformance tests use it)."""
     out = [_GO_MODE]
     if fs_type:
-        out.append(f'echo "mount type of \\"{fs_type}\\": $(stat -f -c %T {shlex.quote(fs_type)})"'
-                   " || rc=1")
+        out.append(f'if t=$(stat -f -c %T {shlex.quote(fs_type)}); then '
+                   f'echo "mount type of \\"{fs_type}\\": $t"; else rc=1; fi')
     for mode, path in (("0644", new_file_0644), ("0666", new_file_0666),
                        ("0660", new_file_0660), ("0777", new_file_0777)):
         if path:
@@ -149,5 +153,73 @@ def mounttest(*, fs_type: str = "", file_perm: str = "", file_content: str = "",
         q = shlex.quote(file_content)
         out.append(f'if [ -r {q} ]; then echo "content of file \\"{file_content}\\": $(cat {q})"; '
                    f'else echo "error reading file content for \\"{file_content}\\""; rc=1; fi')
+    if file_content_in_loop:
+        f, q = file_content_in_loop, shlex.quote(file_content_in_loop)
+        out.append(f"end=$(( $(date +%s) + {int(retry_time)} ))")
+        out.append(f'while [ "$(date +%s)" -lt "$end" ]; do\n'
+                   f'  if c=$(cat {q} 2>/dev/null); then echo "content of file \\"{f}\\": $c"\n'
+                   f'  else echo "Error reading file {f}: no such file or directory, retrying"; fi\n'
+                   f'  sleep 2\ndone')
     out.append("exit $rc")
     return "\n".join(out)
+
+
+# -- pods that run mounttest against a volume -------------------------------------------
+NON_ROOT_TEST_UID = 1000          # setPodNonRootUser
+SECRET_UPDATE_TIMEOUT = 300       # e2epod.GetPodSecretUpdateTimeout: 240 s + the secret TTL
+
+
+def mounttest_pod(prefix: str, volumes: list[client.V1Volume], mounts: list[client.V1VolumeMount],
+                  script: str, cname: str = "agnhost-container") -> client.V1Pod:
+    """upstream's NewAgnhostPod(..., "mounttest", ...): restartPolicy Never, an empty pod
+    security context, busybox running the mounttest script."""
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=f"{prefix}-{uid()}"),
+        spec=client.V1PodSpec(
+            restart_policy="Never", volumes=volumes,
+            security_context=client.V1PodSecurityContext(),
+            containers=[client.V1Container(name=cname, image=BUSYBOX, command=["/bin/sh", "-c", script],
+                                           volume_mounts=mounts)]))
+
+
+def set_non_root(pod: client.V1Pod) -> None:
+    pod.spec.security_context.run_as_user = NON_ROOT_TEST_UID
+
+
+def go_mode(mode: int) -> str:
+    """os.FileMode(mode).String() for permission bits."""
+    return "-" + "".join(ch if mode & (1 << (8 - i)) else "-" for i, ch in enumerate("rwxrwxrwx"))
+
+
+def file_mode_regex(path: str, mask: int | None) -> str:
+    """upstream's getFileModeRegex: the mode line on Linux or on Windows."""
+    linux = go_mode(0o644 if mask is None else mask)
+    windows = go_mode(0o775 if mask is None else mask)
+    return (f'(mode of file "{re.escape(path)}": {re.escape(linux)}|'
+            f'mode of Windows file "{re.escape(path)}": {re.escape(windows)})')
+
+
+def logs_eventually(c: Ctx, pod: str, container: str, want: str,
+                    timeout: float = SECRET_UPDATE_TIMEOUT) -> None:
+    """gomega.Eventually(pollLogs, timeout, framework.Poll).Should(ContainSubstring(want))."""
+    last = [""]
+
+    def has() -> bool:
+        try:
+            last[0] = c.core.read_namespaced_pod_log(pod, c.ns, container=container)
+        except client.ApiException:
+            return False
+        return want in last[0]
+    try:
+        poll(has, timeout, f"{want!r} in the log of {pod}/{container}", 2)
+    except AssertionError as e:
+        raise AssertionError(f"{e}; last log: {last[0][-500:]!r}") from None
+
+
+def create_sync(c: Ctx, pod: client.V1Pod) -> Any:
+    """upstream's PodClient.CreateSync."""
+    c.core.create_namespaced_pod(c.ns, pod)
+    name = pod.metadata.name
+    poll(lambda: c.core.read_namespaced_pod(name, c.ns).status.phase == "Running", POD_START,
+         f"pod {name} to be running", 2)
+    return c.core.read_namespaced_pod(name, c.ns)
