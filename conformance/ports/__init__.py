@@ -20,4 +20,5 @@ from conformance.ports import (  # noqa: F401
     node_runtime,
     storage_configmap,
     storage_emptydir,
+    storage_secret,
 )
