@@ -19,6 +19,7 @@ from conformance.ports import (  # noqa: F401
     node_probe,
     node_runtime,
     storage_configmap,
+    storage_downward,
     storage_emptydir,
     storage_secret,
 )
