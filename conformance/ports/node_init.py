@@ -14,7 +14,7 @@ from conformance.framework import POD_START, Ctx, conformance
 from conformance.ports.node_common import BUSYBOX, uid
 from conformance.watching import until
 
-I = "InitContainer › "
+IC = "InitContainer › "
 PAUSE = "kapi/pause:latest"  # stands in for imageutils.GetPauseImageName()
 Cond = Callable[[str, Any], bool]
 
@@ -82,7 +82,7 @@ def _app_waiting(p: Any) -> None:
             f"container {s.name!r} should have reason PodInitializing: {s}"
 
 
-@conformance(I + "invoke init containers on a RestartNever pod", basename="init-container",
+@conformance(IC + "invoke init containers on a RestartNever pod", basename="init-container",
              needs=("containers",))
 def restart_never(c: Ctx) -> None:
     pod = _pod(["/bin/true", "/bin/true"], client.V1Container(
@@ -93,7 +93,7 @@ def restart_never(c: Ctx) -> None:
     _all_inits_done(end)
 
 
-@conformance(I + "invoke init containers on a RestartAlways pod", basename="init-container",
+@conformance(IC + "invoke init containers on a RestartAlways pod", basename="init-container",
              needs=("containers",))
 def restart_always(c: Ctx) -> None:
     pod = _pod(["/bin/true", "/bin/true"], _cpu_limited("run1", PAUSE), None)
@@ -103,7 +103,7 @@ def restart_always(c: Ctx) -> None:
     _all_inits_done(end)
 
 
-@conformance(I + "not start app containers if init containers fail (RestartAlways)",
+@conformance(IC + "not start app containers if init containers fail (RestartAlways)",
              basename="init-container", needs=("containers",))
 def fail_restart_always(c: Ctx) -> None:
     pod = _pod(["/bin/false", "/bin/true"], _cpu_limited("run1", PAUSE), None)
@@ -131,7 +131,7 @@ def fail_restart_always(c: Ctx) -> None:
     assert len(end.status.init_container_statuses) == 2
 
 
-@conformance(I + "not start app containers and fail the pod if init fails (RestartNever)",
+@conformance(IC + "not start app containers and fail the pod if init fails (RestartNever)",
              basename="init-container", needs=("containers",))
 def fail_restart_never(c: Ctx) -> None:
     pod = _pod(["/bin/true", "/bin/false"], _cpu_limited("run1", BUSYBOX, ["/bin/true"]), "Never")

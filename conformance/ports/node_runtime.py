@@ -110,7 +110,7 @@ def expected_status(c: Ctx) -> None:
             volume_mounts=[client.V1VolumeMount(name="restart-count", mount_path="/restart-count")])
         cc = ConformanceContainer(c, ctr, policy, volumes)
         cc.create()
-        cc.eventually(lambda: cc.status().restart_count, restarts, f"{name}: restartCount")
+        cc.eventually(lambda cc=cc: cc.status().restart_count, restarts, f"{name}: restartCount")
         cc.eventually(cc.phase, phase, f"{name}: phase")
         assert cc.is_ready() == ready, f"{name}: Ready should be {ready}"
         got = container_state(cc.status().state)
