@@ -16,6 +16,7 @@ from conformance.ports import (  # noqa: F401
     node_init,
     node_objects,
     node_pods,
+    node_pods_api,
     node_probe,
     node_runtime,
     storage_configmap,
