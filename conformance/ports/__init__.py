@@ -19,6 +19,7 @@ from conformance.ports import (  # noqa: F401
     node_pods_api,
     node_probe,
     node_runtime,
+    node_security,
     storage_configmap,
     storage_downward,
     storage_emptydir,
