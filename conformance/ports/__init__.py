@@ -13,6 +13,7 @@ from conformance.ports import (  # noqa: F401
     apps_replicaset,
     apps_statefulset,
     node_env,
+    node_hooks,
     node_init,
     node_objects,
     node_pods,
