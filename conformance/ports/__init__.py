@@ -26,4 +26,5 @@ from conformance.ports import (  # noqa: F401
     storage_emptydir,
     storage_projected,
     storage_secret,
+    storage_subpath,
 )

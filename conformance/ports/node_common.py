@@ -130,8 +130,9 @@ def mounttest(*, fs_type: str = "", file_perm: str = "", file_content: str = "",
     """A sh script printing what `agnhost mounttest --<flag>=<path> ...` prints, in
     mounttest's order (fs type, new files, mode, perms, owner, content), exiting 1 if a
     step failed. Paths are quoted as Go's %q quotes plain paths. file_content_in_loop
-    reads the file every 2 s for retry_time seconds, as with
-    --break_on_expected_content=false (the only way conformance tests use it)."""
+    reads the file every 2 s for retry_time seconds (the content conformance tests expect
+    is never mounttest's own, so breaking on it never happens) and fails if the last read
+    failed."""
     out = [_GO_MODE]
     if fs_type:
         out.append(f'if t=$(stat -f -c %T {shlex.quote(fs_type)}); then '
@@ -157,8 +158,8 @@ def mounttest(*, fs_type: str = "", file_perm: str = "", file_content: str = "",
         f, q = file_content_in_loop, shlex.quote(file_content_in_loop)
         out.append(f"end=$(( $(date +%s) + {int(retry_time)} ))")
         out.append(f'while [ "$(date +%s)" -lt "$end" ]; do\n'
-                   f'  if c=$(cat {q} 2>/dev/null); then echo "content of file \\"{f}\\": $c"\n'
-                   f'  else echo "Error reading file {f}: no such file or directory, retrying"; fi\n'
+                   f'  if c=$(cat {q} 2>/dev/null); then echo "content of file \\"{f}\\": $c"; rc=0\n'
+                   f'  else echo "Error reading file {f}: no such file or directory, retrying"; rc=1; fi\n'
                    f'  sleep 2\ndone')
     out.append("exit $rc")
     return "\n".join(out)
