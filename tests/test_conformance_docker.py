@@ -65,6 +65,12 @@ DOCKER_KNOWN_FAILURES: dict[str, str] = {
                  "Container Lifecycle Hook › execute poststart http hook properly",
                  "Container Lifecycle Hook › execute prestop http hook properly")},
     E + "pod should support shared volumes between containers": "emptyDir volumes and exec",
+    "Pods › support remote command execution over websockets":
+        "exec over a websocket (channel.k8s.io); the handshake gets HTTP 403",
+    "Pods › support retrieving logs from the container over websockets":
+        "logs over a websocket (binary.k8s.io); the handshake gets HTTP 403",
+    "Pods › contain environment variables for services":
+        "service environment variables (FOOSERVICE_SERVICE_HOST, ...) in the Docker kubelet",
 }
 DOCKER_KNOWN_FAILURES.update({c: "subPath mounts of pod volumes" for c in PORTS
                               if c.startswith("Subpath › ")})

@@ -18,6 +18,7 @@ from conformance.ports import (  # noqa: F401
     node_objects,
     node_pods,
     node_pods_api,
+    node_pods_io,
     node_probe,
     node_runtime,
     node_security,
