@@ -33,7 +33,8 @@ def _items() -> list[client.V1DownwardAPIVolumeFile]:
         res("memory_limit", "limits.memory"), res("memory_request", "requests.memory")]
 
 
-def _base_pod(name: str, projected: bool, labels: dict[str, str] | None = None,
+def _base_pod(name: str, projected: bool, container: client.V1Container,
+              labels: dict[str, str] | None = None,
               annotations: dict[str, str] | None = None) -> client.V1Pod:
     items = _items()
     for key, present in (("labels", labels), ("annotations", annotations)):
@@ -47,7 +48,8 @@ def _base_pod(name: str, projected: bool, labels: dict[str, str] | None = None,
         vol = client.V1Volume(name="podinfo", downward_api=client.V1DownwardAPIVolumeSource(items=items))
     return client.V1Pod(metadata=client.V1ObjectMeta(name=name, labels=labels or None,
                                                      annotations=annotations or None),
-                        spec=client.V1PodSpec(restart_policy="Never", volumes=[vol]))
+                        spec=client.V1PodSpec(restart_policy="Never", volumes=[vol],
+                                              containers=[container]))
 
 
 def _client(script: str, resources: client.V1ResourceRequirements | None = None) -> client.V1Container:
@@ -58,9 +60,7 @@ def _client(script: str, resources: client.V1ResourceRequirements | None = None)
 
 def simple_pod(name: str, path: str) -> client.V1Pod:
     """downwardAPIVolumePodForSimpleTest."""
-    pod = _base_pod(name, False)
-    pod.spec.containers = [_client(mounttest(file_content=path))]
-    return pod
+    return _base_pod(name, False, _client(mounttest(file_content=path)))
 
 
 def resources_pod(name: str, path: str, limits: bool = True) -> client.V1Pod:
@@ -68,15 +68,12 @@ def resources_pod(name: str, path: str, limits: bool = True) -> client.V1Pod:
     with limits=False, downwardAPIVolumeForDefaultContainerResources."""
     res = client.V1ResourceRequirements(requests={"cpu": "250m", "memory": "32Mi"},
                                         limits={"cpu": "1250m", "memory": "128Mi"})
-    pod = _base_pod(name, False)
-    pod.spec.containers = [_client(mounttest(file_content=path), res if limits else None)]
-    return pod
+    return _base_pod(name, False, _client(mounttest(file_content=path), res if limits else None))
 
 
 def mode_pod(name: str, path: str, projected: bool, item_mode: int | None,
              default_mode: int | None) -> client.V1Pod:
-    pod = _base_pod(name, projected)
-    pod.spec.containers = [_client(mounttest(file_mode=path))]
+    pod = _base_pod(name, projected, _client(mounttest(file_mode=path)))
     vol = pod.spec.volumes[0]
     items = vol.projected.sources[0].downward_api.items if projected else vol.downward_api.items
     items[0].mode = item_mode
@@ -89,9 +86,9 @@ def update_test(c: Ctx, projected: bool, key: str, before: str, change: Any, aft
     name = f"{'labelsupdate' if key == 'labels' else 'annotationupdate'}{uid()}"
     labels = {"key1": "value1", "key2": "value2"} if key == "labels" else None
     annotations = {"builder": "bar"} if key == "annotations" else None
-    pod = _base_pod(name, projected, labels, annotations)
     retry = 1200 if projected else 120
-    pod.spec.containers = [_client(mounttest(file_content_in_loop=f"{PODINFO}/{key}", retry_time=retry))]
+    pod = _base_pod(name, projected, _client(mounttest(file_content_in_loop=f"{PODINFO}/{key}",
+                                                       retry_time=retry)), labels, annotations)
     timeout = 120 if projected else 180  # podLogTimeout of each file
     create_sync(c, pod)
     logs_eventually(c, name, "client-container", before, timeout)
