@@ -110,3 +110,32 @@ def shared_volumes(c: Ctx) -> None:
     out = c.kubectl("exec", "-n", c.ns, name, "-c", "busybox-main-container", "--",
                     "/bin/sh", "-c", f"cat {main_path}/shareddata.txt").stdout.strip()
     assert out == message, f"failed to match expected string {message!r} with {out!r}"
+
+
+@conformance("EmptyDir wrapper volumes › should not conflict", basename="emptydir-wrapper",
+             needs=NEEDS)
+def wrapper_no_conflict(c: Ctx) -> None:
+    """empty_dir_wrapper.go: a Secret and a ConfigMap volume in one running pod."""
+    name = f"emptydir-wrapper-test-{uid()}"
+    c.core.create_namespaced_secret(c.ns, client.V1Secret(
+        metadata=client.V1ObjectMeta(name=name, namespace=c.ns), data={"data-1": "dmFsdWUtMQo="}))
+    c.core.create_namespaced_config_map(c.ns, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name=name, namespace=c.ns), binary_data={"data-1": "dmFsdWUtMQo="}))
+    pod = client.V1Pod(metadata=client.V1ObjectMeta(name=f"pod-secrets-{uid()}"), spec=client.V1PodSpec(
+        volumes=[client.V1Volume(name="secret-volume", secret=client.V1SecretVolumeSource(secret_name=name)),
+                 client.V1Volume(name="configmap-volume",
+                                 config_map=client.V1ConfigMapVolumeSource(name=name))],
+        containers=[client.V1Container(
+            name="secret-test", image=BUSYBOX,  # agnhost test-webserver: busybox httpd
+            command=["/bin/sh", "-c", "mkdir -p /www && exec httpd -f -p 80 -h /www"],
+            volume_mounts=[client.V1VolumeMount(name="secret-volume", mount_path="/etc/secret-volume",
+                                                read_only=True),
+                           client.V1VolumeMount(name="configmap-volume",
+                                                mount_path="/etc/configmap-volume")])]))
+    c.core.create_namespaced_pod(c.ns, pod)
+    poll(lambda: c.core.read_namespaced_pod(pod.metadata.name, c.ns).status.phase == "Running",
+         POD_START, f"pod {pod.metadata.name} to be running", 2)
+    c.core.delete_namespaced_secret(name, c.ns)
+    c.core.delete_namespaced_config_map(name, c.ns)
+    c.core.delete_namespaced_pod(pod.metadata.name, c.ns,
+                                 body=client.V1DeleteOptions(grace_period_seconds=0))
