@@ -33,6 +33,9 @@ KNOWN_FAILURES = {
     # kapi serves no PodTemplates (/api/v1/podtemplates is 404)
     "[sig-api-machinery] Servers with support for API chunking should return chunks of results "
     "for list calls [Conformance]",
+    # kapi serves no PodTemplates (/api/v1/podtemplates is 404)
+    "PodTemplates › run the lifecycle of PodTemplates",
+    "PodTemplates › delete a collection of pod templates",
     # kapi serves no authorization.k8s.io group (SelfSubjectAccessReview)
     "[sig-api-machinery] Servers with support for Table transformation should return a 406 for "
     "a backend which does not implement metadata [Conformance]",

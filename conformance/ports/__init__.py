@@ -19,6 +19,7 @@ from conformance.ports import (  # noqa: F401
     node_pods,
     node_pods_api,
     node_pods_io,
+    node_podtemplates,
     node_probe,
     node_runtime,
     node_security,
