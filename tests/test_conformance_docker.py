@@ -1,7 +1,8 @@
 """The conformance ports that need real containers, against `kapi up` with two Docker-backed
 nodes: every port registered with needs=("containers",) passes except the known failures
 below, each naming the kapi feature it lacks. A known failure that starts passing fails
-this test too, so the list is pruned as the features land. Skipped (or failed, under
+this test too, so the list is pruned as the features land (the slow ones, left out of
+this run, by hand). Skipped (or failed, under
 KAPI_REQUIRE_DOCKER=1) where no Docker engine is reachable, as tests/e2e/test_docker_node.py.
 """
 
@@ -84,6 +85,14 @@ DOCKER_KNOWN_FAILURES.update({c: VOLUMES for c, reg in PORTS.items()
                                    "Projected combined"))})
 
 
+# Known failures that only fail once an upstream timeout of minutes has passed (volume
+# updates, hooks behind a sidecar, the restart-count volume); left out of this run to keep
+# it short. Run them with `python -m conformance.run --needs containers --focus ...`.
+DOCKER_SLOW_KNOWN_FAILURES = {c for c in DOCKER_KNOWN_FAILURES if re.search(
+    r"updates should be reflected|binary data should|update (labels|annotations) on "
+    r"modification|Lifecycle Hook|container that exits should run", c)}
+
+
 @pytest.fixture(scope="module")
 def engine() -> Any:
     return require_docker()
@@ -116,21 +125,26 @@ def container_ports() -> set[str]:
 
 def test_known_failures_name_container_ports() -> None:
     assert set(DOCKER_KNOWN_FAILURES) <= container_ports()
+    assert len(DOCKER_SLOW_KNOWN_FAILURES) == 16
     assert all(DOCKER_KNOWN_FAILURES.values())
 
 
+# upstream's liveness tests watch for 4 minutes and more; the slowest passing one
+# ("monotonically increasing restart count") needs about 6
+@pytest.mark.timeout(1200)
 def test_container_ports_pass_on_docker_nodes(dcluster: Server, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
+    skip = "|".join(re.escape(n) for n in DOCKER_SLOW_KNOWN_FAILURES)
     t0 = time.monotonic()
     p = subprocess.run([sys.executable, "-m", "conformance.run", "--kubeconfig",
                         str(dcluster.kubeconfig), "--class", "core", "--needs", "containers",
-                        "--parallel", "24", "--report", str(report)],
-                       capture_output=True, text=True, timeout=1500, cwd=REPO)
+                        "--parallel", "24", "--skip", skip, "--report", str(report)],
+                       capture_output=True, text=True, timeout=1100, cwd=REPO)
     rep = json.loads(report.read_text())
     # figures, not asserted
     print(f"conformance on Docker nodes: {rep['summary']} in {time.monotonic() - t0:.0f} s")
     results = {t["name"]: t for t in rep["tests"]}
-    assert set(results) == container_ports()
+    assert set(results) == container_ports() - DOCKER_SLOW_KNOWN_FAILURES
     assert not [n for n, t in results.items() if t["result"] == "skipped"], \
         "a Docker node must count as the 'containers' feature"
     failed = {n: t["reason"] for n, t in results.items() if t["result"] == "failed"}
