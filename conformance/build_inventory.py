@@ -4,7 +4,8 @@ Run once by hand when the inventory document changes:
 `python -m conformance.build_inventory PATH/TO/CONFORMANCE.md`. The inputs are facts:
 the numbered tables of the inventory document (short codename, class, release, area)
 and data/upstream_names.tsv (upstream's testname, full codename and file, copied from
-upstream's conformance.yaml). It never runs during a conformance run; run.py only
+upstream's conformance.yaml), plus data/upstream_files.tsv (the upstream file of the
+entries known only by their short codename). It never runs during a conformance run; run.py only
 reads the JSON it writes.
 """
 
@@ -56,11 +57,23 @@ def load_names() -> dict[int, tuple[str, str, str]]:
     return names
 
 
+def load_files() -> dict[int, str]:
+    """upstream_files.tsv: the upstream file of entries upstream_names.tsv lacks."""
+    files = {}
+    for line in (DATA / "upstream_files.tsv").read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        num, file = line.split("\t")[:2]
+        files[int(num)] = "test/e2e/" + file
+    return files
+
+
 def build(doc: Path) -> list[dict[str, object]]:
-    names = load_names()
+    names, files = load_names(), load_files()
     out = []
     for r in parse_doc(doc.read_text()):
         testname, codename, file = names.get(r["number"], (None, None, None))  # type: ignore[arg-type]
+        file = file or files.get(int(r["number"]))  # type: ignore[call-overload]
         short = str(r["short"])
         out.append({**r, "name": testname or short, "codename": codename or short,
                     "file": file, "verified_name": codename is not None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import string
 import subprocess
@@ -213,3 +214,64 @@ def status_reason(e: ApiException) -> str:
         return str(json.loads(e.body).get("reason", ""))
     except (TypeError, ValueError):
         return ""
+
+
+# -- pods that run to completion (upstream's e2epodoutput) --------------------------------
+POD_START = 300         # f.Timeouts.PodStart
+POD_DELETE = 180        # e2epod.DefaultPodDeletionTimeout
+
+
+def wait_pod_success(c: Ctx, name: str, timeout: float = POD_START) -> Any:
+    """upstream's WaitForPodSuccessInNamespaceTimeout: Succeeded, or an error as soon as
+    the pod has Failed (it will never succeed then)."""
+    def done() -> Any:
+        p = c.core.read_namespaced_pod(name, c.ns)
+        if p.status.phase == "Failed":
+            raise AssertionError(f"pod {name} failed: reason {p.status.reason!r}, "
+                                 f"message {p.status.message!r}, {_log_dump(c, p)}")
+        return p if p.status.phase == "Succeeded" else None
+    return poll(done, timeout, f"pod {name} to succeed", 2)
+
+
+def _log_dump(c: Ctx, pod: Any) -> str:
+    """Every container's log, for the failure message (as upstream logs them)."""
+    out = []
+    for ctr in (pod.spec.init_containers or []) + pod.spec.containers:
+        try:
+            text = c.core.read_namespaced_pod_log(pod.metadata.name, c.ns, container=ctr.name)
+        except ApiException as e:
+            text = f"<no log: HTTP {e.status}>"
+        out.append(f"container {ctr.name}: {text!r}")
+    return "; ".join(out)
+
+
+def delete_pod_sync(c: Ctx, name: str, timeout: float = POD_DELETE) -> None:
+    """upstream's PodClient.DeleteSync: delete, then wait until the pod is gone."""
+    try:
+        c.core.delete_namespaced_pod(name, c.ns)
+    except ApiException as e:
+        if e.status != 404:
+            raise
+    poll(lambda: is_not_found(lambda: c.core.read_namespaced_pod(name, c.ns)), timeout,
+         f"pod {name} to be deleted", 1)
+
+
+def expect_container_output(c: Ctx, scenario: str, pod: client.V1Pod, index: int,
+                          expected: list[str], regexp: bool = False) -> None:
+    """upstream's TestContainerOutput (TestContainerOutputRegexp with regexp=True): run
+    the pod until every container has exited with success (PodStart timeout), then the
+    log of container `index` must contain each expected string (or match each regex).
+    The pod is deleted afterwards, waiting for it to go, as upstream does."""
+    assert 0 <= index < len(pod.spec.containers), f"invalid container index {index}"
+    cname = pod.spec.containers[index].name
+    c.log(f"creating a pod to test {scenario}")
+    created = c.core.create_namespaced_pod(pod.metadata.namespace or c.ns, pod)
+    name = created.metadata.name
+    try:
+        wait_pod_success(c, name)
+        logs = c.core.read_namespaced_pod_log(name, c.ns, container=cname)
+        for want in expected:
+            found = re.search(want, logs) if regexp else want in logs
+            assert found, f"expected {want!r} in container {cname} output: {logs!r}"
+    finally:
+        delete_pod_sync(c, name)

@@ -55,6 +55,9 @@ def select(args: argparse.Namespace) -> list[dict[str, Any]]:
             continue
         if args.ported_only and t["codename"] not in PORTS:
             continue
+        reg = PORTS.get(t["codename"])
+        if args.needs and (reg is None or args.needs not in reg.needs):
+            continue
         out.append(t)
     return out
 
@@ -181,6 +184,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--area", help="substring of an inventory area, e.g. 'API machinery'")
     p.add_argument("--class", dest="cls", choices=("core", "stretch", "all"), default="all")
     p.add_argument("--ported-only", action="store_true", help="list only ported tests")
+    p.add_argument("--needs", metavar="FEATURE",
+                   help="only ported tests that need FEATURE, e.g. containers (a Docker node)")
     p.add_argument("--parallel", type=int, default=1, help="non-serial tests run N at a time")
     p.add_argument("--kubectl", help="kubectl binary (default: the one on PATH)")
     p.add_argument("--junit", help="write a JUnit XML report here")
