@@ -318,14 +318,17 @@ class DockerRuntime:
             await asyncio.sleep(0.05)
         return int(doc.get("ExitCode") or 0)
 
-    async def attach_open(self, container_id: str, *, stdin: bool) -> tuple[bool, hijack.Streams]:
-        """Attach to the container's own stdio; (whether it has a TTY, the connection)."""
+    async def attach_open(self, container_id: str, *,
+                          stdin: bool) -> tuple[bool, bool, hijack.Streams]:
+        """Attach to the container's own stdio; (whether it has a TTY, whether its stdin
+        closes with the first attach's (stdinOnce), the connection)."""
         api = self._client.api
         doc = await self._call(api.inspect_container, container_id)
+        config = doc.get("Config") or {}
         path = (f"/v{api.api_version}/containers/{container_id}/attach?stream=1"
                 f"&stdin={int(stdin)}&stdout=1&stderr=1")
-        return bool((doc.get("Config") or {}).get("Tty")), await hijack.hijack(self._address,
-                                                                                path)
+        return (bool(config.get("Tty")), bool(config.get("StdinOnce")),
+                await hijack.hijack(self._address, path))
 
     async def resize(self, target_id: str, *, exec_session: bool, width: int,
                      height: int) -> None:

@@ -142,7 +142,7 @@ class Streams:
         q = ws.query_params
         try:
             inst = self._running(ws)
-            tty, (reader, writer) = await self.runtime.attach_open(
+            tty, stdin_once, (reader, writer) = await self.runtime.attach_open(
                 inst.id, stdin=_flag(q, "stdin"))
         except (StreamError, hijack.HijackError) as e:
             return await self._refuse(ws, e, e.code)
@@ -152,15 +152,18 @@ class Streams:
 
         async def final() -> int:
             return 0
-        await self._session(ws, reader, writer, tty and _flag(q, "tty"), resize, final)
+        # the client's end of stdin ends the container's only with stdinOnce, as upstream;
+        # otherwise the container keeps its stdin (Docker would end the whole attach)
+        await self._session(ws, reader, writer, tty and _flag(q, "tty"), resize, final,
+                            pass_eof=stdin_once)
 
     async def _session(self, ws: WebSocket, reader: asyncio.StreamReader,
                        writer: asyncio.StreamWriter, tty: bool,
                        resize: Callable[[int, int], Awaitable[None]],
-                       final: Callable[[], Awaitable[int]]) -> None:
+                       final: Callable[[], Awaitable[int]], *, pass_eof: bool = True) -> None:
         offered = ws.scope.get("subprotocols") or []
         await ws.accept(subprotocol=next((p for p in EXEC_PROTOCOLS if p in offered), None))
-        inbound = asyncio.create_task(self._from_client(ws, writer, resize))
+        inbound = asyncio.create_task(self._from_client(ws, writer, resize, pass_eof))
         try:
             await self._to_client(ws, reader, tty)
             await ws.send_bytes(bytes([ERROR]) + status_of(await final()))
@@ -181,7 +184,8 @@ class Streams:
                 await ws.send_bytes(bytes([STDERR if kind == 2 else STDOUT]) + data)
 
     async def _from_client(self, ws: WebSocket, writer: asyncio.StreamWriter,
-                           resize: Callable[[int, int], Awaitable[None]]) -> None:
+                           resize: Callable[[int, int], Awaitable[None]],
+                           pass_eof: bool) -> None:
         try:
             while True:
                 data = await ws.receive_bytes()
@@ -193,7 +197,8 @@ class Streams:
                 elif data[0] == RESIZE:
                     size = json.loads(data[1:] or b"{}")
                     await resize(int(size.get("Width", 0)), int(size.get("Height", 0)))
-                elif data[0] == CLOSE and data[1:2] == bytes([STDIN]) and writer.can_write_eof():
+                elif data[0] == CLOSE and data[1:2] == bytes([STDIN]) and pass_eof and \
+                        writer.can_write_eof():
                     writer.write_eof()
         except (WebSocketDisconnect, RuntimeError, ConnectionError, ValueError):
             writer.close()  # the client went: the process's stdin ends with it
