@@ -135,16 +135,23 @@ def conditions(pod: Obj, ph: str, inits: list[Obj], apps: list[Obj], sandbox_up:
     old = {c.get("type"): c for c in (pod.get("status") or {}).get("conditions") or []}
     undone = [s["name"] for s in inits if not s["ready"]]
     unready = [s["name"] for s in apps if not s["ready"]]
-    done = ph in ("Succeeded", "Failed")
     ready_reason = "PodCompleted" if ph == "Succeeded" else "ContainersNotReady"
     msg = f"containers with unready status: [{' '.join(unready)}]"
     return [
         _condition(old, "PodReadyToStartContainers", sandbox_up, now),
-        _condition(old, "Initialized", not undone or done, now, "ContainersNotInitialized",
+        # upstream's GeneratePodInitializedCondition: a Failed pod whose init containers
+        # did not all finish is not initialized, unless a regular container ever started
+        _condition(old, "Initialized", not undone or ph == "Succeeded" or _any_started(apps),
+                   now, "ContainersNotInitialized",
                    f"containers with incomplete status: [{' '.join(undone)}]"),
         _condition(old, "Ready", not unready, now, ready_reason, msg),
         _condition(old, "ContainersReady", not unready, now, ready_reason, msg),
         _condition(old, "PodScheduled", True, now)]
+
+
+def _any_started(apps: list[Obj]) -> bool:
+    return any("running" in s["state"] or "terminated" in s["state"]
+               or "terminated" in s["lastState"] for s in apps)
 
 
 def pod_status(pod: Obj, containers: list[ContainerInfo], obs: Observed) -> Obj:

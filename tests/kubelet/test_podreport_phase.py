@@ -31,3 +31,20 @@ def test_active_deadline_counts_from_start_time() -> None:
     assert active_deadline({"spec": pod["spec"], "status": {"phase": "Pending"}}) is None
     assert active_deadline({"spec": pod["spec"],
                             "status": dict(pod["status"], phase="Failed")}) is None
+
+
+def test_a_pod_failed_in_its_init_containers_is_not_initialized() -> None:
+    from runtime.kubelet.podreport import conditions
+    term = {"terminated": {"exitCode": 1}}
+    inits = [{"name": "init1", "ready": True, "state": {"terminated": {"exitCode": 0}},
+              "lastState": {}},
+             {"name": "init2", "ready": False, "state": term, "lastState": {}}]
+    apps = [{"name": "run1", "ready": False, "state": {"waiting": {"reason": "PodInitializing"}},
+             "lastState": {}}]
+    conds = {c["type"]: c for c in conditions({}, "Failed", inits, apps, False, "now")}
+    assert (conds["Initialized"]["status"], conds["Initialized"]["reason"],
+            conds["Initialized"]["message"]) == (
+        "False", "ContainersNotInitialized", "containers with incomplete status: [init2]")
+    started = [dict(apps[0], state={"running": {}})]
+    conds = {c["type"]: c for c in conditions({}, "Running", inits, started, True, "now")}
+    assert conds["Initialized"]["status"] == "True"  # a regular container already started
