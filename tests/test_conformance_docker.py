@@ -34,63 +34,40 @@ PS = "Projected secret › "
 PD = "Projected downwardAPI › "
 E = "EmptyDir volumes › "
 SC = "Security Context › "
-VOLUMES = "pod volumes (emptyDir, configMap, secret, downwardAPI, projected) in the Docker kubelet"
 
-# Ported tests that fail on kapi's Docker nodes today, with the feature they need.
+# Ported tests that fail on kapi's Docker nodes today, with what they need.
 DOCKER_KNOWN_FAILURES: dict[str, str] = {
-    **{CR + t: "terminationMessagePath / terminationMessagePolicy in the Docker kubelet" for t in (
-        "termination message from log output if FallbackToLogsOnError",
-        "termination message from file when pod succeeds with FallbackToLogsOnError",
-        "termination message with non-root user and non-default path")},
-    CR + "container that exits should run with the expected status": "emptyDir volumes",
-    "Kubelet › Pod with hostAliases should write entries to /etc/hosts":
-        "a kubelet-managed /etc/hosts with spec.hostAliases",
-    "Kubelet › read only busybox container should not write to root filesystem [LinuxOnly]":
-        "securityContext.readOnlyRootFilesystem",
-    **{t: "env valueFrom configMapKeyRef/secretKeyRef and envFrom" for t in (
-        CM + "consumable via environment variable", CM + "consumable via the environment",
-        CM + "consumable as environment variable names with various prefixes",
-        S + "consumable from pods in env vars", S + "consumable via the environment",
-        S + "consumable as environment variable names with various prefixes")},
-    "InitContainer › not start app containers and fail the pod if init fails (RestartNever)":
-        "the Initialized condition stays False (ContainersNotInitialized) after a failed init "
-        "container on a restartPolicy Never pod (kapi reports True)",
-    **{SC + t: "securityContext runAsUser/runAsGroup/allowPrivilegeEscalation" for t in (
-        "run the container with uid 65534 [LinuxOnly]",
-        "pod.Spec.SecurityContext.RunAsUser and RunAsGroup [LinuxOnly]",
-        "container.SecurityContext.RunAsUser and RunAsGroup [LinuxOnly]",
-        "not allow privilege escalation when false [LinuxOnly]")},
-    **{t: "sidecar (restartable init) containers, startup probes and lifecycle hooks"
-       for t in ("Container Lifecycle Hook › execute poststart exec hook properly",
-                 "Container Lifecycle Hook › execute prestop exec hook properly",
-                 "Container Lifecycle Hook › execute poststart http hook properly",
-                 "Container Lifecycle Hook › execute prestop http hook properly")},
-    E + "pod should support shared volumes between containers": "emptyDir volumes and exec",
     "Pods › support remote command execution over websockets":
-        "exec over a websocket (channel.k8s.io); the handshake gets HTTP 403",
+        "exec over the old unversioned `channel.k8s.io` WebSocket protocol (kapi serves "
+        "v4/v5 channels and SPDY)",
     "Pods › support retrieving logs from the container over websockets":
-        "logs over a websocket (binary.k8s.io); the handshake gets HTTP 403",
-    "Pods › contain environment variables for services":
-        "service environment variables (FOOSERVICE_SERVICE_HOST, ...) in the Docker kubelet",
+        "pods/log over a WebSocket (binary.k8s.io); kapi answers such an upgrade with 400",
+    **{t: "the local busybox (Debian's 1.35) `sh` drops environment names that are not "
+          "shell identifiers (data-1, p-data-1) before `env` prints them; the kubelet sets "
+          "them (upstream's busybox image keeps them)" for t in (
+        CM + "consumable via the environment",
+        CM + "consumable as environment variable names with various prefixes",
+        S + "consumable via the environment",
+        S + "consumable as environment variable names with various prefixes")},
+    **{"Container Lifecycle Hook › " + t:
+       "sidecar (restartable init) containers: the hook tests' redirecting sidecar never "
+       "lets the pod start" for t in (
+        "execute poststart exec hook properly", "execute prestop exec hook properly",
+        "execute poststart http hook properly", "execute prestop http hook properly")},
+    "InitContainer › not start app containers if init containers fail (RestartAlways)":
+        "restarts of a failing init container in a restartPolicy Always pod (the port "
+        "waits for three)",
 }
-DOCKER_KNOWN_FAILURES.update({c: "subPath mounts of pod volumes" for c in PORTS
-                              if c.startswith("Subpath › ")})
-DOCKER_KNOWN_FAILURES.update({c: VOLUMES for c, reg in PORTS.items()
-                              if "containers" in reg.needs and c.startswith(
-                                  (E + "(", E + "volume on", CM + "binary", CM + "optional",
-                                   CM + "consumable from", CM + "consumable in", CM + "mappings",
-                                   CM + "updates", S + "optional", S + "mount", S + "consumable with",
-                                   S + "consumable in", S + "consumable from pods in volume",
-                                   S + "non-root", S + "mappings", DV, PC, PS, PD,
-                                   "Projected combined"))})
 
-
-# Known failures that only fail once an upstream timeout of minutes has passed (volume
-# updates, hooks behind a sidecar, the restart-count volume); left out of this run to keep
-# it short. Run them with `python -m conformance.run --needs containers --focus ...`.
+# Known failures that only fail once an upstream timeout of minutes has passed; left out
+# of this run to keep it short (`python -m conformance.run --needs containers --focus ...`).
 DOCKER_SLOW_KNOWN_FAILURES = {c for c in DOCKER_KNOWN_FAILURES if re.search(
-    r"updates should be reflected|binary data should|update (labels|annotations) on "
-    r"modification|Lifecycle Hook|container that exits should run", c)}
+    r"Lifecycle Hook|init containers fail \(RestartAlways\)", c)}
+
+# Passes alone, but its exec liveness probe (failureThreshold 1, timeoutSeconds 1) may miss
+# its second once two dozen pods start at once on a 2-core machine: run it by itself.
+DOCKER_TIMING_SENSITIVE = {
+    'Probing container › *not* be restarted with an exec "cat /tmp/health" liveness probe'}
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +102,8 @@ def container_ports() -> set[str]:
 
 def test_known_failures_name_container_ports() -> None:
     assert set(DOCKER_KNOWN_FAILURES) <= container_ports()
-    assert len(DOCKER_SLOW_KNOWN_FAILURES) == 16
+    assert len(DOCKER_SLOW_KNOWN_FAILURES) == 5
+    assert DOCKER_TIMING_SENSITIVE <= container_ports()
     assert all(DOCKER_KNOWN_FAILURES.values())
 
 
@@ -134,7 +112,8 @@ def test_known_failures_name_container_ports() -> None:
 @pytest.mark.timeout(1200)
 def test_container_ports_pass_on_docker_nodes(dcluster: Server, tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    skip = "|".join(re.escape(n) for n in DOCKER_SLOW_KNOWN_FAILURES)
+    left_out = DOCKER_SLOW_KNOWN_FAILURES | DOCKER_TIMING_SENSITIVE
+    skip = "|".join(re.escape(n) for n in left_out)
     t0 = time.monotonic()
     p = subprocess.run([sys.executable, "-m", "conformance.run", "--kubeconfig",
                         str(dcluster.kubeconfig), "--class", "core", "--needs", "containers",
@@ -144,7 +123,7 @@ def test_container_ports_pass_on_docker_nodes(dcluster: Server, tmp_path: Path) 
     # figures, not asserted
     print(f"conformance on Docker nodes: {rep['summary']} in {time.monotonic() - t0:.0f} s")
     results = {t["name"]: t for t in rep["tests"]}
-    assert set(results) == container_ports() - DOCKER_SLOW_KNOWN_FAILURES
+    assert set(results) == container_ports() - left_out
     assert not [n for n, t in results.items() if t["result"] == "skipped"], \
         "a Docker node must count as the 'containers' feature"
     failed = {n: t["reason"] for n, t in results.items() if t["result"] == "failed"}

@@ -273,13 +273,13 @@ class DockerRuntime:
     async def exec_probe(self, container_id: str, command: list[str], timeout: float) -> int:
         """Run `command` in the container; its exit code (a timeout counts as failure)."""
         api = self._client.api
-
-        def run() -> int:
-            ex = api.exec_create(container_id, command, stdout=True, stderr=True)
-            api.exec_start(ex["Id"])
-            return int(api.exec_inspect(ex["Id"]).get("ExitCode") or 0)
         try:
-            return await asyncio.wait_for(self._call(run), timeout)
+            ex = await self._call(api.exec_create, container_id, command, stdout=True,
+                                  stderr=True)
+            # the timeout is the command's (upstream's timeoutSeconds), not the engine's
+            # own latency in setting the exec up, which grows with the host's load
+            await asyncio.wait_for(self._call(api.exec_start, ex["Id"]), timeout)
+            return int((await self._call(api.exec_inspect, ex["Id"])).get("ExitCode") or 0)
         except (TimeoutError, docker.errors.APIError):
             return 1
 
