@@ -198,22 +198,18 @@ class APIServer:
             info: Any = parse("GET", ws.scope["path"], False)
         except errors.APIError:
             info = None
-        if info is None or not (info.is_resource and info.subresource in streams.SUBRESOURCES):
-            # an upgrade of anything else gets the answer the plain request would get
+        r = self.scheme.get(info.group, info.version, info.resource) \
+            if info is not None and info.is_resource else None
+        if r is None or info.subresource not in streams.SUBRESOURCES or \
+                r.subresource(info.subresource) is None:
+            # an upgrade of anything but a pod's exec, attach or portforward gets the
+            # answer the plain request would get (a 404, a 405, or the object itself)
             await upgrade.denial_endpoint(self.handle, error_response)(ws)
             return
         try:
             q = _Query(ws.scope["query_string"])
             user = await self.authenticate(ws)  # type: ignore[arg-type]
             await self.authorize(user, info)
-            r = self.scheme.get(info.group, info.version, info.resource) \
-                if info.is_resource else None
-            if r is None or info.subresource not in streams.SUBRESOURCES or \
-                    r.subresource(info.subresource) is None:
-                raise errors.BadRequest(
-                    "only pods/exec, pods/attach and pods/portforward are served over "
-                    "WebSocket") if r is not None else errors.NotFound(
-                    "the server could not find the requested resource", details={})
             await self.streams.websocket(ws, info, q)
         except errors.APIError as e:
             if ws.client_state.name == "CONNECTING":

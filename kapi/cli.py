@@ -213,8 +213,12 @@ async def start_components(config: Config, wanted: Wanted
         tasks.append(asyncio.create_task(run_scheduler(client("kapi-scheduler"))))
         control_plane["kube-scheduler"] = tasks[-1]
     docker_nodes = _docker_nodes(wanted, client)
-    tasks += docker_nodes + _proxy(config, wanted, len(docker_nodes), client)
-    tasks += _dns(wanted, client)
+    proxy, dns = _proxy(config, wanted, len(docker_nodes), client), _dns(wanted, client)
+    tasks += docker_nodes + proxy + dns
+    # the service proxy and the cluster DNS show in kube-system too, by their usual names
+    for name, started in (("kube-proxy", proxy), ("kube-dns", dns)):
+        if started:
+            control_plane[name] = started[0]
     if docker_nodes:  # the first Docker node is this host: the control plane's node
         tasks.append(_mirror_pods(client("kapi-mirror-pods"), control_plane))
     nodes = int(wanted.get("simulated_nodes") or 0)

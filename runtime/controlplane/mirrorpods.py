@@ -1,6 +1,7 @@
 """Mirror pods of the control plane: kube-system shows the components `kapi up` runs
-(kube-apiserver, kube-controller-manager, kube-scheduler) as kubeadm and kind show theirs,
-one pod each named `<component>-<node>` on the node the control plane runs on.
+(kube-apiserver, kube-controller-manager, kube-scheduler, and with Docker nodes
+kube-proxy and kube-dns, kapi's service proxy and cluster DNS) as kubeadm and kind show
+theirs, one pod each named `<component>-<node>` on the node the control plane runs on.
 
 That node is the host's own Docker node: the only node that is this machine. Each pod
 carries upstream's mirror-pod marks (the `kubernetes.io/config.mirror` annotation, an

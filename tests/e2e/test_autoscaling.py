@@ -245,8 +245,12 @@ def test_pods_without_requests(sctl: Kubectl, sns: str) -> None:
     apply(sctl, sns, deployment("noreq", 1, {"cpu": "500m"}))
     wait_for(lambda: running(sctl, sns, "noreq", 1), "a running pod")
     sctl("autoscale", "-n", sns, "deploy", "noreq", "--cpu-percent=50", "--max=3")
-    h = wait_for(lambda: has_condition(sctl, sns, "noreq", "ScalingActive",
-                                       "FailedGetResourceMetric"), "ScalingActive=False")
+    # until the pod's first usage sample the condition says no metrics were returned;
+    # then upstream's order finds the missing request
+    h = wait_for(lambda: (x := has_condition(sctl, sns, "noreq", "ScalingActive",
+                                             "FailedGetResourceMetric"))
+                 and "missing request" in condition(x, "ScalingActive")["message"] and x,
+                 "ScalingActive=False for the missing request")
     message = condition(h, "ScalingActive")["message"]
     assert message.startswith("the HPA was unable to compute the replica count: failed to get "
                               "cpu utilization: missing request for cpu in container app of "
