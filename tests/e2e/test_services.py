@@ -37,13 +37,14 @@ def test_cluster_ips_come_from_the_configured_range(small_cidr):
         assert r.status_code == 201, r.text
         ip = ipaddress.ip_address(r.json()["spec"]["clusterIP"])
         assert ip in ipaddress.ip_network("10.123.0.0/24") and int(ip) & 0xFF > 10
-        r = c.post("/api/v1/namespaces/default/services", json=svc("b", clusterIP="10.123.0.77"))
-        assert r.json()["spec"]["clusterIPs"] == ["10.123.0.77"]
-        r = c.post("/api/v1/namespaces/default/services", json=svc("c", clusterIP="10.123.0.77"))
+        chosen = "10.123.0.77" if str(ip) != "10.123.0.77" else "10.123.0.78"  # a's is random
+        r = c.post("/api/v1/namespaces/default/services", json=svc("b", clusterIP=chosen))
+        assert r.json()["spec"]["clusterIPs"] == [chosen]
+        r = c.post("/api/v1/namespaces/default/services", json=svc("c", clusterIP=chosen))
         assert r.status_code == 422
         assert r.json()["message"] == (
-            'Service "c" is invalid: spec.clusterIPs: Invalid value: []string{"10.123.0.77"}: '
-            "failed to allocate IP 10.123.0.77: provided IP is already allocated")
+            f'Service "c" is invalid: spec.clusterIPs: Invalid value: []string{{"{chosen}"}}: '
+            f"failed to allocate IP {chosen}: provided IP is already allocated")
         r = c.post("/api/v1/namespaces/default/services", json=svc("d", clusterIP="10.9.0.1"))
         assert r.status_code == 422 and "The range of valid IPs is 10.123.0.0/24" in \
             r.json()["message"]
@@ -55,14 +56,17 @@ def test_cluster_ips_come_from_the_configured_range(small_cidr):
 def test_node_ports_come_from_the_configured_range(small_cidr):
     with small_cidr.client() as c:
         r = c.post("/api/v1/namespaces/default/services", json=svc("np", type="NodePort"))
-        assert 31000 <= r.json()["spec"]["ports"][0]["nodePort"] <= 31010
+        taken = r.json()["spec"]["ports"][0]["nodePort"]
+        assert 31000 <= taken <= 31010
+        chosen = 31005 if taken != 31005 else 31006  # np's port is random: pick another
         r = c.post("/api/v1/namespaces/default/services",
-                   json=svc("np2", type="NodePort", ports=[{"port": 80, "nodePort": 31005}]))
-        assert r.status_code == 201
+                   json=svc("np2", type="NodePort", ports=[{"port": 80, "nodePort": chosen}]))
+        assert r.status_code == 201, r.text
         r = c.post("/api/v1/namespaces/default/services",
-                   json=svc("np3", type="NodePort", ports=[{"port": 80, "nodePort": 31005}]))
+                   json=svc("np3", type="NodePort", ports=[{"port": 80, "nodePort": chosen}]))
         assert r.json()["message"] == ('Service "np3" is invalid: spec.ports[0].nodePort: '
-                                       "Invalid value: 31005: provided port is already allocated")
+                                       f"Invalid value: {chosen}: provided port is already "
+                                       "allocated")
         r = c.post("/api/v1/namespaces/default/services",
                    json=svc("np4", type="NodePort", ports=[{"port": 80, "nodePort": 30000}]))
         assert r.json()["message"].endswith("provided port is not in the valid range. "
