@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket
 from kapi import discovery, errors, malloc
 from kapi.admission import apiserverendpoints, lifecycle
 from kapi.admission.serviceips import ServiceAllocator
-from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin
+from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
 from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
@@ -208,8 +208,9 @@ class APIServer:
             return
         try:
             q = _Query(ws.scope["query_string"])
-            user = await self.authenticate(ws)  # type: ignore[arg-type]
+            user = await self.authenticate(ws)
             await self.authorize(user, info)
+            set_current_user(user)
             await self.streams.websocket(ws, info, q)
         except errors.APIError as e:
             if ws.client_state.name == "CONNECTING":
@@ -226,6 +227,7 @@ class APIServer:
         info = parse(request.method, path, params.watch_requested(q))
         user = await self.authenticate(request)
         await self.authorize(user, info)
+        set_current_user(user)
         if not info.is_resource:
             return await self._non_resource(request, info)
         return await self._resource(request, info, q)

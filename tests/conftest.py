@@ -22,6 +22,7 @@ from typing import Iterator
 
 import httpx
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 SDK_DIR = Path("/usr/lib/google-cloud-sdk/bin")
@@ -43,8 +44,22 @@ class Server:
     port: int
     log: Path
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30)
+    def client(self, *, token: str | None = None) -> httpx.Client:
+        """An HTTP client for this server: the admin's credentials, or with `token` only
+        that bearer token (tests of identities go through here, never a hand-built URL)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, timeout=30, headers=headers)
+
+    def kubeconfig_for(self, path: Path, *, token: str) -> Path:
+        """A kubeconfig for this server whose only credential is `token` (for kubectl
+        and the Python client as that identity)."""
+        cfg = yaml.safe_load(self.kubeconfig.read_text())
+        cfg["users"] = [{"name": "token-user", "user": {"token": token}}]
+        for ctx in cfg["contexts"]:
+            ctx["context"]["user"] = "token-user"
+        path.write_text(yaml.safe_dump(cfg))
+        path.chmod(0o600)
+        return path
 
 
 def start_server(data_dir: Path, *, storage: str = "sqlite", port: int | None = None,

@@ -1,1 +1,34 @@
-"""Admission: mutating then validating steps run on every write before storage."""
+"""Admission: mutating then validating steps run on every write before storage.
+
+The generic store (kapi.registry.store) runs, for a create, update or delete:
+the mutating steps (`admit`: every kind; then the named steps a kind's strategy asks for),
+then validation (the kind's strategy), then the validating steps (`validating`), as
+upstream runs mutating admission, validation, validating admission.
+
+A step is `(resource, operation, new, old or None) -> None`; what upstream's
+admission.Attributes carries beyond that is read here: `current()` gives the subresource
+and dry-run flag of the write in progress, kapi.auth.current_user() the user.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Request:
+    subresource: str = ""
+    dry_run: bool = False
+
+
+NONE = Request()
+_current: ContextVar[Request | None] = ContextVar("kapi_admission_request", default=None)
+
+
+def current() -> Request:
+    return _current.get() or NONE
+
+
+def set_current(request: Request) -> None:
+    _current.set(request)

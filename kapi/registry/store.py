@@ -18,7 +18,7 @@ from typing import Any, Awaitable, Callable, Mapping
 
 import orjson
 
-from kapi import errors
+from kapi import admission, errors
 from kapi.meta import conversion, objects
 from kapi.meta.resources import Resource, Scheme
 from kapi.meta.selectors import FieldSelector, LabelSelector
@@ -61,7 +61,8 @@ class Store:
                  clock: objects.Clock = objects.utc_now,
                  admit: list[Admit] | None = None,
                  plugins: Mapping[str, Admit] | None = None,
-                 finalize: list[Finalize] | None = None) -> None:
+                 finalize: list[Finalize] | None = None,
+                 validating: list[Admit] | None = None) -> None:
         self.storage = storage
         self.cache = cache
         self.scheme = scheme
@@ -69,6 +70,7 @@ class Store:
         self.admit_chain = admit or []
         self.plugins = dict(plugins or {})
         self.finalize_steps = finalize or []
+        self.validating = validating or []  # validating admission, after validation
         for r in scheme.resources:  # a kind asking for a step nobody supplies: fail now
             missing = set(self.strategy(r).admission) - set(self.plugins)
             if missing:
@@ -99,13 +101,16 @@ class Store:
         return self.out(r, decode(kv))
 
     async def _admit(self, r: Resource, op: str, new: Obj, old: Obj | None,
-                     subresource: str = "") -> None:
+                     subresource: str = "", dry_run: bool = False) -> None:
+        admission.set_current(admission.Request(subresource, dry_run))
         for step in self.admit_chain:
             await step(r, op, new, old)
         for name in self.strategy(r).admission:
             await self.plugins[name](r, op, new, old)
         for finish in self.finalize_steps:
             finish(r, op, new, old, subresource)
+        for step in self.validating:
+            await step(r, op, new, old)
 
     def _key(self, r: Resource, namespace: str | None, name: str) -> str:
         return r.key(namespace, name)
@@ -131,7 +136,7 @@ class Store:
         meta["uid"] = objects.new_uid()
         meta["creationTimestamp"] = objects.rfc3339(self.clock())
         self.strategy(r).prepare_for_create(obj)
-        await self._admit(r, "CREATE", obj, None)
+        await self._admit(r, "CREATE", obj, None, dry_run=dry_run)
         if dry_run:
             return obj
         generated = not meta.get("name") and bool(meta.get("generateName"))
@@ -187,7 +192,7 @@ class Store:
             strategy.prepare_for_update(new, current)
         # other subresources (binding, finalize) are server-built from `current`
         new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
-        await self._admit(r, "UPDATE", new, current, subresource)
+        await self._admit(r, "UPDATE", new, current, subresource, dry_run)
         if new == current:
             return current  # a no-op write changes nothing, not even resourceVersion
         if dry_run:
@@ -211,7 +216,8 @@ class Store:
         """Returns (object, deleted_now). A graceful or finalized delete returns the
         object with deletionTimestamp set and deleted_now False."""
         # admission sees a delete by name only, as upstream's (which passes no object)
-        for step in self.admit_chain:
+        admission.set_current(admission.Request("", opts.dry_run))
+        for step in (*self.admit_chain, *self.validating):
             await step(r, "DELETE", {"metadata": {"name": name, "namespace": namespace}}, None)
         key = self._key(r, namespace, name)
         for _ in range(MAX_UPDATE_RETRIES):
