@@ -179,12 +179,18 @@ class Kubectl:
         return self.run(*args, **kw).stdout  # type: ignore[arg-type]
 
 
+def kubectl_or_skip(version: str, kubeconfig: Path) -> Kubectl:
+    """Real kubectl `version` pointed at `kubeconfig`; the test is skipped where that
+    version is not installed."""
+    found = kubectls()
+    if version not in found:
+        pytest.skip(f"kubectl {version} is not installed")
+    return Kubectl(version, found[version], kubeconfig)
+
+
 @pytest.fixture(params=WANTED_KUBECTL, scope="session")
 def kubectl(request: pytest.FixtureRequest, server: Server) -> Kubectl:
-    found = kubectls()
-    if request.param not in found:
-        pytest.skip(f"kubectl {request.param} is not installed")
-    return Kubectl(request.param, found[request.param], server.kubeconfig)
+    return kubectl_or_skip(request.param, server.kubeconfig)
 
 
 # -- the official Python client ---------------------------------------------------------
@@ -225,7 +231,4 @@ def api(cluster: Server):  # type: ignore[no-untyped-def]
 @pytest.fixture(params=WANTED_KUBECTL)
 def kctl(request: pytest.FixtureRequest, cluster: Server) -> Kubectl:
     """Real kubectl (1.27 and 1.33) against the shared `cluster`."""
-    found = kubectls()
-    if request.param not in found:
-        pytest.skip(f"kubectl {request.param} is not installed")
-    return Kubectl(request.param, found[request.param], cluster.kubeconfig)
+    return kubectl_or_skip(request.param, cluster.kubeconfig)

@@ -21,9 +21,11 @@ import pytest
 import conformance.ports  # noqa: F401  (registers every port)
 from conformance import inventory
 from conformance.framework import PORTS
-from tests.conftest import REPO, Server, start_server, stop_server
-from tests.dockerenv import remove_cluster_containers, require_docker
-from tests.helpers import wait_for
+from tests import dockerenv
+from tests.conftest import REPO, Server
+from tests.dockerenv import docker_cluster
+
+engine = dockerenv.engine  # the module-scoped Docker engine fixture
 
 CR = "Container Runtime › "
 CM = "ConfigMap › "
@@ -71,28 +73,12 @@ DOCKER_TIMING_SENSITIVE = {
 
 
 @pytest.fixture(scope="module")
-def engine() -> Any:
-    return require_docker()
-
-
-@pytest.fixture(scope="module")
 def dcluster(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """API server, controllers, scheduler and two Docker-backed nodes."""
-    s = start_server(tmp_path_factory.mktemp("conformance-docker"), command="up",
-                     extra=("--nodes", "2", "--node-cpu", "2", "--node-memory", "4Gi"))
-    with s.client() as c:
-        uid = c.get("/api/v1/namespaces/kube-system").json()["metadata"]["uid"]
-    try:
-        with s.client() as c:
-            wait_for(lambda: {"kapi-node-1", "kapi-node-2"} <= {
-                n["metadata"]["name"] for n in c.get("/api/v1/nodes").json()["items"]
-                if any(x["type"] == "Ready" and x["status"] == "True"
-                       for x in n["status"].get("conditions", []))},
-                "both Docker nodes to be Ready", timeout=60)
+    with docker_cluster(engine, tmp_path_factory.mktemp("conformance-docker"), "--nodes",
+                        "2", "--node-cpu", "2", "--node-memory", "4Gi",
+                        nodes={"kapi-node-1", "kapi-node-2"}, ready=True) as s:
         yield s
-    finally:
-        stop_server(s.proc)
-        remove_cluster_containers(engine, uid)
 
 
 def container_ports() -> set[str]:

@@ -12,9 +12,12 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from tests.conftest import Server, start_server, stop_server
-from tests.dockerenv import kubelet_dir, remove_cluster_containers, require_docker
+from tests import dockerenv
+from tests.conftest import Server
+from tests.dockerenv import docker_cluster, kubelet_dir
 from tests.helpers import api_for, namespace, wait_for
+
+engine = dockerenv.engine  # the module-scoped Docker engine fixture
 
 Obj = dict[str, Any]
 NODE = "kapi-node-1"
@@ -25,25 +28,10 @@ def kubelet_root(cluster_uid: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def engine() -> Any:
-    return require_docker()
-
-
-@pytest.fixture(scope="module")
 def cluster(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    s = start_server(tmp_path_factory.mktemp("dockerpods"), command="up",
-                     extra=("--nodes", "1", "--node-cpu", "2", "--node-memory", "4Gi"))
-    with s.client() as c:
-        uid = c.get("/api/v1/namespaces/kube-system").json()["metadata"]["uid"]
-    try:
-        with s.client() as c:
-            wait_for(lambda: NODE in {n["metadata"]["name"] for n in
-                                      c.get("/api/v1/nodes").json()["items"]},
-                     "the Docker node to register", timeout=60)
+    with docker_cluster(engine, tmp_path_factory.mktemp("dockerpods"), "--nodes", "1",
+                        "--node-cpu", "2", "--node-memory", "4Gi", nodes={NODE}) as s:
         yield s
-    finally:
-        stop_server(s.proc)
-        remove_cluster_containers(engine, uid)  # and the kubelet's directories
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
-from tests.conftest import Kubectl, Server, kubectls, start_server, stop_server
+from tests.conftest import Kubectl, Server, kubectl_or_skip, start_server, stop_server
 from tests.helpers import api_for, namespace, wait_for
 
 Obj = dict[str, Any]
@@ -47,21 +47,14 @@ def sns(sapi: k8s.ApiClient) -> Iterator[str]:
     yield from namespace(sapi, "hpa")
 
 
-def _kubectl(version: str, s: Server) -> Kubectl:
-    found = kubectls()
-    if version not in found:
-        pytest.skip(f"kubectl {version} is not installed")
-    return Kubectl(version, found[version], s.kubeconfig)
-
-
 @pytest.fixture(params=TOP_VERSIONS)
 def topctl(request: pytest.FixtureRequest, scluster: Server) -> Kubectl:
-    return _kubectl(request.param, scluster)
+    return kubectl_or_skip(request.param, scluster.kubeconfig)
 
 
 @pytest.fixture(params=("1.27", "1.33"))
 def sctl(request: pytest.FixtureRequest, scluster: Server) -> Kubectl:
-    return _kubectl(request.param, scluster)
+    return kubectl_or_skip(request.param, scluster.kubeconfig)
 
 
 def deployment(name: str, replicas: int, usage: Obj | None, *, requests: Obj | None = None,
@@ -275,7 +268,7 @@ def test_container_resource_and_scale_up_policy(sapi: k8s.ApiClient, sns: str,
                                                 scluster: Server) -> None:
     """autoscaling/v2: a ContainerResource metric of one container of two, and a scale-up
     policy of one pod a minute that limits the first rescale."""
-    k = _kubectl("1.33", scluster)
+    k = kubectl_or_skip("1.33", scluster.kubeconfig)
     containers = [{"name": c, "image": "busybox", "resources": {"requests": {"cpu": "100m"}}}
                   for c in ("app", "sidecar")]
     apply(k, sns, deployment("two", 2, {"app": {"cpu": "300m"}, "sidecar": {"cpu": "1m"}},
@@ -305,7 +298,7 @@ def test_container_resource_and_scale_up_policy(sapi: k8s.ApiClient, sns: str,
 
 def test_memory_average_value_on_a_statefulset(sns: str, scluster: Server) -> None:
     """Any resource with a scale subresource: a StatefulSet, by memory AverageValue."""
-    k = _kubectl("1.33", scluster)
+    k = kubectl_or_skip("1.33", scluster.kubeconfig)
     sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
            "spec": {"replicas": 1, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
                     "template": {"metadata": {"labels": {"app": "db"}, "annotations": {

@@ -14,8 +14,8 @@ from typing import Any, Iterator
 
 import pytest
 
-from tests.conftest import Kubectl, Server, kubectls, start_server, stop_server
-from tests.dockerenv import remove_cluster_containers, require_docker
+from tests.conftest import Kubectl, Server, kubectl_or_skip
+from tests.dockerenv import docker_cluster, require_docker
 from tests.helpers import wait_for
 
 Obj = dict[str, Any]
@@ -32,25 +32,16 @@ BURNER = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "b
 
 @pytest.fixture(scope="module")
 def burncluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    engine = require_docker()
-    s = start_server(tmp_path_factory.mktemp("dockerhpa"), command="up", storage="memory",
-                     extra=("--nodes", "1", "--node-cpu", "2", "--node-memory", "4Gi",
-                            "--horizontal-pod-autoscaler-sync-period", "2"))
-    with s.client() as c:
-        uid = c.get("/api/v1/namespaces/kube-system").json()["metadata"]["uid"]
-    try:
+    with docker_cluster(require_docker(), tmp_path_factory.mktemp("dockerhpa"), "--nodes",
+                        "1", "--node-cpu", "2", "--node-memory", "4Gi",
+                        "--horizontal-pod-autoscaler-sync-period", "2",
+                        storage="memory") as s:
         yield s
-    finally:
-        stop_server(s.proc)
-        remove_cluster_containers(engine, uid)
 
 
 @pytest.fixture
 def k(burncluster: Server) -> Kubectl:
-    found = kubectls()
-    if "1.33" not in found:
-        pytest.skip("kubectl 1.33 is not installed")
-    return Kubectl("1.33", found["1.33"], burncluster.kubeconfig)
+    return kubectl_or_skip("1.33", burncluster.kubeconfig)
 
 
 def test_a_cpu_burner_shows_in_top_and_scales_out(k: Kubectl) -> None:

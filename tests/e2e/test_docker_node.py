@@ -21,43 +21,33 @@ import httpx
 import pytest
 from kubernetes import client as k8s
 
+from tests import dockerenv
 from tests.conftest import (
     REPO,
     WANTED_KUBECTL,
     Kubectl,
     Server,
-    kubectls,
-    start_server,
+    kubectl_or_skip,
     stop_server,
 )
-from tests.dockerenv import cluster_containers, remove_cluster_containers, require_docker
+from tests.dockerenv import cluster_containers, docker_cluster
+from tests.e2e import dockerpods
+from tests.e2e.dockerpods import cluster_uid, core, sh, status
 from tests.helpers import api_for, namespace, wait_for
+
+engine = dockerenv.engine  # the module-scoped Docker engine fixture
 
 Obj = dict[str, Any]
 POD_UID = "io.kubernetes.pod.uid"
 
 
 @pytest.fixture(scope="module")
-def engine() -> Any:
-    return require_docker()
-
-
-@pytest.fixture(scope="module")
 def dcluster(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """API server, controllers, scheduler and two Docker-backed nodes sharing this host."""
-    s = start_server(tmp_path_factory.mktemp("docker"), command="up",
-                     extra=("--nodes", "2", "--node-cpu", "2", "--node-memory", "4Gi"))
-    with s.client() as c:
-        uid = c.get("/api/v1/namespaces/kube-system").json()["metadata"]["uid"]
-    try:
-        with s.client() as c:
-            wait_for(lambda: {"kapi-node-1", "kapi-node-2"} <= {
-                n["metadata"]["name"] for n in c.get("/api/v1/nodes").json()["items"]},
-                "both Docker nodes to register", timeout=60)
+    with docker_cluster(engine, tmp_path_factory.mktemp("docker"), "--nodes", "2",
+                        "--node-cpu", "2", "--node-memory", "4Gi",
+                        nodes={"kapi-node-1", "kapi-node-2"}) as s:
         yield s
-    finally:
-        stop_server(s.proc)
-        remove_cluster_containers(engine, uid)
 
 
 @pytest.fixture(scope="module")
@@ -73,28 +63,11 @@ def dns(dapi: k8s.ApiClient) -> Iterator[str]:
 
 @pytest.fixture(params=WANTED_KUBECTL)
 def dkubectl(request: pytest.FixtureRequest, dcluster: Server) -> Kubectl:
-    found = kubectls()
-    if request.param not in found:
-        pytest.skip(f"kubectl {request.param} is not installed")
-    return Kubectl(request.param, found[request.param], dcluster.kubeconfig)
-
-
-def core(api: k8s.ApiClient) -> k8s.CoreV1Api:
-    return k8s.CoreV1Api(api)
+    return kubectl_or_skip(request.param, dcluster.kubeconfig)
 
 
 def pod_doc(name: str, *containers: Obj, policy: str = "Always", **spec: Any) -> Obj:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
-            "spec": {"restartPolicy": policy, "terminationGracePeriodSeconds": 1,
-                     "containers": list(containers), **spec}}
-
-
-def sh(name: str, script: str, **more: Any) -> Obj:
-    return {"name": name, "image": "busybox", "command": ["sh", "-c", script], **more}
-
-
-def status(api: k8s.ApiClient, ns: str, name: str) -> Obj:
-    return api.sanitize_for_serialization(core(api).read_namespaced_pod(name, ns).status)
+    return dockerpods.pod_doc(name, *containers, policy=policy, **spec)
 
 
 def phase_is(api: k8s.ApiClient, ns: str, name: str, *phases: str) -> Obj | None:
@@ -277,7 +250,7 @@ def test_restarted_kubelet_adopts_its_pods(dcluster: Server, dapi: k8s.ApiClient
         cid = before["containerStatuses"][0]["containerID"].removeprefix("docker://")
         started = engine.containers.get(cid).attrs["State"]["StartedAt"]
         proc = _kubelet(dcluster, name)
-        wait_for(lambda: not cluster_containers(engine, _cluster_uid(dapi),
+        wait_for(lambda: not cluster_containers(engine, cluster_uid(dapi),
                                                 **{POD_UID: orphan_uid}),
                  "the deleted pod's containers to be removed", timeout=30)
         after = status(dapi, dns, "keep")
@@ -290,10 +263,6 @@ def test_restarted_kubelet_adopts_its_pods(dcluster: Server, dapi: k8s.ApiClient
         assert len(mine) == 2 and orphan["podIP"]
     finally:
         stop_server(proc)
-
-
-def _cluster_uid(api: k8s.ApiClient) -> str:
-    return str(core(api).read_namespace("kube-system").metadata.uid)
 
 
 # -- logs through the API server ---------------------------------------------------------

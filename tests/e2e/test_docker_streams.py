@@ -24,9 +24,12 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.stream import portforward, stream
 
-from tests.conftest import Kubectl, Server, kubectls, start_server, stop_server
-from tests.dockerenv import remove_cluster_containers, require_docker
+from tests import dockerenv
+from tests.conftest import Kubectl, Server, kubectl_or_skip
+from tests.dockerenv import docker_cluster
 from tests.helpers import api_for, namespace, wait_for
+
+engine = dockerenv.engine  # the module-scoped Docker engine fixture
 
 Obj = dict[str, Any]
 VERSIONS = ("1.27", "1.30", "1.33")
@@ -34,27 +37,12 @@ NODE, SIM_NODE = "kapi-node-1", "kapi-sim-0"
 
 
 @pytest.fixture(scope="module")
-def engine() -> Any:
-    return require_docker()
-
-
-@pytest.fixture(scope="module")
 def scluster(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """API server, controllers, scheduler, one Docker-backed and one simulated node."""
-    s = start_server(tmp_path_factory.mktemp("streams"), command="up",
-                     extra=("--nodes", "1", "--simulated-nodes", "1", "--node-cpu", "2",
-                            "--node-memory", "4Gi"))
-    with s.client() as c:
-        uid = c.get("/api/v1/namespaces/kube-system").json()["metadata"]["uid"]
-    try:
-        with s.client() as c:
-            wait_for(lambda: {NODE, SIM_NODE} <= {
-                n["metadata"]["name"] for n in c.get("/api/v1/nodes").json()["items"]},
-                "both nodes to register", timeout=60)
+    with docker_cluster(engine, tmp_path_factory.mktemp("streams"), "--nodes", "1",
+                        "--simulated-nodes", "1", "--node-cpu", "2", "--node-memory", "4Gi",
+                        nodes={NODE, SIM_NODE}) as s:
         yield s
-    finally:
-        stop_server(s.proc)
-        remove_cluster_containers(engine, uid)
 
 
 @pytest.fixture(scope="module")
@@ -80,16 +68,9 @@ def sns(sapi: k8s.ApiClient) -> Iterator[str]:
     next(names, None)  # the namespace goes
 
 
-def kubectl_of(server: Server, version: str) -> Kubectl:
-    found = kubectls()
-    if version not in found:
-        pytest.skip(f"kubectl {version} is not installed")
-    return Kubectl(version, found[version], server.kubeconfig)
-
-
 @pytest.fixture(params=VERSIONS)
 def kctl(request: pytest.FixtureRequest, scluster: Server) -> Kubectl:
-    return kubectl_of(scluster, request.param)
+    return kubectl_or_skip(request.param, scluster.kubeconfig)
 
 
 def sh(script: str, **more: Any) -> Obj:

@@ -247,12 +247,9 @@ ALL_MINORS = [f"1.{m}" for m in range(27, 34)]
 
 @pytest.mark.parametrize("version", ALL_MINORS)
 def test_every_kubectl_minor_smoke(version, server, ns, tmp_path):
-    from tests.conftest import Kubectl, kubectls
+    from tests.conftest import kubectl_or_skip
 
-    found = kubectls()
-    if version not in found:
-        pytest.skip(f"kubectl {version} is not installed")
-    k = Kubectl(version, found[version], server.kubeconfig)
+    k = kubectl_or_skip(version, server.kubeconfig)
     assert "deployments" in k("api-resources", "-o", "name")
     f = tmp_path / "d.yaml"
     f.write_text(DEPLOY)

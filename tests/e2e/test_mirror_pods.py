@@ -13,8 +13,8 @@ import pytest
 
 from runtime.controlplane.mirrorpods import pod_status
 from runtime.kubelet.cri import POD_NAME
-from tests.conftest import Server, start_server, stop_server
-from tests.dockerenv import cluster_containers, remove_cluster_containers, require_docker
+from tests.conftest import Server
+from tests.dockerenv import cluster_containers, docker_cluster, require_docker
 from tests.helpers import wait_for
 
 COMPONENTS = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
@@ -24,16 +24,10 @@ NAMES = {f"{c}-kapi-node-1" for c in COMPONENTS}
 @pytest.fixture(scope="module")
 def mcluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Any]]:
     engine = require_docker()
-    s = start_server(tmp_path_factory.mktemp("mirror"), command="up",
-                     extra=("--nodes", "1", "--simulated-nodes", "0", "--node-cpu", "1",
-                            "--node-memory", "1Gi"))
-    with s.client() as c:
-        uid = c.get("/api/v1/namespaces/kube-system").json()["metadata"]["uid"]
-    try:
+    with docker_cluster(engine, tmp_path_factory.mktemp("mirror"), "--nodes", "1",
+                        "--simulated-nodes", "0", "--node-cpu", "1",
+                        "--node-memory", "1Gi") as s:
         yield s, engine
-    finally:
-        stop_server(s.proc)
-        remove_cluster_containers(engine, uid)
 
 
 def all_pods(c: httpx.Client) -> dict[str, dict[str, Any]]:
