@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 
 from conformance.framework import Ctx, conformance, expect_api_error, is_not_found, poll
 from conformance.images import build as images
+from conformance.ports.apps_common import retry_on_conflict
 
 N = "[sig-api-machinery] Namespaces [Serial] "
 PAUSE = images.PAUSE
@@ -68,14 +68,6 @@ def patch_namespace(c: Ctx) -> None:
     assert (got.metadata.labels or {}).get("testLabel") == "testValue", "namespace not patched"
 
 
-def _retry_conflict(fn: Callable[[], Any]) -> Any:
-    for _ in range(5):  # client-go's retry.DefaultRetry: 5 steps
-        try:
-            return fn()
-        except ApiException as e:
-            if e.status != 409:
-                raise
-    raise AssertionError("kept conflicting")
 
 
 @conformance(N + "should apply changes to a namespace status [Conformance]",
@@ -99,7 +91,7 @@ def namespace_status(c: Ctx) -> None:
         cur.status.conditions = (cur.status.conditions or []) + [client.V1NamespaceCondition(
             type="StatusUpdate", status="True", reason="E2E", message="Updated by an e2e test")]
         return c.core.replace_namespace_status(ns, cur)
-    updated = _retry_conflict(update)
+    updated = retry_on_conflict(update)
     last = updated.status.conditions[-1]
     assert last.type == "StatusUpdate", updated.status.conditions
     assert last.message == "Updated by an e2e test", last
@@ -117,7 +109,7 @@ def update_namespace(c: Ctx) -> None:
         cur = c.core.read_namespace(ns)
         cur.metadata.labels[ns] = "updated"
         return c.core.replace_namespace(ns, cur)
-    updated = _retry_conflict(update)
+    updated = retry_on_conflict(update)
     assert updated.metadata.labels.get(ns) == "updated", updated.metadata.labels
 
 
@@ -129,7 +121,7 @@ def finalizer(c: Ctx) -> None:
         cur = c.core.read_namespace(ns)
         cur.spec.finalizers = (cur.spec.finalizers or []) + [FAKE_FINALIZER]
         return c.core.replace_namespace_finalize(ns, cur)
-    updated = _retry_conflict(add)
+    updated = retry_on_conflict(add)
     assert FAKE_FINALIZER in (updated.spec.finalizers or []), \
         f"Finalizer {FAKE_FINALIZER} was not found: {updated.spec.finalizers}"
 
@@ -137,6 +129,6 @@ def finalizer(c: Ctx) -> None:
         cur = c.core.read_namespace(ns)
         cur.spec.finalizers = [f for f in cur.spec.finalizers or [] if f != FAKE_FINALIZER]
         return c.core.replace_namespace_finalize(ns, cur)
-    updated = _retry_conflict(remove)
+    updated = retry_on_conflict(remove)
     assert FAKE_FINALIZER not in (updated.spec.finalizers or []), \
         f"Finalizer {FAKE_FINALIZER} was found: {updated.spec.finalizers}"

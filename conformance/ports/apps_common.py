@@ -47,6 +47,7 @@ def create_pod_sync(c: Ctx, pod: client.V1Pod) -> Any:
 
 
 def retry_on_conflict(fn: Callable[[], Any], steps: int = 5) -> Any:
+    """fn until it does not answer 409 Conflict (client-go's retry.DefaultRetry: 5 steps)."""
     for _ in range(steps):
         try:
             return fn()

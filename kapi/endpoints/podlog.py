@@ -97,6 +97,8 @@ async def open_log(pod: Obj, node: Obj, query: Mapping[str, str]
 
 
 async def relay(http: httpx.AsyncClient, response: httpx.Response) -> AsyncIterator[bytes]:
+    """The streamed body of `response`, closing it and its client when done or dropped
+    (the pod log and the Service/pod/node proxy relay their answers so)."""
     try:
         async for chunk in response.aiter_raw():
             yield chunk

@@ -16,6 +16,7 @@ from typing import Any, AsyncIterator, Mapping
 import httpx
 
 from kapi import errors
+from kapi.endpoints.podlog import relay
 
 Obj = dict[str, Any]
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate",
@@ -95,12 +96,4 @@ async def forward(method: str, url: str, headers: Mapping[str, str], body: bytes
         await http.aclose()
         raise errors.ServiceUnavailable(f"error trying to reach service: {e}") from None
     out = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in HOP_BY_HOP]
-
-    async def relay() -> AsyncIterator[bytes]:
-        try:
-            async for chunk in response.aiter_raw():
-                yield chunk
-        finally:
-            await response.aclose()
-            await http.aclose()
-    return response.status_code, out, relay()
+    return response.status_code, out, relay(http, response)

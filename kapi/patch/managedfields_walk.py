@@ -190,17 +190,24 @@ def _cmp_map(node: TypeNode, lhs: dict[str, Any], rhs: dict[str, Any], l_missing
         _cmp(sub, lv, rv, path + (field_pe(key),), c)
 
 
+def _item_groups(node: TypeNode, rhs: list[Any]) -> tuple[TypeNode, dict[str, list[Any]]]:
+    """A granular list's element type and its items grouped by path element (a key
+    given twice is one group of several items)."""
+    elem = node.elem
+    assert elem is not None
+    groups: dict[str, list[Any]] = {}
+    for item in rhs:
+        groups.setdefault(item_pe(node, item), []).append(item)
+    return elem, groups
+
+
 def _cmp_new(node: TypeNode, lhs: Any, rhs: Any, path: Path, c: Comparison) -> None:
     """_cmp where lhs is nothing (MISSING) or a Go zero value ({} or None): all of rhs is
     added. The same result as _cmp, with far fewer steps (every create comes here)."""
     if lhs is not MISSING and lhs == rhs:
         return
     if type(rhs) is list and rhs and _granular_list(node):
-        elem = node.elem
-        assert elem is not None
-        groups: dict[str, list[Any]] = {}
-        for item in rhs:
-            groups.setdefault(item_pe(node, item), []).append(item)
+        elem, groups = _item_groups(node, rhs)
         for pe, items in groups.items():
             if len(items) == 1:
                 _cmp_new(elem, MISSING, items[0], path + (pe,), c)
@@ -348,11 +355,7 @@ def _build_fields(node: TypeNode, lhs: Any, rhs: Any,
                   memo: dict[bytes, Any] | None) -> dict[str, Any] | None:
     children: dict[str, Any] = {}
     if type(rhs) is list and rhs and _granular_list(node):
-        elem = node.elem
-        assert elem is not None
-        groups: dict[str, list[Any]] = {}
-        for item in rhs:
-            groups.setdefault(item_pe(node, item), []).append(item)
+        elem, groups = _item_groups(node, rhs)
         for pe in sorted(groups, key=pe_sort_key):
             items = groups[pe]
             children[pe] = (_new_fields(elem, MISSING, items[0], memo) or {}) \

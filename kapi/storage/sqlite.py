@@ -197,14 +197,20 @@ class SQLiteStorage:
             return None
         return KeyValue(key, latest[3], latest[2], latest[0])
 
-    async def list(
-        self, prefix: str, *, revision: int = 0, start_after: str = "", limit: int = 0
-    ) -> ListResult:
+    def _read_range(self, prefix: str, start_after: str,
+                    revision: int) -> tuple[int, list[str], list[object]]:
+        """The revision a range read serves, and the WHERE terms of its names as of it."""
         rev = read_revision(revision, self._rev, self._compacted)
         where, params = _range_clause(prefix, start_after)
         if rev != self._rev:
             where.append("id <= ?")
             params.append(rev)
+        return rev, where, params
+
+    async def list(
+        self, prefix: str, *, revision: int = 0, start_after: str = "", limit: int = 0
+    ) -> ListResult:
+        rev, where, params = self._read_range(prefix, start_after, revision)
         sql = (
             "SELECT name, MAX(id), create_revision, value, deleted FROM log"
             f"{_where(where)} GROUP BY name HAVING deleted = 0 ORDER BY name"
@@ -220,11 +226,7 @@ class SQLiteStorage:
         return ListResult(items=items, revision=rev, more=more)
 
     async def count(self, prefix: str, *, revision: int = 0, start_after: str = "") -> int:
-        rev = read_revision(revision, self._rev, self._compacted)
-        where, params = _range_clause(prefix, start_after)
-        if rev != self._rev:
-            where.append("id <= ?")
-            params.append(rev)
+        rev, where, params = self._read_range(prefix, start_after, revision)
         sql = (
             "SELECT COUNT(*) FROM (SELECT name, MAX(id), deleted FROM log"
             f"{_where(where)} GROUP BY name HAVING deleted = 0)"

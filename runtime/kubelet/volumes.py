@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from runtime.kubelet.envsources import Sources, configmap_data, secret_data
 from runtime.scheduler.quantity import parse
@@ -81,24 +81,26 @@ def _keyed(data: dict[str, bytes], items: list[Obj] | None, mode: int, what: str
 
 
 def _configmap(src: Obj, sources: Sources, mode: int) -> Payload:
-    name, optional = src.get("name", ""), bool(src.get("optional"))
-    cm = sources.configmaps.get(name)
-    if cm is None:
-        if optional:
-            return {}
-        raise MountError(f'configmap "{name}" not found')
-    return _keyed(configmap_data(cm), src.get("items"), mode, "configmap", optional)
+    return _object_files(src, src.get("name", ""), sources.configmaps, configmap_data, mode,
+                         "configmap")
 
 
 def _secret(src: Obj, sources: Sources, mode: int) -> Payload:
-    name = src.get("secretName") or src.get("name", "")
+    return _object_files(src, src.get("secretName") or src.get("name", ""), sources.secrets,
+                         secret_data, mode, "secret")
+
+
+def _object_files(src: Obj, name: str, objects: Mapping[str, Obj | None],
+                  data_of: Callable[[Obj], dict[str, bytes]], mode: int, what: str) -> Payload:
+    """The files of the ConfigMap or Secret `name` a volume source projects; none for a
+    missing optional one."""
     optional = bool(src.get("optional"))
-    secret = sources.secrets.get(name)
-    if secret is None:
+    obj = objects.get(name)
+    if obj is None:
         if optional:
             return {}
-        raise MountError(f'secret "{name}" not found')
-    return _keyed(secret_data(secret), src.get("items"), mode, "secret", optional)
+        raise MountError(f'{what} "{name}" not found')
+    return _keyed(data_of(obj), src.get("items"), mode, what, optional)
 
 
 def _downward(pod: Obj, src: Obj, mode: int, allocatable: dict[str, str]) -> Payload:

@@ -108,6 +108,19 @@ def pod_hostname(service: Mapping[str, Any], pod: Pod) -> str | None:
     return None
 
 
+def placement(service: Mapping[str, Any], pod: Pod) -> Obj:
+    """The nodeName and hostname an Endpoints address or an EndpointSlice endpoint of
+    `pod` carries, each only when set."""
+    out: Obj = {}
+    node = (pod.get("spec") or {}).get("nodeName")
+    if node:
+        out["nodeName"] = node
+    hostname = pod_hostname(service, pod)
+    if hostname:
+        out["hostname"] = hostname
+    return out
+
+
 def service_labels(service: Mapping[str, Any]) -> dict[str, str]:
     """The Service's labels plus the headless marker, as upstream copies them."""
     out = dict(labels_of(service))

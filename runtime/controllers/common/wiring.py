@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from runtime.client.events import EventRecorder
 from runtime.client.informer import Informer, InformerFactory
 from runtime.client.resources import GVR
-from runtime.controllers.base import Controller
+from runtime.client.rest import Client
+from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common.podcontrol import ensure_owner_index, owner_key
+from runtime.controllers.context import ControllerContext
 
 Obj = dict[str, Any]
 
@@ -50,3 +53,28 @@ def enqueue_owners(informer: Informer, controller: Controller, kind: str) -> Non
             controller.enqueue(key)
 
     informer.add_handler(handler)
+
+
+
+class KindController(Reconciler):
+    """A controller reconciling one kind's objects by key (a DaemonSet, Job, CronJob or
+    StatefulSet; a Service for the endpoints controllers), with the context, API client
+    and event recorder at hand."""
+
+    ctx: ControllerContext
+    client: Client
+    recorder: EventRecorder
+
+    def own_kind(self, ctx: ControllerContext, gvr: GVR, name: str, workers: int) -> Informer:
+        """The start each such constructor shares: the context, client and recorder, the
+        Controller (`name`, `workers`, reconciling with self.reconcile), and the informer
+        of the controller's own kind, each of whose events queues the object; returns
+        that informer."""
+        self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
+        self.controller = Controller(name, self.reconcile, workers=workers)
+        informer = ctx.informers.get(gvr)
+        enqueue_objects(informer, self.controller)
+        return informer
+
+    async def reconcile(self, key: str) -> float | None:
+        raise NotImplementedError

@@ -18,7 +18,6 @@ from typing import Any
 
 from runtime.client.resources import CRONJOBS, JOBS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common import podcontrol as pc
 from runtime.controllers.common import wiring
 from runtime.controllers.context import ControllerContext
@@ -33,14 +32,11 @@ Obj = dict[str, Any]
 KIND = "CronJob"
 
 
-class CronJobController(Reconciler):
+class CronJobController(wiring.KindController):
     def __init__(self, ctx: ControllerContext) -> None:
-        self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
-        self.cronjobs = ctx.informers.get(CRONJOBS)
+        self.cronjobs = self.own_kind(ctx, CRONJOBS, "cronjob",
+                                          ctx.options.cronjob_workers)
         self.jobs = wiring.dependents(ctx.informers, JOBS)
-        self.controller = Controller("cronjob", self.reconcile,
-                                     workers=ctx.options.cronjob_workers)
-        wiring.enqueue_objects(self.cronjobs, self.controller)
         wiring.enqueue_owners(self.jobs, self.controller, KIND)
 
     # -- reconcile -------------------------------------------------------------------------

@@ -16,7 +16,6 @@ from typing import Any
 
 from runtime.client.resources import CONTROLLERREVISIONS, DAEMONSETS, NODES, PODS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common import history, wiring
 from runtime.controllers.common import podcontrol as pc
 from runtime.controllers.common.expectations import Expectations
@@ -36,19 +35,16 @@ KIND = "DaemonSet"
 BACKOFF_START, BACKOFF_MAX = 1.0, 900.0  # seconds, per (daemon set, node), as upstream
 
 
-class DaemonSetController(Reconciler):
+class DaemonSetController(wiring.KindController):
     def __init__(self, ctx: ControllerContext) -> None:
-        self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
+        self.sets = self.own_kind(ctx, DAEMONSETS, "daemonset",
+                                      ctx.options.daemonset_workers)
         self.pod_control = pc.PodControl(client=ctx.client, recorder=ctx.recorder)
-        self.sets = ctx.informers.get(DAEMONSETS)
         self.pods = wiring.dependents(ctx.informers, PODS)
         self.nodes = ctx.informers.get(NODES)
         self.revisions = wiring.dependents(ctx.informers, CONTROLLERREVISIONS)
         self.expectations = Expectations(clock=seconds(ctx.clock))
         self._backoff: dict[str, tuple[float, float]] = {}  # key -> (until, delay)
-        self.controller = Controller("daemonset", self.reconcile,
-                                     workers=ctx.options.daemonset_workers)
-        wiring.enqueue_objects(self.sets, self.controller)
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from runtime.client.resources import DEPLOYMENTS, PODS, REPLICASETS
 from runtime.controllers.base import Controller, Reconciler
+from runtime.controllers.common import wiring
 from runtime.controllers.common.objects import resolve_ref
 from runtime.controllers.common.podcontrol import RefManager
 from runtime.controllers.context import ControllerContext
@@ -44,16 +45,11 @@ class DeploymentController(Reconciler):
         self.rs_informer = ctx.informers.get(REPLICASETS)
         self.pod_informer = ctx.informers.get(PODS)
         self.controller = Controller("deployment", self.reconcile, workers=workers)
-        self.d_informer.add_handler(self._on_deployment)
+        wiring.enqueue_objects(self.d_informer, self.controller)
         self.rs_informer.add_handler(self._on_replicaset)
         self.pod_informer.add_handler(self._on_pod)
 
     # -- event handlers (synchronous; they only enqueue) -----------------------------------
-    def _on_deployment(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new if new is not None else old
-        if obj is not None:
-            self.controller.enqueue(obj)
-
     def _on_replicaset(self, event: str, old: Obj | None, new: Obj | None) -> None:
         rs = new if new is not None else old
         if rs is None:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from runtime.client.informer import Informer
 from runtime.client.resources import ENDPOINTS, PODS, SERVICES
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller, Reconciler, split_key
-from runtime.controllers.common import endpointpods
+from runtime.controllers.base import Controller, split_key
+from runtime.controllers.common import endpointpods, wiring
 from runtime.controllers.context import ControllerContext
 from runtime.controllers.endpoints import plan
 from runtime.util.meta import meta
@@ -24,22 +25,13 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 
 
-class EndpointsController(Reconciler):
+class EndpointsController(wiring.KindController):
     def __init__(self, ctx: ControllerContext) -> None:
-        self.client = ctx.client
-        self.services = ctx.informers.get(SERVICES)
+        self.services = self.own_kind(ctx, SERVICES, "endpoints", ctx.options.endpoints_workers)
         self.pods = ctx.informers.get(PODS)
         self.endpoints = ctx.informers.get(ENDPOINTS)
-        self.controller = Controller("endpoints", self.reconcile,
-                                     workers=ctx.options.endpoints_workers)
-        self.services.add_handler(self._on_service)
-        self.pods.add_handler(self._on_pod)
+        enqueue_services_of_pods(self.pods, self.services, self.controller)
         self.endpoints.add_handler(self._on_endpoints)
-
-    def _on_service(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new if new is not None else old
-        if obj is not None:
-            self.controller.enqueue(obj)
 
     def _on_endpoints(self, event: str, old: Obj | None, new: Obj | None) -> None:
         # someone else changed or deleted Endpoints we manage: put them back (those of a
@@ -50,10 +42,6 @@ class EndpointsController(Reconciler):
         service = self.services.get(f"{meta(obj).get('namespace')}/{meta(obj)['name']}")
         if service is not None and endpointpods.has_selector(service):
             self.controller.enqueue(obj)
-
-    def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        for key in services_of_pod(self.services, old, new):
-            self.controller.enqueue(key)
 
     async def reconcile(self, key: str) -> float | None:
         ns, name = split_key(key)
@@ -82,6 +70,17 @@ async def _delete(client: Any, name: str, ns: str | None) -> None:
     except ApiError as e:
         if not e.not_found:
             raise
+
+
+def enqueue_services_of_pods(pods: Informer, services: Informer,
+                             controller: Controller) -> None:
+    """On each pod event, queue the Services whose selector matches the pod before or
+    after the change."""
+    def handler(event: str, old: Obj | None, new: Obj | None) -> None:
+        for key in services_of_pod(services, old, new):
+            controller.enqueue(key)
+
+    pods.add_handler(handler)
 
 
 def services_of_pod(services: Any, old: Obj | None, new: Obj | None) -> set[str]:

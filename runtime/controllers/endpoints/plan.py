@@ -20,14 +20,8 @@ OVER_CAPACITY = "endpoints.kubernetes.io/over-capacity"
 
 
 def _address(service: Mapping[str, Any], pod: Mapping[str, Any]) -> Obj:
-    addr: Obj = {"ip": pod["status"]["podIP"], "targetRef": ep.target_ref(pod)}
-    node = (pod.get("spec") or {}).get("nodeName")
-    if node:
-        addr["nodeName"] = node
-    hostname = ep.pod_hostname(service, pod)
-    if hostname:
-        addr["hostname"] = hostname
-    return addr
+    return {"ip": pod["status"]["podIP"], "targetRef": ep.target_ref(pod),
+            **ep.placement(service, pod)}
 
 
 def _port_key(ports: list[Obj]) -> tuple[tuple[str, int, str], ...]:

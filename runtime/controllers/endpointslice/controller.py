@@ -19,10 +19,11 @@ from typing import Any, Callable
 from runtime.client.informer import Informer
 from runtime.client.resources import ENDPOINTS, ENDPOINTSLICES, PODS, SERVICES
 from runtime.client.rest import ApiError, Client
-from runtime.controllers.base import Controller, Reconciler, split_key
+from runtime.controllers.base import Controller, split_key
 from runtime.controllers.common import endpointpods as ep
+from runtime.controllers.common import wiring
 from runtime.controllers.context import ControllerContext
-from runtime.controllers.endpoints.controller import services_of_pod
+from runtime.controllers.endpoints.controller import enqueue_services_of_pods
 from runtime.controllers.endpointslice import slices
 from runtime.util.meta import labels_of, meta
 
@@ -64,27 +65,21 @@ def _enqueue_slice_owner(controller: Controller, manager: str) -> Callable[..., 
     return handler
 
 
-class EndpointSliceController(Reconciler):
+def _slices(ctx: ControllerContext) -> Informer:
+    """The shared EndpointSlice informer, indexed by the Service a slice belongs to."""
+    informer = ctx.informers.get(ENDPOINTSLICES)
+    informer.add_index(BY_SERVICE, _slice_index)
+    return informer
+
+
+class EndpointSliceController(wiring.KindController):
     def __init__(self, ctx: ControllerContext) -> None:
-        self.client = ctx.client
-        self.services = ctx.informers.get(SERVICES)
+        self.services = self.own_kind(ctx, SERVICES, "endpointslice",
+                                      ctx.options.endpoints_workers)
         self.pods = ctx.informers.get(PODS)
-        self.slices = ctx.informers.get(ENDPOINTSLICES)
-        self.slices.add_index(BY_SERVICE, _slice_index)
-        self.controller = Controller("endpointslice", self.reconcile,
-                                     workers=ctx.options.endpoints_workers)
-        self.services.add_handler(self._on_service)
-        self.pods.add_handler(self._on_pod)
+        self.slices = _slices(ctx)
+        enqueue_services_of_pods(self.pods, self.services, self.controller)
         self.slices.add_handler(_enqueue_slice_owner(self.controller, slices.CONTROLLER))
-
-    def _on_service(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new if new is not None else old
-        if obj is not None:
-            self.controller.enqueue(obj)
-
-    def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        for key in services_of_pod(self.services, old, new):
-            self.controller.enqueue(key)
 
     async def reconcile(self, key: str) -> float | None:
         ns, _ = split_key(key)
@@ -104,24 +99,15 @@ class EndpointSliceController(Reconciler):
         return None
 
 
-class EndpointSliceMirroringController(Reconciler):
+class EndpointSliceMirroringController(wiring.KindController):
     def __init__(self, ctx: ControllerContext) -> None:
-        self.client = ctx.client
-        self.services = ctx.informers.get(SERVICES)
+        self.services = self.own_kind(ctx, SERVICES, "endpointslicemirroring",
+                                      ctx.options.endpoints_workers)
         self.endpoints = ctx.informers.get(ENDPOINTS)
-        self.slices = ctx.informers.get(ENDPOINTSLICES)
-        self.slices.add_index(BY_SERVICE, _slice_index)
-        self.controller = Controller("endpointslicemirroring", self.reconcile,
-                                     workers=ctx.options.endpoints_workers)
-        self.services.add_handler(self._on_change)
-        self.endpoints.add_handler(self._on_change)
+        self.slices = _slices(ctx)
+        wiring.enqueue_objects(self.endpoints, self.controller)
         self.slices.add_handler(_enqueue_slice_owner(self.controller,
                                                      slices.MIRROR_CONTROLLER))
-
-    def _on_change(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        obj = new if new is not None else old
-        if obj is not None:
-            self.controller.enqueue(obj)
 
     async def reconcile(self, key: str) -> float | None:
         service = self.services.get(key)

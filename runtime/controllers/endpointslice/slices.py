@@ -26,17 +26,10 @@ def pod_endpoint(service: Mapping[str, Any], pod: Mapping[str, Any]) -> Obj:
     that publishNotReadyAddresses makes every endpoint ready."""
     publish = bool((service.get("spec") or {}).get("publishNotReadyAddresses"))
     serving, terminating = ep.serving(pod), ep.terminating(pod)
-    out: Obj = {"addresses": [pod["status"]["podIP"]],
-                "conditions": {"ready": publish or (serving and not terminating),
-                               "serving": serving, "terminating": terminating},
-                "targetRef": ep.target_ref(pod)}
-    node = (pod.get("spec") or {}).get("nodeName")
-    if node:
-        out["nodeName"] = node
-    hostname = ep.pod_hostname(service, pod)
-    if hostname:
-        out["hostname"] = hostname
-    return out
+    return {"addresses": [pod["status"]["podIP"]],
+            "conditions": {"ready": publish or (serving and not terminating),
+                           "serving": serving, "terminating": terminating},
+            "targetRef": ep.target_ref(pod), **ep.placement(service, pod)}
 
 
 def _slice_ports(ports: list[Obj]) -> list[Obj]:

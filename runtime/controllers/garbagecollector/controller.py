@@ -273,14 +273,7 @@ def _set_owner_refs(obj: Obj, drop: set[str]) -> bool:
     meta = obj["metadata"]
     if meta.get("deletionTimestamp") and not meta.get("finalizers"):
         return False  # already terminating gracefully; it is going away regardless
-    refs = graph.without_owner_refs(obj, drop)
-    if len(refs) == len(meta.get("ownerReferences") or []):
-        return False
-    if refs:
-        meta["ownerReferences"] = refs
-    else:
-        meta.pop("ownerReferences", None)
-    return True
+    return _shrink(meta, "ownerReferences", graph.without_owner_refs(obj, drop))
 
 
 def _unblock_owner_refs(obj: Obj) -> bool:
@@ -292,12 +285,16 @@ def _unblock_owner_refs(obj: Obj) -> bool:
 
 
 def _set_finalizers(obj: Obj, remove: str) -> bool:
-    fins = graph.without_finalizer(obj, remove)
-    meta = obj["metadata"]
-    if len(fins) == len(meta.get("finalizers") or []):
+    return _shrink(obj["metadata"], "finalizers", graph.without_finalizer(obj, remove))
+
+
+def _shrink(meta: Obj, field: str, kept: list[Any]) -> bool:
+    """Set the metadata list `field` to `kept` (dropped when empty); False when that
+    removes nothing, so there is nothing to write."""
+    if len(kept) == len(meta.get(field) or []):
         return False
-    if fins:
-        meta["finalizers"] = fins
+    if kept:
+        meta[field] = kept
     else:
-        meta.pop("finalizers", None)
+        meta.pop(field, None)
     return True

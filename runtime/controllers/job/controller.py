@@ -17,7 +17,7 @@ from typing import Any
 
 from runtime.client.resources import JOBS, PODS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller, Reconciler, split_key
+from runtime.controllers.base import split_key
 from runtime.controllers.common import podcontrol as pc
 from runtime.controllers.common import wiring
 from runtime.controllers.common.expectations import Expectations
@@ -40,19 +40,15 @@ MAX_CREATE_PER_SYNC = 500
 MANAGED_BY = "kubernetes.io/job-controller"
 
 
-class JobController(Reconciler):
+class JobController(wiring.KindController):
     def __init__(self, ctx: ControllerContext) -> None:
-        self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
+        self.jobs = self.own_kind(ctx, JOBS, "job", ctx.options.job_workers)
         self.pod_control = pc.PodControl(client=ctx.client, recorder=ctx.recorder)
-        self.jobs = ctx.informers.get(JOBS)
         self.pods = wiring.dependents(ctx.informers, PODS)
         self.expectations = Expectations(clock=seconds(ctx.clock))
         self.backoffs: dict[str, jp.Backoff] = {}
         self.backoff_base = ctx.options.job_backoff_seconds
         self.backoff_max = ctx.options.job_backoff_max_seconds
-        self.controller = Controller("job", self.reconcile,
-                                     workers=ctx.options.job_workers)
-        wiring.enqueue_objects(self.jobs, self.controller)
         self.pods.add_handler(self._on_pod)
 
     def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:

@@ -134,35 +134,35 @@ def _changed_within(period: float, events: list[ScaleEvent], now: float) -> int:
 
 
 def scale_up_limit(current: int, events: list[ScaleEvent], rules: Obj, now: float) -> int:
-    select = rules.get("selectPolicy") or "Max"
-    if select == "Disabled":
-        return current
-    proposals = []
-    for p in rules.get("policies") or []:
-        start = current - _changed_within(p["periodSeconds"], events, now)
-        if p["type"] == "Pods":
-            proposals.append(start + p["value"])
-        else:
-            proposals.append(math.ceil(start * (1 + p["value"] / 100)))
-    if not proposals:
-        return current
-    return max(proposals) if select == "Max" else min(proposals)
+    return _rate_limit(current, events, rules, now, up=True)
 
 
 def scale_down_limit(current: int, events: list[ScaleEvent], rules: Obj, now: float) -> int:
+    return _rate_limit(current, events, rules, now, up=False)
+
+
+def _rate_limit(current: int, events: list[ScaleEvent], rules: Obj, now: float, *,
+                up: bool) -> int:
+    """The most (up) or fewest (down) replicas the policies allow now. Each policy
+    proposes a bound from the replicas at the start of its period; selectPolicy Max takes
+    the proposal allowing the largest change, Min the smallest; Disabled allows none."""
     select = rules.get("selectPolicy") or "Max"
     if select == "Disabled":
         return current
+    sign = 1 if up else -1
     proposals = []
     for p in rules.get("policies") or []:
-        start = current + _changed_within(p["periodSeconds"], events, now)
+        start = current - sign * _changed_within(p["periodSeconds"], events, now)
         if p["type"] == "Pods":
-            proposals.append(start - p["value"])
+            proposals.append(start + sign * p["value"])
+        elif up:
+            proposals.append(math.ceil(start * (1 + p["value"] / 100)))
         else:
             proposals.append(int(start * (1 - p["value"] / 100)))
     if not proposals:
         return current
-    return min(proposals) if select == "Max" else max(proposals)
+    largest, smallest = (max, min) if up else (min, max)
+    return largest(proposals) if select == "Max" else smallest(proposals)
 
 
 def store_scale_event(h: History, behavior: Obj | None, before: int, after: int,

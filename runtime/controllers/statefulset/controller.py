@@ -15,7 +15,6 @@ from typing import Any
 
 from runtime.client.resources import CONTROLLERREVISIONS, PODS, PVCS, STATEFULSETS
 from runtime.client.rest import ApiError
-from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common import history, wiring
 from runtime.controllers.common import podcontrol as pc
 from runtime.controllers.common.objects import patch_status_if_changed
@@ -32,16 +31,13 @@ Obj = dict[str, Any]
 KIND = "StatefulSet"
 
 
-class StatefulSetController(Reconciler):
+class StatefulSetController(wiring.KindController):
     def __init__(self, ctx: ControllerContext) -> None:
-        self.ctx, self.client, self.recorder = ctx, ctx.client, ctx.recorder
-        self.sets = ctx.informers.get(STATEFULSETS)
+        self.sets = self.own_kind(ctx, STATEFULSETS, "statefulset",
+                                      ctx.options.statefulset_workers)
         self.pods = wiring.dependents(ctx.informers, PODS)
         self.revisions = wiring.dependents(ctx.informers, CONTROLLERREVISIONS)
         self.claims = ctx.informers.get(PVCS)
-        self.controller = Controller("statefulset", self.reconcile,
-                                     workers=ctx.options.statefulset_workers)
-        wiring.enqueue_objects(self.sets, self.controller)
         self.pods.add_handler(self._on_pod)
 
     def _on_pod(self, event: str, old: Obj | None, new: Obj | None) -> None:
