@@ -22,6 +22,17 @@ MakeRequest = Callable[[int, int], Request]  # (worker, seq) -> request
 Check = Callable[[int, int, int, bytes], bool]  # (worker, seq, status, body) -> ok
 
 
+def read_head(buf: bytearray) -> tuple[int, list[bytes]] | None:
+    """The status and header lines of the HTTP/1.1 response head at the start of `buf`
+    (taken out of it), or None while the head is incomplete."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    lines = bytes(buf[:end]).split(b"\r\n")
+    del buf[:end + 4]
+    return int(lines[0].split(b" ", 2)[1]), lines[1:]
+
+
 class HTTPError(Exception):
     pass
 
@@ -75,14 +86,12 @@ class Conn(asyncio.Protocol):
         buf = self.buf
         while buf:
             if self.status is None:
-                end = buf.find(b"\r\n\r\n")
-                if end < 0:
+                head = read_head(buf)
+                if head is None:
                     return
-                lines = bytes(buf[:end]).split(b"\r\n")
-                del buf[:end + 4]
-                self.status = int(lines[0].split(b" ", 2)[1])
+                self.status, headers = head
                 self.need = 0
-                for line in lines[1:]:
+                for line in headers:
                     k, _, v = line.partition(b":")
                     k = k.strip().lower()
                     if k == b"content-length":
@@ -405,13 +414,11 @@ class WatchConn(asyncio.Protocol):
     def _feed(self, t: float) -> None:
         buf = self.buf
         if self.status is None:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
+            head = read_head(buf)
+            if head is None:
                 return
-            lines = bytes(buf[:end]).split(b"\r\n")
-            del buf[:end + 4]
-            self.status = int(lines[0].split(b" ", 2)[1])
-            for line in lines[1:]:
+            self.status, headers = head
+            for line in headers:
                 k, _, v = line.partition(b":")
                 if k.strip().lower() == b"transfer-encoding" and b"chunked" in v.lower():
                     self.chunked = True

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 ETCD = os.environ.get("KAPI_ETCD", "etcd")
 
 
@@ -31,12 +33,6 @@ def etcd_binary() -> str:
             pytest.fail(f"KAPI_REQUIRE_ETCD=1 but {why}")
         pytest.skip(why)
     return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -67,7 +63,7 @@ def start_etcd_cluster(members: int, *, tls: dict[str, str] | None = None,
                        host: str = "127.0.0.1") -> list[Etcd]:
     """`members` etcd members forming one cluster, each on its own free ports."""
     binary = etcd_binary()
-    ports = [(_free_port(), _free_port()) for _ in range(members)]
+    ports = [(free_port(), free_port()) for _ in range(members)]
     initial = ",".join(f"m{i}=http://{host}:{peer}" for i, (_, peer) in enumerate(ports))
     started: list[Etcd] = []
     try:

@@ -4,10 +4,12 @@ official client, and per-test namespaces on the shared cluster."""
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from typing import Any, Callable, Iterator, TypeVar
 
+import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
@@ -48,3 +50,33 @@ def namespace(api: client.ApiClient, prefix: str) -> Iterator[str]:
         core.delete_namespace(name)
     except ApiException:
         pass
+
+
+def api_fixture(cluster: str) -> Any:
+    """A module-scoped fixture: the official Python client against the Server that the
+    fixture named `cluster` gives (`api = api_fixture("cluster")` in a test module)."""
+    @pytest.fixture(scope="module")
+    def api(request: pytest.FixtureRequest) -> Iterator[client.ApiClient]:
+        with api_for(request.getfixturevalue(cluster).kubeconfig) as c:
+            yield c
+    return api
+
+
+def namespace_fixture(api: str, prefix: str) -> Any:
+    """A fixture: a fresh namespace per test (named `prefix`-...) through the client that
+    the fixture named `api` gives."""
+    @pytest.fixture
+    def ns(request: pytest.FixtureRequest) -> Iterator[str]:
+        yield from namespace(request.getfixturevalue(api), prefix)
+    return ns
+
+
+def edit_with(kubectl: Any, tmp_path: Any, old: str, new: str, *target: str) -> str:
+    """`kubectl edit TARGET...` with an editor (a Python script) replacing `old` by `new`
+    in the text kubectl hands it."""
+    editor = tmp_path / "editor.py"
+    editor.write_text("import sys\n"
+                      "p = sys.argv[-1]\n"
+                      f"text = open(p).read().replace({old!r}, {new!r})\n"
+                      "open(p, 'w').write(text)\n")
+    return str(kubectl("edit", *target, env={"KUBE_EDITOR": f"{sys.executable} {editor}"}))

@@ -9,6 +9,7 @@ from kubernetes.client.rest import ApiException
 
 from conformance.framework import Ctx, poll
 from conformance.images import build as images
+from conformance.watching import until
 
 WEBSERVER_NAME = "httpd"
 WEBSERVER = images.HTTPD
@@ -61,3 +62,35 @@ def has_condition(conds: list[Any] | None, ctype: str, reason: str | None = None
                   message: str | None = None) -> bool:
     return any(c.type == ctype and (reason is None or c.reason == reason)
                and (message is None or c.message == message) for c in conds or [])
+
+
+def status_update_and_patch(c: Ctx, kind: str, api: str, name: str, label: tuple[str, str],
+                            rv: str, timeout: float, what: str) -> None:
+    """The second half of upstream's "Status endpoints" tests of a workload `kind`
+    (DaemonSet, StatefulSet, Deployment; `api` its name in AppsV1Api's methods): read the
+    status, add a condition with an update of the status (retried on conflict) and
+    another with a merge patch, each seen by a watch from `rv` on the `label` selector."""
+    apps = c.apps
+    getattr(apps, f"read_namespaced_{api}_status")(name, c.ns)
+
+    def update() -> Any:
+        cur = getattr(apps, f"read_namespaced_{api}")(name, c.ns)
+        cur.status.conditions = (cur.status.conditions or []) + [
+            getattr(client, f"V1{kind}Condition")(type="StatusUpdate", status="True",
+                                                  reason="E2E", message="Set from e2e test")]
+        return getattr(apps, f"replace_namespaced_{api}_status")(name, c.ns, cur)
+    retry_on_conflict(update)
+
+    def has(x: Any, ctype: str, reason: str | None = None) -> bool:
+        return bool(x.metadata.name == name and x.metadata.namespace == c.ns
+                    and (x.metadata.labels or {}).get(label[0]) == label[1]
+                    and any(k.type == ctype and (reason is None or (k.reason == reason and
+                            k.message == "Set from e2e test")) for k in x.status.conditions or []))
+    sel, list_fn = f"{label[0]}={label[1]}", getattr(apps, f"list_namespaced_{api}")
+    until(c.api, list_fn, f"V1{kind}", rv, lambda _t, x: has(x, "StatusUpdate", "E2E"), timeout,
+          f"the {what} status to be updated", c.ns, label_selector=sel)
+    getattr(apps, f"patch_namespaced_{api}_status")(
+        name, c.ns, {"status": {"conditions": [{"type": "StatusPatched", "status": "True"}]}},
+        _content_type=MERGE)
+    until(c.api, list_fn, f"V1{kind}", rv, lambda _t, x: has(x, "StatusPatched"), timeout,
+          f"the {what} status to be patched", c.ns, label_selector=sel)

@@ -9,8 +9,11 @@ from kubernetes import client
 
 from conformance.framework import Ctx, conformance, poll, rand_suffix
 from conformance.images import build as images
-from conformance.ports.apps_common import MERGE, WEBSERVER, retry_on_conflict
-from conformance.watching import until
+from conformance.ports.apps_common import (
+    WEBSERVER,
+    retry_on_conflict,
+    status_update_and_patch,
+)
 
 DS = "[sig-apps] Daemon set [Serial] "
 DS_NAME, NAME_LABEL = "daemon-set", "daemonset-name"
@@ -83,30 +86,9 @@ def list_delete_collection(c: Ctx) -> None:
 def status_endpoints(c: Ctx) -> None:
     sel = f"{NAME_LABEL}={DS_NAME}"
     rv = c.apps.list_daemon_set_for_all_namespaces(label_selector=sel).metadata.resource_version
-    ds = _launch(c)
-    c.apps.read_namespaced_daemon_set_status(DS_NAME, c.ns)
-
-    def update() -> Any:
-        cur = c.apps.read_namespaced_daemon_set(DS_NAME, c.ns)
-        cur.status.conditions = (cur.status.conditions or []) + [client.V1DaemonSetCondition(
-            type="StatusUpdate", status="True", reason="E2E", message="Set from e2e test")]
-        return c.apps.replace_namespaced_daemon_set_status(DS_NAME, c.ns, cur)
-    retry_on_conflict(update)
-
-    def has(x: Any, ctype: str, reason: str | None = None) -> bool:
-        return bool(x.metadata.name == ds.metadata.name and x.metadata.namespace == c.ns
-                    and (x.metadata.labels or {}).get(NAME_LABEL) == DS_NAME
-                    and any(k.type == ctype and (reason is None or (k.reason == reason and
-                            k.message == "Set from e2e test")) for k in x.status.conditions or []))
-    until(c.api, c.apps.list_namespaced_daemon_set, "V1DaemonSet", rv,
-          lambda _t, x: has(x, "StatusUpdate", "E2E"), RETRY_TIMEOUT,
-          "the daemon set status to be updated", c.ns, label_selector=sel)
-    c.apps.patch_namespaced_daemon_set_status(
-        DS_NAME, c.ns, {"status": {"conditions": [{"type": "StatusPatched", "status": "True"}]}},
-        _content_type=MERGE)
-    until(c.api, c.apps.list_namespaced_daemon_set, "V1DaemonSet", rv,
-          lambda _t, x: has(x, "StatusPatched"), RETRY_TIMEOUT,
-          "the daemon set status to be patched", c.ns, label_selector=sel)
+    _launch(c)
+    status_update_and_patch(c, "DaemonSet", "daemon_set", DS_NAME, (NAME_LABEL, DS_NAME), rv,
+                            RETRY_TIMEOUT, "daemon set")
 
 
 # -- the controller tests -----------------------------------------------------------------

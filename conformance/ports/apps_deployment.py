@@ -11,13 +11,13 @@ from kubernetes import client
 from conformance.framework import Ctx, conformance, poll, rand_suffix
 from conformance.ports.apps_common import (
     AGNHOST,
-    MERGE,
     PAUSE,
     POD_START,
     SMP,
     WEBSERVER,
     WEBSERVER_NAME,
     retry_on_conflict,
+    status_update_and_patch,
     verify_pods_running,
 )
 from conformance.ports.apps_replicaset import new_rs
@@ -264,26 +264,5 @@ def status_endpoints(c: Ctx) -> None:
         name, 1, {"name": WEBSERVER_NAME, "e2e": "testing"}, WEBSERVER_NAME, WEBSERVER))
     wait_revision_and_image(c, name, "1", WEBSERVER)
     wait_complete(c, name)
-    c.apps.read_namespaced_deployment_status(name, c.ns)
-
-    def update() -> Any:
-        d = c.apps.read_namespaced_deployment(name, c.ns)
-        d.status.conditions = (d.status.conditions or []) + [client.V1DeploymentCondition(
-            type="StatusUpdate", status="True", reason="E2E", message="Set from e2e test")]
-        return c.apps.replace_namespaced_deployment_status(name, c.ns, d)
-    retry_on_conflict(update)
-
-    def has(x: Any, ctype: str, reason: str | None = None) -> bool:
-        return bool(x.metadata.name == name and x.metadata.namespace == c.ns
-                    and x.metadata.labels.get("e2e") == "testing"
-                    and any(k.type == ctype and (reason is None or (k.reason == reason and
-                            k.message == "Set from e2e test")) for k in x.status.conditions or []))
-    until(c.api, c.apps.list_namespaced_deployment, "V1Deployment", rv,
-          lambda _t, x: has(x, "StatusUpdate", "E2E"), LONG, "the Deployment status to be updated",
-          c.ns, label_selector=sel)
-    c.apps.patch_namespaced_deployment_status(
-        name, c.ns, {"status": {"conditions": [{"type": "StatusPatched", "status": "True"}]}},
-        _content_type=MERGE)
-    until(c.api, c.apps.list_namespaced_deployment, "V1Deployment", rv,
-          lambda _t, x: has(x, "StatusPatched"), LONG, "the Deployment status to be patched",
-          c.ns, label_selector=sel)
+    status_update_and_patch(c, "Deployment", "deployment", name, ("e2e", "testing"), rv, LONG,
+                            "Deployment")

@@ -9,14 +9,12 @@ from kubernetes import client
 
 from conformance.framework import Ctx, conformance, poll
 from conformance.ports.apps_common import (
-    MERGE,
     PAUSE,
     SMP,
     WEBSERVER,
     WEBSERVER_NAME,
-    retry_on_conflict,
+    status_update_and_patch,
 )
-from conformance.watching import until
 
 S = "[sig-apps] StatefulSet Basic StatefulSet functionality [StatefulSetBasic] "
 LABELS = {"foo": "bar", "baz": "blah"}
@@ -125,26 +123,5 @@ def status_endpoints(c: Ctx) -> None:
     wait_status(c, SS_NAME)
     c.apps.patch_namespaced_stateful_set(SS_NAME, c.ns, {"metadata": {"labels": {"e2e": "testing"}}},
                                          _content_type=SMP)
-    c.apps.read_namespaced_stateful_set_status(SS_NAME, c.ns)
-
-    def update() -> Any:
-        cur = c.apps.read_namespaced_stateful_set(SS_NAME, c.ns)
-        cur.status.conditions = (cur.status.conditions or []) + [client.V1StatefulSetCondition(
-            type="StatusUpdate", status="True", reason="E2E", message="Set from e2e test")]
-        return c.apps.replace_namespaced_stateful_set_status(SS_NAME, c.ns, cur)
-    retry_on_conflict(update)
-
-    def has(x: Any, ctype: str, reason: str | None = None) -> bool:
-        return bool(x.metadata.name == SS_NAME and x.metadata.namespace == c.ns
-                    and (x.metadata.labels or {}).get("e2e") == "testing"
-                    and any(k.type == ctype and (reason is None or (k.reason == reason and
-                            k.message == "Set from e2e test")) for k in x.status.conditions or []))
-    until(c.api, c.apps.list_namespaced_stateful_set, "V1StatefulSet", rv,
-          lambda _t, x: has(x, "StatusUpdate", "E2E"), SS_TIMEOUT,
-          "the statefulset status to be updated", c.ns, label_selector=sel)
-    c.apps.patch_namespaced_stateful_set_status(
-        SS_NAME, c.ns, {"status": {"conditions": [{"type": "StatusPatched", "status": "True"}]}},
-        _content_type=MERGE)
-    until(c.api, c.apps.list_namespaced_stateful_set, "V1StatefulSet", rv,
-          lambda _t, x: has(x, "StatusPatched"), SS_TIMEOUT,
-          "the statefulset status to be patched", c.ns, label_selector=sel)
+    status_update_and_patch(c, "StatefulSet", "stateful_set", SS_NAME, ("e2e", "testing"), rv,
+                            SS_TIMEOUT, "statefulset")

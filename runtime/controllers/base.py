@@ -75,16 +75,22 @@ class Controller:
 
 
 class Reconciler:
-    """What a controller with one work queue offers the manager: `start()` its workers,
-    `stop()` them. Subclasses set `self.controller` in their constructor."""
+    """What a controller offers the manager: `start()` the workers of its work queues,
+    `stop()` them. Subclasses set `self.controller` in their constructor, or name their
+    several queues in `queues()`."""
 
     controller: Controller
 
+    def queues(self) -> tuple[Controller, ...]:
+        return (self.controller,)
+
     def start(self) -> None:
-        self.controller.start()
+        for q in self.queues():
+            q.start()
 
     async def stop(self) -> None:
-        await self.controller.stop()
+        for q in self.queues():
+            await q.stop()
 
 
 def split_key(key: str) -> tuple[str | None, str]:

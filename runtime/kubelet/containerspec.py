@@ -151,16 +151,13 @@ def container_config(pod: Obj, container: Obj, *, node: str, attempt: int, init:
         labels[cri.TERMINATION_POLICY] = container.get("terminationMessagePolicy") or "File"
         binds.append(f"{termination_log}:"
                      f"{container.get('terminationMessagePath') or '/dev/termination-log'}")
-    sec = security or Settings()
     return cri.ContainerConfig(
         name=container["name"], image=container.get("image", ""), labels=labels,
         entrypoint=entrypoint, cmd=cmd, env=env,
         working_dir=container.get("workingDir", ""), memory_limit=memory,
         cpu_quota=quota, cpu_shares=shares, tty=bool(container.get("tty")),
         stdin=bool(container.get("stdin")), stdin_once=bool(container.get("stdinOnce")),
-        binds=binds, user=sec.user, group_add=sec.group_add,
-        read_only_rootfs=sec.read_only_rootfs, privileged=sec.privileged,
-        cap_add=sec.cap_add, cap_drop=sec.cap_drop, no_new_privileges=sec.no_new_privileges)
+        binds=binds, security=security or Settings())
 
 
 def host_ports(pod: Obj) -> dict[str, int | tuple[str, int]]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from runtime.kubelet.security import Settings
+
 Obj = dict[str, Any]
 
 # The same label keys upstream's dockershim used, plus the node that owns the container
@@ -79,13 +81,7 @@ class ContainerConfig:
     stdin: bool = False
     stdin_once: bool = False
     binds: list[str] = field(default_factory=list)        # "host:container[:ro]"
-    user: str = ""                                        # "uid[:gid]"
-    group_add: list[str] = field(default_factory=list)
-    read_only_rootfs: bool = False
-    privileged: bool = False
-    cap_add: list[str] = field(default_factory=list)
-    cap_drop: list[str] = field(default_factory=list)
-    no_new_privileges: bool = False
+    security: Settings = field(default_factory=Settings)  # user, capabilities, ...
 
 
 class ImageMissing(Exception):

@@ -235,23 +235,23 @@ class DockerRuntime:
     async def run_container(self, pod: Obj, sandbox: cri.ContainerInfo,
                             config: cri.ContainerConfig, *, attempt: int,
                             share_pid: bool) -> cri.ContainerInfo:
-        joined = f"container:{sandbox.id}"
+        joined, sec = f"container:{sandbox.id}", config.security
         host_config = self._client.api.create_host_config(
             network_mode=joined, ipc_mode=joined, pid_mode=joined if share_pid else None,
             mem_limit=config.memory_limit or None, cpu_period=100_000 if config.cpu_quota
             else None, cpu_quota=config.cpu_quota or None,
             cpu_shares=config.cpu_shares or None, binds=config.binds or None,
-            group_add=config.group_add or None, read_only=config.read_only_rootfs or None,
-            privileged=config.privileged, cap_add=config.cap_add or None,
-            cap_drop=config.cap_drop or None,
-            security_opt=["no-new-privileges"] if config.no_new_privileges else None)
+            group_add=sec.group_add or None, read_only=sec.read_only_rootfs or None,
+            privileged=sec.privileged, cap_add=sec.cap_add or None,
+            cap_drop=sec.cap_drop or None,
+            security_opt=["no-new-privileges"] if sec.no_new_privileges else None)
         return await self._create_and_start(
             engine_name(pod, config.name, attempt), image=image_ref(config.image),
             labels=config.labels, host_config=host_config, entrypoint=config.entrypoint,
             command=config.cmd, environment=config.env,
             working_dir=config.working_dir or None, tty=config.tty,
             stdin_open=config.stdin, detach=not config.stdin_once,  # (StdinOnce follows)
-            user=config.user or None)
+            user=sec.user or None)
 
     async def stop_container(self, container_id: str, grace_seconds: int) -> None:
         """SIGTERM, then SIGKILL after the grace period (Docker's stop)."""

@@ -27,9 +27,9 @@ import httpx
 
 from runtime.client.events import EventRecorder
 from runtime.client.informer import Informer
-from runtime.client.resources import CONFIGMAPS, LEASES, NODES, PODS, SECRETS, SERVICES
+from runtime.client.resources import CONFIGMAPS, NODES, PODS, SECRETS, SERVICES
 from runtime.client.rest import ApiError, Client
-from runtime.kubelet import cri, hooks, nodeinfo, pressure, server, simnode, stats
+from runtime.kubelet import cri, hooks, nodeinfo, nodelease, pressure, server, stats
 from runtime.kubelet.envsources import Sources, referenced
 from runtime.kubelet.podvolumes import PodVolumes
 from runtime.kubelet.podworker import PodSyncer, rfc3339
@@ -204,24 +204,8 @@ class DockerKubelet:
     async def _renew_lease(self) -> None:
         now = dt.datetime.fromtimestamp(self.clock(), dt.UTC).strftime(
             "%Y-%m-%dT%H:%M:%S.%fZ")
-        if self._lease is not None:
-            self._lease["spec"]["renewTime"] = now
-            try:
-                self._lease = await self.client.update(LEASES, self._lease)
-                return
-            except ApiError as e:
-                if not (e.conflict or e.not_found):
-                    raise
-        doc = simnode.lease_document(self.name, self._node_uid, self.config.lease_duration,
-                                     now)
-        try:
-            self._lease = await self.client.create(LEASES, doc)
-        except ApiError as e:
-            if not e.already_exists:
-                raise
-            lease = await self.client.get(LEASES, self.name, "kube-node-lease")
-            lease["spec"] = doc["spec"]
-            self._lease = await self.client.update(LEASES, lease)
+        self._lease = await nodelease.renew(self.client, self._lease, self.name,
+                                            self._node_uid, self.config.lease_duration, now)
 
     # -- pods and containers -------------------------------------------------------------
     def _containers(self, uid: str) -> list[cri.ContainerInfo]:

@@ -16,7 +16,8 @@ Obj = dict[str, Any]
 
 @dataclass(frozen=True)
 class Settings:
-    user: str = ""
+    """What the engine applies of a container's securityContext."""
+    user: str = ""                                        # "uid[:gid]"
     group_add: list[str] = field(default_factory=list)
     read_only_rootfs: bool = False
     privileged: bool = False

@@ -27,9 +27,9 @@ from typing import Any, Callable
 import httpx
 
 from runtime.client.informer import Informer
-from runtime.client.resources import LEASES, NODES, PODS
+from runtime.client.resources import NODES, PODS
 from runtime.client.rest import ApiError, Client
-from runtime.kubelet import simnode
+from runtime.kubelet import nodelease, simnode
 from runtime.kubelet.podstate import (
     Action,
     DeletePod,
@@ -194,25 +194,8 @@ class SimulatedFleet:
 
     async def _renew_lease(self, n: SimulatedNode) -> None:
         now = _micro(self.clock())
-        if n.lease is not None:
-            n.lease["spec"]["renewTime"] = now
-            n.lease["spec"]["holderIdentity"] = n.name
-            try:
-                n.lease = await self.client.update(LEASES, n.lease)
-                return
-            except ApiError as e:
-                if not (e.conflict or e.not_found):
-                    raise
-                n.lease = None
-        doc = simnode.lease_document(n.name, n.uid, self.config.lease_duration, now)
-        try:
-            n.lease = await self.client.create(LEASES, doc)
-        except ApiError as e:
-            if not e.already_exists:
-                raise
-            n.lease = await self.client.get(LEASES, n.name, "kube-node-lease")
-            n.lease["spec"] = doc["spec"]
-            n.lease = await self.client.update(LEASES, n.lease)
+        n.lease = await nodelease.renew(self.client, n.lease, n.name, n.uid,
+                                        self.config.lease_duration, now)
 
     async def _post_status(self, n: SimulatedNode) -> None:
         now = self.clock()

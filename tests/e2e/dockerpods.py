@@ -15,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from tests import dockerenv
 from tests.conftest import Server
 from tests.dockerenv import docker_cluster, kubelet_dir
-from tests.helpers import api_for, namespace, wait_for
+from tests.helpers import api_fixture, namespace_fixture, wait_for
 
 engine = dockerenv.engine  # the module-scoped Docker engine fixture
 
@@ -34,15 +34,8 @@ def cluster(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[S
         yield s
 
 
-@pytest.fixture(scope="module")
-def api(cluster: Server) -> Iterator[k8s.ApiClient]:
-    with api_for(cluster.kubeconfig) as c:
-        yield c
-
-
-@pytest.fixture
-def ns(api: k8s.ApiClient) -> Iterator[str]:
-    yield from namespace(api, "spec")
+api = api_fixture("cluster")
+ns = namespace_fixture("api", "spec")
 
 
 def cluster_uid(api: k8s.ApiClient) -> str:

@@ -7,14 +7,14 @@ application/apply-patch+yaml, field validation and 422 bodies."""
 from __future__ import annotations
 
 import json
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+
+from tests.helpers import edit_with
 
 DEPLOY = """\
 apiVersion: apps/v1
@@ -97,14 +97,7 @@ def test_managers_of_ordinary_writes(kubectl, ns, tmp_path):
     kubectl("label", "deploy", "web", "-n", ns, "team=a")
     assert managers(kubectl, ns)["kubectl-label"]["fieldsV1"] == {
         "f:metadata": {"f:labels": {"f:team": {}}}}
-    editor = tmp_path / "editor.py"
-    editor.write_text(textwrap.dedent("""\
-        import sys
-        p = sys.argv[-1]
-        text = open(p).read().replace("team: a", "team: b")
-        open(p, "w").write(text)
-    """))
-    kubectl("edit", "deploy", "web", "-n", ns, env={"KUBE_EDITOR": f"{sys.executable} {editor}"})
+    edit_with(kubectl, tmp_path, "team: a", "team: b", "deploy", "web", "-n", ns)
     mf = managers(kubectl, ns)
     assert "kubectl-label" not in mf  # its only field moved to the editor
     assert mf["kubectl-edit"]["fieldsV1"] == {"f:metadata": {"f:labels": {"f:team": {}}}}

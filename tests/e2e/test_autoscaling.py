@@ -17,7 +17,7 @@ from kubernetes import client as k8s
 from kubernetes.client.rest import ApiException
 
 from tests.conftest import Kubectl, Server, kubectl_or_skip, start_server, stop_server
-from tests.helpers import api_for, namespace, wait_for
+from tests.helpers import api_fixture, namespace_fixture, wait_for
 
 Obj = dict[str, Any]
 USAGE = "sim.kapi.dev/usage"
@@ -36,15 +36,8 @@ def scluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(s.proc)
 
 
-@pytest.fixture(scope="module")
-def sapi(scluster: Server) -> Iterator[k8s.ApiClient]:
-    with api_for(scluster.kubeconfig) as c:
-        yield c
-
-
-@pytest.fixture
-def sns(sapi: k8s.ApiClient) -> Iterator[str]:
-    yield from namespace(sapi, "hpa")
+sapi = api_fixture("scluster")
+sns = namespace_fixture("sapi", "hpa")
 
 
 @pytest.fixture(params=TOP_VERSIONS)

@@ -266,6 +266,19 @@ def active(pods: dict[str, Any]) -> list[Any]:
             and p.status.phase not in ("Succeeded", "Failed")]
 
 
+def roll_out_watched(kctl: Kubectl, api: client.ApiClient, ns: str, name: str,
+                     check: Callable[[dict[str, Any]], None]) -> PodWatcher:
+    """Roll the Deployment `name` out to busybox:1.36 while a watcher runs `check` on
+    its pods at every event; the stopped watcher (what it saw)."""
+    watcher = PodWatcher(api, ns, f"app={name}", check)
+    try:
+        kctl("set", "image", f"deployment/{name}", "busybox=busybox:1.36", "-n", ns)
+        rollout_status(kctl, ns, name)
+    finally:
+        watcher.stop()
+    return watcher
+
+
 def test_rolling_update_stays_within_max_surge(kctl: Kubectl, api: client.ApiClient,
                                                dns: str) -> None:
     strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}}
@@ -278,12 +291,7 @@ def test_rolling_update_stays_within_max_surge(kctl: Kubectl, api: client.ApiCli
         n = len(active(pods))
         peak[0] = max(peak[0], n)
         assert n <= 4 + 1, f"{n} pods exceed replicas + maxSurge"
-    watcher = PodWatcher(api, dns, "app=surge", check)
-    try:
-        kctl("set", "image", "deployment/surge", "busybox=busybox:1.36", "-n", dns)
-        rollout_status(kctl, dns, "surge")
-    finally:
-        watcher.stop()
+    watcher = roll_out_watched(kctl, api, dns, "surge", check)
     assert watcher.events > 0 and 4 <= peak[0] <= 5  # never past replicas + maxSurge
     assert {p.spec.containers[0].image for p in active(watcher.pods)} == {"busybox:1.36"}
 
@@ -298,12 +306,7 @@ def test_recreate_never_runs_old_and_new_pods_together(kctl: Kubectl, api: clien
         images = {p.spec.containers[0].image for p in pods.values()
                   if p.status.phase not in ("Succeeded", "Failed")}
         assert len(images) <= 1, f"old and new pods together: {images}"
-    watcher = PodWatcher(api, dns, "app=rec", check)
-    try:
-        kctl("set", "image", "deployment/rec", "busybox=busybox:1.36", "-n", dns)
-        rollout_status(kctl, dns, "rec")
-    finally:
-        watcher.stop()
+    watcher = roll_out_watched(kctl, api, dns, "rec", check)
     assert {p.spec.containers[0].image for p in active(watcher.pods)} == {"busybox:1.36"}
     assert len(active(watcher.pods)) == 3
 

@@ -33,7 +33,7 @@ from tests.conftest import (
 from tests.dockerenv import cluster_containers, docker_cluster
 from tests.e2e import dockerpods
 from tests.e2e.dockerpods import cluster_uid, core, sh, status
-from tests.helpers import api_for, namespace, wait_for
+from tests.helpers import api_fixture, namespace_fixture, wait_for
 
 engine = dockerenv.engine  # the module-scoped Docker engine fixture
 
@@ -50,15 +50,8 @@ def dcluster(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield s
 
 
-@pytest.fixture(scope="module")
-def dapi(dcluster: Server) -> Iterator[k8s.ApiClient]:
-    with api_for(dcluster.kubeconfig) as c:
-        yield c
-
-
-@pytest.fixture
-def dns(dapi: k8s.ApiClient) -> Iterator[str]:
-    yield from namespace(dapi, "dock")
+dapi = api_fixture("dcluster")
+dns = namespace_fixture("dapi", "dock")
 
 
 @pytest.fixture(params=WANTED_KUBECTL)

@@ -27,7 +27,7 @@ from kubernetes.stream import portforward, stream
 from tests import dockerenv
 from tests.conftest import Kubectl, Server, kubectl_or_skip
 from tests.dockerenv import docker_cluster
-from tests.helpers import api_for, namespace, wait_for
+from tests.helpers import api_fixture, namespace, wait_for
 
 engine = dockerenv.engine  # the module-scoped Docker engine fixture
 
@@ -45,10 +45,7 @@ def scluster(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         yield s
 
 
-@pytest.fixture(scope="module")
-def sapi(scluster: Server) -> Iterator[k8s.ApiClient]:
-    with api_for(scluster.kubeconfig) as c:
-        yield c
+sapi = api_fixture("scluster")
 
 
 @pytest.fixture(scope="module")

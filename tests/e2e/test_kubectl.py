@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
-import textwrap
 import time
 
 import pytest
+
+from tests.helpers import edit_with
 
 pytestmark = pytest.mark.kubectl
 
@@ -133,14 +133,7 @@ def test_patch_label_annotate(kubectl, ns):
 
 def test_edit_with_editor(kubectl, ns, tmp_path):
     kubectl("create", "configmap", "ed", "-n", ns, "--from-literal=color=red")
-    editor = tmp_path / "editor.py"
-    editor.write_text(textwrap.dedent("""\
-        import sys
-        p = sys.argv[-1]
-        text = open(p).read().replace("color: red", "color: blue")
-        open(p, "w").write(text)
-    """))
-    kubectl("edit", "cm", "ed", "-n", ns, env={"KUBE_EDITOR": f"{sys.executable} {editor}"})
+    edit_with(kubectl, tmp_path, "color: red", "color: blue", "cm", "ed", "-n", ns)
     assert kubectl("get", "cm", "ed", "-n", ns, "-o", "jsonpath={.data.color}") == "blue"
 
 

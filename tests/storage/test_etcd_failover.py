@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -56,7 +57,12 @@ def lease(server: Server, name: str) -> dict[str, Any]:
         return r.json().get("spec", {}) if r.status_code == 200 else {}
 
 
-def test_controller_manager_fails_over_when_the_leader_dies(etcd: Etcd, tmp_path: Path) -> None:
+@contextmanager
+def leader_and_standby(etcd: Etcd, tmp_path: Path, name: str
+                       ) -> Iterator[tuple[Server, Server, list[subprocess.Popen[bytes]], str]]:
+    """Two API servers (a, b) on one etcd; the component `name` started against a until
+    it holds its lease, then a second one against b. Yields (a, b, the two components,
+    the first holder's identity); stops everything at the end."""
     procs: list[subprocess.Popen[bytes]] = []
     servers: list[Server] = []
     try:
@@ -64,9 +70,17 @@ def test_controller_manager_fails_over_when_the_leader_dies(etcd: Etcd, tmp_path
         servers.append(a)
         b = etcd_server(tmp_path / "b", etcd)
         servers.append(b)
-        procs.append(component("controller-manager", a, tmp_path / "cm1.log"))
-        first = until(lambda: lease(b, "kube-controller-manager").get("holderIdentity"))
-        procs.append(component("controller-manager", b, tmp_path / "cm2.log"))
+        procs.append(component(name, a, tmp_path / f"{name}-1.log"))
+        first = until(lambda: lease(b, f"kube-{name}").get("holderIdentity"))
+        procs.append(component(name, b, tmp_path / f"{name}-2.log"))
+        yield a, b, procs, first
+    finally:
+        for p in procs + [s.proc for s in servers]:
+            stop_server(p)
+
+
+def test_controller_manager_fails_over_when_the_leader_dies(etcd: Etcd, tmp_path: Path) -> None:
+    with leader_and_standby(etcd, tmp_path, "controller-manager") as (a, b, procs, first):
         renewed = lease(b, "kube-controller-manager")["renewTime"]
         until(lambda: lease(b, "kube-controller-manager")["renewTime"] != renewed)
         assert lease(b, "kube-controller-manager")["holderIdentity"] == first  # no flapping
@@ -90,27 +104,12 @@ def test_controller_manager_fails_over_when_the_leader_dies(etcd: Etcd, tmp_path
                 return c.get("/apis/apps/v1/namespaces/default/replicasets").json()["items"]
         (rs,) = until(replicasets)
         assert rs["metadata"]["ownerReferences"][0]["name"] == "d"
-    finally:
-        for p in procs + [s.proc for s in servers]:
-            stop_server(p)
 
 
 def test_scheduler_fails_over_when_the_leaders_apiserver_dies(etcd: Etcd,
                                                               tmp_path: Path) -> None:
-    procs: list[subprocess.Popen[bytes]] = []
-    servers: list[Server] = []
-    try:
-        a = etcd_server(tmp_path / "a", etcd)
-        servers.append(a)
-        b = etcd_server(tmp_path / "b", etcd)
-        servers.append(b)
-        procs.append(component("scheduler", a, tmp_path / "s1.log"))
-        first = until(lambda: lease(b, "kube-scheduler").get("holderIdentity"))
-        procs.append(component("scheduler", b, tmp_path / "s2.log"))
+    with leader_and_standby(etcd, tmp_path, "scheduler") as (a, b, _, first):
         stop_server(a.proc, signal.SIGKILL)  # the leader can no longer renew
         spec = until(lambda: (s := lease(b, "kube-scheduler"))
                      and s["holderIdentity"] != first and s)
         assert spec["leaseTransitions"] == 1
-    finally:
-        for p in procs + [s.proc for s in servers]:
-            stop_server(p)

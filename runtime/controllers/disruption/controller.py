@@ -52,13 +52,8 @@ class DisruptionController(Reconciler):
         self.pdbs.add_handler(self._on_pdb)
         self.pods.add_handler(self._on_pod)
 
-    def start(self) -> None:
-        self.controller.start()
-        self.stale.start()
-
-    async def stop(self) -> None:
-        await self.controller.stop()
-        await self.stale.stop()
+    def queues(self) -> tuple[Controller, ...]:
+        return self.controller, self.stale
 
     # -- event handlers ---------------------------------------------------------------------
     def _on_pdb(self, event: str, old: Obj | None, new: Obj | None) -> None:

@@ -62,13 +62,8 @@ class NodeLifecycleController:
         self.leases.add_handler(self._on_lease)
         self.pods.add_handler(self._on_pod)
 
-    def start(self) -> None:
-        self.monitor.start()
-        self.evictor.start()
-
-    async def stop(self) -> None:
-        await self.monitor.stop()
-        await self.evictor.stop()
+    def queues(self) -> tuple[Controller, ...]:
+        return self.monitor, self.evictor
 
     # -- events -------------------------------------------------------------------------
     def _on_node(self, event: str, old: Obj | None, new: Obj | None) -> None:
