@@ -98,15 +98,21 @@ def delete_pods_background(c: Ctx) -> None:
          "all pods to be garbage collected", 1)
 
 
+def _delete_full_rc(c: Ctx, label: str, propagation: str) -> Any:
+    """An rc with as many pods as the nodes take (10 to 100), all running, then deleted
+    with `propagation`; the rc as created."""
+    rc = c.core.create_namespaced_replication_controller(c.ns, owner_rc(
+        "simpletest.rc", estimate_max_pods(c, 10, 100), uniq_label("gctest", label)))
+    wait_for_replicas(c, rc)
+    c.core.delete_namespaced_replication_controller(
+        rc.metadata.name, c.ns, body=delete_opts(propagation, rc.metadata.uid))
+    return rc
+
+
 @conformance(G + "should orphan pods created by rc if delete options say so [Conformance]",
              basename="gc")
 def orphan_pods(c: Ctx) -> None:
-    labels = uniq_label("gctest", "orphan_pods")
-    rc = c.core.create_namespaced_replication_controller(
-        c.ns, owner_rc("simpletest.rc", estimate_max_pods(c, 10, 100), labels))
-    wait_for_replicas(c, rc)
-    c.core.delete_namespaced_replication_controller(
-        rc.metadata.name, c.ns, body=delete_opts("Orphan", rc.metadata.uid))
+    rc = _delete_full_rc(c, "orphan_pods", "Orphan")
     poll(lambda: not c.core.list_namespaced_replication_controller(c.ns).items, 120 + RESYNC,
          "the rc to be deleted", 1)
     time.sleep(30)  # upstream: see whether the garbage collector mistakenly deletes the pods
@@ -162,12 +168,7 @@ def _wait_rc_gone(c: Ctx, name: str, timeout: float) -> None:
 @conformance(G + "should keep the rc around until all its pods are deleted if the deleteOptions "
              "says so [Conformance]", basename="gc")
 def foreground_rc(c: Ctx) -> None:
-    labels = uniq_label("gctest", "delete_pods_foreground")
-    rc = c.core.create_namespaced_replication_controller(
-        c.ns, owner_rc("simpletest.rc", estimate_max_pods(c, 10, 100), labels))
-    wait_for_replicas(c, rc)
-    c.core.delete_namespaced_replication_controller(
-        rc.metadata.name, c.ns, body=delete_opts("Foreground", rc.metadata.uid))
+    rc = _delete_full_rc(c, "delete_pods_foreground", "Foreground")
     _wait_rc_gone(c, rc.metadata.name, 30 + RESYNC)
     pods = c.core.list_namespaced_pod(c.ns).items
     assert not pods, f"expected no pods, got {[p.metadata.name for p in pods]}"

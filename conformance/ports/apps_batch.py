@@ -367,15 +367,22 @@ def concurrent(c: Ctx) -> None:
     delete_cronjob(c, cj.metadata.name)
 
 
-@conformance(CJ + "should replace jobs when ReplaceConcurrent [Conformance]", basename="cronjob")
-def replace_concurrent(c: Ctx) -> None:
+def _one_active(c: Ctx, base: str, policy: str) -> str:
+    """A every-minute CronJob with concurrencyPolicy `policy` once it has exactly one
+    active (and running) job; its name."""
     cj = c.batch.create_namespaced_cron_job(c.ns, new_test_cronjob(
-        "replace", "*/1 * * * ?", "Replace", SLEEP, None, None))
-    name = cj.metadata.name
+        base, "*/1 * * * ?", policy, SLEEP, None, None))
+    name = str(cj.metadata.name)
     wait_active(c, name, 1)
     assert len(_active(c, name)) == 1, "not exactly one active job"
-    jobs = c.batch.list_namespaced_job(c.ns).items
     assert len(active_jobs(c)) == 1, "not exactly one running job listed"
+    return name
+
+
+@conformance(CJ + "should replace jobs when ReplaceConcurrent [Conformance]", basename="cronjob")
+def replace_concurrent(c: Ctx) -> None:
+    name = _one_active(c, "replace", "Replace")
+    jobs = c.batch.list_namespaced_job(c.ns).items
     previous = jobs[0].metadata.name
 
     def replaced() -> bool:
@@ -404,12 +411,7 @@ def suspended(c: Ctx) -> None:
 @conformance(CJ + "should not schedule new jobs when ForbidConcurrent [Slow] [Conformance]",
              basename="cronjob")
 def forbid_concurrent(c: Ctx) -> None:
-    cj = c.batch.create_namespaced_cron_job(c.ns, new_test_cronjob(
-        "forbid", "*/1 * * * ?", "Forbid", SLEEP, None, None))
-    name = cj.metadata.name
-    wait_active(c, name, 1)
-    assert len(_active(c, name)) == 1, "not exactly one active job"
-    assert len(active_jobs(c)) == 1, "not exactly one running job listed"
+    name = _one_active(c, "forbid", "Forbid")
     deadline = time.monotonic() + CRONJOB_TIMEOUT  # Eventually(len(active) < 2): at once
     while True:
         n = len(_active(c, name))

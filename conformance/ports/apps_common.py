@@ -94,3 +94,19 @@ def status_update_and_patch(c: Ctx, kind: str, api: str, name: str, label: tuple
         _content_type=MERGE)
     until(c.api, list_fn, f"V1{kind}", rv, lambda _t, x: has(x, "StatusPatched"), timeout,
           f"the {what} status to be patched", c.ns, label_selector=sel)
+
+
+def scale_roundtrip(c: Ctx, api: str, name: str, what: str) -> None:
+    """upstream's "working scale subresource" checks on a workload at 1 replica (`api`
+    its name in AppsV1Api's methods): the scale reads 1, a replace of it to 2 and a
+    strategic-merge patch of it to 4 reach the object's spec."""
+    scale = getattr(c.apps, f"read_namespaced_{api}_scale")(name, c.ns)
+    assert scale.spec.replicas == 1 and scale.status.replicas == 1, scale
+    scale.metadata.resource_version = None
+    scale.spec.replicas = 2
+    assert getattr(c.apps, f"replace_namespaced_{api}_scale")(name, c.ns, scale).spec.replicas == 2
+    assert getattr(c.apps, f"read_namespaced_{api}")(name, c.ns).spec.replicas == 2
+    getattr(c.apps, f"patch_namespaced_{api}_scale")(name, c.ns, {"spec": {"replicas": 4}},
+                                                     _content_type=SMP)
+    got = getattr(c.apps, f"read_namespaced_{api}")(name, c.ns).spec.replicas
+    assert got == 4, f"{what} should have 4 replicas, has {got}"

@@ -17,6 +17,7 @@ from conformance.ports.apps_common import (
     WEBSERVER,
     WEBSERVER_NAME,
     retry_on_conflict,
+    scale_roundtrip,
     status_update_and_patch,
     verify_pods_running,
 )
@@ -96,15 +97,7 @@ def scale_subresource(c: Ctx) -> None:
         name, 1, {"name": WEBSERVER_NAME}, WEBSERVER_NAME, WEBSERVER))
     wait_revision_and_image(c, name, "1", WEBSERVER)
     wait_complete(c, name)
-    scale = c.apps.read_namespaced_deployment_scale(name, c.ns)
-    assert scale.spec.replicas == 1 and scale.status.replicas == 1, scale
-    scale.metadata.resource_version = None
-    scale.spec.replicas = 2
-    assert c.apps.replace_namespaced_deployment_scale(name, c.ns, scale).spec.replicas == 2
-    assert c.apps.read_namespaced_deployment(name, c.ns).spec.replicas == 2
-    c.apps.patch_namespaced_deployment_scale(name, c.ns, {"spec": {"replicas": 4}}, _content_type=SMP)
-    got = c.apps.read_namespaced_deployment(name, c.ns).spec.replicas
-    assert got == 4, f"deployment should have 4 replicas, has {got}"
+    scale_roundtrip(c, "deployment", name, "deployment")
 
 
 @conformance(D + "RollingUpdateDeployment should delete old pods and create new ones "

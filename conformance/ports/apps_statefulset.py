@@ -13,6 +13,7 @@ from conformance.ports.apps_common import (
     SMP,
     WEBSERVER,
     WEBSERVER_NAME,
+    scale_roundtrip,
     status_update_and_patch,
 )
 
@@ -71,16 +72,7 @@ def scale_subresource(c: Ctx) -> None:
     ss = c.apps.create_namespaced_stateful_set(c.ns, new_statefulset(SS_NAME, 1, LABELS))
     wait_running_and_ready(c, ss, 1)
     wait_status(c, SS_NAME)
-    scale = c.apps.read_namespaced_stateful_set_scale(SS_NAME, c.ns)
-    assert scale.spec.replicas == 1 and scale.status.replicas == 1, scale
-    scale.metadata.resource_version = None
-    scale.spec.replicas = 2
-    assert c.apps.replace_namespaced_stateful_set_scale(SS_NAME, c.ns, scale).spec.replicas == 2
-    assert c.apps.read_namespaced_stateful_set(SS_NAME, c.ns).spec.replicas == 2
-    c.apps.patch_namespaced_stateful_set_scale(SS_NAME, c.ns, {"spec": {"replicas": 4}},
-                                               _content_type=SMP)
-    got = c.apps.read_namespaced_stateful_set(SS_NAME, c.ns).spec.replicas
-    assert got == 4, f"statefulset should have 4 replicas, has {got}"
+    scale_roundtrip(c, "stateful_set", SS_NAME, "statefulset")
 
 
 @conformance(S + "should list, patch and delete a collection of StatefulSets [Conformance]",

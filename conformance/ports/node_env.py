@@ -6,6 +6,7 @@ completion and its log must hold upstream's expected lines (TestContainerOutput[
 from __future__ import annotations
 
 import base64
+from typing import Any
 
 from kubernetes import client
 
@@ -50,63 +51,60 @@ def _prefixed(prefixes: list[str]) -> list[str]:
     return [f"{p}{k}={v}" for p in prefixes for k, v in DATA.items()]
 
 
+def _env_var(c: Ctx, secret: bool, pod_prefix: str, cname: str, var: str) -> None:
+    """One key of the object as the environment variable `var`."""
+    name = _secret(c) if secret else _configmap(c)
+    source = client.V1EnvVarSource(
+        secret_key_ref=client.V1SecretKeySelector(name=name, key="data-1")) if secret else \
+        client.V1EnvVarSource(
+            config_map_key_ref=client.V1ConfigMapKeySelector(name=name, key="data-1"))
+    pod = _env_pod(pod_prefix, cname, env=[client.V1EnvVar(name=var, value_from=source)])
+    expect_container_output(c, "consume secrets" if secret else "consume configMaps", pod, 0,
+                            [f"{var}=value-1"])
+
+
+def _env_from(c: Ctx, secret: bool, pod_prefix: str, prefixes: list[str]) -> None:
+    """Every key of the object as an environment variable, once as it is and once behind
+    each prefix."""
+    name = _secret(c) if secret else _configmap(c)
+    ref: dict[str, Any] = {"secret_ref": client.V1SecretEnvSource(name=name)} if secret else \
+        {"config_map_ref": client.V1ConfigMapEnvSource(name=name)}
+    pod = _env_pod(pod_prefix, "env-test", env_from=[
+        client.V1EnvFromSource(**ref), *(client.V1EnvFromSource(prefix=p, **ref) for p in prefixes)])
+    expect_container_output(c, "consume secrets" if secret else "consume configMaps", pod, 0,
+                            _prefixed(["", *prefixes]))
+
+
 @conformance(CM + "consumable via environment variable", basename="configmap", needs=NEEDS)
 def configmap_env_var(c: Ctx) -> None:
-    name = _configmap(c)
-    pod = _env_pod("pod-configmaps", "env-test", env=[client.V1EnvVar(
-        name="CONFIG_DATA_1", value_from=client.V1EnvVarSource(
-            config_map_key_ref=client.V1ConfigMapKeySelector(name=name, key="data-1")))])
-    expect_container_output(c, "consume configMaps", pod, 0, ["CONFIG_DATA_1=value-1"])
+    _env_var(c, False, "pod-configmaps", "env-test", "CONFIG_DATA_1")
 
 
 @conformance(CM + "consumable via the environment", basename="configmap", needs=NEEDS)
 def configmap_env_from(c: Ctx) -> None:
-    name = _configmap(c)
-    ref = client.V1ConfigMapEnvSource(name=name)
-    pod = _env_pod("pod-configmaps", "env-test", env_from=[
-        client.V1EnvFromSource(config_map_ref=ref),
-        client.V1EnvFromSource(prefix="p-", config_map_ref=ref)])
-    expect_container_output(c, "consume configMaps", pod, 0, _prefixed(["", "p-"]))
+    _env_from(c, False, "pod-configmaps", ["p-"])
 
 
 @conformance(CM + "consumable as environment variable names with various prefixes",
              basename="configmap", needs=NEEDS)
 def configmap_env_prefixes(c: Ctx) -> None:
-    name = _configmap(c)
-    ref = client.V1ConfigMapEnvSource(name=name)
-    pod = _env_pod("pod-configmaps", "env-test", env_from=[
-        client.V1EnvFromSource(config_map_ref=ref),
-        *(client.V1EnvFromSource(prefix=p, config_map_ref=ref) for p in PREFIXES)])
-    expect_container_output(c, "consume configMaps", pod, 0, _prefixed(["", *PREFIXES]))
+    _env_from(c, False, "pod-configmaps", PREFIXES)
 
 
 @conformance(S + "consumable from pods in env vars", basename="secrets", needs=NEEDS)
 def secret_env_var(c: Ctx) -> None:
-    name = _secret(c)
-    pod = _env_pod("pod-secrets", "secret-env-test", env=[client.V1EnvVar(
-        name="SECRET_DATA", value_from=client.V1EnvVarSource(
-            secret_key_ref=client.V1SecretKeySelector(name=name, key="data-1")))])
-    expect_container_output(c, "consume secrets", pod, 0, ["SECRET_DATA=value-1"])
+    _env_var(c, True, "pod-secrets", "secret-env-test", "SECRET_DATA")
 
 
 @conformance(S + "consumable via the environment", basename="secrets", needs=NEEDS)
 def secret_env_from(c: Ctx) -> None:
-    name = _secret(c)
-    ref = client.V1SecretEnvSource(name=name)
-    pod = _env_pod("pod-configmaps", "env-test", env_from=[
-        client.V1EnvFromSource(secret_ref=ref), client.V1EnvFromSource(prefix="p-", secret_ref=ref)])
-    expect_container_output(c, "consume secrets", pod, 0, _prefixed(["", "p-"]))
+    _env_from(c, True, "pod-configmaps", ["p-"])  # upstream's pod name
 
 
 @conformance(S + "consumable as environment variable names with various prefixes",
              basename="secrets", needs=NEEDS)
 def secret_env_prefixes(c: Ctx) -> None:
-    name = _secret(c)
-    ref = client.V1SecretEnvSource(name=name)
-    pod = _env_pod("pod-secret", "env-test", env_from=[
-        client.V1EnvFromSource(secret_ref=ref),
-        *(client.V1EnvFromSource(prefix=p, secret_ref=ref) for p in PREFIXES)])
-    expect_container_output(c, "consume secrets", pod, 0, _prefixed(["", *PREFIXES]))
+    _env_from(c, True, "pod-secret", PREFIXES)
 
 
 # -- downwardapi.go -------------------------------------------------------------------

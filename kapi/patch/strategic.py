@@ -19,7 +19,7 @@ It must never mutate its inputs (it works on private copies) and never touch HTT
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from kapi.meta.schema import Definitions, Schema, patch_meta
 from kapi.patch.errors import PatchError
@@ -49,15 +49,21 @@ def apply_strategic_merge_patch(obj: Obj, patch: Obj, defs: Definitions,
 
 def strip_directives(value: Any) -> Any:
     """Drop directive keys left in maps (in place) and return value."""
+    _prune_maps(value, lambda k, _v: _is_directive_key(k))
+    return value
+
+
+def _prune_maps(value: Any, drop: Callable[[str, Any], bool]) -> None:
+    """Delete, in place, the entries of every map inside value (lists are walked, not
+    pruned) for which drop(key, value) holds."""
     if isinstance(value, dict):
-        for key in [k for k in value if _is_directive_key(k)]:
+        for key in [k for k, v in value.items() if drop(k, v)]:
             del value[key]
         for v in value.values():
-            strip_directives(v)
+            _prune_maps(v, drop)
     elif isinstance(value, list):
         for v in value:
-            strip_directives(v)
-    return value
+            _prune_maps(v, drop)
 
 
 def _is_directive_key(key: str) -> bool:
@@ -266,14 +272,7 @@ def _set_without_directives(original: Obj, key: str, value: Any, discard_nulls: 
 
 def _discard_nulls(value: Any) -> None:
     """Delete null-valued keys of every map inside value (lists are walked, not pruned)."""
-    if isinstance(value, dict):
-        for key in [k for k, v in value.items() if v is None]:
-            del value[key]
-        for v in value.values():
-            _discard_nulls(v)
-    elif isinstance(value, list):
-        for v in value:
-            _discard_nulls(v)
+    _prune_maps(value, lambda _k, v: v is None)
 
 
 def _remove_directives(value: Any) -> tuple[bool, Any]:

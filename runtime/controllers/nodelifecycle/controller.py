@@ -24,7 +24,7 @@ from typing import Any
 from runtime.client.informer import key_of
 from runtime.client.resources import LEASES, NODES, PODS
 from runtime.client.rest import ApiError, Client
-from runtime.controllers.base import Controller
+from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.nodelifecycle import health
 from runtime.controllers.nodelifecycle.health import HealthTracker
 from runtime.util.times import format_time as _fmt
@@ -43,7 +43,7 @@ def _taints(node: Obj | None) -> list[Obj]:
     return list(((node or {}).get("spec") or {}).get("taints") or [])
 
 
-class NodeLifecycleController:
+class NodeLifecycleController(Reconciler):
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
         self.client: Client = ctx.client
