@@ -81,6 +81,12 @@ class Watch:
             raise AssertionError(f"unexpected watch notification observed: {ev[0]} "
                                  f"{ev[1].metadata.name} rv={ev[1].metadata.resource_version}")
 
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         if not self._stopped:
             self._stopped = True

@@ -59,17 +59,21 @@ def _strict_post(c: Ctx, body: str) -> str:
         return text
 
 
+def _strict_error(c: Ctx, body: str, want: str, what: str) -> None:
+    err = _strict_post(c, body)
+    assert want in err, f"error missing {what}, got: {err or 'no error'}"
+
+
 @conformance(FV + "should detect unknown and duplicate fields of a typed object [Conformance]",
              basename="field-validation")
 def unknown_and_duplicate(c: Ctx) -> None:
-    err = _strict_post(c, UNKNOWN_AND_DUPLICATE)
-    want = 'strict decoding error: unknown field "spec.unknownField", duplicate field "spec.replicas"'
-    assert want in err, f"error missing unknown/duplicate field field, got: {err or 'no error'}"
+    _strict_error(c, UNKNOWN_AND_DUPLICATE, 'strict decoding error: unknown field '
+                  '"spec.unknownField", duplicate field "spec.replicas"',
+                  "unknown/duplicate field field")
 
 
 @conformance(FV + "should detect unknown metadata fields of a typed object [Conformance]",
              basename="field-validation")
 def unknown_metadata(c: Ctx) -> None:
-    err = _strict_post(c, UNKNOWN_META)
-    want = 'strict decoding error: unknown field "metadata.unknownMeta"'
-    assert want in err, f"error missing unknown metadata field, got: {err or 'no error'}"
+    _strict_error(c, UNKNOWN_META, 'strict decoding error: unknown field "metadata.unknownMeta"',
+                  "unknown metadata field")

@@ -96,43 +96,33 @@ def from_resource_version(c: Ctx) -> None:
     first = update_configmap(c, cm.metadata.name, _set("mutation", "1"))
     second = update_configmap(c, cm.metadata.name, _set("mutation", "2"))
     c.core.delete_namespaced_config_map(cm.metadata.name, c.ns)
-    w = _watch(c, first.metadata.resource_version, value)
-    try:
+    with _watch(c, first.metadata.resource_version, value) as w:
         w.expect("MODIFIED", second)
         w.expect("DELETED")
-    finally:
-        w.stop()
 
 
 @conformance(W + "should be able to restart watching from the last resource version observed "
              "by the previous watch [Conformance]", basename="watch")
 def restart_watching(c: Ctx) -> None:
     value, name = "watch-closed-and-restarted", "e2e-watch-test-watch-closed"
-    broken = _watch(c, "", value)
-    try:
+    with _watch(c, "", value) as broken:
         cm = c.core.create_namespaced_config_map(c.ns, _cm(name, value))
         update_configmap(c, name, _set("mutation", "1"))
         broken.expect("ADDED", cm)
         last = broken.wait_for("MODIFIED", None, 60)
         assert last is not None, "timed out waiting for second watch notification"
-    finally:
-        broken.stop()
     second = update_configmap(c, name, _set("mutation", "2"))
-    restarted = _watch(c, last[1].metadata.resource_version, value)
-    try:
+    with _watch(c, last[1].metadata.resource_version, value) as restarted:
         c.core.delete_namespaced_config_map(name, c.ns)
         restarted.expect("MODIFIED", second)
         restarted.expect("DELETED")
-    finally:
-        restarted.stop()
 
 
 @conformance(W + "should observe an object deletion if it stops meeting the requirements of "
              "the selector [Conformance]", basename="watch")
 def label_changed(c: Ctx) -> None:
     value, name = "label-changed-and-restored", "e2e-watch-test-label-changed"
-    w = _watch(c, "", value)
-    try:
+    with _watch(c, "", value) as w:
         cm = c.core.create_namespaced_config_map(c.ns, _cm(name, value))
         first = update_configmap(c, name, _set("mutation", "1"))
         update_configmap(c, name, _relabel("wrong-value"))
@@ -143,8 +133,6 @@ def label_changed(c: Ctx) -> None:
         third = update_configmap(c, name, _set("mutation", "3"))
         c.core.delete_namespaced_config_map(name, c.ns)
         _in_order(w, ("ADDED", restored), ("MODIFIED", third), ("DELETED", None))
-    finally:
-        w.stop()
 
 
 def _produce_events(c: Ctx, stop: threading.Event, errors: list[BaseException]) -> None:

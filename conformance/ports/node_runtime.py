@@ -136,38 +136,26 @@ def _sh(script: str, **kw: Any) -> client.V1Container:
     return client.V1Container(name="", image=BUSYBOX, command=["/bin/sh", "-c"], args=[script], **kw)
 
 
-@conformance(R + "termination message with non-root user and non-default path",
-             basename="container-runtime", needs=("containers",))
-def termination_non_root(c: Ctx) -> None:
-    ctr = _sh("/bin/echo -n DONE > /dev/termination-custom-log",
-              termination_message_path="/dev/termination-custom-log",
-              security_context=client.V1SecurityContext(run_as_user=10000))
-    _termination_message(c, ctr, "Succeeded", "DONE")
-
-
-@conformance(R + "termination message from log output if FallbackToLogsOnError",
-             basename="container-runtime", needs=("containers",))
-def termination_from_logs(c: Ctx) -> None:
-    ctr = _sh("/bin/echo -n DONE; /bin/false", termination_message_path="/dev/termination-log",
-              termination_message_policy="FallbackToLogsOnError")
-    _termination_message(c, ctr, "Failed", "DONE")
-
-
-@conformance(R + "termination message empty when pod succeeds with FallbackToLogsOnError",
-             basename="container-runtime", needs=("containers",))
-def termination_empty(c: Ctx) -> None:
-    ctr = _sh("/bin/echo -n DONE; /bin/true", termination_message_path="/dev/termination-log",
-              termination_message_policy="FallbackToLogsOnError")
-    _termination_message(c, ctr, "Succeeded", "")
-
-
-@conformance(R + "termination message from file when pod succeeds with FallbackToLogsOnError",
-             basename="container-runtime", needs=("containers",))
-def termination_from_file(c: Ctx) -> None:
-    ctr = _sh("/bin/echo -n OK > /dev/termination-log; /bin/echo DONE; /bin/true",
-              termination_message_path="/dev/termination-log",
-              termination_message_policy="FallbackToLogsOnError")
-    _termination_message(c, ctr, "Succeeded", "OK")
+_FALLBACK = {"termination_message_path": "/dev/termination-log",
+             "termination_message_policy": "FallbackToLogsOnError"}
+# upstream's termination message tests: (name, script, container fields, phase, message)
+_TERMINATION: tuple[tuple[str, str, dict[str, Any], str, str], ...] = (
+    ("termination message with non-root user and non-default path",
+     "/bin/echo -n DONE > /dev/termination-custom-log",
+     {"termination_message_path": "/dev/termination-custom-log",
+      "security_context": client.V1SecurityContext(run_as_user=10000)}, "Succeeded", "DONE"),
+    ("termination message from log output if FallbackToLogsOnError",
+     "/bin/echo -n DONE; /bin/false", _FALLBACK, "Failed", "DONE"),
+    ("termination message empty when pod succeeds with FallbackToLogsOnError",
+     "/bin/echo -n DONE; /bin/true", _FALLBACK, "Succeeded", ""),
+    ("termination message from file when pod succeeds with FallbackToLogsOnError",
+     "/bin/echo -n OK > /dev/termination-log; /bin/echo DONE; /bin/true", _FALLBACK,
+     "Succeeded", "OK"),
+)
+for _name, _script, _fields, _phase, _want in _TERMINATION:
+    conformance(R + _name, basename="container-runtime", needs=("containers",))(
+        lambda c, s=_script, f=_fields, p=_phase, w=_want: _termination_message(
+            c, _sh(s, **f), p, w))
 
 
 # -- kubelet.go -------------------------------------------------------------------------
