@@ -137,22 +137,24 @@ def readiness_fails(c: Ctx) -> None:
     assert _restarts(p, "test-webserver") == 0, "pod should have a restart count of 0"
 
 
+def _cat_health(c: Ctx, script: str, restarts: int) -> None:
+    """busybox running `script` under an exec `cat /tmp/health` liveness probe (15 s
+    delay, 5 s timeout, one failure restarts) restarts `restarts` times."""
+    probe = _probe(_exec(["cat", "/tmp/health"]), initial_delay_seconds=15, timeout_seconds=5,
+                   failure_threshold=1)
+    run_liveness_test(c, _busybox_pod(probe, ["/bin/sh", "-c", script]), restarts, OBSERVATION)
+
+
 @conformance(P + 'be restarted with an exec "cat /tmp/health" liveness probe',
              basename="container-probe", needs=NEEDS)
 def exec_restarted(c: Ctx) -> None:
-    cmd = ["/bin/sh", "-c", "echo ok >/tmp/health; sleep 10; rm -rf /tmp/health; sleep 600"]
-    probe = _probe(_exec(["cat", "/tmp/health"]), initial_delay_seconds=15, timeout_seconds=5,
-                   failure_threshold=1)
-    run_liveness_test(c, _busybox_pod(probe, cmd), 1, OBSERVATION)
+    _cat_health(c, "echo ok >/tmp/health; sleep 10; rm -rf /tmp/health; sleep 600", 1)
 
 
 @conformance(P + '*not* be restarted with an exec "cat /tmp/health" liveness probe',
              basename="container-probe", needs=NEEDS)
 def exec_not_restarted(c: Ctx) -> None:
-    cmd = ["/bin/sh", "-c", "echo ok >/tmp/health; sleep 600"]
-    probe = _probe(_exec(["cat", "/tmp/health"]), initial_delay_seconds=15, timeout_seconds=5,
-                   failure_threshold=1)
-    run_liveness_test(c, _busybox_pod(probe, cmd), 0, OBSERVATION)
+    _cat_health(c, "echo ok >/tmp/health; sleep 600", 0)
 
 
 @conformance(P + "be restarted with a /healthz http liveness probe", basename="container-probe",

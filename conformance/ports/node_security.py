@@ -23,32 +23,34 @@ def _user_pod(name: str, command: list[str], sc: client.V1SecurityContext) -> cl
         containers=[client.V1Container(name=name, image=BUSYBOX, command=command, security_context=sc)]))
 
 
+def _succeeds(c: Ctx, base: str, script: str, sc: client.V1SecurityContext) -> str:
+    """A pod `base`-<uid> whose one container runs `script` under `sc` succeeds; its
+    name (that of its container too)."""
+    name = f"{base}-{uid()}"
+    c.core.create_namespaced_pod(c.ns, _user_pod(name, ["sh", "-c", script], sc))
+    wait_pod_success(c, name)
+    return name
+
+
 @conformance(SC + "run the container with uid 65534 [LinuxOnly]", basename="security-context-test",
              needs=NEEDS)
 def uid_65534(c: Ctx) -> None:
-    name = f"busybox-user-65534-{uid()}"
-    c.core.create_namespaced_pod(c.ns, _user_pod(
-        name, ["sh", "-c", "test $(id -u) -eq 65534"], client.V1SecurityContext(run_as_user=65534)))
-    wait_pod_success(c, name)
+    _succeeds(c, "busybox-user-65534", "test $(id -u) -eq 65534",
+              client.V1SecurityContext(run_as_user=65534))
 
 
 @conformance(SC + "writable rootfs when readOnlyRootFilesystem=false", basename="security-context-test",
              needs=NEEDS)
 def writable_rootfs(c: Ctx) -> None:
-    name = f"busybox-readonly-false-{uid()}"
-    c.core.create_namespaced_pod(c.ns, _user_pod(
-        name, ["sh", "-c", "touch checkfile"], client.V1SecurityContext(read_only_root_filesystem=False)))
-    wait_pod_success(c, name)
+    _succeeds(c, "busybox-readonly-false", "touch checkfile",
+              client.V1SecurityContext(read_only_root_filesystem=False))
 
 
 @conformance(SC + "run as unprivileged when privileged=false [LinuxOnly]",
              basename="security-context-test", needs=NEEDS)
 def unprivileged(c: Ctx) -> None:
-    name = f"busybox-privileged-false-{uid()}"
-    c.core.create_namespaced_pod(c.ns, _user_pod(
-        name, ["sh", "-c", "ip link add dummy0 type dummy || true"],
-        client.V1SecurityContext(privileged=False)))
-    wait_pod_success(c, name)
+    name = _succeeds(c, "busybox-privileged-false", "ip link add dummy0 type dummy || true",
+                     client.V1SecurityContext(privileged=False))
     logs = c.core.read_namespaced_pod_log(name, c.ns, container=name)
     assert "Operation not permitted" in logs, \
         f"unprivileged container shouldn't be able to create dummy device: {logs!r}"
@@ -57,11 +59,9 @@ def unprivileged(c: Ctx) -> None:
 @conformance(SC + "not allow privilege escalation when false [LinuxOnly]",
              basename="security-context-test", needs=NEEDS)
 def no_privilege_escalation(c: Ctx) -> None:
-    name = f"alpine-nnp-false-{uid()}"
-    c.core.create_namespaced_pod(c.ns, _user_pod(
-        name, ["sh", "-c", 'echo "Effective uid: $(id -u)"'],
-        client.V1SecurityContext(allow_privilege_escalation=False, run_as_user=NON_ROOT_TEST_UID)))
-    wait_pod_success(c, name)
+    name = _succeeds(c, "alpine-nnp-false", 'echo "Effective uid: $(id -u)"',
+                     client.V1SecurityContext(allow_privilege_escalation=False,
+                                              run_as_user=NON_ROOT_TEST_UID))
     logs = c.core.read_namespaced_pod_log(name, c.ns, container=name)
     want = f"Effective uid: {NON_ROOT_TEST_UID}"
     assert want in logs, f"expected {want!r} in {logs!r}"
