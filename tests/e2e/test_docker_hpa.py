@@ -47,6 +47,9 @@ def k(burncluster: Server) -> Kubectl:
 def test_a_cpu_burner_shows_in_top_and_scales_out(k: Kubectl) -> None:
     wait_for(lambda: "kapi-node-1" in k("get", "nodes"), "the Docker node", timeout=60)
     k("apply", "-f", "-", input=json.dumps(BURNER))
+    # kubectl wait -l fails at once while no pod matches: wait for the ReplicaSet's pod
+    wait_for(lambda: k("get", "pod", "-l", "app=burner", "-o", "name"), "the burner pod",
+             timeout=60)
     k("wait", "pod", "-l", "app=burner", "--for=condition=Ready", "--timeout=90s",
       timeout=120)
 
