@@ -22,7 +22,11 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from kapi import discovery, errors, malloc
+from kapi import admission
 from kapi.admission import apiserverendpoints, lifecycle
+from kapi.admission.policy import ValidatingPolicies
+from kapi.admission.webhooks.client import Clients
+from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
 from kapi.config import Config
@@ -138,9 +142,13 @@ class APIServer:
             if config.validation else _skip,
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
                                            config.service_node_port_range)}
+        self.webhook_clients = Clients()
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
-                           admit=[lifecycle.NamespaceLifecycle(self.cache, scheme)],
-                           plugins=plugins, finalize=finalize)
+                           admit=[lifecycle.NamespaceLifecycle(self.cache, scheme),
+                                  MutatingWebhooks(self.cache, scheme, self.webhook_clients)],
+                           plugins=plugins, finalize=finalize,
+                           validating=[ValidatingWebhooks(self.cache, scheme, self.webhook_clients),
+                                       ValidatingPolicies(self.cache, scheme)])
         self.handlers = Handlers(store=self.store, scheme=scheme, definitions=self.definitions,
                                  clock=clock, validator=self.validator,
                                  validation=config.validation, tracker=tracker)
@@ -175,6 +183,7 @@ class APIServer:
         for t in self._tasks:
             t.cancel()
         await self.metrics.close()
+        await self.webhook_clients.close()
         await self.cache.close()
         await self.storage.close()
 
@@ -314,7 +323,9 @@ class APIServer:
         handler = getattr(self.handlers, verb, None)
         if handler is None:
             raise errors.MethodNotAllowed(f"verb {verb} is not supported")
+        admission.set_current(admission.Request())  # the write sets its own
         code, out = await handler(call)
+        call.warnings.extend(admission.current().warnings)
         headers = {}
         if call.warnings:
             headers["warning"] = warning_header(call.warnings)
