@@ -21,13 +21,12 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from kapi import discovery, errors, malloc
-from kapi import admission
+from kapi import admission, discovery, errors, malloc
 from kapi.admission import apiserverendpoints, lifecycle
 from kapi.admission.policy import ValidatingPolicies
+from kapi.admission.serviceips import ServiceAllocator
 from kapi.admission.webhooks.client import Clients
 from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
-from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
 from kapi.config import Config
 from kapi.defaulting import PodAdmission

@@ -14,7 +14,11 @@ from urllib.parse import urlsplit
 from kapi import cel
 from kapi.validation import rules
 from kapi.validation.field import (
-    FieldError, duplicate, invalid, not_supported, required,
+    FieldError,
+    duplicate,
+    invalid,
+    not_supported,
+    required,
 )
 
 Obj = dict[str, Any]
@@ -37,7 +41,7 @@ def _client_config(cc: Any, path: str) -> list[FieldError]:
             return [invalid(f"{path}.url", url, "host must be specified")]
         return []
     svc = cc["service"]
-    errs = [required(f"{path}.service.{k}", "service {k} is required".format(k=k))
+    errs = [required(f"{path}.service.{k}", f"service {k} is required")
             for k in ("namespace", "name") if not svc.get(k)]
     port = svc.get("port", 443)
     if not isinstance(port, int) or not 1 <= port <= 65535:

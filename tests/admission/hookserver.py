@@ -43,7 +43,7 @@ def make_certs(folder: Path, names: tuple[str, ...] = ()) -> tuple[Path, Path, s
 
 
 class _Handler(BaseHTTPRequestHandler):
-    server: "HookServer"
+    server: HookServer
 
     def log_message(self, *args: Any) -> None:  # quiet
         pass
@@ -116,7 +116,7 @@ class HookServer(ThreadingHTTPServer):
     def url(self) -> str:
         return f"https://127.0.0.1:{self.server_address[1]}"
 
-    def __enter__(self) -> "HookServer":
+    def __enter__(self) -> HookServer:
         self._thread.start()
         return self
 

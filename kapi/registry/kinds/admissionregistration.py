@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from kapi.meta.resources import status_of
 from kapi.printers import admissionregistration as printers
 from kapi.registry.kinds.base import Strategy, row
 from kapi.validation import admissionregistration as rules
-from kapi.meta.resources import status_of
 
 GROUP = "admissionregistration.k8s.io"
 PKG = "io.k8s.api.admissionregistration.v1"
@@ -23,7 +23,7 @@ AGG_GROUP = "apiregistration.k8s.io"
 AGG_PKG = "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1"
 
 Obj = dict[str, Any]
-_MATCH_DEFAULTS = (("matchPolicy", "Equivalent"), ("namespaceSelector", {}),
+_MATCH_DEFAULTS: tuple[tuple[str, Any], ...] = (("matchPolicy", "Equivalent"), ("namespaceSelector", {}),
                    ("objectSelector", {}))
 
 
