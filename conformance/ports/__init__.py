@@ -7,6 +7,7 @@ from conformance.ports import (  # noqa: F401
     apimachinery_gc,
     apimachinery_misc,
     apimachinery_namespace,
+    apimachinery_vap,
     apimachinery_watch,
     apps_batch,
     apps_daemonset,
