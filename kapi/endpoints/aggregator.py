@@ -229,6 +229,8 @@ async def keep_status(store: Any, aggregator: Aggregator, *, interval: float,
                 await _update_condition(store, r, svc, await aggregator.check(svc), clock)
             except errors.APIError as e:  # deleted or changed meanwhile: next round
                 log.debug("apiservice %s: %s", svc["metadata"]["name"], e)
+            except Exception:  # a bug must not stop the checks of every other one
+                log.exception("checking apiservice %s", svc["metadata"]["name"])
         await asyncio.sleep(interval)
 
 
@@ -239,7 +241,7 @@ async def _update_condition(store: Any, r: Any, svc: Obj, cond: Obj,
     if old is not None and all(old.get(k) == cond[k] for k in ("status", "reason", "message")):
         return
     same = old is not None and old.get("status") == cond["status"]
-    cond["lastTransitionTime"] = old["lastTransitionTime"] if same and old else \
+    cond["lastTransitionTime"] = old.get("lastTransitionTime") if same and old else \
         objects.rfc3339(clock())
 
     async def apply(current: Obj | None) -> Obj:
