@@ -9,6 +9,7 @@ from conformance.ports import (  # noqa: F401
     apimachinery_namespace,
     apimachinery_vap,
     apimachinery_watch,
+    apimachinery_webhook,
     apps_batch,
     apps_daemonset,
     apps_deployment,

@@ -23,6 +23,7 @@ from kapi.admission.webhooks.client import Clients, ServiceResolver, Unreachable
 from kapi.admission.webhooks.matching import Attributes
 from kapi.auth import current_user
 from kapi.meta.resources import Resource, Scheme
+from kapi.registry.kinds.base import strategy_of
 from kapi.storage.cacher import WatchCache
 
 Obj = dict[str, Any]
@@ -230,6 +231,9 @@ class MutatingWebhooks(_Webhooks):
                 if resp is not None and resp.get("patch"):
                     patched = review.apply_patch(typed(r, new), resp, hook.name)
                     if patched != typed(r, new):
+                        # what a webhook added is defaulted, as upstream decodes (and
+                        # so defaults) each webhook's answer
+                        strategy_of(r).default(r, patched)
                         new.clear()
                         new.update(patched)
                         # every IfNeeded hook called before this change sees it again
