@@ -4,6 +4,7 @@ conformance/images/webhook.py behind the Service upstream deploys (webhook_commo
 from __future__ import annotations
 
 import uuid
+from functools import partial
 from typing import Any
 
 from kubernetes import client
@@ -57,20 +58,6 @@ def _reject_invalid_conditions(env: Env, mutating: bool) -> None:
     assert "compilation failed" in (err.body or ""), err.body
 
 
-@conformance(W + "should reject validating webhook configurations with invalid match "
-             "conditions [Conformance]", basename=BASENAME)
-@with_webhook
-def reject_validating_conditions(env: Env) -> None:
-    _reject_invalid_conditions(env, False)
-
-
-@conformance(W + "should reject mutating webhook configurations with invalid match "
-             "conditions [Conformance]", basename=BASENAME)
-@with_webhook
-def reject_mutating_conditions(env: Env) -> None:
-    _reject_invalid_conditions(env, True)
-
-
 def _create_update_conditions(env: Env, mutating: bool) -> None:
     kind = "mutating" if mutating else "validating"
     read = getattr(env.adm, f"read_{kind}_webhook_configuration")
@@ -91,18 +78,14 @@ def _create_update_conditions(env: Env, mutating: bool) -> None:
         delete(env.unique)
 
 
-@conformance(W + "should be able to create and update validating webhook configurations "
-             "with match conditions [Conformance]", basename=BASENAME)
-@with_webhook
-def validating_conditions(env: Env) -> None:
-    _create_update_conditions(env, False)
-
-
-@conformance(W + "should be able to create and update mutating webhook configurations "
-             "with match conditions [Conformance]", basename=BASENAME)
-@with_webhook
-def mutating_conditions(env: Env) -> None:
-    _create_update_conditions(env, True)
+for _kind, _mutating in (("validating", False), ("mutating", True)):
+    # upstream has each of these twice, once per kind of configuration
+    conformance(W + f"should reject {_kind} webhook configurations with invalid match "
+                "conditions [Conformance]", basename=BASENAME)(
+        with_webhook(partial(_reject_invalid_conditions, mutating=_mutating)))
+    conformance(W + f"should be able to create and update {_kind} webhook configurations "
+                "with match conditions [Conformance]", basename=BASENAME)(
+        with_webhook(partial(_create_update_conditions, mutating=_mutating)))
 
 
 @conformance(W + "listing validating webhooks should work [Conformance]", basename=BASENAME)

@@ -124,7 +124,7 @@ def with_webhook(fn: Callable[[Env], None]) -> Callable[[Ctx], None]:
             fn(env)
         finally:
             env.server.stop()
-    run.__name__ = fn.__name__
+    run.__name__ = getattr(fn, "__name__", "webhook_port")
     return run
 
 
