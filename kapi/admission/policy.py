@@ -135,8 +135,10 @@ class ValidatingPolicies:
                              dry_run=admission.current().dry_run)["request"]
         out: list[Decision] = []
         for params in params_list:
-            variables = {"object": obj, "oldObject": old, "request": req, "params": params,
-                         "namespaceObject": ns}
+            # converted to CEL values once for every expression of the policy
+            variables = {k: cel.to_cel(v) for k, v in (
+                ("object", obj), ("oldObject", old), ("request", req), ("params", params),
+                ("namespaceObject", ns))}
             try:
                 out += _validate(spec, variables)
             except _Failure as e:

@@ -192,11 +192,12 @@ class ValidatingWebhooks(_Webhooks):
     kind_resource = "validatingwebhookconfigurations"
 
     async def __call__(self, r: Resource, op: str, new: Obj, old: Obj | None) -> None:
+        configured = self._hooks()
         a = attributes(r, op, new, old)
-        if matching.exempt(a):
-            return
+        if not configured or matching.exempt(a):
+            return  # the common case: no webhook configured at all
         obj, old_obj = review_objects(self.cache, r, op, new, old)
-        hooks = [h for h in self._hooks() if self._selected(h, a, obj, old_obj)]
+        hooks = [h for h in configured if self._selected(h, a, obj, old_obj)]
         if not hooks:
             return
         results = await asyncio.gather(*(self._call(h, a, obj, old_obj) for h in hooks),
