@@ -107,6 +107,10 @@ class _Server(ThreadingHTTPServer):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as agnhost's Go server: one TLS handshake
+    wbufsize = 1 << 16  # headers and body leave in one write (no Nagle/delayed-ACK stall)
+    disable_nagle_algorithm = True
+
     def log_message(self, *args: Any) -> None:
         pass
 
