@@ -86,6 +86,8 @@ class _Handler(BaseHTTPRequestHandler):
                                  {"name": "flunders", "singularName": "flunder",
                                   "namespaced": True, "kind": "Flunder",
                                   "verbs": ["get", "list"]}]})
+        elif path == f"{base}/namespaces/default/flunders" and "watch=true" in self.path:
+            self._watch()
         elif path in (f"{base}/flunders", f"{base}/namespaces/default/flunders"):
             self._send(200, {"kind": "FlunderList", "apiVersion": f"{GROUP}/{VERSION}",
                              "metadata": {"resourceVersion": "1"}, "items": FLUNDERS})
@@ -98,6 +100,17 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
                              "code": 404, "reason": "NotFound", "message": "not found"})
+
+
+    def _watch(self) -> None:
+        """A watch: one ADDED event per flunder, each written and flushed on its own,
+        then the stream ends (HTTP/1.0: the close ends the body)."""
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        for f in FLUNDERS:
+            self.wfile.write(json.dumps({"type": "ADDED", "object": f}).encode() + b"\n")
+            self.wfile.flush()
 
 
 class HookServer(ThreadingHTTPServer):

@@ -5,6 +5,7 @@ the caller as X-Remote-User; the local APIServices and their Available condition
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -92,6 +93,17 @@ def test_aggregated_api_through_kubectl(server: Server, apiservice: HookServer,
         assert r.status_code == 404 and r.json()["message"] == 'flunders "nope" not found'
         groups = c.get("/apis").json()["groups"]
         assert any(g["name"] == GROUP for g in groups)
+
+
+def test_watch_streams_through_the_aggregator(server: Server, apiservice: HookServer) -> None:
+    wait_for(lambda: _available(server, f"{VERSION}.{GROUP}"), "Available", 60)
+    with server.client() as c, c.stream(
+            "GET", f"/apis/{GROUP}/{VERSION}/namespaces/default/flunders",
+            params={"watch": "true"}) as r:
+        assert r.status_code == 200
+        events = [json.loads(line) for line in r.iter_lines() if line]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "flunder-0"), ("ADDED", "flunder-1"), ("ADDED", "flunder-2")]
 
 
 def test_unreachable_apiservice_is_unavailable(server: Server, tmp_path: Path) -> None:
