@@ -21,13 +21,17 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from kapi import discovery, errors, malloc
+from kapi import admission, discovery, errors, malloc
 from kapi.admission import apiserverendpoints, lifecycle
+from kapi.admission.policy import ValidatingPolicies
 from kapi.admission.serviceips import ServiceAllocator
+from kapi.admission.webhooks.client import Clients
+from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
 from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
+from kapi.endpoints.aggregator import Aggregator, ensure_local, keep_status
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
@@ -138,9 +142,14 @@ class APIServer:
             if config.validation else _skip,
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
                                            config.service_node_port_range)}
+        self.webhook_clients = Clients()
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
-                           admit=[lifecycle.NamespaceLifecycle(self.cache, scheme)],
-                           plugins=plugins, finalize=finalize)
+                           admit=[lifecycle.NamespaceLifecycle(self.cache, scheme),
+                                  MutatingWebhooks(self.cache, scheme, self.webhook_clients)],
+                           plugins=plugins, finalize=finalize,
+                           validating=[ValidatingWebhooks(self.cache, scheme, self.webhook_clients),
+                                       ValidatingPolicies(self.cache, scheme)])
+        self.aggregator = Aggregator(self.cache, scheme, self.webhook_clients)
         self.handlers = Handlers(store=self.store, scheme=scheme, definitions=self.definitions,
                                  clock=clock, validator=self.validator,
                                  validation=config.validation, tracker=tracker)
@@ -166,6 +175,9 @@ class APIServer:
             keep_revisions=self.config.compact_keep,
             keep_seconds=self.config.compact_keep_seconds,
             on_compacted=self._compacted), name="compactor"))
+        await ensure_local(self.store, self.aggregator, ((metrics.GROUP, metrics.VERSION),))
+        self._tasks.append(asyncio.create_task(keep_status(
+            self.store, self.aggregator, interval=2.0, clock=self.clock), name="apiservices"))
 
     def _compacted(self, revision: int) -> None:
         self.cache.forget_before(revision)  # the window's older events: 410 anyway
@@ -175,6 +187,7 @@ class APIServer:
         for t in self._tasks:
             t.cancel()
         await self.metrics.close()
+        await self.webhook_clients.close()
         await self.cache.close()
         await self.storage.close()
 
@@ -228,6 +241,11 @@ class APIServer:
         user = await self.authenticate(request)
         await self.authorize(user, info)
         set_current_user(user)
+        parts = path.split("/", 4)
+        if len(parts) > 3 and parts[1] == "apis":  # an aggregated group/version
+            apiservice = self.aggregator.remote(parts[2], parts[3])
+            if apiservice is not None:
+                return await self.aggregator.proxy(request, apiservice, user)
         if not info.is_resource:
             return await self._non_resource(request, info)
         return await self._resource(request, info, q)
@@ -251,6 +269,7 @@ class APIServer:
             body = discovery.aggregated(self.scheme, core=path == "/api", version=agg)
             if path == "/apis":
                 body["items"].append(metrics.aggregated_item())
+                body["items"] += self.aggregator.aggregated_items()
             ct = (f"application/json;g={discovery.AGGREGATED_GROUP};v={agg};"
                   f"as={discovery.AGGREGATED_AS}")
             return Response(orjson.dumps(body), headers={"content-type": ct})
@@ -266,6 +285,7 @@ class APIServer:
         if path == "/apis":
             doc = discovery.api_group_list(self.scheme)
             doc["groups"].append(metrics.group_entry())
+            doc["groups"] += self.aggregator.groups()
             return doc
         parts = path.strip("/").split("/")
         if parts[:2] == ["apis", metrics.GROUP]:  # metrics.k8s.io (kapi/endpoints/metrics.py)
@@ -274,7 +294,7 @@ class APIServer:
         if parts == ["api", "v1"]:
             return discovery.api_resource_list(self.scheme, "", "v1")
         if parts[0] == "apis" and len(parts) == 2:
-            return discovery.api_group(self.scheme, parts[1])
+            return discovery.api_group(self.scheme, parts[1]) or self.aggregator.group(parts[1])
         if parts[0] == "apis" and len(parts) == 3:
             return discovery.api_resource_list(self.scheme, parts[1], parts[2])
         return None
@@ -314,7 +334,9 @@ class APIServer:
         handler = getattr(self.handlers, verb, None)
         if handler is None:
             raise errors.MethodNotAllowed(f"verb {verb} is not supported")
+        admission.set_current(admission.Request())  # the write sets its own
         code, out = await handler(call)
+        call.warnings.extend(admission.current().warnings)
         headers = {}
         if call.warnings:
             headers["warning"] = warning_header(call.warnings)

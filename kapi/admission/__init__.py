@@ -7,19 +7,21 @@ upstream runs mutating admission, validation, validating admission.
 
 A step is `(resource, operation, new, old or None) -> None`; what upstream's
 admission.Attributes carries beyond that is read here: `current()` gives the subresource
-and dry-run flag of the write in progress, kapi.auth.current_user() the user.
+and dry-run flag of the write in progress, kapi.auth.current_user() the user; `warn`
+adds a warning the client gets in the response's Warning header.
 """
 
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
 class Request:
     subresource: str = ""
     dry_run: bool = False
+    warnings: list[str] = field(default_factory=list, compare=False)
 
 
 NONE = Request()
@@ -32,3 +34,11 @@ def current() -> Request:
 
 def set_current(request: Request) -> None:
     _current.set(request)
+
+
+def warn(text: str) -> None:
+    """A warning for the client about the write in progress (admission webhooks' and
+    policies' warnings); the app sends them in the Warning header."""
+    request = _current.get()
+    if request is not None:
+        request.warnings.append(text)

@@ -16,6 +16,7 @@ from typing import Iterable, Mapping
 
 from kapi.meta.resources import Scheme
 from kapi.registry.kinds import (
+    admissionregistration,
     apps,
     config,
     core,
@@ -49,6 +50,7 @@ KINDS: tuple[Strategy, ...] = (
     hpa.HPAS,
     records.LEASES, discovery.ENDPOINT_SLICES, pdb.PDBS,
     rbac.ROLES, rbac.ROLE_BINDINGS, rbac.CLUSTER_ROLES, rbac.CLUSTER_ROLE_BINDINGS,
+    *admissionregistration.KINDS,
 )
 
 # Preferred version per group, in the order discovery lists groups.
