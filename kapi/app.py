@@ -23,6 +23,8 @@ from starlette.websockets import WebSocket
 
 from kapi import discovery, errors, malloc
 from kapi.admission import apiserverendpoints, lifecycle
+from kapi.admission.limitranger import LimitRanger
+from kapi.admission.resourcequota import ResourceQuota
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
 from kapi.config import Config
@@ -138,9 +140,13 @@ class APIServer:
             if config.validation else _skip,
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
                                            config.service_node_port_range)}
+        limits, quota = LimitRanger(scheme), ResourceQuota(scheme, clock)
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
-                           admit=[lifecycle.NamespaceLifecycle(self.cache, scheme)],
-                           plugins=plugins, finalize=finalize)
+                           admit=[lifecycle.NamespaceLifecycle(self.cache, scheme),
+                                  limits.default],
+                           plugins=plugins, finalize=finalize,
+                           validating=[limits.check, quota])
+        limits.store = quota.store = self.store
         self.handlers = Handlers(store=self.store, scheme=scheme, definitions=self.definitions,
                                  clock=clock, validator=self.validator,
                                  validation=config.validation, tracker=tracker)
