@@ -22,8 +22,10 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from kapi import discovery, errors, malloc
+from kapi import admission
 from kapi.admission import apiserverendpoints, lifecycle
 from kapi.admission.limitranger import LimitRanger
+from kapi.admission.podsecurity.plugin import PodSecurity
 from kapi.admission.resourcequota import ResourceQuota
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
@@ -140,13 +142,13 @@ class APIServer:
             if config.validation else _skip,
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
                                            config.service_node_port_range)}
-        limits, quota = LimitRanger(scheme), ResourceQuota(scheme, clock)
+        limits, quota, pss = LimitRanger(scheme), ResourceQuota(scheme, clock), PodSecurity(scheme)
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
                            admit=[lifecycle.NamespaceLifecycle(self.cache, scheme),
                                   limits.default],
                            plugins=plugins, finalize=finalize,
-                           validating=[limits.check, quota])
-        limits.store = quota.store = self.store
+                           validating=[limits.check, pss, quota])
+        limits.store = quota.store = pss.store = self.store
         self.handlers = Handlers(store=self.store, scheme=scheme, definitions=self.definitions,
                                  clock=clock, validator=self.validator,
                                  validation=config.validation, tracker=tracker)
@@ -320,10 +322,11 @@ class APIServer:
         handler = getattr(self.handlers, verb, None)
         if handler is None:
             raise errors.MethodNotAllowed(f"verb {verb} is not supported")
+        warned = admission.collect_warnings()
         code, out = await handler(call)
         headers = {}
-        if call.warnings:
-            headers["warning"] = warning_header(call.warnings)
+        if call.warnings or warned:
+            headers["warning"] = warning_header(call.warnings + warned)
         if verb == "list" and liststream.worth_streaming(out):
             return StreamingResponse(liststream.encode_list(out), status_code=code,
                                      headers=JSON_HEADERS | headers)

@@ -32,3 +32,21 @@ def current() -> Request:
 
 def set_current(request: Request) -> None:
     _current.set(request)
+
+
+# warnings a step gives the client (HTTP `Warning: 299 - "..."`), collected per request:
+# the HTTP edge calls collect_warnings() before the handler and sends what it holds after
+_warnings: ContextVar[list[str] | None] = ContextVar("kapi_admission_warnings", default=None)
+
+
+def collect_warnings() -> list[str]:
+    """A fresh list that warn() fills for the rest of this request."""
+    out: list[str] = []
+    _warnings.set(out)
+    return out
+
+
+def warn(text: str) -> None:
+    collected = _warnings.get()
+    if collected is not None:
+        collected.append(text)
