@@ -45,7 +45,7 @@ from kapi.registry.kinds import SCHEME
 from kapi.registry.legacy_keys import move_legacy_keys
 from kapi.registry.store import Admit, Finalize, Store
 from kapi.registry.writesteps import Validate
-from kapi.storage import EtcdOptions, open_storage
+from kapi.storage import EtcdOptions, encryption, open_storage
 from kapi.storage.cacher import WatchCache
 from kapi.storage.common import compact_loop
 from kapi.storage.interface import Storage
@@ -125,8 +125,12 @@ class APIServer:
                  authenticate: Authenticate = anonymous_admin,
                  authorize: Authorize = allow_all) -> None:
         self.config, self.scheme, self.clock = config, scheme, clock
-        self.storage = storage or open_storage(config.storage, data_dir=config.data_dir,
-                                               etcd=_etcd_options(config))
+        self.storage = encryption.wrap(
+            storage or open_storage(config.storage, data_dir=config.data_dir,
+                                    etcd=_etcd_options(config)),
+            encryption.write_default(config.data_dir) if config.encrypt_secrets and
+            not config.encryption_provider_config else config.encryption_provider_config,
+            [(r.group, r.resource, r.key_prefix) for r in scheme.resources])
         self.cache = WatchCache(self.storage, sorted({r.key_prefix for r in scheme.resources}),
                                 capacity=config.watch_cache_capacity,
                                 max_bytes=config.watch_cache_bytes)
