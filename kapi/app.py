@@ -31,7 +31,7 @@ from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
-from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
+from kapi.endpoints import audit, codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
@@ -164,6 +164,8 @@ class APIServer:
         self.streams = streams.StreamEndpoints(store=self.store, scheme=scheme)
         self.authenticate, self.authorize = authenticate, authorize
         self._tasks: list[asyncio.Task[None]] = []
+        self.audit = audit.Auditor(config.audit_log_path, config.audit_policy_file,
+                                   clock=clock) if config.audit_log_path else None
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -189,9 +191,20 @@ class APIServer:
         await self.metrics.close()
         await self.cache.close()
         await self.storage.close()
+        if self.audit is not None:
+            self.audit.close()
 
     # -- requests -----------------------------------------------------------------------
     async def handle(self, request: Request) -> Response:
+        if self.audit is None:
+            return await self._respond(request)
+        started = self.audit.start()
+        response = await self._respond(request)
+        # what _serve learnt (user, request info, body), if it got that far
+        user, info, body = getattr(request.state, "audited", (None, None, b""))
+        return self.audit.record(started, request, user, info, body, response)  # type: ignore[no-any-return]
+
+    async def _respond(self, request: Request) -> Response:
         try:
             return await self._serve(request)
         except errors.APIError as e:
@@ -238,6 +251,7 @@ class APIServer:
         q = _Query(request.scope["query_string"])
         info = parse(request.method, path, params.watch_requested(q))
         user = await self.authenticate(request)
+        request.state.audited = (user, info, b"")
         await self.authorize(user, info)
         set_current_user(user)
         if not info.is_resource:
@@ -311,6 +325,7 @@ class APIServer:
         if info.subresource in streams.SUBRESOURCES:  # before any body is read
             return await self.streams.http(request, info, q)
         body = await read_body(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        request.state.audited = (request.state.audited[0], info, body)
         call = Call(info=info, resource=r, query=q, dry_run_values=q.getlist("dryRun"),
                     body=body, content_type=codec.body_content_type(
                         request.headers.get("content-type"), request.headers.get("origin")),
