@@ -25,6 +25,7 @@ from kapi import discovery, errors, malloc
 from kapi import admission
 from kapi.admission import apiserverendpoints, lifecycle
 from kapi.admission.limitranger import LimitRanger
+from kapi.admission.noderestriction import NodeRestriction
 from kapi.admission.podsecurity.plugin import PodSecurity
 from kapi.admission.resourcequota import ResourceQuota
 from kapi.admission.serviceips import ServiceAllocator
@@ -147,12 +148,13 @@ class APIServer:
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
                                            config.service_node_port_range)}
         limits, quota, pss = LimitRanger(scheme), ResourceQuota(scheme, clock), PodSecurity(scheme)
+        nodes = NodeRestriction(scheme.get("", "v1", "pods"))  # type: ignore[arg-type]
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
                            admit=[lifecycle.NamespaceLifecycle(self.cache, scheme),
                                   limits.default],
                            plugins=plugins, finalize=finalize,
-                           validating=[limits.check, pss, quota])
-        limits.store = quota.store = pss.store = self.store
+                           validating=[nodes, limits.check, pss, quota])
+        limits.store = quota.store = pss.store = nodes.store = self.store
         self.handlers = Handlers(store=self.store, scheme=scheme, definitions=self.definitions,
                                  clock=clock, validator=self.validator,
                                  validation=config.validation, tracker=tracker)
