@@ -22,8 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from kapi import discovery, errors, malloc
-from kapi import admission
-from kapi.admission import apiserverendpoints, lifecycle
+from kapi.admission import apiserverendpoints, collect_warnings, lifecycle
 from kapi.admission.limitranger import LimitRanger
 from kapi.admission.noderestriction import NodeRestriction
 from kapi.admission.podsecurity.plugin import PodSecurity
@@ -32,7 +31,8 @@ from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
-from kapi.endpoints import audit, codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
+from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
+from kapi.endpoints.audit import Auditor
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
@@ -166,7 +166,7 @@ class APIServer:
         self.streams = streams.StreamEndpoints(store=self.store, scheme=scheme)
         self.authenticate, self.authorize = authenticate, authorize
         self._tasks: list[asyncio.Task[None]] = []
-        self.audit = audit.Auditor(config.audit_log_path, config.audit_policy_file,
+        self.audit = Auditor(config.audit_log_path, config.audit_policy_file,
                                    clock=clock) if config.audit_log_path else None
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -204,7 +204,8 @@ class APIServer:
         response = await self._respond(request)
         # what _serve learnt (user, request info, body), if it got that far
         user, info, body = getattr(request.state, "audited", (None, None, b""))
-        return self.audit.record(started, request, user, info, body, response)  # type: ignore[no-any-return]
+        out: Response = self.audit.record(started, request, user, info, body, response)
+        return out
 
     async def _respond(self, request: Request) -> Response:
         try:
@@ -343,7 +344,7 @@ class APIServer:
         handler = getattr(self.handlers, verb, None)
         if handler is None:
             raise errors.MethodNotAllowed(f"verb {verb} is not supported")
-        warned = admission.collect_warnings()
+        warned = collect_warnings()
         code, out = await handler(call)
         headers = {}
         if call.warnings or warned:

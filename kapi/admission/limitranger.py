@@ -100,7 +100,7 @@ def _fill(c: Obj, requests: dict[str, Any], limits: dict[str, Any], kind: str) -
         res = c["resources"] = {}
     notes = []
     for which, defaults, word in (("requests", requests, "request"), ("limits", limits, "limit")):
-        have = res.get(which) if isinstance(res.get(which), dict) else {}
+        have: Obj = res[which] if isinstance(res.get(which), dict) else {}
         added = sorted(k for k in defaults if k not in have)
         if added:
             res[which] = have | {k: defaults[k] for k in added}

@@ -185,7 +185,7 @@ def _pod_in_scope(sel: Obj, pod: Obj) -> bool:
         return best_effort(spec) == (name == "BestEffort")
     if name == "PriorityClass":
         cls = spec.get("priorityClassName") or ""
-        op, values = sel.get("operator"), sel.get("values") or []
+        op, values = str(sel.get("operator")), sel.get("values") or []
         return {"Exists": bool(cls), "DoesNotExist": not cls, "In": cls in values,
                 "NotIn": cls not in values}.get(op, False)
     if name == "CrossNamespacePodAffinity":

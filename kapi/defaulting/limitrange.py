@@ -18,8 +18,9 @@ def limit_range(obj: Obj) -> None:
 
 
 def _container_item(item: Obj) -> None:
-    default = item.get("default") if isinstance(item.get("default"), dict) else {}
-    request = item.get("defaultRequest") if isinstance(item.get("defaultRequest"), dict) else {}
+    default: Obj = dict(item["default"]) if isinstance(item.get("default"), dict) else {}
+    request: Obj = dict(item["defaultRequest"]) if isinstance(item.get("defaultRequest"),
+                                                               dict) else {}
     for source, target in ((item.get("max"), default), (default, request),
                            (item.get("min"), request)):
         for key, value in (source if isinstance(source, dict) else {}).items():

@@ -213,7 +213,8 @@ class EncryptedStorage:
         return await self.inner.compacted_revision()
 
     async def get(self, key: str) -> st.KeyValue | None:
-        return self._out(await self.inner.get(key))  # type: ignore[no-any-return]
+        kv: st.KeyValue | None = self._out(await self.inner.get(key))
+        return kv
 
     async def list(self, prefix: str, *, revision: int = 0, start_after: str = "",
                    limit: int = 0) -> st.ListResult:
@@ -234,8 +235,9 @@ class EncryptedStorage:
         return st.KeyValue(key, value, kv.create_revision, kv.mod_revision)
 
     async def delete(self, key: str, *, expected_revision: int = 0) -> st.KeyValue:
-        return self._out(await self.inner.delete(  # type: ignore[no-any-return]
+        kv: st.KeyValue = self._out(await self.inner.delete(
             key, expected_revision=expected_revision))
+        return kv
 
     async def watch(self, prefix: str, *, after: int) -> AsyncIterator[st.Event]:
         async for ev in self.inner.watch(prefix, after=after):
@@ -254,7 +256,7 @@ def wrap(storage: st.Storage, config_file: Path | None,
     if config_file is None:
         return storage
     entries = load(config_file)
-    by_prefix = {}
+    by_prefix: dict[str, Transformer] = {}
     for group, resource, prefix in resources:
         for patterns, t in entries:
             if any(matches(p, resource, group) for p in patterns):

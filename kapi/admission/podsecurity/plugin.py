@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kapi import admission, errors
-from kapi.admission.podsecurity.checks import describe, evaluate
+from kapi.admission.podsecurity.checks import describe, evaluate, plural
 from kapi.admission.refuse import forbidden
 from kapi.auth import current_user
 from kapi.meta.resources import Resource, Scheme
@@ -153,17 +153,20 @@ class PodSecurity:
                 name in self.exempt_namespaces or levels["enforce"].level == "privileged":
             return
         pods = (await self.store.list(self.pods, name, ListOptions()))["items"]
-        found = []
-        for pod in pods:
+        groups: dict[str, list[str]] = {}  # the reasons -> the pods failing for them
+        for pod in sorted(pods, key=lambda p: p["metadata"]["name"]):
             failed = evaluate(levels["enforce"].level, pod.get("metadata") or {},
                               pod.get("spec") or {})
             if failed:
-                found.append(f'{pod["metadata"]["name"]}: {", ".join(r for r, _ in failed)}')
-        if found:
+                groups.setdefault(", ".join(r for r, _ in failed), []).append(
+                    pod["metadata"]["name"])
+        if groups:
             admission.warn(f'existing pods in namespace "{name}" violate the new PodSecurity '
                            f'enforce level "{levels["enforce"]}"')
-            for text in found:
-                admission.warn(text)
+            for reasons, names in groups.items():
+                others = len(names) - 1
+                more = f" (and {others} other {plural('pod', 'pods', others)})" if others else ""
+                admission.warn(f"{names[0]}{more}: {reasons}")
 
 
 def _warn(level: Level, meta: Obj, spec: Obj) -> None:

@@ -13,6 +13,7 @@ with the quota's resourceVersion, so a charge made meanwhile is never overwritte
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from typing import Any
 
 from runtime.client.resources import (
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 RESOURCEQUOTAS = GVR("", "v1", "resourcequotas", "ResourceQuota")
+# quota names that count objects rather than what they request
+OBJECT_COUNTS = frozenset({"resourcequotas", "configmaps", "secrets", "services",
+                           "replicationcontrollers", "persistentvolumeclaims"})
 RESYNC = 30.0  # seconds between recounts of a quota when nothing tells us to look
 # deleting one of these releases quota at once; anything else counted waits for RESYNC
 WATCHED = (PODS, SERVICES, CONFIGMAPS, SECRETS, REPLICATIONCONTROLLERS, PVCS)
@@ -94,13 +98,9 @@ class ResourceQuotaController(Reconciler):
             items = [o for o in items if scopes.covers(quota, resource, group, o)]
             totals = count(items, self.now())
             for name in names:
-                amount = totals.get(name)
-                if name.startswith("count/") or name in ("resourcequotas", "configmaps",
-                                                         "secrets", "services",
-                                                         "replicationcontrollers",
-                                                         "persistentvolumeclaims"):
-                    amount = len(items)
-                used[name] = quantity_text(amount or 0, hard[name])  # type: ignore[arg-type]
+                counted = name.startswith("count/") or name in OBJECT_COUNTS
+                amount = Decimal(len(items)) if counted else totals.get(name, Decimal(0))
+                used[name] = quantity_text(amount, hard[name])
         return used
 
     async def _gvr(self, group: str, resource: str) -> GVR | None:

@@ -45,7 +45,7 @@ def _pod_matches(req: Obj, pod: Obj) -> bool:
         "PriorityClass": lambda: _priority_class(req, spec.get("priorityClassName") or ""),
         "CrossNamespacePodAffinity": lambda: _cross_namespace(spec),
     }
-    check = checks.get(scope)  # type: ignore[call-overload]
+    check = checks.get(str(scope))
     return bool(check and check())
 
 
