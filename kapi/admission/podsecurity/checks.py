@@ -51,6 +51,18 @@ def _who(names: list[str]) -> str:
     return f'{plural("container", "containers", len(names))} {quoted(names)}'
 
 
+def _offenders(items: list[Obj], bad_values: Callable[[Obj], list[str]]
+               ) -> tuple[list[str], list[str]]:
+    """(names of the items with a bad value, every bad value sorted)."""
+    names, values = [], set()
+    for item in items:
+        found = bad_values(item)
+        if found:
+            names.append(item.get("name", ""))
+            values |= set(found)
+    return names, sorted(values)
+
+
 def _setters(pod_bad: bool, names: list[str]) -> str:
     return " and ".join((["pod"] if pod_bad else []) + ([_who(names)] if names else []))
 
@@ -72,13 +84,9 @@ def _added_caps(c: Obj) -> list[str]:
 
 
 def capabilities_baseline(meta: Obj, spec: Obj) -> Result:
-    bad, caps = [], set()
-    for c in containers(spec):
-        extra = [x for x in _added_caps(c) if x not in BASELINE_CAPS]
-        if extra:
-            bad.append(c.get("name", ""))
-            caps |= set(extra)
-    return ("non-default capabilities", f"{_who(bad)} must not include {quoted(sorted(caps))} "
+    bad, caps = _offenders(containers(spec),
+                           lambda c: [x for x in _added_caps(c) if x not in BASELINE_CAPS])
+    return ("non-default capabilities", f"{_who(bad)} must not include {quoted(caps)} "
             "in securityContext.capabilities.add") if bad else None
 
 
@@ -89,16 +97,12 @@ def host_path_volumes(meta: Obj, spec: Obj) -> Result:
 
 
 def host_ports(meta: Obj, spec: Obj) -> Result:
-    bad, ports = [], set()
-    for c in containers(spec):
-        used = [str(p["hostPort"]) for p in c.get("ports") or [] if p.get("hostPort")]
-        if used:
-            bad.append(c.get("name", ""))
-            ports |= set(used)
+    bad, ports = _offenders(containers(spec), lambda c: [
+        str(p["hostPort"]) for p in c.get("ports") or [] if p.get("hostPort")])
     if not bad:
         return None
     return ("hostPort", f'{_who(bad)} {plural("uses", "use", len(bad))} '
-            f'{plural("hostPort", "hostPorts", len(ports))} {", ".join(sorted(ports))}')
+            f'{plural("hostPort", "hostPorts", len(ports))} {", ".join(ports)}')
 
 
 def proc_mount(meta: Obj, spec: Obj) -> Result:
@@ -150,38 +154,29 @@ def allow_privilege_escalation(meta: Obj, spec: Obj) -> Result:
 
 
 def capabilities_restricted(meta: Obj, spec: Obj) -> Result:
-    no_drop, adding, caps = [], [], set()
-    for c in containers(spec):
-        drops = (_sc(c).get("capabilities") or {}).get("drop") or []
-        if "ALL" not in drops:
-            no_drop.append(c.get("name", ""))
-        extra = [x for x in _added_caps(c) if x != "NET_BIND_SERVICE"]
-        if extra:
-            adding.append(c.get("name", ""))
-            caps |= set(extra)
+    no_drop = [c.get("name", "") for c in containers(spec)
+               if "ALL" not in ((_sc(c).get("capabilities") or {}).get("drop") or [])]
+    adding, caps = _offenders(containers(spec), lambda c: [
+        x for x in _added_caps(c) if x != "NET_BIND_SERVICE"])
     details = []
     if no_drop:
         details.append(f'{_who(no_drop)} must set securityContext.capabilities.drop=["ALL"]')
     if adding:
-        details.append(f"{_who(adding)} must not include {quoted(sorted(caps))} in "
+        details.append(f"{_who(adding)} must not include {quoted(caps)} in "
                        "securityContext.capabilities.add")
     return ("unrestricted capabilities", "; ".join(details)) if details else None
 
 
 def restricted_volumes(meta: Obj, spec: Obj) -> Result:
-    bad, kinds = [], set()
-    for v in spec.get("volumes") or []:
-        used = [k for k, val in v.items() if k != "name" and val is not None
-                and k not in RESTRICTED_VOLUMES]
-        if used:
-            bad.append(v.get("name", ""))
-            kinds |= set(used)
+    bad, kinds = _offenders(spec.get("volumes") or [], lambda v: [
+        k for k, val in v.items() if k != "name" and val is not None
+        and k not in RESTRICTED_VOLUMES])
     if not bad:
         return None
     return ("restricted volume types", f'{plural("volume", "volumes", len(bad))} {quoted(bad)} '
             f'{plural("uses", "use", len(bad))} '
             f'{plural("restricted volume type", "restricted volume types", len(kinds))} '
-            f"{quoted(sorted(kinds))}")
+            f"{quoted(kinds)}")
 
 
 def _pod_or_container(spec: Obj, field: str, ok: Callable[[Any], bool],

@@ -16,15 +16,8 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from runtime.client.resources import (
-    CONFIGMAPS,
-    GVR,
-    PODS,
-    PVCS,
-    REPLICATIONCONTROLLERS,
-    SECRETS,
-    SERVICES,
-)
+from runtime.client import resources as res
+from runtime.client.resources import GVR
 from runtime.client.rest import ApiError
 from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common.discovery import discover
@@ -40,7 +33,8 @@ OBJECT_COUNTS = frozenset({"resourcequotas", "configmaps", "secrets", "services"
                            "replicationcontrollers", "persistentvolumeclaims"})
 RESYNC = 30.0  # seconds between recounts of a quota when nothing tells us to look
 # deleting one of these releases quota at once; anything else counted waits for RESYNC
-WATCHED = (PODS, SERVICES, CONFIGMAPS, SECRETS, REPLICATIONCONTROLLERS, PVCS)
+WATCHED = (res.PODS, res.SERVICES, res.CONFIGMAPS, res.SECRETS, res.REPLICATIONCONTROLLERS,
+           res.PVCS)
 
 
 class ResourceQuotaController(Reconciler):
