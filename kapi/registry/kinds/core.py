@@ -25,4 +25,4 @@ LIMIT_RANGES = Strategy(
 RESOURCE_QUOTAS = Strategy(
     row("", "v1", "resourcequotas", "ResourceQuota", CORE, short_names=("quota",),
         subresources=(status_of("ResourceQuota"),)),
-    printer=core_printers.RESOURCE_QUOTA)
+    printer=core_printers.RESOURCE_QUOTA, return_deleted_object=True)

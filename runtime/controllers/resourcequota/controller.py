@@ -34,7 +34,8 @@ OBJECT_COUNTS = frozenset({"resourcequotas", "configmaps", "secrets", "services"
 RESYNC = 30.0  # seconds between recounts of a quota when nothing tells us to look
 # deleting one of these releases quota at once; anything else counted waits for RESYNC
 WATCHED = (res.PODS, res.SERVICES, res.CONFIGMAPS, res.SECRETS, res.REPLICATIONCONTROLLERS,
-           res.PVCS)
+           res.PVCS, res.DEPLOYMENTS, res.REPLICASETS, res.STATEFULSETS, res.DAEMONSETS,
+           res.JOBS, res.CRONJOBS)
 
 
 class ResourceQuotaController(Reconciler):
@@ -114,4 +115,6 @@ def _usage_may_change(old: Obj | None, new: Obj | None) -> bool:
     if "containers" in (new.get("spec") or {}):
         return (old.get("status") or {}).get("phase") != (new.get("status") or {}).get(
             "phase") or bool(new["metadata"].get("deletionTimestamp"))
-    return "data" not in new and (old.get("spec") or {}) != (new.get("spec") or {})
+    spec = new.get("spec") or {}
+    service_or_claim = any(k in spec for k in ("ports", "type", "accessModes", "resources"))
+    return service_or_claim and (old.get("spec") or {}) != spec
