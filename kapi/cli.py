@@ -552,6 +552,22 @@ def _toleration_seconds(args: argparse.Namespace) -> int:
     return max(int(timeout), 0) if timeout is not None else 300
 
 
+def _check_config_files(config: Config) -> None:
+    """The encryption configuration and audit policy read before serving: a bad one is
+    a one-line error (ValueError), never a traceback."""
+    import yaml
+
+    from kapi.endpoints.audit import load_policy
+    from kapi.storage.encryption import load
+    for path, read in ((config.encryption_provider_config, load),
+                       (config.audit_policy_file, load_policy)):
+        if path is not None:
+            try:
+                read(path)
+            except (OSError, yaml.YAMLError) as e:
+                raise ValueError(f"{path}: {e}") from None
+
+
 def _conformance(argv: list[str]) -> int:
     """`kapi conformance ...` is `python -m conformance.run ...` (conformance/run.py)."""
     try:  # loaded by name: an optional tool of the checkout, outside kapi's typed code
@@ -608,6 +624,7 @@ def main(argv: list[str] | None = None) -> int:
                         encrypt_secrets=args.encrypt_secrets,
                         audit_log_path=args.audit_log_path,
                         audit_policy_file=args.audit_policy_file)
+        _check_config_files(config)
     except ValueError as e:
         print(f"kapi: {e}", file=sys.stderr)
         return 2

@@ -12,6 +12,7 @@ import json
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -19,7 +20,7 @@ import pytest
 import yaml
 from kubernetes import client, watch
 
-from tests.conftest import Server, kubectls, start_server, stop_server
+from tests.conftest import REPO, Server, kubectls, start_server, stop_server
 from tests.etcdenv import Etcd, start_etcd
 from tests.helpers import api_for
 
@@ -150,3 +151,15 @@ def test_secrets_are_ciphertext_in_etcd(tmp_path, etcd):
         assert base64.b64decode(out).decode() == SECRET
     finally:
         stop_server(s.proc)
+
+
+def test_a_bad_encryption_configuration_stops_the_server_with_one_line(tmp_path):
+    bad = tmp_path / "enc.yaml"
+    bad.write_text(yaml.safe_dump({"kind": "EncryptionConfiguration", "resources": [
+        {"resources": ["secrets"], "providers": [{"secretbox": {}}]}]}))
+    p = subprocess.run([sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir",
+                        str(tmp_path / "kapi"), "--encryption-provider-config", str(bad)],
+                       capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert p.returncode == 2
+    assert p.stderr == f"kapi: {bad}: provider 'secretbox' is not supported (aesgcm, aescbc, " \
+        "identity)\n"

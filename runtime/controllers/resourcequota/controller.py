@@ -46,9 +46,19 @@ class ResourceQuotaController(Reconciler):
         self.gvrs: dict[tuple[str, str], GVR] = {(g.group, g.resource): g
                                                   for g in (*WATCHED, RESOURCEQUOTAS)}
         self.controller = Controller("resourcequota", self.reconcile, workers=2)
-        self.quotas.add_handler(lambda ev, old, new: self.controller.enqueue(new or old))
+        self.quotas.add_handler(self._on_quota)
         for gvr in WATCHED:
             ctx.informers.get(gvr).add_handler(self._on_object)
+
+    def _on_quota(self, event: str, old: Obj | None, new: Obj | None) -> None:
+        """A new quota or a changed spec; status changes (admission's charges among them)
+        wait for the resync, as upstream's controller ignores them: a recount racing a
+        charge for an object not stored yet would hand the charge back too early."""
+        if event == "update" and old is not None and new is not None and \
+                (old.get("spec") or {}) == (new.get("spec") or {}):
+            return
+        if new is not None:
+            self.controller.enqueue(new)
 
     def _on_object(self, event: str, old: Obj | None, new: Obj | None) -> None:
         """Recount the namespace's quotas when usage may have gone down."""
