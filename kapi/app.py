@@ -22,7 +22,12 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from kapi import discovery, errors, malloc
-from kapi.admission import apiserverendpoints, collect_warnings, lifecycle
+from kapi.admission import (
+    apiserverendpoints,
+    collect_annotations,
+    collect_warnings,
+    lifecycle,
+)
 from kapi.admission.limitranger import LimitRanger
 from kapi.admission.noderestriction import NodeRestriction
 from kapi.admission.podsecurity.plugin import PodSecurity
@@ -344,7 +349,7 @@ class APIServer:
         handler = getattr(self.handlers, verb, None)
         if handler is None:
             raise errors.MethodNotAllowed(f"verb {verb} is not supported")
-        warned = collect_warnings()
+        warned, request.state.annotations = collect_warnings(), collect_annotations()
         code, out = await handler(call)
         headers = {}
         if call.warnings or warned:

@@ -50,3 +50,21 @@ def warn(text: str) -> None:
     collected = _warnings.get()
     if collected is not None:
         collected.append(text)
+
+
+# audit annotations a step adds to the request's audit Event (e.g. PodSecurity's
+# audit-violations), collected per request like the warnings
+_annotations: ContextVar[dict[str, str] | None] = ContextVar("kapi_admission_annotations",
+                                                            default=None)
+
+
+def collect_annotations() -> dict[str, str]:
+    out: dict[str, str] = {}
+    _annotations.set(out)
+    return out
+
+
+def annotate(key: str, value: str) -> None:
+    collected = _annotations.get()
+    if collected is not None:
+        collected[key] = value

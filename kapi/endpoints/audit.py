@@ -127,9 +127,18 @@ class Auditor:
         if level == "None":
             return response
         event = self._event(started, request, user, info, level)
+        request_object = _json(body)
+        ref = event.get("objectRef")
+        if ref is not None and "name" not in ref and isinstance(request_object, dict):
+            # a create names its object in the body; upstream completes objectRef from it
+            name = (request_object.get("metadata") or {}).get("name")
+            if name:
+                ref["name"] = name
+        annotations = getattr(request.state, "annotations", None)
+        if annotations:  # what admission noted (PodSecurity's audit-violations, ...)
+            event["annotations"] = dict(annotations)
         if level in ("Request", "RequestResponse") and info.verb not in ("get", "list",
                                                                            "watch"):
-            request_object = _json(body)
             if request_object is not None:
                 event["requestObject"] = request_object
         self._write(event, "RequestReceived", omit, started["received"])

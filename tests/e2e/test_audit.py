@@ -68,7 +68,7 @@ def test_one_event_per_request_at_the_policys_level(audited, kubectl_for):
     assert cm["apiVersion"] == "audit.k8s.io/v1" and cm["kind"] == "Event"
     assert cm["requestURI"].startswith("/api/v1/namespaces/default/configmaps")
     assert cm["objectRef"] == {"resource": "configmaps", "namespace": "default",
-                               "apiVersion": "v1"}
+                               "name": "settings", "apiVersion": "v1"}
     assert cm["responseStatus"]["code"] == 201
     assert cm["requestObject"]["data"] == {"color": "blue"}
     assert cm["responseObject"]["metadata"]["name"] == "settings"
@@ -93,3 +93,18 @@ def test_a_refused_request_records_its_status(audited, kubectl_for):
 
 def test_no_audit_log_unless_asked(server):
     assert not list(server.data_dir.glob("*audit*"))
+
+
+def test_pod_security_audit_violations_are_annotated(audited, kubectl_for):
+    server, log = audited
+    kubectl = kubectl_for(server)
+    kubectl("create", "namespace", "audited")
+    kubectl("label", "namespace", "audited", "pod-security.kubernetes.io/audit=restricted")
+    kubectl("run", "web", "--image=busybox", "-n", "audited")
+    line = wait_for(lambda: [e for e in events(log) if e.get("objectRef", {}).get("name") ==
+                             "web" and e["verb"] == "create"], "the pod's line", 10)[-1]
+    assert line["annotations"]["pod-security.kubernetes.io/enforce-policy"] == \
+        "privileged:latest"
+    assert line["annotations"]["pod-security.kubernetes.io/audit-violations"].startswith(
+        'would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false '
+        '(container "web" must set securityContext.allowPrivilegeEscalation=false)')

@@ -9,6 +9,8 @@ asks for with its labels pod-security.kubernetes.io/{enforce,warn,audit}[-versio
   gives that warning;
 - a namespace with a bad label value is refused (422); setting or tightening its enforce
   level warns about each existing pod that would now be refused;
+- the audit level's violations (and the enforce level used) go on the request's audit
+  Event as annotations pod-security.kubernetes.io/audit-violations and enforce-policy;
 - exempt namespaces and users (upstream's PodSecurityConfiguration exemptions) skip it.
 No labels means privileged. Reads namespaces and pods through the store; writes nothing.
 """
@@ -124,6 +126,8 @@ class PodSecurity:
         if levels is None:
             return
         meta, spec = new.get("metadata") or {}, new.get("spec") or {}
+        admission.annotate(PREFIX + "enforce-policy", str(levels["enforce"]))
+        _audit(levels["audit"], meta, spec)
         failed = evaluate(levels["enforce"].level, meta, spec)
         if failed:
             raise forbidden(r, new, f'violates PodSecurity "{levels["enforce"]}": '
@@ -141,6 +145,7 @@ class PodSecurity:
         meta, spec = template.get("metadata") or {}, template.get("spec") or {}
         for level in dict.fromkeys((levels["enforce"], levels["warn"])):
             _warn(level, meta, spec)
+        _audit(levels["audit"], meta, spec)
 
     async def _namespace(self, r: Resource, new: Obj, old: Obj | None) -> None:
         meta = new.get("metadata") or {}
@@ -173,3 +178,11 @@ def _warn(level: Level, meta: Obj, spec: Obj) -> None:
     failed = evaluate(level.level, meta, spec)
     if failed:
         admission.warn(f'would violate PodSecurity "{level}": {describe(failed)}')
+
+
+def _audit(level: Level, meta: Obj, spec: Obj) -> None:
+    """The audit level's violations, noted on the request's audit Event."""
+    failed = evaluate(level.level, meta, spec)
+    if failed:
+        admission.annotate(PREFIX + "audit-violations",
+                           f'would violate PodSecurity "{level}": {describe(failed)}')
