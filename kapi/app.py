@@ -30,6 +30,7 @@ from kapi.admission import (
 )
 from kapi.admission.limitranger import LimitRanger
 from kapi.admission.noderestriction import NodeRestriction
+from kapi.admission.podsecurity.config import load as pod_security_settings
 from kapi.admission.podsecurity.plugin import PodSecurity
 from kapi.admission.resourcequota import ResourceQuota
 from kapi.admission.serviceips import ServiceAllocator
@@ -152,7 +153,8 @@ class APIServer:
             if config.validation else _skip,
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
                                            config.service_node_port_range)}
-        limits, quota, pss = LimitRanger(scheme), ResourceQuota(scheme, clock), PodSecurity(scheme)
+        limits, quota = LimitRanger(scheme), ResourceQuota(scheme, clock)
+        pss = PodSecurity(scheme, pod_security_settings(config.admission_control_config_file))
         nodes = NodeRestriction(scheme.get("", "v1", "pods"))  # type: ignore[arg-type]
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
                            admit=[lifecycle.NamespaceLifecycle(self.cache, scheme),

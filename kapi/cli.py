@@ -364,6 +364,8 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
                    help="write audit.k8s.io/v1 Events here, one JSON line each ('-': stdout)")
     s.add_argument("--audit-policy-file", type=Path, default=None, metavar="FILE",
                    help="the audit Policy (audit.k8s.io/v1) choosing each request's level")
+    s.add_argument("--admission-control-config-file", type=Path, default=None, metavar="FILE",
+                   help="an AdmissionConfiguration (PodSecurity's defaults and exemptions)")
     s.add_argument("--unsafe-no-validation", action="store_true", help=argparse.SUPPRESS)
     s.add_argument("--unsafe-no-managed-fields", action="store_true", help=argparse.SUPPRESS)
 
@@ -557,10 +559,12 @@ def _check_config_files(config: Config) -> None:
     a one-line error (ValueError), never a traceback."""
     import yaml
 
+    from kapi.admission.podsecurity.config import load as load_admission
     from kapi.endpoints.audit import load_policy
     from kapi.storage.encryption import load
     for path, read in ((config.encryption_provider_config, load),
-                       (config.audit_policy_file, load_policy)):
+                       (config.audit_policy_file, load_policy),
+                       (config.admission_control_config_file, load_admission)):
         if path is not None:
             try:
                 read(path)
@@ -623,7 +627,8 @@ def main(argv: list[str] | None = None) -> int:
                         encryption_provider_config=args.encryption_provider_config,
                         encrypt_secrets=args.encrypt_secrets,
                         audit_log_path=args.audit_log_path,
-                        audit_policy_file=args.audit_policy_file)
+                        audit_policy_file=args.audit_policy_file,
+                        admission_control_config_file=args.admission_control_config_file)
         _check_config_files(config)
     except ValueError as e:
         print(f"kapi: {e}", file=sys.stderr)

@@ -45,6 +45,7 @@ class Config:
     encrypt_secrets: bool = False
     audit_log_path: Path | None = None
     audit_policy_file: Path | None = None
+    admission_control_config_file: Path | None = None  # PodSecurity's defaults, exemptions
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:

@@ -9,9 +9,11 @@ import json
 from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from tests.conftest import start_server, stop_server
 from tests.helpers import api_for
 
 ENFORCE = "pod-security.kubernetes.io/enforce"
@@ -80,3 +82,32 @@ def test_tightening_a_namespace_warns_about_its_pods(server, ns):
         assert json.loads(e.value.body)["message"] == (
             f'Namespace "{ns}" is invalid: metadata.labels[{ENFORCE}]: Invalid value: '
             '"strict": must be one of privileged, baseline, restricted')
+
+
+def test_admission_configuration_sets_defaults_and_exemptions(tmp_path):
+    conf = tmp_path / "admission.yaml"
+    conf.write_text(yaml.safe_dump({
+        "apiVersion": "apiserver.config.k8s.io/v1", "kind": "AdmissionConfiguration",
+        "plugins": [{"name": "PodSecurity", "configuration": {
+            "apiVersion": "pod-security.admission.config.k8s.io/v1",
+            "kind": "PodSecurityConfiguration",
+            "defaults": {"enforce": "baseline", "enforce-version": "latest"},
+            "exemptions": {"namespaces": ["tools"], "usernames": [],
+                           "runtimeClasses": ["trusted"]}}}]}))
+    s = start_server(tmp_path / "kapi", extra=("--admission-control-config-file", str(conf)))
+    try:
+        with api_for(s.kubeconfig) as api:
+            core = client.CoreV1Api(api)
+            for ns in ("plain", "tools"):
+                core.create_namespace({"metadata": {"name": ns}})
+            with pytest.raises(ApiException) as e:
+                core.create_namespaced_pod("plain", privileged_pod("p"))
+            assert json.loads(e.value.body)["message"] == (
+                'pods "p" is forbidden: violates PodSecurity "baseline:latest": privileged '
+                '(container "x" must not set securityContext.privileged=true)')
+            core.create_namespaced_pod("tools", privileged_pod("p"))  # an exempt namespace
+            trusted = privileged_pod("q")
+            trusted["spec"]["runtimeClassName"] = "trusted"
+            core.create_namespaced_pod("plain", trusted)  # an exempt runtime class
+    finally:
+        stop_server(s.proc)

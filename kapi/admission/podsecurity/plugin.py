@@ -22,6 +22,7 @@ from typing import Any
 
 from kapi import admission, errors
 from kapi.admission.podsecurity.checks import describe, evaluate, plural
+from kapi.admission.podsecurity.config import Settings
 from kapi.admission.refuse import forbidden
 from kapi.auth import current_user
 from kapi.meta.resources import Resource, Scheme
@@ -50,13 +51,17 @@ class Level:
         return f"{self.level}:{self.version}"
 
 
-def policy(labels: Any) -> tuple[dict[str, Level], list[Obj]]:
-    """The namespace's level per mode, and a cause per bad label value."""
+def policy(labels: Any, defaults: dict[str, str] | None = None
+           ) -> tuple[dict[str, Level], list[Obj]]:
+    """The namespace's level per mode (the configured defaults where it has no label),
+    and a cause per bad label value."""
     labels = labels if isinstance(labels, dict) else {}
+    defaults = defaults or {}
     out, causes = {}, []
     for mode in MODES:
-        level = labels.get(PREFIX + mode, "privileged")
-        version = labels.get(f"{PREFIX}{mode}-version", "latest")
+        level = labels.get(PREFIX + mode, defaults.get(mode, "privileged"))
+        version = labels.get(f"{PREFIX}{mode}-version", defaults.get(f"{mode}-version",
+                                                                     "latest"))
         if level not in LEVELS:
             causes.append(_cause(PREFIX + mode, level,
                                  'must be one of privileged, baseline, restricted'))
@@ -88,16 +93,17 @@ def _template(r: Resource, obj: Obj) -> Obj | None:
 
 
 class PodSecurity:
-    def __init__(self, scheme: Scheme, *, exempt_namespaces: tuple[str, ...] = (),
-                 exempt_users: tuple[str, ...] = ()) -> None:
+    def __init__(self, scheme: Scheme, settings: Settings | None = None) -> None:
         namespaces, pods = scheme.get("", "v1", "namespaces"), scheme.get("", "v1", "pods")
         assert namespaces is not None and pods is not None
         self.namespaces, self.pods = namespaces, pods
-        self.exempt_namespaces, self.exempt_users = set(exempt_namespaces), set(exempt_users)
+        self.settings = settings or Settings()
+        self.exempt_namespaces = self.settings.exempt_namespaces
         self.store: Any = None  # the generic store, set once it exists
 
     async def __call__(self, r: Resource, op: str, new: Obj, old: Obj | None) -> None:
-        if op not in ("CREATE", "UPDATE") or current_user().name in self.exempt_users:
+        if op not in ("CREATE", "UPDATE") or \
+                current_user().name in self.settings.exempt_usernames:
             return
         sub = admission.current().subresource
         if r.resource == "namespaces" and not r.group and not sub:
@@ -107,6 +113,9 @@ class PodSecurity:
         elif not sub and (r.group, r.resource) in TEMPLATES:
             await self._workload(r, new, old)
 
+    def _exempt_runtime(self, spec: Obj) -> bool:
+        return spec.get("runtimeClassName") in self.settings.exempt_runtime_classes
+
     async def _levels(self, obj: Obj) -> dict[str, Level] | None:
         ns = (obj.get("metadata") or {}).get("namespace")
         if not ns or ns in self.exempt_namespaces:
@@ -115,7 +124,8 @@ class PodSecurity:
             namespace = await self.store.get(self.namespaces, None, ns)
         except errors.NotFound:
             return None
-        return policy((namespace.get("metadata") or {}).get("labels"))[0]
+        return policy((namespace.get("metadata") or {}).get("labels"),
+                      self.settings.defaults)[0]
 
     async def _pod(self, r: Resource, op: str, new: Obj, old: Obj | None) -> None:
         if op == "UPDATE" and old is not None and len(
@@ -123,7 +133,7 @@ class PodSecurity:
                 (old.get("spec") or {}).get("ephemeralContainers") or []):
             return  # only new ephemeral containers make an update worth checking
         levels = await self._levels(new)
-        if levels is None:
+        if levels is None or self._exempt_runtime(new.get("spec") or {}):
             return
         meta, spec = new.get("metadata") or {}, new.get("spec") or {}
         admission.annotate(PREFIX + "enforce-policy", str(levels["enforce"]))
@@ -140,7 +150,7 @@ class PodSecurity:
         if template is None or (old is not None and _template(r, old) == template):
             return
         levels = await self._levels(new)
-        if levels is None:
+        if levels is None or self._exempt_runtime(template.get("spec") or {}):
             return
         meta, spec = template.get("metadata") or {}, template.get("spec") or {}
         for level in dict.fromkeys((levels["enforce"], levels["warn"])):
@@ -149,10 +159,11 @@ class PodSecurity:
 
     async def _namespace(self, r: Resource, new: Obj, old: Obj | None) -> None:
         meta = new.get("metadata") or {}
-        levels, causes = policy(meta.get("labels"))
+        levels, causes = policy(meta.get("labels"), self.settings.defaults)
         if causes:
             raise errors.Invalid.of(r, "Namespace", meta.get("name", ""), causes)
-        before = policy(((old or {}).get("metadata") or {}).get("labels"))[0]
+        before = policy(((old or {}).get("metadata") or {}).get("labels"),
+                        self.settings.defaults)[0]
         name = meta.get("name", "")
         if old is None or levels["enforce"] == before["enforce"] or \
                 name in self.exempt_namespaces or levels["enforce"].level == "privileged":
