@@ -62,15 +62,18 @@ class LimitRanger:
                 limits.update(item.get("default") or {})
         if not requests and not limits:
             return
-        spec = new.get("spec") or {}
+        # mutating admission runs before validation: skip what is not shaped like a pod
+        spec: Obj = new["spec"] if isinstance(new.get("spec"), dict) else {}
         notes = []
         for kind, key in (("container", "containers"), ("init container", "initContainers")):
-            for c in spec.get(key) or []:
-                notes += _fill(c, requests, limits, kind)
-        if notes:
-            meta = new.setdefault("metadata", {})
-            meta.setdefault("annotations", {})[ANNOTATION] = \
-                "LimitRanger plugin set: " + "; ".join(notes)
+            containers: list[Any] = spec[key] if isinstance(spec.get(key), list) else []
+            for c in containers:
+                if isinstance(c, dict) and isinstance(c.get("resources") or {}, dict):
+                    notes += _fill(c, requests, limits, kind)
+        annotations = (new.get("metadata") or {}).get("annotations")
+        if notes and isinstance(annotations, (dict, type(None))):
+            new["metadata"]["annotations"] = (annotations or {}) | {
+                ANNOTATION: "LimitRanger plugin set: " + "; ".join(notes)}
 
     async def check(self, r: Resource, op: str, new: Obj, old: Obj | None) -> None:
         which = _handles(r, op)
@@ -96,11 +99,13 @@ class LimitRanger:
 
 def _fill(c: Obj, requests: dict[str, Any], limits: dict[str, Any], kind: str) -> list[str]:
     res = c.get("resources")
-    if not isinstance(res, dict):
+    if res is None:
         res = c["resources"] = {}
     notes = []
     for which, defaults, word in (("requests", requests, "request"), ("limits", limits, "limit")):
-        have: Obj = res[which] if isinstance(res.get(which), dict) else {}
+        if res.get(which) is not None and not isinstance(res[which], dict):
+            continue  # validation refuses it as it is
+        have: Obj = res.get(which) or {}
         added = sorted(k for k in defaults if k not in have)
         if added:
             res[which] = have | {k: defaults[k] for k in added}
