@@ -21,9 +21,19 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from kapi import admission, discovery, errors, malloc
-from kapi.admission import apiserverendpoints, lifecycle
+from kapi import discovery, errors, malloc
+from kapi.admission import (
+    apiserverendpoints,
+    collect_annotations,
+    collect_warnings,
+    lifecycle,
+)
+from kapi.admission.limitranger import LimitRanger
+from kapi.admission.noderestriction import NodeRestriction
+from kapi.admission.podsecurity.config import load as pod_security_settings
+from kapi.admission.podsecurity.plugin import PodSecurity
 from kapi.admission.policy import ValidatingPolicies
+from kapi.admission.resourcequota import ResourceQuota
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.admission.webhooks.client import Clients
 from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
@@ -32,6 +42,7 @@ from kapi.config import Config
 from kapi.defaulting import PodAdmission
 from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
 from kapi.endpoints.aggregator import Aggregator, ensure_local, keep_status
+from kapi.endpoints.audit import Auditor
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
@@ -45,7 +56,7 @@ from kapi.registry.kinds import SCHEME
 from kapi.registry.legacy_keys import move_legacy_keys
 from kapi.registry.store import Admit, Finalize, Store
 from kapi.registry.writesteps import Validate
-from kapi.storage import EtcdOptions, open_storage
+from kapi.storage import EtcdOptions, encryption, open_storage
 from kapi.storage.cacher import WatchCache
 from kapi.storage.common import compact_loop
 from kapi.storage.interface import Storage
@@ -125,8 +136,12 @@ class APIServer:
                  authenticate: Authenticate = anonymous_admin,
                  authorize: Authorize = allow_all) -> None:
         self.config, self.scheme, self.clock = config, scheme, clock
-        self.storage = storage or open_storage(config.storage, data_dir=config.data_dir,
-                                               etcd=_etcd_options(config))
+        self.storage = encryption.wrap(
+            storage or open_storage(config.storage, data_dir=config.data_dir,
+                                    etcd=_etcd_options(config)),
+            encryption.write_default(config.data_dir) if config.encrypt_secrets and
+            not config.encryption_provider_config else config.encryption_provider_config,
+            [(r.group, r.resource, r.key_prefix) for r in scheme.resources])
         self.cache = WatchCache(self.storage, sorted({r.key_prefix for r in scheme.resources}),
                                 capacity=config.watch_cache_capacity,
                                 max_bytes=config.watch_cache_bytes)
@@ -142,13 +157,23 @@ class APIServer:
             if config.validation else _skip,
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
                                            config.service_node_port_range)}
+        limits, quota = LimitRanger(scheme), ResourceQuota(scheme, clock)
+        pss = PodSecurity(scheme, pod_security_settings(config.admission_control_config_file))
+        nodes = NodeRestriction(scheme.get("", "v1", "pods"))  # type: ignore[arg-type]
         self.webhook_clients = Clients()
+        # upstream's order: mutating (..., LimitRanger, ..., MutatingAdmissionWebhook), then
+        # validating (NodeRestriction, ..., PodSecurity, ..., ValidatingAdmissionPolicy,
+        # ValidatingAdmissionWebhook, ResourceQuota)
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
                            admit=[lifecycle.NamespaceLifecycle(self.cache, scheme),
+                                  limits.default,
                                   MutatingWebhooks(self.cache, scheme, self.webhook_clients)],
                            plugins=plugins, finalize=finalize,
-                           validating=[ValidatingWebhooks(self.cache, scheme, self.webhook_clients),
-                                       ValidatingPolicies(self.cache, scheme)])
+                           validating=[nodes, limits.check, pss,
+                                       ValidatingPolicies(self.cache, scheme),
+                                       ValidatingWebhooks(self.cache, scheme, self.webhook_clients),
+                                       quota])
+        limits.store = quota.store = pss.store = nodes.store = self.store
         self.aggregator = Aggregator(self.cache, scheme, self.webhook_clients)
         self.handlers = Handlers(store=self.store, scheme=scheme, definitions=self.definitions,
                                  clock=clock, validator=self.validator,
@@ -161,6 +186,8 @@ class APIServer:
         self.streams = streams.StreamEndpoints(store=self.store, scheme=scheme)
         self.authenticate, self.authorize = authenticate, authorize
         self._tasks: list[asyncio.Task[None]] = []
+        self.audit = Auditor(config.audit_log_path, config.audit_policy_file,
+                                   clock=clock) if config.audit_log_path else None
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -190,9 +217,21 @@ class APIServer:
         await self.webhook_clients.close()
         await self.cache.close()
         await self.storage.close()
+        if self.audit is not None:
+            self.audit.close()
 
     # -- requests -----------------------------------------------------------------------
     async def handle(self, request: Request) -> Response:
+        if self.audit is None:
+            return await self._respond(request)
+        started = self.audit.start()
+        response = await self._respond(request)
+        # what _serve learnt (user, request info, body), if it got that far
+        user, info, body = getattr(request.state, "audited", (None, None, b""))
+        out: Response = self.audit.record(started, request, user, info, body, response)
+        return out
+
+    async def _respond(self, request: Request) -> Response:
         try:
             return await self._serve(request)
         except errors.APIError as e:
@@ -239,6 +278,7 @@ class APIServer:
         q = _Query(request.scope["query_string"])
         info = parse(request.method, path, params.watch_requested(q))
         user = await self.authenticate(request)
+        request.state.audited = (user, info, b"")
         await self.authorize(user, info)
         set_current_user(user)
         parts = path.split("/", 4)
@@ -319,6 +359,7 @@ class APIServer:
         if info.subresource in streams.SUBRESOURCES:  # before any body is read
             return await self.streams.http(request, info, q)
         body = await read_body(request) if request.method in ("POST", "PUT", "PATCH", "DELETE") else b""
+        request.state.audited = (request.state.audited[0], info, body)
         call = Call(info=info, resource=r, query=q, dry_run_values=q.getlist("dryRun"),
                     body=body, content_type=codec.body_content_type(
                         request.headers.get("content-type"), request.headers.get("origin")),
@@ -334,12 +375,11 @@ class APIServer:
         handler = getattr(self.handlers, verb, None)
         if handler is None:
             raise errors.MethodNotAllowed(f"verb {verb} is not supported")
-        admission.set_current(admission.Request())  # the write sets its own
+        warned, request.state.annotations = collect_warnings(), collect_annotations()
         code, out = await handler(call)
-        call.warnings.extend(admission.current().warnings)
         headers = {}
-        if call.warnings:
-            headers["warning"] = warning_header(call.warnings)
+        if call.warnings or warned:
+            headers["warning"] = warning_header(call.warnings + warned)
         if verb == "list" and liststream.worth_streaming(out):
             return StreamingResponse(liststream.encode_list(out), status_code=code,
                                      headers=JSON_HEADERS | headers)

@@ -355,6 +355,17 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
                    metavar="LOW-HIGH", help="the range NodePorts come from "
                                             "(default: 30000-32767)")
     # benchmarks only: an unvalidated, undefaulted (and untracked) write path as baseline
+    s.add_argument("--encryption-provider-config", type=Path, default=None, metavar="FILE",
+                   help="an EncryptionConfiguration (apiserver.config.k8s.io/v1) for data "
+                   "at rest")
+    s.add_argument("--encrypt-secrets", action="store_true",
+                   help="encrypt Secrets with AES-GCM under a key kept in the data dir")
+    s.add_argument("--audit-log-path", type=Path, default=None, metavar="FILE",
+                   help="write audit.k8s.io/v1 Events here, one JSON line each ('-': stdout)")
+    s.add_argument("--audit-policy-file", type=Path, default=None, metavar="FILE",
+                   help="the audit Policy (audit.k8s.io/v1) choosing each request's level")
+    s.add_argument("--admission-control-config-file", type=Path, default=None, metavar="FILE",
+                   help="an AdmissionConfiguration (PodSecurity's defaults and exemptions)")
     s.add_argument("--unsafe-no-validation", action="store_true", help=argparse.SUPPRESS)
     s.add_argument("--unsafe-no-managed-fields", action="store_true", help=argparse.SUPPRESS)
 
@@ -543,6 +554,24 @@ def _toleration_seconds(args: argparse.Namespace) -> int:
     return max(int(timeout), 0) if timeout is not None else 300
 
 
+def _check_config_files(config: Config) -> None:
+    """The encryption configuration and audit policy read before serving: a bad one is
+    a one-line error (ValueError), never a traceback."""
+    import yaml
+
+    from kapi.admission.podsecurity.config import load as load_admission
+    from kapi.endpoints.audit import load_policy
+    from kapi.storage.encryption import load
+    for path, read in ((config.encryption_provider_config, load),
+                       (config.audit_policy_file, load_policy),
+                       (config.admission_control_config_file, load_admission)):
+        if path is not None:
+            try:
+                read(path)
+            except (OSError, yaml.YAMLError) as e:
+                raise ValueError(f"{path}: {e}") from None
+
+
 def _conformance(argv: list[str]) -> int:
     """`kapi conformance ...` is `python -m conformance.run ...` (conformance/run.py)."""
     try:  # loaded by name: an optional tool of the checkout, outside kapi's typed code
@@ -594,7 +623,13 @@ def main(argv: list[str] | None = None) -> int:
                         service_node_port_range=args.service_node_port_range,
                         validation=not args.unsafe_no_validation,
                         managed_fields=not args.unsafe_no_managed_fields,
-                        default_toleration_seconds=_toleration_seconds(args))
+                        default_toleration_seconds=_toleration_seconds(args),
+                        encryption_provider_config=args.encryption_provider_config,
+                        encrypt_secrets=args.encrypt_secrets,
+                        audit_log_path=args.audit_log_path,
+                        audit_policy_file=args.audit_policy_file,
+                        admission_control_config_file=args.admission_control_config_file)
+        _check_config_files(config)
     except ValueError as e:
         print(f"kapi: {e}", file=sys.stderr)
         return 2

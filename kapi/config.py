@@ -39,6 +39,13 @@ class Config:
     default_toleration_seconds: int = 300
     validation: bool = True  # schema checks, defaulting and validation; off only to bench
     managed_fields: bool = True  # metadata.managedFields bookkeeping; off only to bench
+    # Secrets at rest: an EncryptionConfiguration file, or --encrypt-secrets (a key made
+    # in the data dir); audit: where Event lines go and the Policy file (off when None)
+    encryption_provider_config: Path | None = None
+    encrypt_secrets: bool = False
+    audit_log_path: Path | None = None
+    audit_policy_file: Path | None = None
+    admission_control_config_file: Path | None = None  # PodSecurity's defaults, exemptions
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:

@@ -14,14 +14,13 @@ adds a warning the client gets in the response's Warning header.
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Request:
     subresource: str = ""
     dry_run: bool = False
-    warnings: list[str] = field(default_factory=list, compare=False)
 
 
 NONE = Request()
@@ -36,9 +35,37 @@ def set_current(request: Request) -> None:
     _current.set(request)
 
 
+# warnings a step gives the client (HTTP `Warning: 299 - "..."`), collected per request:
+# the HTTP edge calls collect_warnings() before the handler and sends what it holds after
+_warnings: ContextVar[list[str] | None] = ContextVar("kapi_admission_warnings", default=None)
+
+
+def collect_warnings() -> list[str]:
+    """A fresh list that warn() fills for the rest of this request."""
+    out: list[str] = []
+    _warnings.set(out)
+    return out
+
+
 def warn(text: str) -> None:
-    """A warning for the client about the write in progress (admission webhooks' and
-    policies' warnings); the app sends them in the Warning header."""
-    request = _current.get()
-    if request is not None:
-        request.warnings.append(text)
+    collected = _warnings.get()
+    if collected is not None:
+        collected.append(text)
+
+
+# audit annotations a step adds to the request's audit Event (e.g. PodSecurity's
+# audit-violations), collected per request like the warnings
+_annotations: ContextVar[dict[str, str] | None] = ContextVar("kapi_admission_annotations",
+                                                            default=None)
+
+
+def collect_annotations() -> dict[str, str]:
+    out: dict[str, str] = {}
+    _annotations.set(out)
+    return out
+
+
+def annotate(key: str, value: str) -> None:
+    collected = _annotations.get()
+    if collected is not None:
+        collected[key] = value

@@ -193,7 +193,7 @@ class Store:
         # other subresources (binding, finalize) are server-built from `current`
         new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         await self._admit(r, "UPDATE", new, current, subresource, dry_run)
-        if new == current:
+        if new == current and not await _stale(self.storage, key):
             return current  # a no-op write changes nothing, not even resourceVersion
         if dry_run:
             return new
@@ -441,6 +441,13 @@ class Store:
         self.cache.stop_watch(w)
         if w.task is not None:
             w.task.cancel()
+
+
+async def _stale(storage: st.Storage, key: str) -> bool:
+    """A value encrypted at rest with a key no longer the writing one is rewritten even
+    by a no-op update (so `kubectl replace` re-encrypts), as upstream's stale state."""
+    stale = getattr(storage, "stale", None)
+    return bool(stale is not None and await stale(key))
 
 
 def _clone(obj: Obj) -> Obj:

@@ -38,6 +38,7 @@ from runtime.controllers.podautoscaler.controller import HorizontalController
 from runtime.controllers.podgc.controller import PodGCController
 from runtime.controllers.replicaset.controller import ReplicaSetController
 from runtime.controllers.replicationcontroller.controller import ReplicationControllerController
+from runtime.controllers.resourcequota.controller import ResourceQuotaController
 from runtime.controllers.serviceaccount.controller import ServiceAccountController
 from runtime.controllers.servicelb.controller import ServiceLBController
 from runtime.controllers.statefulset.controller import StatefulSetController
@@ -70,6 +71,7 @@ CONTROLLERS: dict[str, type] = {
     "endpointslice": EndpointSliceController,
     "endpointslicemirroring": EndpointSliceMirroringController,
     "servicelb": ServiceLBController,
+    "resourcequota": ResourceQuotaController,
 }
 
 

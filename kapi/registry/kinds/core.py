@@ -4,6 +4,7 @@ persistent volume claims, limit ranges and resource quotas."""
 from __future__ import annotations
 
 from kapi.defaulting import workloads as defaults
+from kapi.defaulting.limitrange import limit_range
 from kapi.meta.resources import status_of
 from kapi.printers import core as core_printers
 from kapi.registry.kinds.base import CORE, Strategy, row
@@ -18,9 +19,10 @@ PVCS = Strategy(
     printer=core_printers.PVC, defaulter=defaults.pvc)
 
 LIMIT_RANGES = Strategy(
-    row("", "v1", "limitranges", "LimitRange", CORE, short_names=("limits",)))
+    row("", "v1", "limitranges", "LimitRange", CORE, short_names=("limits",)),
+    defaulter=limit_range)
 
 RESOURCE_QUOTAS = Strategy(
     row("", "v1", "resourcequotas", "ResourceQuota", CORE, short_names=("quota",),
         subresources=(status_of("ResourceQuota"),)),
-    printer=core_printers.RESOURCE_QUOTA)
+    printer=core_printers.RESOURCE_QUOTA, return_deleted_object=True)

@@ -1,0 +1,110 @@
+"""The audit log of a real server driven by real kubectl: one audit.k8s.io/v1 Event line
+per request and stage at the level the Policy gives it (None writes nothing, Metadata
+no bodies, Request the request body, RequestResponse both), and nothing at all when
+--audit-log-path is not given."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import yaml
+
+from tests.conftest import Kubectl, Server, kubectls, start_server, stop_server
+from tests.helpers import wait_for
+
+POLICY = {"apiVersion": "audit.k8s.io/v1", "kind": "Policy",
+          "omitStages": ["RequestReceived"],
+          "rules": [
+              {"level": "None", "nonResourceURLs": ["/api*", "/apis*", "/openapi*",
+                                                    "/version"]},
+              {"level": "None", "resources": [{"group": "", "resources": ["events"]}]},
+              {"level": "RequestResponse", "resources": [
+                  {"group": "", "resources": ["configmaps"]}]},
+              {"level": "Request", "verbs": ["create"], "namespaces": ["default"]},
+              {"level": "Metadata"}]}
+
+
+@pytest.fixture
+def audited(tmp_path: Path) -> Iterator[tuple[Server, Path]]:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(yaml.safe_dump(POLICY))
+    log = tmp_path / "audit.log"
+    s = start_server(tmp_path / "kapi", extra=("--audit-log-path", str(log),
+                                               "--audit-policy-file", str(policy)))
+    yield s, log
+    stop_server(s.proc)
+
+
+@pytest.fixture
+def kubectl_for() -> Any:
+    found = kubectls()
+    if not found:
+        pytest.skip("no kubectl installed")
+    version, binary = next(iter(found.items()))
+    return lambda server: Kubectl(version, binary, server.kubeconfig)
+
+
+def events(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line]
+
+
+def test_one_event_per_request_at_the_policys_level(audited, kubectl_for):
+    server, log = audited
+    kubectl = kubectl_for(server)
+    start = len(events(log))
+    kubectl("create", "configmap", "settings", "--from-literal=color=blue")
+    kubectl("create", "secret", "generic", "token", "--from-literal=k=v")
+    kubectl("get", "pods", "-A")
+    mine = wait_for(lambda: [e for e in events(log)[start:]
+                             if e["userAgent"].startswith("kubectl")], "audit lines", 10)
+    assert {e["stage"] for e in mine} == {"ResponseComplete"}  # RequestReceived omitted
+    assert [(e["verb"], e["objectRef"]["resource"], e["level"]) for e in mine] == [
+        ("create", "configmaps", "RequestResponse"), ("create", "secrets", "Request"),
+        ("list", "pods", "Metadata")]
+    cm, secret, pods = mine
+    assert cm["apiVersion"] == "audit.k8s.io/v1" and cm["kind"] == "Event"
+    assert cm["requestURI"].startswith("/api/v1/namespaces/default/configmaps")
+    assert cm["objectRef"] == {"resource": "configmaps", "namespace": "default",
+                               "name": "settings", "apiVersion": "v1"}
+    assert cm["responseStatus"]["code"] == 201
+    assert cm["requestObject"]["data"] == {"color": "blue"}
+    assert cm["responseObject"]["metadata"]["name"] == "settings"
+    assert cm["user"]["username"] and cm["sourceIPs"] == ["127.0.0.1"]
+    assert cm["requestReceivedTimestamp"] <= cm["stageTimestamp"]
+    assert len({cm["auditID"], secret["auditID"], pods["auditID"]}) == 3
+    assert "requestObject" in secret and "responseObject" not in secret
+    assert "requestObject" not in pods and "responseObject" not in pods
+    assert pods["requestURI"].startswith("/api/v1/pods")
+
+
+def test_a_refused_request_records_its_status(audited, kubectl_for):
+    server, log = audited
+    kubectl_for(server).run("get", "configmap", "missing", check=False)
+    line = wait_for(lambda: [e for e in events(log)
+                             if e.get("objectRef", {}).get("name") == "missing"],
+                    "the 404's line", 10)[-1]
+    assert line["responseStatus"] == {
+        "metadata": {}, "status": "Failure", "reason": "NotFound", "code": 404,
+        "message": 'configmaps "missing" not found'}
+
+
+def test_no_audit_log_unless_asked(server):
+    assert not list(server.data_dir.glob("*audit*"))
+
+
+def test_pod_security_audit_violations_are_annotated(audited, kubectl_for):
+    server, log = audited
+    kubectl = kubectl_for(server)
+    kubectl("create", "namespace", "audited")
+    kubectl("label", "namespace", "audited", "pod-security.kubernetes.io/audit=restricted")
+    kubectl("run", "web", "--image=busybox", "-n", "audited")
+    line = wait_for(lambda: [e for e in events(log) if e.get("objectRef", {}).get("name") ==
+                             "web" and e["verb"] == "create"], "the pod's line", 10)[-1]
+    assert line["annotations"]["pod-security.kubernetes.io/enforce-policy"] == \
+        "privileged:latest"
+    assert line["annotations"]["pod-security.kubernetes.io/audit-violations"].startswith(
+        'would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false '
+        '(container "web" must set securityContext.allowPrivilegeEscalation=false)')
