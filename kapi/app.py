@@ -21,13 +21,13 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from kapi import discovery, errors, malloc
+from kapi import discovery, errors, malloc, security
 from kapi.admission import apiserverendpoints, lifecycle
 from kapi.admission.serviceips import ServiceAllocator
-from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
+from kapi.auth import Authenticate, Authorize, set_current_user
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
-from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
+from kapi.endpoints import accessreview, codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
@@ -118,8 +118,8 @@ def _etcd_options(config: Config) -> EtcdOptions:
 class APIServer:
     def __init__(self, config: Config, *, storage: Storage | None = None,
                  clock: objects.Clock = objects.utc_now, scheme: Scheme = SCHEME,
-                 authenticate: Authenticate = anonymous_admin,
-                 authorize: Authorize = allow_all) -> None:
+                 authenticate: Authenticate | None = None,
+                 authorize: Authorize | None = None) -> None:
         self.config, self.scheme, self.clock = config, scheme, clock
         self.storage = storage or open_storage(config.storage, data_dir=config.data_dir,
                                                etcd=_etcd_options(config))
@@ -138,9 +138,11 @@ class APIServer:
             if config.validation else _skip,
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
                                            config.service_node_port_range)}
+        self.security = security.build(config, self.cache, self.storage)
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
                            admit=[lifecycle.NamespaceLifecycle(self.cache, scheme)],
-                           plugins=plugins, finalize=finalize)
+                           plugins=plugins, finalize=finalize,
+                           validating=[self.security.escalation])
         self.handlers = Handlers(store=self.store, scheme=scheme, definitions=self.definitions,
                                  clock=clock, validator=self.validator,
                                  validation=config.validation, tracker=tracker)
@@ -150,7 +152,8 @@ class APIServer:
             rows={r: scheme.get("", "v1", r) for r in ("pods", "nodes")},  # type: ignore[misc]
             now=lambda: objects.rfc3339(clock()))
         self.streams = streams.StreamEndpoints(store=self.store, scheme=scheme)
-        self.authenticate, self.authorize = authenticate, authorize
+        self.authenticate = authenticate or self.security.authenticate
+        self.authorize = authorize or self.security.authorizer.authorize
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -158,7 +161,9 @@ class APIServer:
         await self.storage.start()
         await move_legacy_keys(self.storage, list(self.scheme.resources))  # before the cache
         await self.cache.start()
+        self.security.start(self.cache, self.scheme)
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
+        await self.security.reconcile(self.store, self.scheme)
         await apiserverendpoints.reconcile(self.store, self.scheme, host=self.config.host,
                                            port=self.config.port)
         self._tasks.append(asyncio.create_task(compact_loop(
@@ -311,6 +316,9 @@ class APIServer:
             return await self._pod_log(call)
         if info.subresource == "proxy":
             return await self._proxy(request, call)
+        if r.group == accessreview.GROUP:  # never stored: answered by the authorizer
+            code_out = await self.security.reviews.create(info.resource, info.namespace, body)
+            return json_response(201, code_out)
         handler = getattr(self.handlers, verb, None)
         if handler is None:
             raise errors.MethodNotAllowed(f"verb {verb} is not supported")

@@ -17,6 +17,7 @@ from typing import Iterable, Mapping
 from kapi.meta.resources import Scheme
 from kapi.registry.kinds import (
     apps,
+    authorization,
     config,
     core,
     cronjob,
@@ -49,6 +50,7 @@ KINDS: tuple[Strategy, ...] = (
     hpa.HPAS,
     records.LEASES, discovery.ENDPOINT_SLICES, pdb.PDBS,
     rbac.ROLES, rbac.ROLE_BINDINGS, rbac.CLUSTER_ROLES, rbac.CLUSTER_ROLE_BINDINGS,
+    *authorization.REVIEWS,
 )
 
 # Preferred version per group, in the order discovery lists groups.
@@ -62,6 +64,7 @@ PREFERRED: Mapping[str, str] = {
     "discovery.k8s.io": "v1",
     "policy": "v1",
     "rbac.authorization.k8s.io": "v1",
+    "authorization.k8s.io": "v1",
 }
 
 
