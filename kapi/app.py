@@ -27,7 +27,17 @@ from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, set_current_user
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
-from kapi.endpoints import accessreview, codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
+from kapi.endpoints import (
+    accessreview,
+    codec,
+    liststream,
+    metrics,
+    params,
+    podlog,
+    proxysub,
+    streams,
+    upgrade,
+)
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse

@@ -9,6 +9,7 @@ memory only. This module only wires; the rules live in kapi.auth.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -64,7 +65,7 @@ class Security:
         for resource in RESOURCES:
             r = scheme.get(RBAC_GROUP, "v1", resource)
             assert r is not None
-            feeds.append((r.key_prefix, lambda d, o, res=resource: self.index.apply(res, d, o)))
+            feeds.append((r.key_prefix, functools.partial(self.index.apply, resource)))
         pods = scheme.get("", "v1", "pods")
         assert pods is not None
         feeds.append((pods.key_prefix, self.graph.apply))

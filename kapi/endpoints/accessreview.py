@@ -39,7 +39,8 @@ def _attributes(kind: str, spec: Obj) -> Attrs:
     if res is None and non is None:
         raise _invalid(kind, [("spec.resourceAttributes", '"null": exactly one of '
                                                           "nonResourceAttributes or resourceAttributes must be specified")])
-    if non is not None:
+    if res is None:
+        assert non is not None
         return Attrs(False, path=str(non.get("path") or ""), verb=str(non.get("verb") or ""))
     values = {f: str(res.get(f) or "") for f in _RESOURCE_FIELDS}
     return Attrs(True, **values)

@@ -20,6 +20,9 @@ from runtime.client.events import EventRecorder
 from runtime.client.informer import InformerFactory
 from runtime.client.leaderelection import LeaderElector
 from runtime.client.rest import Client
+from runtime.controllers.clusterroleaggregation.controller import (
+    ClusterRoleAggregationController,
+)
 from runtime.controllers.context import ControllerContext, ControllerOptions
 from runtime.controllers.cronjob.controller import CronJobController
 from runtime.controllers.daemonset.controller import DaemonSetController
@@ -70,6 +73,7 @@ CONTROLLERS: dict[str, type] = {
     "endpointslice": EndpointSliceController,
     "endpointslicemirroring": EndpointSliceMirroringController,
     "servicelb": ServiceLBController,
+    "clusterrole-aggregation": ClusterRoleAggregationController,
 }
 
 
