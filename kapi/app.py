@@ -326,9 +326,9 @@ class APIServer:
             return await self._pod_log(call)
         if info.subresource == "proxy":
             return await self._proxy(request, call)
-        if r.group == accessreview.GROUP:  # never stored: answered by the authorizer
-            code_out = await self.security.reviews.create(info.resource, info.namespace, body)
-            return json_response(201, code_out)
+        if r.group == accessreview.GROUP and verb == "create":  # never stored
+            return json_response(201, await self.security.reviews.create(
+                info.resource, info.namespace, body, call.content_type))
         handler = getattr(self.handlers, verb, None)
         if handler is None:
             raise errors.MethodNotAllowed(f"verb {verb} is not supported")

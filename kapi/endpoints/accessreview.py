@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from kapi import errors
 from kapi.auth import User, current_user
 from kapi.auth.rbac.authorizer import ALLOW, Attrs, Authorizer, always_allow
+from kapi.endpoints import codec
 
 Obj = dict[str, Any]
 GROUP = "authorization.k8s.io"
@@ -59,13 +58,10 @@ class AccessReviews:
     def __init__(self, authorizer: Authorizer) -> None:
         self.authorizer = authorizer
 
-    async def create(self, resource: str, namespace: str, body: bytes) -> Obj:
+    async def create(self, resource: str, namespace: str, body: bytes,
+                     content_type: str | None) -> Obj:
         kind = KINDS[resource]
-        try:
-            review = orjson.loads(body or b"{}")
-        except orjson.JSONDecodeError as e:
-            raise errors.BadRequest(f"the body of the request was in an unknown format: {e}") \
-                from None
+        review = codec.decode_body(body, content_type)  # JSON, YAML or protobuf, as any write
         if not isinstance(review, dict) or not isinstance(review.get("spec") or {}, dict):
             raise errors.BadRequest(f"the body of the request is not a {kind}")
         spec = review.get("spec") or {}
