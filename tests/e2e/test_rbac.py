@@ -254,3 +254,40 @@ def test_view_only_fuzz_writes_and_secrets_are_403(secured, viewer_paths, data):
         assert r.status_code == 403, (method, url, r.status_code, r.text)
     if "/secrets" in url:
         assert r.status_code == 403, (method, url, r.status_code)
+
+
+def test_subject_access_reviews(secured):
+    ns = _namespace(secured, "sar")
+    _bind(secured, ns, "erin-view", "ClusterRole", "view", "erin")
+    sar = "/apis/authorization.k8s.io/v1/subjectaccessreviews"
+    with secured.client() as admin:
+        r = admin.post(sar, json={"spec": {"user": "erin", "resourceAttributes": {
+            "verb": "list", "resource": "pods", "namespace": ns}}})
+        assert r.status_code == 201
+        assert r.json()["status"] == {"allowed": True, "reason": (
+            f'RBAC: allowed by RoleBinding "erin-view/{ns}" of ClusterRole "view" to User "erin"')}
+        r = admin.post(sar, json={"spec": {"user": "erin", "nonResourceAttributes": {
+            "verb": "get", "path": "/metrics"}}})
+        assert r.json()["status"] == {"allowed": False}
+        r = admin.post(sar, json={"spec": {"resourceAttributes": {"verb": "get"}}})
+        assert r.status_code == 422
+        assert r.json()["message"] == (
+            'SubjectAccessReview.authorization.k8s.io "" is invalid: spec.user: Invalid value: '
+            '"": at least one of user or group must be specified')
+        r = admin.post(f"/apis/authorization.k8s.io/v1/namespaces/{ns}/localsubjectaccessreviews",
+                       json={"spec": {"user": "erin", "resourceAttributes": {
+                           "verb": "get", "resource": "pods", "namespace": "other"}}})
+        assert r.status_code == 400
+        assert r.json()["message"] == f"spec.resourceAttributes.namespace must match namespace: {ns}"
+        assert admin.get(sar).status_code == 405
+    with secured.client(token="alice-token") as alice:  # only what system:auth-delegator has
+        r = alice.post(sar, json={"spec": {"user": "erin", "resourceAttributes": {"verb": "get"}}})
+        assert r.status_code == 403
+
+
+def test_can_i_list_shows_non_resource_urls(secured, as_user):
+    out = as_user("frank")("auth", "can-i", "--list")
+    lines = out.splitlines()
+    assert any(line.startswith("selfsubjectrulesreviews.authorization.k8s.io") for line in lines)
+    assert any("[/healthz]" in line and "[get]" in line for line in lines)
+    assert any("[/api/*]" in line for line in lines)

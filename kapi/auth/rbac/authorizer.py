@@ -19,7 +19,6 @@ from kapi.auth import Attributes, User
 from kapi.auth.rbac import rules as policy
 from kapi.auth.rbac.index import PolicyIndex
 
-MODES = ("AlwaysAllow", "AlwaysDeny", "Node", "RBAC")
 MASTERS = "system:masters"
 ALLOW, DENY = "allow", "deny"
 Decision = tuple[str | None, str]  # (ALLOW, DENY or None for no opinion; reason)
@@ -110,19 +109,6 @@ def always_allow(user: User, a: Attrs) -> Decision:
 
 def always_deny(user: User, a: Attrs) -> Decision:
     return DENY, "Everything is forbidden."
-
-
-def parse_modes(text: str) -> tuple[str, ...]:
-    modes = tuple(m.strip() for m in text.split(",") if m.strip())
-    for m in modes:
-        if m not in MODES:
-            raise ValueError(f"--authorization-mode: unknown authorization mode {m!r} "
-                             f"(kapi serves {', '.join(MODES)})")
-    if len(set(modes)) != len(modes):
-        raise ValueError(f"--authorization-mode: {text!r} has a duplicate mode")
-    if not modes:
-        raise ValueError("--authorization-mode: at least one mode is required")
-    return modes
 
 
 class Authorizer:
