@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from dataclasses import dataclass
 from typing import Any, Iterator
 
@@ -17,6 +16,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import WANTED_KUBECTL, Kubectl, Server, kubectls, start_server, stop_server
+from tests.helpers import wait_for
 
 TOKENS = """alice-token,alice,1001
 bob-token,bob,1002,"devs,qa"
@@ -33,10 +33,8 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     s = start_server(d / "data", command="up", extra=(
         "--nodes", "0", "--no-dns", "--no-proxy", "--token-auth-file", str(d / "tokens.csv")))
     with s.client() as c:
-        for _ in range(600):  # bounded: 30 s
-            if c.get("/apis/rbac.authorization.k8s.io/v1/clusterroles/view").json().get("rules"):
-                break
-            time.sleep(0.05)
+        wait_for(lambda: c.get("/apis/rbac.authorization.k8s.io/v1/clusterroles/view"
+                               ).json().get("rules"), "view's aggregated rules")
     yield s
     stop_server(s.proc)
 

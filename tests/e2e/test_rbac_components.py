@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from tests.conftest import REPO, Server, start_server, stop_server
+from tests.helpers import wait_for
 
 NODE = "rbac-node-0"
 TOKENS = f"""kcm-token,system:kube-controller-manager,kcm
@@ -55,20 +55,10 @@ def components(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Serve
         stop_server(s.proc)
 
 
-def _wait(check, seconds: float = 60):  # bounded polling for a state, not a timing
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.2)
-    return check()
-
-
 def test_deployment_ready_on_a_node_with_component_identities(components):
     s, d = components
     with s.client() as c:
-        assert _wait(lambda: c.get(f"/api/v1/nodes/{NODE}").status_code == 200)
+        wait_for(lambda: c.get(f"/api/v1/nodes/{NODE}").status_code == 200, "the node")
         dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
                "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
                         "template": {"metadata": {"labels": {"app": "web"}},
@@ -79,8 +69,7 @@ def test_deployment_ready_on_a_node_with_component_identities(components):
         def ready() -> bool:
             st = c.get("/apis/apps/v1/namespaces/default/deployments/web").json().get("status", {})
             return st.get("readyReplicas") == 2
-        assert _wait(ready, 90), (d / "kcm.log").read_text()[-3000:] + \
-            (d / "sched.log").read_text()[-2000:] + (d / "node.log").read_text()[-2000:]
+        wait_for(ready, "the Deployment to be Ready", timeout=90)
         pods = c.get("/api/v1/namespaces/default/pods").json()["items"]
         assert {p["spec"]["nodeName"] for p in pods} == {NODE}
     for name in ("kcm", "sched", "node"):  # no component was refused anything

@@ -16,6 +16,7 @@ system:controller:* role (bindings named kapi:controller-manager:<controller>).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from importlib import resources
 from typing import Any
@@ -104,22 +105,27 @@ def _reconciled(current: Obj, wanted: Obj) -> Obj | None:
     return None if new == current else new
 
 
+async def _reconcile_one(store: Any, r: Any, wanted: Obj) -> None:
+    name = wanted["metadata"]["name"]
+    try:
+        current = await store.get(r, None, name)
+    except errors.NotFound:
+        try:
+            await store.create(r, None, copy.deepcopy(wanted))
+        except errors.AlreadyExists:
+            pass
+        return
+    new = _reconciled(current, wanted)
+    if new is not None:
+        async def put(cur: Obj | None) -> Obj:
+            assert new is not None
+            return new
+        await store.guaranteed_update(r, None, name, put, retry=False)
+
+
 async def reconcile(store: Any, roles_resource: Any, bindings_resource: Any) -> None:
-    """Create or complete every bootstrap ClusterRole, then every ClusterRoleBinding."""
+    """Create or complete every bootstrap ClusterRole, then every ClusterRoleBinding (the
+    objects of each kind written concurrently: storage may batch them)."""
     for r, objects in ((roles_resource, cluster_roles()),
                        (bindings_resource, cluster_role_bindings())):
-        for wanted in objects:
-            name = wanted["metadata"]["name"]
-            try:
-                current = await store.get(r, None, name)
-            except errors.NotFound:
-                try:
-                    await store.create(r, None, copy.deepcopy(wanted))
-                except errors.AlreadyExists:
-                    pass
-                continue
-            new = _reconciled(current, wanted)
-            if new is not None:
-                async def put(cur: Obj | None, new: Obj = new) -> Obj:
-                    return new
-                await store.guaranteed_update(r, None, name, put, retry=False)
+        await asyncio.gather(*(_reconcile_one(store, r, wanted) for wanted in objects))
