@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from typing import Any, AsyncIterator
 
@@ -225,6 +226,9 @@ class APIServer:
             q = _Query(ws.scope["query_string"])
             user = await self.authenticate(ws)
             await self.authorize(user, info)
+            # a WebSocket exec/attach/portforward is a GET, but it writes to the pod: as
+            # upstream (AuthorizePodWebsocketUpgradeCreatePermission) it needs create too
+            await self.authorize(user, dataclasses.replace(info, verb="create"))
             set_current_user(user)
             await self.streams.websocket(ws, info, q)
         except errors.APIError as e:

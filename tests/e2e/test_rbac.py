@@ -289,3 +289,62 @@ def test_can_i_list_shows_non_resource_urls(secured, as_user):
     assert any(line.startswith("selfsubjectrulesreviews.authorization.k8s.io") for line in lines)
     assert any("[/healthz]" in line and "[get]" in line for line in lines)
     assert any("[/api/*]" in line for line in lines)
+
+
+def test_bind_verb_and_aggregation(secured):
+    ns = _namespace(secured, "bind-agg")
+    with secured.client() as admin:
+        for kind, body in (("clusterroles", {
+                "metadata": {"name": "bind-admin"},
+                "rules": [{"apiGroups": ["rbac.authorization.k8s.io"], "resources": ["clusterroles"],
+                           "verbs": ["bind"], "resourceNames": ["admin"]},
+                          {"apiGroups": ["rbac.authorization.k8s.io"],
+                           "resources": ["rolebindings"], "verbs": ["create"]}]}),
+                ("clusterroles", {  # aggregated into view (and so edit and admin)
+                    "metadata": {"name": "widgets-view", "labels": {
+                        "rbac.authorization.k8s.io/aggregate-to-view": "true"}},
+                    "rules": [{"apiGroups": ["example.com"], "resources": ["widgets"],
+                               "verbs": ["get", "list"]}]})):
+            r = admin.post(f"/apis/rbac.authorization.k8s.io/v1/{kind}", json=body)
+            assert r.status_code == 201, r.text
+    _bind(secured, ns, "gina-bind", "ClusterRole", "bind-admin", "gina")
+    with secured.client() as admin:
+        def widgets_in_view() -> bool:
+            view = admin.get("/apis/rbac.authorization.k8s.io/v1/clusterroles/view").json()
+            return any("widgets" in r.get("resources", []) for r in view["rules"])
+        wait_for(widgets_in_view, "the aggregation controller to add widgets to view")
+        # gina holds none of admin's permissions, but may bind it (the bind verb)
+        r = admin.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+                       headers={"Impersonate-User": "gina"}, json={
+                           "metadata": {"name": "harry-admin"},
+                           "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                                       "kind": "ClusterRole", "name": "admin"},
+                           "subjects": [{"kind": "User", "name": "harry"}]})
+        assert r.status_code == 201, r.text
+        r = admin.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", json={"spec": {
+            "user": "harry", "resourceAttributes": {
+                "verb": "list", "group": "example.com", "resource": "widgets", "namespace": ns}}})
+        assert r.json()["status"]["allowed"] is True
+
+
+def test_websocket_exec_needs_create(secured):
+    """kubectl 1.30+ execs over a WebSocket GET; as upstream, that needs create on
+    pods/exec too (a role with only get on pods/exec is refused)."""
+    import websocket
+
+    ns = _namespace(secured, "ws-exec")
+    with secured.client() as admin:
+        r = admin.post(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles", json={
+            "metadata": {"name": "exec-get"},
+            "rules": [{"apiGroups": [""], "resources": ["pods", "pods/exec"], "verbs": ["get"]}]})
+        assert r.status_code == 201, r.text
+    _bind(secured, ns, "alice-exec-get", "Role", "exec-get", "alice")
+    url = secured.url.replace("http", "ws", 1) + \
+        f"/api/v1/namespaces/{ns}/pods/p/exec?command=true&stdout=1"
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        websocket.create_connection(url, timeout=10, header=["Authorization: Bearer alice-token"],
+                                    subprotocols=["v5.channel.k8s.io"])
+    assert e.value.status_code == 403
+    assert json.loads(e.value.resp_body)["message"] == (
+        f'pods "p" is forbidden: User "alice" cannot create resource "pods/exec" in API group "" '
+        f'in the namespace "{ns}"')
