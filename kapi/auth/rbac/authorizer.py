@@ -142,4 +142,4 @@ class Authorizer:
         a = normalize(info)
         allowed, reason = await self.decide_fresh(user, a)
         if not allowed:
-            raise forbidden(user, a, "" if reason.startswith("RBAC: allowed") else reason)
+            raise forbidden(user, a, reason)
