@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from typing import Any, AsyncIterator
 
@@ -21,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from kapi import discovery, errors, malloc
+from kapi import discovery, errors, malloc, security
 from kapi.admission import (
     apiserverendpoints,
     collect_annotations,
@@ -37,10 +38,20 @@ from kapi.admission.resourcequota import ResourceQuota
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.admission.webhooks.client import Clients
 from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
-from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
+from kapi.auth import Authenticate, Authorize, set_current_user
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
-from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
+from kapi.endpoints import (
+    accessreview,
+    codec,
+    liststream,
+    metrics,
+    params,
+    podlog,
+    proxysub,
+    streams,
+    upgrade,
+)
 from kapi.endpoints.aggregator import Aggregator, ensure_local, keep_status
 from kapi.endpoints.audit import Auditor
 from kapi.endpoints.body import read_body
@@ -133,8 +144,8 @@ def _etcd_options(config: Config) -> EtcdOptions:
 class APIServer:
     def __init__(self, config: Config, *, storage: Storage | None = None,
                  clock: objects.Clock = objects.utc_now, scheme: Scheme = SCHEME,
-                 authenticate: Authenticate = anonymous_admin,
-                 authorize: Authorize = allow_all) -> None:
+                 authenticate: Authenticate | None = None,
+                 authorize: Authorize | None = None) -> None:
         self.config, self.scheme, self.clock = config, scheme, clock
         self.storage = encryption.wrap(
             storage or open_storage(config.storage, data_dir=config.data_dir,
@@ -161,6 +172,7 @@ class APIServer:
         pss = PodSecurity(scheme, pod_security_settings(config.admission_control_config_file))
         nodes = NodeRestriction(scheme.get("", "v1", "pods"))  # type: ignore[arg-type]
         self.webhook_clients = Clients()
+        self.security = security.build(config, self.cache, self.storage)
         # upstream's order: mutating (..., LimitRanger, ..., MutatingAdmissionWebhook), then
         # validating (NodeRestriction, ..., PodSecurity, ..., ValidatingAdmissionPolicy,
         # ValidatingAdmissionWebhook, ResourceQuota)
@@ -169,7 +181,7 @@ class APIServer:
                                   limits.default,
                                   MutatingWebhooks(self.cache, scheme, self.webhook_clients)],
                            plugins=plugins, finalize=finalize,
-                           validating=[nodes, limits.check, pss,
+                           validating=[self.security.escalation, nodes, limits.check, pss,
                                        ValidatingPolicies(self.cache, scheme),
                                        ValidatingWebhooks(self.cache, scheme, self.webhook_clients),
                                        quota])
@@ -184,7 +196,8 @@ class APIServer:
             rows={r: scheme.get("", "v1", r) for r in ("pods", "nodes")},  # type: ignore[misc]
             now=lambda: objects.rfc3339(clock()))
         self.streams = streams.StreamEndpoints(store=self.store, scheme=scheme)
-        self.authenticate, self.authorize = authenticate, authorize
+        self.authenticate = authenticate or self.security.authenticate
+        self.authorize = authorize or self.security.authorizer.authorize
         self._tasks: list[asyncio.Task[None]] = []
         self.audit = Auditor(config.audit_log_path, config.audit_policy_file,
                                    clock=clock) if config.audit_log_path else None
@@ -194,7 +207,9 @@ class APIServer:
         await self.storage.start()
         await move_legacy_keys(self.storage, list(self.scheme.resources))  # before the cache
         await self.cache.start()
+        self.security.start(self.cache, self.scheme)
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
+        await self.security.reconcile(self.store, self.scheme)
         await apiserverendpoints.reconcile(self.store, self.scheme, host=self.config.host,
                                            port=self.config.port)
         self._tasks.append(asyncio.create_task(compact_loop(
@@ -262,6 +277,9 @@ class APIServer:
             q = _Query(ws.scope["query_string"])
             user = await self.authenticate(ws)
             await self.authorize(user, info)
+            # a WebSocket exec/attach/portforward is a GET, but it writes to the pod: as
+            # upstream (AuthorizePodWebsocketUpgradeCreatePermission) it needs create too
+            await self.authorize(user, dataclasses.replace(info, verb="create"))
             set_current_user(user)
             await self.streams.websocket(ws, info, q)
         except errors.APIError as e:
@@ -372,6 +390,9 @@ class APIServer:
             return await self._pod_log(call)
         if info.subresource == "proxy":
             return await self._proxy(request, call)
+        if r.group == accessreview.GROUP and verb == "create":  # never stored
+            return json_response(201, await self.security.reviews.create(
+                info.resource, info.namespace, body, call.content_type))
         handler = getattr(self.handlers, verb, None)
         if handler is None:
             raise errors.MethodNotAllowed(f"verb {verb} is not supported")

@@ -320,6 +320,11 @@ def _node_capacity_flags(s: argparse.ArgumentParser) -> None:
 
 
 def _server_flags(s: argparse.ArgumentParser) -> None:
+    s.add_argument("--authorization-mode", default="Node,RBAC",
+                   help="ordered authorizers: AlwaysAllow, AlwaysDeny, Node, RBAC "
+                        "(default Node,RBAC; system:masters may do anything)")
+    s.add_argument("--token-auth-file", type=Path, default=None,
+                   help="static bearer tokens, CSV: token,user,uid,\"group1,group2\"")
     s.add_argument("--data-dir", type=Path, default=None,
                    help="where state and the kubeconfig live (default ~/.kapi or XDG)")
     s.add_argument("--port", type=int, default=6443)
@@ -624,6 +629,9 @@ def main(argv: list[str] | None = None) -> int:
                         validation=not args.unsafe_no_validation,
                         managed_fields=not args.unsafe_no_managed_fields,
                         default_toleration_seconds=_toleration_seconds(args),
+                        authorization_modes=tuple(
+                            m.strip() for m in args.authorization_mode.split(",") if m.strip()),
+                        token_auth_file=args.token_auth_file,
                         encryption_provider_config=args.encryption_provider_config,
                         encrypt_secrets=args.encrypt_secrets,
                         audit_log_path=args.audit_log_path,

@@ -46,6 +46,9 @@ class Config:
     audit_log_path: Path | None = None
     audit_policy_file: Path | None = None
     admission_control_config_file: Path | None = None  # PodSecurity's defaults, exemptions
+    # --authorization-mode (upstream's values) and --token-auth-file (kapi.auth)
+    authorization_modes: tuple[str, ...] = ("Node", "RBAC")
+    token_auth_file: Path | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -59,6 +62,10 @@ class Config:
         if self.compact_interval <= 0 or self.compact_keep < 0 or self.compact_keep_seconds < 0:
             raise ValueError("compaction settings must be positive")
         _check_service_ranges(self.service_cidr, self.service_node_port_range)
+        unknown = set(self.authorization_modes) - {"AlwaysAllow", "AlwaysDeny", "Node", "RBAC"}
+        if unknown or not self.authorization_modes:
+            raise ValueError(f"--authorization-mode: unknown mode(s) {sorted(unknown)} "
+                             "(kapi serves AlwaysAllow, AlwaysDeny, Node, RBAC)")
         if self.watch_cache_capacity < 100:
             raise ValueError("watch_cache_capacity must be at least 100")
         if self.watch_cache_bytes < 1024 * 1024:

@@ -86,12 +86,23 @@ def walk(node: Any) -> Iterator[dict[str, Any]]:
 
 
 # -- Swagger 2.0 ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("r", [r for r in SCHEME.resources if r.verbs == ("create",)],
+                         ids=lambda r: r.resource)
+def test_v2_create_only_resources_serve_post_alone(v2: dict[str, Any], r: Resource) -> None:
+    assert set(v2["paths"][collection(r)]) - {"parameters"} == {"post"}
+    assert collection(r) + "/{name}" not in v2["paths"]
+
+
 def test_v2_header(v2: dict[str, Any]) -> None:
     assert v2["swagger"] == "2.0"
     assert v2["info"] == {"title": "Kubernetes", "version": "v1.33.0"}
 
 
-@pytest.mark.parametrize("r", SCHEME.resources, ids=lambda r: f"{r.group}/{r.version}/{r.resource}")
+# the access reviews (authorization.k8s.io) serve only create, as upstream's
+PATCHABLE = [r for r in SCHEME.resources if "patch" in r.verbs]
+
+
+@pytest.mark.parametrize("r", PATCHABLE, ids=lambda r: f"{r.group}/{r.version}/{r.resource}")
 def test_v2_every_resource_has_its_operations(v2: dict[str, Any], r: Resource) -> None:
     paths, gvk = v2["paths"], gvk_of(r)
     coll, obj = collection(r), collection(r) + "/{name}"
@@ -229,6 +240,8 @@ def test_v3_group_version_documents(docs: OpenAPIDocs, gv: tuple[str, str]) -> N
         assert ref.startswith("#/components/schemas/"), ref
         assert ref.removeprefix("#/components/schemas/") in schemas, ref
     for r in SCHEME.in_group_version(*gv):
+        if "patch" not in r.verbs:
+            continue
         gvk = gvk_of(r)
         # kubectl's fieldValidation check (QueryParamVerifierV3): every PATCH operation of
         # the GVK must list fieldValidation.
@@ -408,7 +421,7 @@ def test_v2_protobuf_round_trips(docs: OpenAPIDocs, v2: dict[str, Any]) -> None:
 def test_v2_protobuf_answers_kubectl_field_validation_check(docs: OpenAPIDocs) -> None:
     """What cli-runtime's supportsQueryParam reads: the PATCH op of the GVK, its params."""
     doc = decode("Document", docs.v2_protobuf()[0])
-    wanted = {r.api_version + "/" + r.kind for r in SCHEME.resources}
+    wanted = {r.api_version + "/" + r.kind for r in PATCHABLE}
     supported = set()
     for entry in doc["paths"]["path"]:
         patch = entry["value"].get("patch")

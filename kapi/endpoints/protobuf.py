@@ -43,6 +43,7 @@ _RAWEXTENSION = "io.k8s.apimachinery.pkg.runtime.RawExtension"
 _GROUP_PACKAGE = {
     "": "io.k8s.api.core",
     "apps": "io.k8s.api.apps",
+    "authorization.k8s.io": "io.k8s.api.authorization",
     "batch": "io.k8s.api.batch",
     "autoscaling": "io.k8s.api.autoscaling",
     "coordination.k8s.io": "io.k8s.api.coordination",
@@ -66,6 +67,9 @@ KINDS = frozenset(
        "io.k8s.api.coordination.v1.Lease", "io.k8s.api.discovery.v1.EndpointSlice",
        "io.k8s.api.events.v1.Event",
        "io.k8s.api.policy.v1.Eviction", "io.k8s.api.policy.v1.PodDisruptionBudget"]
+    + [f"io.k8s.api.authorization.v1.{k}" for k in (
+        "SubjectAccessReview", "LocalSubjectAccessReview", "SelfSubjectAccessReview",
+        "SelfSubjectRulesReview")]
     + [f"io.k8s.api.rbac.v1.{k}" for k in (
         "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")])
 # meta/v1 kinds upstream registers in every group version (and in meta.k8s.io/v1).

@@ -8,21 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from kapi.auth.rbac.authorizer import Attrs
+
 _NAMESPACE_SUBRESOURCES = ("status", "finalize")
 
 
 @dataclass
-class RequestInfo:
-    is_resource: bool
-    path: str
-    verb: str = ""  # get list watch create update patch delete deletecollection
+class RequestInfo(Attrs):
+    """What authorization decides on (kapi.auth's Attrs: verb is one of get list watch
+    create update patch delete deletecollection), and where the path led."""
+
     api_prefix: str = ""  # "api" or "apis"
-    group: str = ""
-    version: str = ""
-    namespace: str = ""
-    resource: str = ""
-    subresource: str = ""
-    name: str = ""
     parts: tuple[str, ...] = ()
 
 

@@ -20,6 +20,9 @@ from runtime.client.events import EventRecorder
 from runtime.client.informer import InformerFactory
 from runtime.client.leaderelection import LeaderElector
 from runtime.client.rest import Client
+from runtime.controllers.clusterroleaggregation.controller import (
+    ClusterRoleAggregationController,
+)
 from runtime.controllers.context import ControllerContext, ControllerOptions
 from runtime.controllers.cronjob.controller import CronJobController
 from runtime.controllers.daemonset.controller import DaemonSetController
@@ -72,6 +75,7 @@ CONTROLLERS: dict[str, type] = {
     "endpointslicemirroring": EndpointSliceMirroringController,
     "servicelb": ServiceLBController,
     "resourcequota": ResourceQuotaController,
+    "clusterrole-aggregation": ClusterRoleAggregationController,
 }
 
 

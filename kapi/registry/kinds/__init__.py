@@ -18,6 +18,7 @@ from kapi.meta.resources import Scheme
 from kapi.registry.kinds import (
     admissionregistration,
     apps,
+    authorization,
     config,
     core,
     cronjob,
@@ -51,6 +52,7 @@ KINDS: tuple[Strategy, ...] = (
     records.LEASES, discovery.ENDPOINT_SLICES, pdb.PDBS,
     rbac.ROLES, rbac.ROLE_BINDINGS, rbac.CLUSTER_ROLES, rbac.CLUSTER_ROLE_BINDINGS,
     *admissionregistration.KINDS,
+    *authorization.REVIEWS,
 )
 
 # Preferred version per group, in the order discovery lists groups.
@@ -64,6 +66,7 @@ PREFERRED: Mapping[str, str] = {
     "discovery.k8s.io": "v1",
     "policy": "v1",
     "rbac.authorization.k8s.io": "v1",
+    "authorization.k8s.io": "v1",
 }
 
 
