@@ -131,11 +131,11 @@ class NodeAuthorizer:
         if (r, sub) == ("serviceaccounts", "token"):
             return (ALLOW, "") if a.verb == "create" and self.graph.related(
                 node, ("serviceaccounts", a.namespace, a.name)) else self._no_relation(node)
-        if r == "pods" and a.name and (a.verb in ("get", *OWN_WRITES) or sub == "status"):
+        # writes to other nodes' pods are refused by NodeRestriction admission (its message)
+        if r == "pods" and a.name and a.verb == "get" and not sub:
             return None if self.graph.related(node, ("pods", a.namespace, a.name)) \
                 else self._no_relation(node)
-        if r == "nodes" and a.name and (a.verb in OWN_WRITES or sub) and a.name != node:
-            return self._no_relation(node)
+        # another Node's writes are refused by NodeRestriction admission, with its message
         if a.group == "coordination.k8s.io" and a.resource == "leases" and a.name and \
                 (a.namespace != "kube-node-lease" or a.name != node):
             return self._no_relation(node)
