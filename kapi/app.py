@@ -23,14 +23,17 @@ from starlette.websockets import WebSocket
 
 from kapi import discovery, errors, malloc
 from kapi.admission import apiserverendpoints, lifecycle
+from kapi.admission.serviceaccount import ServiceAccountAdmission
 from kapi.admission.serviceips import ServiceAllocator
-from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
+from kapi.auth import ADMIN, Authenticate, Authorize, allow_all, sakeys, set_current_user, union
+from kapi.auth.satokens import ServiceAccountTokens
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
 from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
+from kapi.endpoints.tokens import TokenEndpoints, TokenSettings
 from kapi.endpoints.watch import WatchStream
 from kapi.meta import objects
 from kapi.meta.resources import Scheme
@@ -118,7 +121,7 @@ def _etcd_options(config: Config) -> EtcdOptions:
 class APIServer:
     def __init__(self, config: Config, *, storage: Storage | None = None,
                  clock: objects.Clock = objects.utc_now, scheme: Scheme = SCHEME,
-                 authenticate: Authenticate = anonymous_admin,
+                 authenticate: Authenticate | None = None,
                  authorize: Authorize = allow_all) -> None:
         self.config, self.scheme, self.clock = config, scheme, clock
         self.storage = storage or open_storage(config.storage, data_dir=config.data_dir,
@@ -137,7 +140,9 @@ class APIServer:
             "PodDefaults": PodAdmission(toleration_seconds=config.default_toleration_seconds)
             if config.validation else _skip,
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
-                                           config.service_node_port_range)}
+                                           config.service_node_port_range),
+            "ServiceAccount": _skip if "ServiceAccount" in config.disable_admission_plugins
+            else ServiceAccountAdmission(self.lookup)}
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
                            admit=[lifecycle.NamespaceLifecycle(self.cache, scheme)],
                            plugins=plugins, finalize=finalize)
@@ -150,8 +155,33 @@ class APIServer:
             rows={r: scheme.get("", "v1", r) for r in ("pods", "nodes")},  # type: ignore[misc]
             now=lambda: objects.rfc3339(clock()))
         self.streams = streams.StreamEndpoints(store=self.store, scheme=scheme)
-        self.authenticate, self.authorize = authenticate, authorize
+        self.sa_tokens, self.tokens = self._service_account_tokens()
+        # until client certificates arrive, a request without credentials is the admin; a
+        # bearer token must be a good one (401 otherwise)
+        self.authenticate = authenticate or union(
+            [self.sa_tokens], lambda r: None if "authorization" in r.headers else ADMIN)
+        self.authorize = authorize
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _service_account_tokens(self) -> tuple[ServiceAccountTokens, TokenEndpoints]:
+        c = self.config
+        keys = sakeys.open_keys(c.data_dir, c.service_account_signing_key_file,
+                                c.service_account_key_files)
+        settings = TokenSettings(keys=keys, issuers=c.service_account_issuers,
+                                 audiences=c.audiences,
+                                 max_expiration=c.service_account_max_token_expiration,
+                                 extend_expiration=c.service_account_extend_token_expiration)
+        authn = ServiceAccountTokens(keys=keys, issuers=c.service_account_issuers,
+                                     audiences=c.audiences, lookup=self.lookup, clock=self.clock)
+        return authn, TokenEndpoints(store=self.store, scheme=self.scheme, settings=settings,
+                                     authenticator=authn, clock=self.clock)
+
+    def lookup(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A core/v1 object from the watch cache (what authentication and admission read)."""
+        r = self.scheme.get("", "v1", resource)
+        if r is None or not self.cache.ready.is_set():
+            return None
+        return self.cache.get(r.key_prefix, r.key(namespace or None, name))
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -243,6 +273,8 @@ class APIServer:
                             media_type="text/plain")
         if path == "/version":
             return json_response(200, discovery.version_info())
+        if path in (sakeys.DISCOVERY_PATH, sakeys.JWKS_PATH):
+            return self._oidc(path)
         if path.startswith("/openapi/"):
             return self.openapi.serve(request, path)
         accept = request.headers.get("accept", "")
@@ -259,6 +291,16 @@ class APIServer:
             raise errors.NotFound("the server could not find the requested resource",
                                   details={})
         return json_response(200, doc)
+
+    def _oidc(self, path: str) -> Response:
+        """The service-account issuer's discovery documents (upstream's OIDC endpoints)."""
+        headers = {"cache-control": sakeys.CACHE_CONTROL}
+        if path == sakeys.JWKS_PATH:
+            return Response(orjson.dumps(self.tokens.settings.keys.jwks()), headers=headers,
+                            media_type=sakeys.JWKS_CONTENT_TYPE)
+        doc = sakeys.discovery_document(self.config.service_account_issuers[0],
+                                        self.config.server_url + sakeys.JWKS_PATH)
+        return Response(doc, headers=headers, media_type="application/json")
 
     def _discovery_doc(self, path: str, info: RequestInfo) -> dict[str, Any] | None:
         if path == "/api":
@@ -307,6 +349,8 @@ class APIServer:
                                                     q.get("includeObject")))
         if verb == "watch":
             return await self._watch(call)
+        if self.tokens.serves(call):  # TokenRequest and TokenReview: nothing is stored
+            return json_response(*await self.tokens.create(call))
         if info.subresource == "log" and verb == "get":
             return await self._pod_log(call)
         if info.subresource == "proxy":

@@ -354,9 +354,46 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--service-node-port-range", type=_port_range, default=(30000, 32767),
                    metavar="LOW-HIGH", help="the range NodePorts come from "
                                             "(default: 30000-32767)")
+    _service_account_flags(s)
     # benchmarks only: an unvalidated, undefaulted (and untracked) write path as baseline
     s.add_argument("--unsafe-no-validation", action="store_true", help=argparse.SUPPRESS)
     s.add_argument("--unsafe-no-managed-fields", action="store_true", help=argparse.SUPPRESS)
+
+
+def _service_account_flags(s: argparse.ArgumentParser) -> None:
+    """upstream's service-account token flags (kube-apiserver)."""
+    s.add_argument("--service-account-signing-key-file", type=Path, default=None,
+                   help="the RSA private key that signs service-account tokens (default: "
+                        "sa.key in the data dir, generated once)")
+    s.add_argument("--service-account-key-file", type=Path, action="append", default=[],
+                   help="a PEM file of public keys (or certificates, or private keys) that "
+                        "also verify tokens; repeatable")
+    s.add_argument("--service-account-issuer", action="append", default=[],
+                   help="the token issuer (iss); repeatable: the first signs, all are "
+                        "accepted (default: https://kubernetes.default.svc.cluster.local)")
+    s.add_argument("--api-audiences", default="", metavar="AUD[,AUD...]",
+                   help="audiences the API server accepts (default: the issuers)")
+    s.add_argument("--service-account-max-token-expiration", type=_duration, default=0,
+                   metavar="DURATION", help="the longest token a TokenRequest gets, e.g. "
+                                            "24h (default: no cap)")
+    s.add_argument("--service-account-extend-token-expiration", default="true",
+                   choices=("true", "false"),
+                   help="the kubelet's projected tokens live a year and warn after their "
+                        "requested hour (default: %(default)s)")
+    s.add_argument("--disable-admission-plugins", default="", metavar="NAME[,NAME...]",
+                   help="admission plugins to switch off: ServiceAccount (for an API "
+                        "server without a controller manager making default service "
+                        "accounts)")
+
+
+def _duration(text: str) -> int:
+    """Whole seconds of a Go duration: 3600s, 24h, 1h30m."""
+    import re
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+    if not text or parts is None:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 24h, 3600s)")
+    h, m, sec = (int(g or 0) for g in parts.groups())
+    return h * 3600 + m * 60 + sec
 
 
 def _size(text: str) -> int:
@@ -536,6 +573,19 @@ def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
     return 0
 
 
+def _service_account_config(args: argparse.Namespace) -> dict[str, Any]:
+    issuers = tuple(args.service_account_issuer) or Config.service_account_issuers
+    return {"service_account_signing_key_file": args.service_account_signing_key_file,
+            "service_account_key_files": tuple(args.service_account_key_file),
+            "service_account_issuers": issuers,
+            "api_audiences": tuple(a for a in args.api_audiences.split(",") if a),
+            "service_account_max_token_expiration": args.service_account_max_token_expiration,
+            "service_account_extend_token_expiration":
+                args.service_account_extend_token_expiration == "true",
+            "disable_admission_plugins": tuple(
+                p.strip() for p in args.disable_admission_plugins.split(",") if p.strip())}
+
+
 def _toleration_seconds(args: argparse.Namespace) -> int:
     """`kapi up` evicts pods from unreachable nodes after --pod-eviction-timeout: the
     default tolerations of new pods say the same."""
@@ -594,7 +644,8 @@ def main(argv: list[str] | None = None) -> int:
                         service_node_port_range=args.service_node_port_range,
                         validation=not args.unsafe_no_validation,
                         managed_fields=not args.unsafe_no_managed_fields,
-                        default_toleration_seconds=_toleration_seconds(args))
+                        default_toleration_seconds=_toleration_seconds(args),
+                        **_service_account_config(args))
     except ValueError as e:
         print(f"kapi: {e}", file=sys.stderr)
         return 2

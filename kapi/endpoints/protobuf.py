@@ -43,6 +43,7 @@ _RAWEXTENSION = "io.k8s.apimachinery.pkg.runtime.RawExtension"
 _GROUP_PACKAGE = {
     "": "io.k8s.api.core",
     "apps": "io.k8s.api.apps",
+    "authentication.k8s.io": "io.k8s.api.authentication",
     "batch": "io.k8s.api.batch",
     "autoscaling": "io.k8s.api.autoscaling",
     "coordination.k8s.io": "io.k8s.api.coordination",
@@ -67,7 +68,8 @@ KINDS = frozenset(
        "io.k8s.api.events.v1.Event",
        "io.k8s.api.policy.v1.Eviction", "io.k8s.api.policy.v1.PodDisruptionBudget"]
     + [f"io.k8s.api.rbac.v1.{k}" for k in (
-        "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")])
+        "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")]
+    + ["io.k8s.api.authentication.v1.TokenRequest", "io.k8s.api.authentication.v1.TokenReview"])
 # meta/v1 kinds upstream registers in every group version (and in meta.k8s.io/v1).
 _META_KINDS = frozenset({"DeleteOptions", "Status"})
 

@@ -17,6 +17,7 @@ from typing import Iterable, Mapping
 from kapi.meta.resources import Scheme
 from kapi.registry.kinds import (
     apps,
+    authentication,
     config,
     core,
     cronjob,
@@ -49,6 +50,7 @@ KINDS: tuple[Strategy, ...] = (
     hpa.HPAS,
     records.LEASES, discovery.ENDPOINT_SLICES, pdb.PDBS,
     rbac.ROLES, rbac.ROLE_BINDINGS, rbac.CLUSTER_ROLES, rbac.CLUSTER_ROLE_BINDINGS,
+    authentication.TOKEN_REVIEWS,
 )
 
 # Preferred version per group, in the order discovery lists groups.
@@ -56,6 +58,7 @@ PREFERRED: Mapping[str, str] = {
     "": "v1",
     "apps": "v1",
     "events.k8s.io": "v1",
+    "authentication.k8s.io": "v1",
     "autoscaling": "v2",
     "batch": "v1",
     "coordination.k8s.io": "v1",
