@@ -430,6 +430,9 @@ def _controller_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--horizontal-pod-autoscaler-downscale-stabilization", type=float,
                    default=300.0, metavar="SECONDS", help="the scale-down stabilization "
                    "window of autoscalers without a behavior (default: %(default)s)")
+    s.add_argument("--service-account-private-key-file", default=None, metavar="FILE",
+                   help="the PEM private key legacy service-account token Secrets are "
+                        "signed with (`kapi up`: the API server's signing key)")
     s.add_argument("--controllers", default="*",
                    help="controllers to run: '*' for all, 'name' to add, '-name' to leave out "
                         "(comma-separated)")
@@ -446,9 +449,20 @@ def _controller_options(args: argparse.Namespace) -> Any:
         node_startup_grace_period=args.node_startup_grace_period,
         podgc_quarantine=args.pod_gc_quarantine,
         hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
-        hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization)
+        hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization,
+        service_account_private_key_file=_private_key_file(args))
     select(options.controllers)
     return options
+
+
+def _private_key_file(args: argparse.Namespace) -> str | None:
+    """--service-account-private-key-file; `kapi up` gives its controllers the key its
+    API server signs with."""
+    if args.service_account_private_key_file or args.command != "up":
+        return args.service_account_private_key_file
+    from kapi.auth.sakeys import KEY_FILE
+    signing = args.service_account_signing_key_file
+    return str(signing or (args.data_dir or default_data_dir()) / KEY_FILE)
 
 
 def _component_flags(s: argparse.ArgumentParser) -> None:
