@@ -176,12 +176,22 @@ class APIServer:
         return authn, TokenEndpoints(store=self.store, scheme=self.scheme, settings=settings,
                                      authenticator=authn, clock=self.clock)
 
-    def lookup(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
-        """A core/v1 object from the watch cache (what authentication and admission read)."""
+    async def lookup(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A core/v1 object as authentication and admission read it: the watch cache,
+        then storage when the cache has not seen it yet (as upstream's listers fall back
+        to a live read)."""
         r = self.scheme.get("", "v1", resource)
-        if r is None or not self.cache.ready.is_set():
+        if r is None:
             return None
-        return self.cache.get(r.key_prefix, r.key(namespace or None, name))
+        ns = namespace if r.namespaced else None
+        if self.cache.ready.is_set():
+            obj = self.cache.get(r.key_prefix, r.key(ns, name))
+            if obj is not None:
+                return obj
+        try:
+            return await self.store.get(r, ns, name)
+        except errors.NotFound:
+            return None
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:

@@ -7,20 +7,20 @@ cluster CA and the namespace) is mounted read-only at
 /var/run/secrets/kubernetes.io/serviceaccount in every container and init container
 that mounts nothing there yet. Mirror pods are left as they are.
 
-It reads service accounts through an injected lookup (the watch cache) and never writes.
+It reads service accounts through an injected lookup (the watch cache, then storage) and never writes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from kapi import admission, errors
 from kapi.meta.resources import Resource
 
 Obj = dict[str, Any]
-Lookup = Callable[[str, str, str], Obj | None]  # (resource, namespace, name) -> object
+Lookup = Callable[[str, str, str], Awaitable[Obj | None]]  # (resource, namespace, name)
 
 DEFAULT_SA = "default"
 MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -103,7 +103,7 @@ class ServiceAccountAdmission:
         for attempt in range(self.attempts if name == DEFAULT_SA else 1):
             if attempt:
                 await asyncio.sleep(0.1 + self.rand.random() / 10)
-            sa = self.lookup("serviceaccounts", ns, name)
+            sa = await self.lookup("serviceaccounts", ns, name)
             if sa is not None:
                 return sa
         return None

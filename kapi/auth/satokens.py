@@ -18,7 +18,7 @@ import base64
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import jwt
 from starlette.requests import HTTPConnection
@@ -28,7 +28,8 @@ from kapi.auth import User
 from kapi.auth.sakeys import ALGORITHM, KeySet
 
 Obj = dict[str, Any]
-Lookup = Callable[[str, str, str], Obj | None]  # (resource, namespace, name) -> object
+# (resource, namespace, name) -> the object: the watch cache, then storage on a miss
+Lookup = Callable[[str, str, str], Awaitable[Obj | None]]
 Clock = Callable[[], dt.datetime]
 
 DEFAULT_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -116,7 +117,7 @@ class ServiceAccountTokens:
             return False
         return iss == LEGACY_ISSUER or iss in self.issuers
 
-    def verify(self, token: str, audiences: tuple[str, ...] = ()) -> Result:
+    async def verify(self, token: str, audiences: tuple[str, ...] = ()) -> Result:
         """The user a token of ours names (raises TokenError with upstream's reason)."""
         claims = self._signed_claims(token)
         token_auds = claims.get("aud") or []
@@ -127,8 +128,8 @@ class ServiceAccountTokens:
             raise TokenError(f"token audiences {_go_list(token_auds)} is invalid for the "
                              f"target audiences {_go_list(list(wanted))}")
         if claims.get("iss") == LEGACY_ISSUER:  # no audience: the API server's own
-            return Result(self._legacy_user(token, claims), auds)
-        return Result(self._bound_user(claims), auds)
+            return Result(await self._legacy_user(token, claims), auds)
+        return Result(await self._bound_user(claims), auds)
 
     def _signed_claims(self, token: str) -> Obj:
         failure: Exception = TokenError("go-jose/go-jose: error in cryptographic primitive")
@@ -154,19 +155,19 @@ class ServiceAccountTokens:
         if "iat" in claims and now < claims["iat"] - LEEWAY:
             raise TokenError("service account token is issued in the future")
 
-    def _get(self, resource: str, namespace: str, name: str) -> Obj:
-        obj = self.lookup(resource, namespace, name)
+    async def _get(self, resource: str, namespace: str, name: str) -> Obj:
+        obj = await self.lookup(resource, namespace, name)
         if obj is None or _deleted_long_ago(obj, self.clock()):
             if obj is not None:
                 raise TokenError(f"{resource[:-1]} {namespace}/{name} has been deleted")
             raise TokenError(f'{resource} "{name}" not found')
         return obj
 
-    def _bound_user(self, claims: Obj) -> User:
+    async def _bound_user(self, claims: Obj) -> User:
         self._check_time(claims)
         k8s = claims.get("kubernetes.io") or {}
         ns, sa_ref = k8s.get("namespace", ""), k8s.get("serviceaccount") or {}
-        sa = self._get("serviceaccounts", ns, sa_ref.get("name", ""))
+        sa = await self._get("serviceaccounts", ns, sa_ref.get("name", ""))
         if sa["metadata"].get("uid") != sa_ref.get("uid"):
             raise TokenError(f"service account UID ({sa['metadata'].get('uid')}) does not "
                              f"match claim ({sa_ref.get('uid')})")
@@ -174,7 +175,7 @@ class ServiceAccountTokens:
         for kind, resource in (("secret", "secrets"), ("pod", "pods")):
             ref = k8s.get(kind)
             if ref:
-                obj = self._get(resource, ns, ref.get("name", ""))
+                obj = await self._get(resource, ns, ref.get("name", ""))
                 if obj["metadata"].get("uid") != ref.get("uid"):
                     raise TokenError(f"{kind} UID ({obj['metadata'].get('uid')}) does not "
                                      f"match service account {kind} ref claim ({ref.get('uid')})")
@@ -184,7 +185,7 @@ class ServiceAccountTokens:
         node_ref = k8s.get("node")
         if node_ref:
             if not k8s.get("pod"):  # a pod-bound token's node is for information only
-                node = self._get("nodes", "", node_ref.get("name", ""))
+                node = await self._get("nodes", "", node_ref.get("name", ""))
                 if node["metadata"].get("uid") != node_ref.get("uid"):
                     raise TokenError(f"node UID ({node['metadata'].get('uid')}) does not "
                                      f"match service account node ref claim "
@@ -195,13 +196,13 @@ class ServiceAccountTokens:
             extra[EXTRA + "credential-id"] = (f"JTI={claims['jti']}",)
         return user_of(ns, sa_ref["name"], sa_ref["uid"], extra)
 
-    def _legacy_user(self, token: str, claims: Obj) -> User:
+    async def _legacy_user(self, token: str, claims: Obj) -> User:
         ns = claims.get(_LEGACY + "namespace", "")
-        secret = self._get("secrets", ns, claims.get(_LEGACY + "secret.name", ""))
+        secret = await self._get("secrets", ns, claims.get(_LEGACY + "secret.name", ""))
         stored = (secret.get("data") or {}).get("token", "")
         if base64.b64decode(stored or "").decode(errors="replace") != token:
             raise TokenError("Token does not match server's copy")
-        sa = self._get("serviceaccounts", ns, claims.get(_LEGACY + "service-account.name", ""))
+        sa = await self._get("serviceaccounts", ns, claims.get(_LEGACY + "service-account.name", ""))
         uid = claims.get(_LEGACY + "service-account.uid", "")
         if sa["metadata"].get("uid") != uid:
             raise TokenError(f"service account UID ({sa['metadata'].get('uid')}) does not "
@@ -214,7 +215,7 @@ class ServiceAccountTokens:
         if token is None or not self.ours(token):
             return None
         try:
-            return self.verify(token).user
+            return (await self.verify(token)).user
         except TokenError:
             raise errors.Unauthorized("Unauthorized") from None
 

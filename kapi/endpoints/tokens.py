@@ -58,7 +58,7 @@ class TokenEndpoints:
     async def create(self, call: Call) -> tuple[int, Obj]:
         body = codec.decode_object(call.body, call.content_type)
         if call.info.resource == "tokenreviews":
-            return 201, self.review(body)
+            return 201, await self.review(body)
         return 201, await self.token_request(call, body)
 
     # -- TokenRequest ---------------------------------------------------------------------
@@ -142,7 +142,7 @@ class TokenEndpoints:
         return out
 
     # -- TokenReview ----------------------------------------------------------------------
-    def review(self, body: Obj) -> Obj:
+    async def review(self, body: Obj) -> Obj:
         spec: Obj = body["spec"] if isinstance(body.get("spec"), dict) else {}
         token = spec.get("token") or ""
         if not token:
@@ -152,7 +152,7 @@ class TokenEndpoints:
         try:
             if not self.authenticator.ours(token):
                 raise satokens.TokenError("")
-            result = self.authenticator.verify(token, audiences)
+            result = await self.authenticator.verify(token, audiences)
         except satokens.TokenError as e:
             status["authenticated"] = False
             status["error"] = f"[invalid bearer token, {e}]" if str(e) else "invalid bearer token"
