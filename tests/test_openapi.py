@@ -91,7 +91,8 @@ def test_v2_header(v2: dict[str, Any]) -> None:
     assert v2["info"] == {"title": "Kubernetes", "version": "v1.33.0"}
 
 
-@pytest.mark.parametrize("r", SCHEME.resources, ids=lambda r: f"{r.group}/{r.version}/{r.resource}")
+@pytest.mark.parametrize("r", [r for r in SCHEME.resources if "list" in r.verbs],
+                         ids=lambda r: f"{r.group}/{r.version}/{r.resource}")
 def test_v2_every_resource_has_its_operations(v2: dict[str, Any], r: Resource) -> None:
     paths, gvk = v2["paths"], gvk_of(r)
     coll, obj = collection(r), collection(r) + "/{name}"
@@ -117,6 +118,16 @@ def test_v2_every_resource_has_its_operations(v2: dict[str, Any], r: Resource) -
     if r.namespaced:
         all_ns = paths[f"{collection(r).split('/namespaces/')[0]}/{r.resource}"]["get"]
         assert all_ns["operationId"].endswith("ForAllNamespaces")
+
+
+def test_v2_create_only_resources_have_only_post(v2: dict[str, Any]) -> None:
+    """TokenReview and TokenRequest are created, never stored: upstream lists one POST."""
+    for path, op_id in (("/apis/authentication.k8s.io/v1/tokenreviews",
+                         "createAuthenticationV1TokenReview"),
+                        ("/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+                         "createCoreV1NamespacedServiceAccountToken")):
+        ops = {m: o["operationId"] for m, o in v2["paths"][path].items() if m in METHODS}
+        assert ops == {"post": op_id}
 
 
 def test_v2_operation_ids_match_upstream(v2: dict[str, Any]) -> None:
@@ -234,7 +245,7 @@ def test_v3_group_version_documents(docs: OpenAPIDocs, gv: tuple[str, str]) -> N
         # the GVK must list fieldValidation.
         patches = [op for _, m, op in operations(doc)
                    if m == "patch" and op.get("x-kubernetes-group-version-kind") == gvk]
-        assert patches
+        assert bool(patches) == ("patch" in r.verbs)  # TokenReview is only ever created
         for op in patches:
             assert "fieldValidation" in {p["name"] for p in op["parameters"]}
             assert set(op["requestBody"]["content"]) == PATCH_TYPES
@@ -408,7 +419,7 @@ def test_v2_protobuf_round_trips(docs: OpenAPIDocs, v2: dict[str, Any]) -> None:
 def test_v2_protobuf_answers_kubectl_field_validation_check(docs: OpenAPIDocs) -> None:
     """What cli-runtime's supportsQueryParam reads: the PATCH op of the GVK, its params."""
     doc = decode("Document", docs.v2_protobuf()[0])
-    wanted = {r.api_version + "/" + r.kind for r in SCHEME.resources}
+    wanted = {r.api_version + "/" + r.kind for r in SCHEME.resources if "patch" in r.verbs}
     supported = set()
     for entry in doc["paths"]["path"]:
         patch = entry["value"].get("patch")

@@ -59,5 +59,5 @@ def test_tokens_are_requested_bound_and_refreshed_past_80_percent() -> None:
 
 def test_the_token_file_is_written_with_the_volume() -> None:
     keys = [projection_key(s["serviceAccountToken"]) for s in VOLUME["projected"]["sources"][:2]]
-    files = payload(POD, VOLUME, Sources(tokens=dict(zip(keys, ["aaa", "bbb"]))))
+    files = payload(POD, VOLUME, Sources(tokens=dict(zip(keys, ["aaa", "bbb"], strict=True))))
     assert files == {"token": (b"aaa", 420), "vault": (b"bbb", 420), "namespace": (b"ns", 420)}
