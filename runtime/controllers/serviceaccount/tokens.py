@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from runtime.client.resources import SECRETS, SERVICEACCOUNTS
 from runtime.client.rest import ApiError, Client
 from runtime.controllers.base import Controller, Reconciler
+from runtime.controllers.serviceaccount.controller import update_unless_gone
 from runtime.controllers.serviceaccount.rootca import load_root_ca
 
 log = logging.getLogger(__name__)
@@ -122,11 +123,7 @@ class TokenController(Reconciler):
         new = filled(secret, sa, self.ca_pem,
                      lambda account, name: legacy_token(self.key, account, name))
         if new is not None:
-            try:
-                await self.client.update(SECRETS, new)
-            except ApiError as e:
-                if not e.not_found:
-                    raise  # a conflict is retried by the queue
+            await update_unless_gone(self.client, SECRETS, new)
         return None
 
     async def _account(self, ns: str, name: str, uid: str | None) -> Obj | None:
