@@ -45,9 +45,11 @@ class _Token:
     issued: float  # wall seconds
     expires: float
     seconds: int   # the lifetime asked for (spec.expirationSeconds of the answer)
+    jitter: float  # drawn once per token, so the wake-up and the check agree
 
-    def refresh_at(self, jitter: float) -> float:
-        return min(self.issued + MAX_TTL, self.expires - self.seconds * 0.2) - jitter
+    @property
+    def refresh_at(self) -> float:
+        return min(self.issued + MAX_TTL, self.expires - self.seconds * 0.2) - self.jitter
 
 
 class TokenManager:
@@ -67,10 +69,10 @@ class TokenManager:
             if key in out:
                 continue
             cached = self.cache.get((uid, key))
-            if cached is None or self.wall() >= cached.refresh_at(self.rand() * MAX_JITTER):
+            if cached is None or self.wall() >= cached.refresh_at:
                 cached = self.cache[(uid, key)] = await self._request(pod, src)
             out[key] = cached.token
-            at = cached.refresh_at(MAX_JITTER)
+            at = cached.refresh_at
             next_refresh = at if next_refresh is None else min(next_refresh, at)
         return out, next_refresh
 
@@ -90,7 +92,7 @@ class TokenManager:
         got = int(answered.get("expirationSeconds") or seconds)
         when = parse_time(status.get("expirationTimestamp"))
         expires = when.timestamp() if when is not None else issued + got
-        return _Token(status.get("token", ""), issued, expires, got)
+        return _Token(status.get("token", ""), issued, expires, got, self.rand() * MAX_JITTER)
 
     def forget(self, uid: str) -> None:
         for key in [k for k in self.cache if k[0] == uid]:

@@ -39,7 +39,7 @@ class FakeAPI:
 def test_tokens_are_requested_bound_and_refreshed_past_80_percent() -> None:
     wall = [1_000_000.0]
     api = FakeAPI(wall)
-    tokens = TokenManager(api, wall=lambda: wall[0], rand=lambda: 0.0)  # type: ignore[arg-type]
+    tokens = TokenManager(api, wall=lambda: wall[0], rand=lambda: 0.5)  # type: ignore[arg-type]
     got, refresh = asyncio.run(tokens.tokens_for(POD))
     assert [p for p, _ in api.asked] == ["/api/v1/namespaces/ns/serviceaccounts/robot/token"] * 2
     assert api.asked[0][1]["spec"] == {"audiences": [], "expirationSeconds": 3600,
@@ -47,10 +47,10 @@ def test_tokens_are_requested_bound_and_refreshed_past_80_percent() -> None:
                                                           "name": "p", "uid": "u1"}}
     assert api.asked[1][1]["spec"]["audiences"] == ["vault"]
     assert got == {"|3600": "t1", "vault|600": "t2"}
-    assert refresh == wall[0] + 600 * 0.8 - 10  # the sooner one, less the largest jitter
-    wall[0] += 600 * 0.8 - 1  # before 80% of the short one: nothing asked
+    assert refresh == wall[0] + 600 * 0.8 - 5  # the sooner one, less its jitter (0.5 * 10 s)
+    wall[0] = refresh - 1  # before then: nothing asked
     assert asyncio.run(tokens.tokens_for(POD))[0] == got and len(api.asked) == 2
-    wall[0] += 2  # past it: only the short one is asked again
+    wall[0] = refresh  # at the wake-up it asked for: only the short one is asked again
     again, _ = asyncio.run(tokens.tokens_for(POD))
     assert again == {"|3600": "t1", "vault|600": "t3"}
     tokens.forget("u1")
