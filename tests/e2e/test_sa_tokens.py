@@ -18,7 +18,7 @@ from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
 from tests.conftest import Kubectl, Server
-from tests.helpers import namespace, wait_for
+from tests.helpers import api_for, namespace, wait_for
 
 Obj = dict[str, Any]
 ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -79,6 +79,9 @@ def test_kubectl_create_token_authenticates_as_the_service_account(
     kc = cluster.kubeconfig_for(tmp_path / "robot.kubeconfig", token=token)
     out = kctl("--kubeconfig", str(kc), "get", "serviceaccount", "robot", "-n", sns, "-o", "name")
     assert out.strip() == "serviceaccount/robot"
+    with api_for(kc) as as_robot:  # and so can the Python client
+        assert core(as_robot).read_namespaced_service_account("robot", sns).metadata.uid == \
+            sa["uid"]
     # a token for another audience only is not for the API server
     other = kctl("create", "token", "robot", "-n", sns, "--audience", "vault").strip()
     assert status_with(cluster, other, f"/api/v1/namespaces/{sns}") == 401
