@@ -647,7 +647,9 @@ async def amain(args: argparse.Namespace) -> int:
                 data = workdir / f"kapi-{backend}"
                 srv = ServerProc(f"kapi[{backend}]",
                                  [sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir",
-                                  str(data), "--port", str(port), "--storage", backend],
+                                  str(data), "--port", str(port), "--storage", backend,
+                                  # no controller manager makes default service accounts
+                                  "--disable-admission-plugins", "ServiceAccount"],
                                  port, workdir / f"kapi-{backend}.log")
                 log(f"kapi[{backend}]: starting on :{port}")
                 await srv.start()

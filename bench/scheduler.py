@@ -147,8 +147,8 @@ def up(workdir: Path, port: int, nodes: int, storage: str, scheduler: bool,
        controllers: bool = False) -> ServerProc:
     argv = [sys.executable, "-m", "kapi.cli", "up", "--data-dir", str(workdir), "--port",
             str(port), "--storage", storage, "--nodes", "0", "--simulated-nodes", str(nodes)]
-    if not controllers:
-        argv.append("--no-controllers")
+    if not controllers:  # then nothing makes default service accounts either
+        argv += ["--no-controllers", "--disable-admission-plugins", "ServiceAccount"]
     if not scheduler:
         argv.append("--no-scheduler")
     return ServerProc("kapi up", argv, port, workdir / "server.log")

@@ -35,10 +35,12 @@ from kapi.admission.podsecurity.config import load as pod_security_settings
 from kapi.admission.podsecurity.plugin import PodSecurity
 from kapi.admission.policy import ValidatingPolicies
 from kapi.admission.resourcequota import ResourceQuota
+from kapi.admission.serviceaccount import ServiceAccountAdmission
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.admission.webhooks.client import Clients
 from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
-from kapi.auth import Authenticate, Authorize, set_current_user
+from kapi.auth import Authenticate, Authorize, sakeys, set_current_user
+from kapi.auth.satokens import ServiceAccountTokens
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
 from kapi.endpoints import (
@@ -57,6 +59,7 @@ from kapi.endpoints.audit import Auditor
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
+from kapi.endpoints.tokens import TokenEndpoints, TokenSettings
 from kapi.endpoints.watch import WatchStream
 from kapi.meta import objects
 from kapi.meta.resources import Scheme
@@ -167,12 +170,18 @@ class APIServer:
             "PodDefaults": PodAdmission(toleration_seconds=config.default_toleration_seconds)
             if config.validation else _skip,
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
-                                           config.service_node_port_range)}
+                                           config.service_node_port_range),
+            "ServiceAccount": _skip if "ServiceAccount" in config.disable_admission_plugins
+            else ServiceAccountAdmission(self.lookup)}
         limits, quota = LimitRanger(scheme), ResourceQuota(scheme, clock)
         pss = PodSecurity(scheme, pod_security_settings(config.admission_control_config_file))
         nodes = NodeRestriction(scheme.get("", "v1", "pods"))  # type: ignore[arg-type]
         self.webhook_clients = Clients()
-        self.security = security.build(config, self.cache, self.storage)
+        token_settings = self._token_settings()
+        self.sa_tokens = ServiceAccountTokens(
+            keys=token_settings.keys, issuers=config.service_account_issuers,
+            audiences=config.audiences, lookup=self.lookup, clock=clock)
+        self.security = security.build(config, self.cache, self.storage, [self.sa_tokens])
         # upstream's order: mutating (..., LimitRanger, ..., MutatingAdmissionWebhook), then
         # validating (NodeRestriction, ..., PodSecurity, ..., ValidatingAdmissionPolicy,
         # ValidatingAdmissionWebhook, ResourceQuota)
@@ -196,11 +205,39 @@ class APIServer:
             rows={r: scheme.get("", "v1", r) for r in ("pods", "nodes")},  # type: ignore[misc]
             now=lambda: objects.rfc3339(clock()))
         self.streams = streams.StreamEndpoints(store=self.store, scheme=scheme)
+        self.tokens = TokenEndpoints(store=self.store, scheme=scheme, settings=token_settings,
+                                     authenticator=self.sa_tokens, clock=clock)
         self.authenticate = authenticate or self.security.authenticate
         self.authorize = authorize or self.security.authorizer.authorize
         self._tasks: list[asyncio.Task[None]] = []
         self.audit = Auditor(config.audit_log_path, config.audit_policy_file,
                                    clock=clock) if config.audit_log_path else None
+
+    def _token_settings(self) -> TokenSettings:
+        c = self.config
+        keys = sakeys.open_keys(c.data_dir, c.service_account_signing_key_file,
+                                c.service_account_key_files)
+        return TokenSettings(keys=keys, issuers=c.service_account_issuers,
+                             audiences=c.audiences,
+                             max_expiration=c.service_account_max_token_expiration,
+                             extend_expiration=c.service_account_extend_token_expiration)
+
+    async def lookup(self, resource: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """A core/v1 object as authentication and admission read it: the watch cache,
+        then storage when the cache has not seen it yet (as upstream's listers fall back
+        to a live read)."""
+        r = self.scheme.get("", "v1", resource)
+        if r is None:
+            return None
+        ns = namespace if r.namespaced else None
+        if self.cache.ready.is_set():
+            obj = self.cache.get(r.key_prefix, r.key(ns, name))
+            if obj is not None:
+                return obj
+        try:
+            return await self.store.get(r, ns, name)
+        except errors.NotFound:
+            return None
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -319,6 +356,8 @@ class APIServer:
                             media_type="text/plain")
         if path == "/version":
             return json_response(200, discovery.version_info())
+        if path in (sakeys.DISCOVERY_PATH, sakeys.JWKS_PATH):
+            return self._oidc(path)
         if path.startswith("/openapi/"):
             return self.openapi.serve(request, path)
         accept = request.headers.get("accept", "")
@@ -336,6 +375,16 @@ class APIServer:
             raise errors.NotFound("the server could not find the requested resource",
                                   details={})
         return json_response(200, doc)
+
+    def _oidc(self, path: str) -> Response:
+        """The service-account issuer's discovery documents (upstream's OIDC endpoints)."""
+        headers = {"cache-control": sakeys.CACHE_CONTROL}
+        if path == sakeys.JWKS_PATH:
+            return Response(orjson.dumps(self.tokens.settings.keys.jwks()), headers=headers,
+                            media_type=sakeys.JWKS_CONTENT_TYPE)
+        doc = sakeys.discovery_document(self.config.service_account_issuers[0],
+                                        self.config.server_url + sakeys.JWKS_PATH)
+        return Response(doc, headers=headers, media_type="application/json")
 
     def _discovery_doc(self, path: str, info: RequestInfo) -> dict[str, Any] | None:
         if path == "/api":
@@ -386,6 +435,8 @@ class APIServer:
                                                     q.get("includeObject")))
         if verb == "watch":
             return await self._watch(call)
+        if self.tokens.serves(call):  # TokenRequest and TokenReview: nothing is stored
+            return json_response(*await self.tokens.create(call))
         if info.subresource == "log" and verb == "get":
             return await self._pod_log(call)
         if info.subresource == "proxy":

@@ -359,6 +359,7 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--service-node-port-range", type=_port_range, default=(30000, 32767),
                    metavar="LOW-HIGH", help="the range NodePorts come from "
                                             "(default: 30000-32767)")
+    _service_account_flags(s)
     # benchmarks only: an unvalidated, undefaulted (and untracked) write path as baseline
     s.add_argument("--encryption-provider-config", type=Path, default=None, metavar="FILE",
                    help="an EncryptionConfiguration (apiserver.config.k8s.io/v1) for data "
@@ -373,6 +374,42 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
                    help="an AdmissionConfiguration (PodSecurity's defaults and exemptions)")
     s.add_argument("--unsafe-no-validation", action="store_true", help=argparse.SUPPRESS)
     s.add_argument("--unsafe-no-managed-fields", action="store_true", help=argparse.SUPPRESS)
+
+
+def _service_account_flags(s: argparse.ArgumentParser) -> None:
+    """upstream's service-account token flags (kube-apiserver)."""
+    s.add_argument("--service-account-signing-key-file", type=Path, default=None,
+                   help="the RSA private key that signs service-account tokens (default: "
+                        "sa.key in the data dir, generated once)")
+    s.add_argument("--service-account-key-file", type=Path, action="append", default=[],
+                   help="a PEM file of public keys (or certificates, or private keys) that "
+                        "also verify tokens; repeatable")
+    s.add_argument("--service-account-issuer", action="append", default=[],
+                   help="the token issuer (iss); repeatable: the first signs, all are "
+                        "accepted (default: https://kubernetes.default.svc.cluster.local)")
+    s.add_argument("--api-audiences", default="", metavar="AUD[,AUD...]",
+                   help="audiences the API server accepts (default: the issuers)")
+    s.add_argument("--service-account-max-token-expiration", type=_duration, default=0,
+                   metavar="DURATION", help="the longest token a TokenRequest gets, e.g. "
+                                            "24h (default: no cap)")
+    s.add_argument("--service-account-extend-token-expiration", default="true",
+                   choices=("true", "false"),
+                   help="the kubelet's projected tokens live a year and warn after their "
+                        "requested hour (default: %(default)s)")
+    s.add_argument("--disable-admission-plugins", default="", metavar="NAME[,NAME...]",
+                   help="admission plugins to switch off: ServiceAccount (for an API "
+                        "server without a controller manager making default service "
+                        "accounts)")
+
+
+def _duration(text: str) -> int:
+    """Whole seconds of a Go duration: 3600s, 24h, 1h30m."""
+    import re
+    parts = re.fullmatch(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?", text)
+    if not text or parts is None:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 24h, 3600s)")
+    h, m, sec = (int(g or 0) for g in parts.groups())
+    return h * 3600 + m * 60 + sec
 
 
 def _size(text: str) -> int:
@@ -409,6 +446,9 @@ def _controller_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--horizontal-pod-autoscaler-downscale-stabilization", type=float,
                    default=300.0, metavar="SECONDS", help="the scale-down stabilization "
                    "window of autoscalers without a behavior (default: %(default)s)")
+    s.add_argument("--service-account-private-key-file", default=None, metavar="FILE",
+                   help="the PEM private key legacy service-account token Secrets are "
+                        "signed with (`kapi up`: the API server's signing key)")
     s.add_argument("--controllers", default="*",
                    help="controllers to run: '*' for all, 'name' to add, '-name' to leave out "
                         "(comma-separated)")
@@ -425,9 +465,20 @@ def _controller_options(args: argparse.Namespace) -> Any:
         node_startup_grace_period=args.node_startup_grace_period,
         podgc_quarantine=args.pod_gc_quarantine,
         hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
-        hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization)
+        hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization,
+        service_account_private_key_file=_private_key_file(args))
     select(options.controllers)
     return options
+
+
+def _private_key_file(args: argparse.Namespace) -> str | None:
+    """--service-account-private-key-file; `kapi up` gives its controllers the key its
+    API server signs with."""
+    if args.service_account_private_key_file or args.command != "up":
+        return args.service_account_private_key_file
+    from kapi.auth.sakeys import KEY_FILE
+    signing = args.service_account_signing_key_file
+    return str(signing or (args.data_dir or default_data_dir()) / KEY_FILE)
 
 
 def _component_flags(s: argparse.ArgumentParser) -> None:
@@ -552,6 +603,19 @@ def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
     return 0
 
 
+def _service_account_config(args: argparse.Namespace) -> dict[str, Any]:
+    issuers = tuple(args.service_account_issuer) or Config.service_account_issuers
+    return {"service_account_signing_key_file": args.service_account_signing_key_file,
+            "service_account_key_files": tuple(args.service_account_key_file),
+            "service_account_issuers": issuers,
+            "api_audiences": tuple(a for a in args.api_audiences.split(",") if a),
+            "service_account_max_token_expiration": args.service_account_max_token_expiration,
+            "service_account_extend_token_expiration":
+                args.service_account_extend_token_expiration == "true",
+            "disable_admission_plugins": tuple(
+                p.strip() for p in args.disable_admission_plugins.split(",") if p.strip())}
+
+
 def _toleration_seconds(args: argparse.Namespace) -> int:
     """`kapi up` evicts pods from unreachable nodes after --pod-eviction-timeout: the
     default tolerations of new pods say the same."""
@@ -636,7 +700,8 @@ def main(argv: list[str] | None = None) -> int:
                         encrypt_secrets=args.encrypt_secrets,
                         audit_log_path=args.audit_log_path,
                         audit_policy_file=args.audit_policy_file,
-                        admission_control_config_file=args.admission_control_config_file)
+                        admission_control_config_file=args.admission_control_config_file,
+                        **_service_account_config(args))
         _check_config_files(config)
     except ValueError as e:
         print(f"kapi: {e}", file=sys.stderr)

@@ -37,6 +37,19 @@ class Config:
     # tolerationSeconds of the not-ready/unreachable tolerations every new pod gets
     # (upstream's DefaultTolerationSeconds admission; `kapi up` uses --pod-eviction-timeout)
     default_toleration_seconds: int = 300
+    # service-account tokens (kapi/auth/satokens.py): the signing key (default: sa.key in
+    # the data dir, generated once), more public keys that verify, the issuers (the first
+    # signs), the audiences the API server accepts (default: the issuers), the longest
+    # TokenRequest (0: no cap), and the kubelet's 3607 s tokens extended to a year
+    service_account_signing_key_file: Path | None = None
+    service_account_key_files: tuple[Path, ...] = ()
+    service_account_issuers: tuple[str, ...] = ("https://kubernetes.default.svc.cluster.local",)
+    api_audiences: tuple[str, ...] = ()
+    service_account_max_token_expiration: int = 0
+    service_account_extend_token_expiration: bool = True
+    # admission plugins switched off (--disable-admission-plugins), e.g. ServiceAccount
+    # for an API server without a controller manager to make default service accounts
+    disable_admission_plugins: tuple[str, ...] = ()
     validation: bool = True  # schema checks, defaulting and validation; off only to bench
     managed_fields: bool = True  # metadata.managedFields bookkeeping; off only to bench
     # Secrets at rest: an EncryptionConfiguration file, or --encrypt-secrets (a key made
@@ -66,6 +79,7 @@ class Config:
         if unknown or not self.authorization_modes:
             raise ValueError(f"--authorization-mode: unknown mode(s) {sorted(unknown)} "
                              "(kapi serves AlwaysAllow, AlwaysDeny, Node, RBAC)")
+        _check_service_accounts(self)
         if self.watch_cache_capacity < 100:
             raise ValueError("watch_cache_capacity must be at least 100")
         if self.watch_cache_bytes < 1024 * 1024:
@@ -81,6 +95,26 @@ class Config:
     @property
     def kubeconfig_path(self) -> Path:
         return self.data_dir / "kubeconfig"
+
+    @property
+    def audiences(self) -> tuple[str, ...]:
+        return self.api_audiences or self.service_account_issuers
+
+
+ADMISSION_PLUGINS_OFF = ("ServiceAccount",)  # the plugins --disable-admission-plugins knows
+
+
+def _check_service_accounts(c: Config) -> None:
+    if not c.service_account_issuers or not all(c.service_account_issuers):
+        raise ValueError("--service-account-issuer may not be empty")
+    m = c.service_account_max_token_expiration
+    if m and not 3600 <= m <= 1 << 32:
+        raise ValueError("the service-account-max-token-expiration must be between 1 hour "
+                         "and 2^32 seconds")
+    unknown = set(c.disable_admission_plugins) - set(ADMISSION_PLUGINS_OFF)
+    if unknown:
+        raise ValueError(f"--disable-admission-plugins: unknown plugin(s) {sorted(unknown)} "
+                         f"(known: {', '.join(ADMISSION_PLUGINS_OFF)})")
 
 
 def _check_service_ranges(cidr: str, node_ports: tuple[int, int]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from starlette.requests import HTTPConnection
 
@@ -79,7 +79,9 @@ class Security:
                                   scheme.get(RBAC_GROUP, "v1", "clusterrolebindings"))
 
 
-def build(config: Config, cache: WatchCache, storage: Storage) -> Security:
+def build(config: Config, cache: WatchCache, storage: Storage,
+          authenticators: Sequence[Authenticator] = ()) -> Security:
+    """`authenticators`: the server's own (service-account tokens), after the token file."""
     index, graph = PolicyIndex(), NodeGraph()
     rbac = RBAC(index)
     table: dict[str, Mode] = {"RBAC": rbac, "AlwaysAllow": always_allow,
@@ -92,9 +94,10 @@ def build(config: Config, cache: WatchCache, storage: Storage) -> Security:
     authorizer = Authorizer([table[m] for m in config.authorization_modes],
                             rbac=rbac if "RBAC" in config.authorization_modes else None,
                             sync=sync)
-    authenticators: list[Authenticator] = []
+    chain: list[Authenticator] = []
     if config.token_auth_file is not None:
-        authenticators.append(TokenFile.load(config.token_auth_file))
-    authenticate = impersonating(union(authenticators, _anonymous), authorizer.decide_fresh)
+        chain.append(TokenFile.load(config.token_auth_file))
+    chain.extend(authenticators)
+    authenticate = impersonating(union(chain, _anonymous), authorizer.decide_fresh)
     return Security(authenticate, authorizer, index, graph,
                     EscalationCheck(index, authorizer), AccessReviews(authorizer))

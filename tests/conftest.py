@@ -64,8 +64,12 @@ class Server:
 
 def start_server(data_dir: Path, *, storage: str = "sqlite", port: int | None = None,
                  extra: tuple[str, ...] = (), command: str = "apiserver") -> Server:
-    """Start `kapi <command>` (apiserver, or up for a whole cluster) and wait until ready."""
+    """Start `kapi <command>` (apiserver, or up for a whole cluster) and wait until ready.
+    A bare API server has no controller manager to make each namespace's default
+    ServiceAccount, so its ServiceAccount admission is off unless `extra` says otherwise."""
     port = port or free_port()
+    if command == "apiserver" and "--disable-admission-plugins" not in extra:
+        extra = (*extra, "--disable-admission-plugins", "ServiceAccount")
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir / f"server-{port}.log"
     proc = subprocess.Popen(

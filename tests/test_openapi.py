@@ -130,6 +130,16 @@ def test_v2_every_resource_has_its_operations(v2: dict[str, Any], r: Resource) -
         assert all_ns["operationId"].endswith("ForAllNamespaces")
 
 
+def test_v2_create_only_resources_have_only_post(v2: dict[str, Any]) -> None:
+    """TokenReview and TokenRequest are created, never stored: upstream lists one POST."""
+    for path, op_id in (("/apis/authentication.k8s.io/v1/tokenreviews",
+                         "createAuthenticationV1TokenReview"),
+                        ("/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",
+                         "createCoreV1NamespacedServiceAccountToken")):
+        ops = {m: o["operationId"] for m, o in v2["paths"][path].items() if m in METHODS}
+        assert ops == {"post": op_id}
+
+
 def test_v2_operation_ids_match_upstream(v2: dict[str, Any]) -> None:
     ids = {op["operationId"]: (path, method) for path, method, op in operations(v2)}
     assert len(ids) == sum(1 for _ in operations(v2)), "operation ids must be unique"
@@ -247,7 +257,7 @@ def test_v3_group_version_documents(docs: OpenAPIDocs, gv: tuple[str, str]) -> N
         # the GVK must list fieldValidation.
         patches = [op for _, m, op in operations(doc)
                    if m == "patch" and op.get("x-kubernetes-group-version-kind") == gvk]
-        assert patches
+        assert bool(patches) == ("patch" in r.verbs)  # TokenReview is only ever created
         for op in patches:
             assert "fieldValidation" in {p["name"] for p in op["parameters"]}
             assert set(op["requestBody"]["content"]) == PATCH_TYPES

@@ -44,6 +44,7 @@ _GROUP_PACKAGE = {
     "": "io.k8s.api.core",
     "apps": "io.k8s.api.apps",
     "authorization.k8s.io": "io.k8s.api.authorization",
+    "authentication.k8s.io": "io.k8s.api.authentication",
     "batch": "io.k8s.api.batch",
     "autoscaling": "io.k8s.api.autoscaling",
     "coordination.k8s.io": "io.k8s.api.coordination",
@@ -71,7 +72,8 @@ KINDS = frozenset(
         "SubjectAccessReview", "LocalSubjectAccessReview", "SelfSubjectAccessReview",
         "SelfSubjectRulesReview")]
     + [f"io.k8s.api.rbac.v1.{k}" for k in (
-        "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")])
+        "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")]
+    + ["io.k8s.api.authentication.v1.TokenRequest", "io.k8s.api.authentication.v1.TokenReview"])
 # meta/v1 kinds upstream registers in every group version (and in meta.k8s.io/v1).
 _META_KINDS = frozenset({"DeleteOptions", "Status"})
 

@@ -35,7 +35,8 @@ PRODUCES_WATCH = PRODUCES + ("application/json;stream=watch",)
 RETURNS_DELETED_OBJECT = {("", "pods"), ("", "services"), ("", "namespaces")}
 # Subresource kinds whose definitions live outside the resource's own package.
 SUBRESOURCE_PACKAGES = {("", "v1"): "io.k8s.api.core.v1", ("policy", "v1"): "io.k8s.api.policy.v1",
-                        ("autoscaling", "v1"): "io.k8s.api.autoscaling.v1"}
+                        ("autoscaling", "v1"): "io.k8s.api.autoscaling.v1",
+                        ("authentication.k8s.io", "v1"): "io.k8s.api.authentication.v1"}
 
 
 # Subresources upstream describes as `connect` operations (streams to the kubelet): the

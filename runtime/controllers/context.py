@@ -52,6 +52,9 @@ class ControllerOptions:
     hpa_initial_readiness_delay: float = 30.0
     hpa_workers: int = 5  # upstream's --concurrent-horizontal-pod-autoscaler-syncs
     endpoints_workers: int = 4  # each of endpoints, endpointslice, mirroring
+    # the key legacy service-account tokens are signed with (upstream's
+    # --service-account-private-key-file); None: the token controller does nothing
+    service_account_private_key_file: str | None = None
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -60,7 +63,7 @@ class ControllerOptions:
                 if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                     raise ValueError("controllers: a list of controller names")
                 object.__setattr__(self, "controllers", tuple(value))
-            elif value is None:
+            elif value is None or f.name == "service_account_private_key_file":
                 continue
             elif isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"{f.name}: {value!r} is not a number")

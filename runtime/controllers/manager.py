@@ -43,6 +43,7 @@ from runtime.controllers.replicaset.controller import ReplicaSetController
 from runtime.controllers.replicationcontroller.controller import ReplicationControllerController
 from runtime.controllers.resourcequota.controller import ResourceQuotaController
 from runtime.controllers.serviceaccount.controller import ServiceAccountController
+from runtime.controllers.serviceaccount.tokens import TokenController
 from runtime.controllers.servicelb.controller import ServiceLBController
 from runtime.controllers.statefulset.controller import StatefulSetController
 
@@ -67,6 +68,7 @@ CONTROLLERS: dict[str, type] = {
     "garbagecollector": GarbageCollector,
     "namespace": NamespaceController,
     "serviceaccount": ServiceAccountController,
+    "serviceaccount-token": TokenController,
     "nodelifecycle": NodeLifecycleController,
     "podgc": PodGCController,
     "horizontalpodautoscaling": HorizontalController,

@@ -29,6 +29,8 @@ class Sources:
     configmaps: dict[str, Obj | None] = field(default_factory=dict)
     secrets: dict[str, Obj | None] = field(default_factory=dict)
     services: list[Obj] = field(default_factory=list)   # pod's namespace + master services
+    # service-account tokens by projection (runtime/kubelet/tokens.py projection_key)
+    tokens: dict[str, str] = field(default_factory=dict)
 
 
 def secret_data(secret: Obj) -> dict[str, bytes]:

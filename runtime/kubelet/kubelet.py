@@ -34,6 +34,7 @@ from runtime.kubelet.envsources import Sources, referenced
 from runtime.kubelet.podvolumes import PodVolumes
 from runtime.kubelet.podworker import PodSyncer, rfc3339
 from runtime.kubelet.probes import Prober
+from runtime.kubelet.tokens import TokenManager
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ class DockerKubelet:
         self.syncer = PodSyncer(self.client, self.runtime, self.events, self.name,
                                 self.host_ip, allocatable, self.pods, self._containers,
                                 self.relist_pod, self.prober.ready_ids, self.clock,
-                                self.sources, self.volumes, self.prober.unstarted_ids)
+                                self.sources, self.volumes, self.prober.unstarted_ids,
+                                tokens=TokenManager(self.client))
         await self._renew_lease()
         await self.relist()  # what a previous run left, before any pod is synced
         self.informer.add_handler(self._on_pod)

@@ -17,6 +17,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
+import httpx
+
 from runtime.client.events import EventRecorder
 from runtime.client.resources import PODS
 from runtime.client.rest import ApiError, Client
@@ -25,6 +27,7 @@ from runtime.kubelet.backoff import Backoff
 from runtime.kubelet.envsources import ConfigError, Sources
 from runtime.kubelet.podreport import Observed, pod_status
 from runtime.kubelet.podvolumes import PodVolumes, binds
+from runtime.kubelet.tokens import TokenManager
 from runtime.kubelet.volumes import ATOMIC, MountError, kind_of
 from runtime.util.times import parse_time
 
@@ -61,6 +64,7 @@ class PodSyncer:
     sources: Callable[[Obj], Sources]   # the ConfigMaps/Secrets/Services a pod refers to
     volumes: PodVolumes
     unstarted: Callable[[str], frozenset[str]] = lambda uid: frozenset()  # startup probes
+    tokens: TokenManager | None = None  # service-account tokens of projected volumes
     # pods acting at once: no more than the engine's threads, so that pods started
     # together come up one after another instead of all at the end (first come first)
     start_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(6))
@@ -69,6 +73,7 @@ class PodSyncer:
     image_waiting: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
     written: dict[str, Obj] = field(default_factory=dict)  # uid -> last status written
     mounted: dict[str, dict[str, str]] = field(default_factory=dict)  # uid -> volume paths
+    token_refresh: dict[str, float] = field(default_factory=dict)  # uid -> wall time
 
     async def sync(self, uid: str) -> SyncResult:
         pod = self.pods.get(uid)
@@ -89,6 +94,8 @@ class PodSyncer:
                 not await self._mount(pod):
             plan.start_sandbox, plan.start = None, []  # ContainerCreating until mounted
             plan.wake(now + RETRY)
+        if self.tokens is not None and uid in self.token_refresh:  # rewrite before 80%
+            plan.wake(now + max(self.token_refresh[uid] - self.tokens.wall(), 0.0))
         acted = await self._act(pod, plan)
         if acted:
             await self.relist(uid)
@@ -110,9 +117,17 @@ class PodSyncer:
         vols = (pod.get("spec") or {}).get("volumes") or []
         if not vols and uid in self.mounted:
             return True
+        sources = self.sources(pod)
         try:
+            if self.tokens is not None:
+                sources.tokens, refresh = await self.tokens.tokens_for(pod)
+                if refresh is not None:
+                    self.token_refresh[uid] = refresh
             self.mounted[uid] = await asyncio.to_thread(
-                self.volumes.setup, pod, self.sources(pod), self.allocatable)
+                self.volumes.setup, pod, sources, self.allocatable)
+        except (ApiError, httpx.HTTPError) as e:  # TokenRequest refused or unreachable
+            await self.events.warning(pod, "FailedMount", f"failed to fetch token: {e}")
+            return False
         except MountError as e:
             await self.events.warning(pod, "FailedMount", str(e))
             return False
@@ -303,6 +318,9 @@ class PodSyncer:
         await self.relist(uid)
 
     def _forget(self, uid: str) -> None:
+        if self.tokens is not None:
+            self.tokens.forget(uid)
+        self.token_refresh.pop(uid, None)
         self.volumes.remove(uid)
         self.mounted.pop(uid, None)
         self.written.pop(uid, None)

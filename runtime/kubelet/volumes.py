@@ -14,6 +14,7 @@ import math
 from typing import Any, Callable, Mapping
 
 from runtime.kubelet.envsources import Sources, configmap_data, secret_data
+from runtime.kubelet.tokens import projection_key
 from runtime.scheduler.quantity import parse
 
 Obj = dict[str, Any]
@@ -136,6 +137,9 @@ def payload(pod: Obj, volume: Obj, sources: Sources,
         elif "downwardAPI" in s:
             out |= _downward(pod, s["downwardAPI"], mode, alloc)
         elif "serviceAccountToken" in s:
-            raise MountError("serviceAccountToken projections are not supported: this "
-                             "cluster issues no service account tokens")
+            src_token = s["serviceAccountToken"]
+            token = sources.tokens.get(projection_key(src_token))
+            if token is None:  # the kubelet asks for it before writing the volume
+                raise MountError("failed to fetch token: no token requested yet")
+            out[src_token.get("path", "token")] = (token.encode(), mode)
     return out

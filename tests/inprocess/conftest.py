@@ -24,7 +24,10 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_app(Config(storage="memory", data_dir=tmp_path), storage=MemoryStorage())
+    # no controller manager makes default ServiceAccounts here: their admission is off
+    app = build_app(Config(storage="memory", data_dir=tmp_path,
+                           disable_admission_plugins=("ServiceAccount",)),
+                    storage=MemoryStorage())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kapi.test") as c:

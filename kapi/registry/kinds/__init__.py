@@ -18,6 +18,7 @@ from kapi.meta.resources import Scheme
 from kapi.registry.kinds import (
     admissionregistration,
     apps,
+    authentication,
     authorization,
     config,
     core,
@@ -53,6 +54,7 @@ KINDS: tuple[Strategy, ...] = (
     rbac.ROLES, rbac.ROLE_BINDINGS, rbac.CLUSTER_ROLES, rbac.CLUSTER_ROLE_BINDINGS,
     *admissionregistration.KINDS,
     *authorization.REVIEWS,
+    authentication.TOKEN_REVIEWS,
 )
 
 # Preferred version per group, in the order discovery lists groups.
@@ -60,6 +62,7 @@ PREFERRED: Mapping[str, str] = {
     "": "v1",
     "apps": "v1",
     "events.k8s.io": "v1",
+    "authentication.k8s.io": "v1",
     "autoscaling": "v2",
     "batch": "v1",
     "coordination.k8s.io": "v1",

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from kapi.defaulting import workloads as defaults
 from kapi.defaulting.limitrange import limit_range
-from kapi.meta.resources import status_of
+from kapi.meta.resources import Subresource, status_of
 from kapi.printers import core as core_printers
 from kapi.registry.kinds.base import CORE, Strategy, row
 
 SERVICE_ACCOUNTS = Strategy(
-    row("", "v1", "serviceaccounts", "ServiceAccount", CORE, short_names=("sa",)),
+    row("", "v1", "serviceaccounts", "ServiceAccount", CORE, short_names=("sa",),
+        subresources=(Subresource("token", "TokenRequest", "authentication.k8s.io", "v1",
+                                  verbs=("create",)),)),
     printer=core_printers.SERVICE_ACCOUNT)
 
 PVCS = Strategy(

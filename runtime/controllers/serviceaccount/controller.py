@@ -55,6 +55,16 @@ def configmap_repaired(cm: Obj, pem: str) -> Obj | None:
     return new
 
 
+async def update_unless_gone(client: Client, gvr: Any, obj: Obj) -> None:
+    """Write obj back; one deleted meanwhile needs nothing more (a conflict raises: the
+    queue retries it)."""
+    try:
+        await client.update(gvr, obj)
+    except ApiError as e:
+        if not e.not_found:
+            raise
+
+
 class ServiceAccountController(Reconciler):
     def __init__(self, ctx: Any) -> None:
         self.ctx = ctx
@@ -96,11 +106,7 @@ class ServiceAccountController(Reconciler):
             return None
         repaired = configmap_repaired(cm, self.ca_pem)
         if repaired is not None:
-            try:
-                await self.client.update(CONFIGMAPS, repaired)
-            except ApiError as e:
-                if not e.not_found:
-                    raise  # a conflict is retried by the queue
+            await update_unless_gone(self.client, CONFIGMAPS, repaired)
         return None
 
     async def _create(self, gvr: Any, ns: str, body: Obj) -> None:
