@@ -26,7 +26,15 @@ ISSUER = "https://kubernetes.default.svc.cluster.local"
 
 @pytest.fixture
 def sns(api: k8s.ApiClient) -> Iterator[str]:
-    yield from namespace(api, "sat")
+    for ns in namespace(api, "sat"):
+        # RBAC: the namespace's service accounts may do anything in it (and nothing else)
+        k8s.RbacAuthorizationV1Api(api).create_namespaced_role_binding(ns, {
+            "metadata": {"name": "sa-admin"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                        "name": "cluster-admin"},
+            "subjects": [{"kind": "Group", "apiGroup": "rbac.authorization.k8s.io",
+                          "name": f"system:serviceaccounts:{ns}"}]})
+        yield ns
 
 
 def core(api: k8s.ApiClient) -> k8s.CoreV1Api:

@@ -29,7 +29,10 @@ async def authenticate(request: HTTPConnection) -> User:
 
 @pytest.fixture
 async def clients(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient]]:
-    app = build_app(Config(storage="memory", data_dir=tmp_path), storage=MemoryStorage())
+    # no controller manager makes default service accounts here: ServiceAccount admission off
+    app = build_app(Config(storage="memory", data_dir=tmp_path,
+                           disable_admission_plugins=("ServiceAccount",)),
+                    storage=MemoryStorage())
     app.state.server.authenticate = authenticate
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

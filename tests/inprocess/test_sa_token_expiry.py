@@ -48,6 +48,12 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Callable[..., httpx.Asyn
 async def _token(c: httpx.AsyncClient, spec: Obj, sa: str = "robot") -> Obj:
     await c.post("/api/v1/namespaces/default/serviceaccounts",
                  json={"metadata": {"name": sa}})
+    # RBAC: the account may do anything in its namespace (a second call is a 409, fine)
+    await c.post("/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings", json={
+        "metadata": {"name": f"{sa}-admin"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": "default"}]})
     r = await c.post(f"/api/v1/namespaces/default/serviceaccounts/{sa}/token",
                      json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
                            "spec": spec})
