@@ -2,8 +2,10 @@
 
 The request pipeline, in order: request info -> authentication -> authorization ->
 handler (decode, admission, validation, storage) -> encode. Authentication and
-authorization are pluggable steps from kapi.auth (today: everyone is an anonymous cluster
-admin over plain HTTP on loopback) so TLS, tokens and RBAC slot in without touching handlers.
+authorization are pluggable steps from kapi.auth so TLS, tokens and RBAC slot in without
+touching handlers: over TLS (the default) a verified client certificate names the user and
+a request without credentials is anonymous only on the public paths (else 401); with
+--insecure-http every caller is the cluster admin, as before.
 """
 
 from __future__ import annotations
@@ -24,7 +26,16 @@ from starlette.websockets import WebSocket
 from kapi import discovery, errors, malloc
 from kapi.admission import apiserverendpoints, lifecycle
 from kapi.admission.serviceips import ServiceAllocator
-from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
+from kapi.auth import (
+    Authenticate,
+    Authenticator,
+    Authorize,
+    allow_all,
+    anonymous_admin,
+    set_current_user,
+    union,
+)
+from kapi.auth.x509 import PeerTable, anonymous_on, x509_authenticator
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
 from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
@@ -118,7 +129,7 @@ def _etcd_options(config: Config) -> EtcdOptions:
 class APIServer:
     def __init__(self, config: Config, *, storage: Storage | None = None,
                  clock: objects.Clock = objects.utc_now, scheme: Scheme = SCHEME,
-                 authenticate: Authenticate = anonymous_admin,
+                 authenticate: Authenticate | None = None,
                  authorize: Authorize = allow_all) -> None:
         self.config, self.scheme, self.clock = config, scheme, clock
         self.storage = storage or open_storage(config.storage, data_dir=config.data_dir,
@@ -150,7 +161,12 @@ class APIServer:
             rows={r: scheme.get("", "v1", r) for r in ("pods", "nodes")},  # type: ignore[misc]
             now=lambda: objects.rfc3339(clock()))
         self.streams = streams.StreamEndpoints(store=self.store, scheme=scheme)
-        self.authenticate, self.authorize = authenticate, authorize
+        # the verified client certificates of open TLS connections (kapi/serving.py fills it)
+        self.peers = PeerTable()
+        authenticators: list[Authenticator] = [x509_authenticator(self.peers)]
+        self.authenticate = authenticate or (
+            anonymous_admin if config.insecure_http else union(authenticators, anonymous_on()))
+        self.authorize = authorize
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- lifecycle ----------------------------------------------------------------------

@@ -39,6 +39,14 @@ class Config:
     default_toleration_seconds: int = 300
     validation: bool = True  # schema checks, defaulting and validation; off only to bench
     managed_fields: bool = True  # metadata.managedFields bookkeeping; off only to bench
+    # HTTPS with client certificates (default), or today's plain HTTP where every caller
+    # without a credential is the cluster admin (--insecure-http)
+    insecure_http: bool = False
+    # upstream's --tls-cert-file, --tls-private-key-file, --client-ca-file; None: the
+    # data dir's own (pki/apiserver.crt, pki/ca.crt, made on first start)
+    tls_cert_file: Path | None = None
+    tls_private_key_file: Path | None = None
+    client_ca_file: Path | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -52,6 +60,8 @@ class Config:
         if self.compact_interval <= 0 or self.compact_keep < 0 or self.compact_keep_seconds < 0:
             raise ValueError("compaction settings must be positive")
         _check_service_ranges(self.service_cidr, self.service_node_port_range)
+        if bool(self.tls_cert_file) != bool(self.tls_private_key_file):
+            raise ValueError("--tls-cert-file and --tls-private-key-file go together")
         if self.watch_cache_capacity < 100:
             raise ValueError("watch_cache_capacity must be at least 100")
         if self.watch_cache_bytes < 1024 * 1024:
@@ -62,7 +72,14 @@ class Config:
         """The URL clients use: a wildcard bind is reached on loopback, and an IPv6
         address goes in brackets."""
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "http" if self.insecure_http else "https"
+        return f"{scheme}://[{host}]:{self.port}" if ":" in host else \
+            f"{scheme}://{host}:{self.port}"
+
+    @property
+    def pki_dir(self) -> Path:
+        """The cluster CA and the certificates it signed (kapi/auth/pki.py)."""
+        return self.data_dir / "pki"
 
     @property
     def kubeconfig_path(self) -> Path:
