@@ -646,7 +646,7 @@ async def amain(args: argparse.Namespace) -> int:
                 port = free_port()
                 data = workdir / f"kapi-{backend}"
                 srv = ServerProc(f"kapi[{backend}]",
-                                 [sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir",
+                                 [sys.executable, "-m", "kapi.cli", "apiserver", "--insecure-http", "--data-dir",
                                   str(data), "--port", str(port), "--storage", backend],
                                  port, workdir / f"kapi-{backend}.log")
                 log(f"kapi[{backend}]: starting on :{port}")

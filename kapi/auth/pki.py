@@ -5,7 +5,7 @@ Layout (kubeadm's names where it has them): `<data-dir>/pki/ca.crt` and `ca.key`
 once and kept: every kubeconfig and every API server sharing the data dir trusts it),
 `apiserver.crt`/`.key` (made again when the names it must carry change), and one
 `<name>.crt`/`.key` per client identity. Keys are ECDSA P-256 (handshakes cost a fraction
-of RSA's) and written 0600 before any byte of them is.
+of RSA's); every file is 0600 from its first byte, whatever the umask.
 
 It owns files under `pki/` only; it never serves, and never reads a request.
 """
@@ -97,7 +97,7 @@ class ClusterPKI:
                         key.public_key()), False)
                     .sign(key, hashes.SHA256()))
             write_private(self.ca.key, _key_pem(key))
-            self.ca.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+            write_private(self.ca.cert, cert.public_bytes(serialization.Encoding.PEM))
         return self.ca
 
     def serving(self, names: tuple[str, ...]) -> Pair:
@@ -139,7 +139,7 @@ class ClusterPKI:
                                 False)
         cert = b.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
         write_private(pair.key, _key_pem(key))
-        pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        write_private(pair.cert, cert.public_bytes(serialization.Encoding.PEM))
 
 
 def _fresh(pair: Pair, fits: object) -> bool:

@@ -108,7 +108,7 @@ def test_connection_errors_are_httpx_errors() -> None:
 
 def test_client_rest_and_watch_against_kapi(server: Server) -> None:
     async def main() -> None:
-        c = Client(server.url, max_connections=4)
+        c = server.runtime_client(max_connections=4)
         ns = "default"
         listed = await c.list(CONFIGMAPS, ns)
         rv = listed["metadata"]["resourceVersion"]

@@ -24,7 +24,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = build_app(Config(storage="memory", data_dir=tmp_path), storage=MemoryStorage())
+    app = build_app(Config(storage="memory", data_dir=tmp_path, insecure_http=True),
+                    storage=MemoryStorage())
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://kapi.test") as c:

@@ -31,7 +31,7 @@ def test_a_killed_member_loses_no_acknowledged_write(cluster: list[Etcd], tmp_pa
     acknowledged: list[str] = []
     refused = 0
     try:
-        with httpx.Client(base_url=s.url, timeout=30) as c:
+        with s.client(timeout=30) as c:
             for i in range(WRITES):
                 if i == WRITES // 3:
                     cluster[0].proc.kill()  # our own member, by its PID
