@@ -32,13 +32,24 @@ from kapi.auth import (
     Authorize,
     allow_all,
     anonymous_admin,
+    current_user,
     set_current_user,
     union,
 )
 from kapi.auth.x509 import PeerTable, anonymous_on, x509_authenticator
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
-from kapi.endpoints import codec, liststream, metrics, params, podlog, proxysub, streams, upgrade
+from kapi.endpoints import (
+    codec,
+    liststream,
+    metrics,
+    params,
+    podlog,
+    proxysub,
+    selfsubjectreview,
+    streams,
+    upgrade,
+)
 from kapi.endpoints.body import read_body
 from kapi.endpoints.handlers import Call, Handlers
 from kapi.endpoints.requestinfo import RequestInfo, parse
@@ -300,6 +311,10 @@ class APIServer:
                 info.resource in ("nodes", "pods") and not info.subresource:
             return json_response(200, await self.metrics.serve(
                 info.verb, info.resource, info.namespace, info.name, q))
+        if selfsubjectreview.serves(info.group, info.version, info.resource) and \
+                not info.namespace:
+            return json_response(201, selfsubjectreview.review(
+                info.version, info.verb, info.name, await read_body(request), current_user()))
         r = self.scheme.get(info.group, info.version, info.resource)
         if r is None or (info.namespace and not r.namespaced) or (
                 info.subresource and r.subresource(info.subresource) is None):
