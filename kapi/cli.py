@@ -418,6 +418,9 @@ def _controller_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--horizontal-pod-autoscaler-downscale-stabilization", type=float,
                    default=300.0, metavar="SECONDS", help="the scale-down stabilization "
                    "window of autoscalers without a behavior (default: %(default)s)")
+    s.add_argument("--root-ca-file", default="", metavar="FILE",
+                   help="CA published to every namespace as kube-root-ca.crt (kapi up: "
+                        "the data dir's cluster CA)")
     s.add_argument("--controllers", default="*",
                    help="controllers to run: '*' for all, 'name' to add, '-name' to leave out "
                         "(comma-separated)")
@@ -434,7 +437,8 @@ def _controller_options(args: argparse.Namespace) -> Any:
         node_startup_grace_period=args.node_startup_grace_period,
         podgc_quarantine=args.pod_gc_quarantine,
         hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
-        hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization)
+        hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization,
+        root_ca_file=args.root_ca_file)
     select(options.controllers)
     return options
 
@@ -561,6 +565,16 @@ def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
     return 0
 
 
+def _with_root_ca(options: Any, config: Config) -> Any:
+    """`kapi up`'s controllers publish the CA its serving certificate chains to (the
+    data dir's, unless --tls-cert-file or --root-ca-file say otherwise)."""
+    import dataclasses
+    if options is None or options.root_ca_file or config.insecure_http or \
+            config.tls_cert_file:
+        return options
+    return dataclasses.replace(options, root_ca_file=str(config.pki_dir / "ca.crt"))
+
+
 def _toleration_seconds(args: argparse.Namespace) -> int:
     """`kapi up` evicts pods from unreachable nodes after --pod-eviction-timeout: the
     default tolerations of new pods say the same."""
@@ -634,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
                   "nodes": args.nodes, "node_flags": args, "proxy": not args.no_proxy,
                   "cluster_dns": "" if args.no_dns or not _proxy_possible() else
                   kube_dns_ip(config.service_cidr),
-                  "options": opts}
+                  "options": _with_root_ca(opts, config)}
     tune_gc_for_serving()
     try:
         run(serve(config, announce=True, components_wanted=wanted))

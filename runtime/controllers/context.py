@@ -51,6 +51,9 @@ class ControllerOptions:
     hpa_cpu_initialization_period: float = 300.0
     hpa_initial_readiness_delay: float = 30.0
     hpa_workers: int = 5  # upstream's --concurrent-horizontal-pod-autoscaler-syncs
+    # upstream's --root-ca-file: the CA published in every namespace's kube-root-ca.crt
+    # ("": the cluster's kapi-root-ca Secret, runtime/controllers/serviceaccount/rootca.py)
+    root_ca_file: str = ""
     endpoints_workers: int = 4  # each of endpoints, endpointslice, mirroring
 
     def __post_init__(self) -> None:
@@ -60,6 +63,9 @@ class ControllerOptions:
                 if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                     raise ValueError("controllers: a list of controller names")
                 object.__setattr__(self, "controllers", tuple(value))
+            elif f.name == "root_ca_file":
+                if not isinstance(value, str):
+                    raise ValueError(f"root_ca_file: a path, not {value!r}")
             elif value is None:
                 continue
             elif isinstance(value, bool) or not isinstance(value, (int, float)):

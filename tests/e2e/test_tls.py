@@ -208,3 +208,19 @@ def test_whoami_with_kubectl_1_27_1_30_and_1_33(server: Server) -> None:
         out = subprocess.run([str(found[version]), "--kubeconfig", str(server.kubeconfig),
                               "auth", "whoami"], capture_output=True, text=True, timeout=60)
         assert "kubernetes-admin" in out.stdout, out.stderr
+
+
+def test_kube_root_ca_is_the_cluster_ca(cluster: Server) -> None:
+    """`kapi up` hands its controller manager the data dir's CA (--root-ca-file): every
+    namespace's kube-root-ca.crt is the CA the API server's certificate chains to."""
+    from tests.helpers import wait_for
+
+    with cluster.client() as c:
+        def published() -> str:
+            r = c.get("/api/v1/namespaces/default/configmaps/kube-root-ca.crt")
+            return r.json()["data"]["ca.crt"] if r.status_code == 200 else ""
+        pem = wait_for(published, "kube-root-ca.crt in default")
+    assert pem == cluster.ca.read_text()
+    ctx = ssl.create_default_context(cadata=pem)
+    with httpx.Client(base_url=cluster.url, verify=ctx) as c:
+        assert c.get("/version").status_code == 200
