@@ -17,8 +17,6 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, TypedDict
 
-import yaml
-
 from kapi import malloc
 from kapi.config import Config, default_data_dir
 

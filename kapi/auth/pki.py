@@ -45,7 +45,7 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _name(cn: str, orgs: tuple[str, ...] = ()) -> x509.Name:
@@ -122,6 +122,7 @@ class ClusterPKI:
         ca = self.ensure_ca()
         ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), None)
         ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
+        assert isinstance(ca_key, ec.EllipticCurvePrivateKey)  # ensure_ca makes only these
         key = ec.generate_private_key(ec.SECP256R1())
         now = _now()
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
@@ -133,11 +134,11 @@ class ClusterPKI:
              .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
              .add_extension(x509.ExtendedKeyUsage([usage]), False)
              .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                 ca_cert.public_key()), False))
+                 ca_key.public_key()), False))
         if names:
             b = b.add_extension(x509.SubjectAlternativeName([_general_name(n) for n in names]),
                                 False)
-        cert = b.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        cert = b.sign(ca_key, hashes.SHA256())
         write_private(pair.key, _key_pem(key))
         write_private(pair.cert, cert.public_bytes(serialization.Encoding.PEM))
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from runtime.client.resources import CONFIGMAPS
-from runtime.client.rest import ApiError, Client
+from runtime.client.rest import ApiError
 from runtime.client.transport import HTTP11Transport
 from tests.conftest import Server
 

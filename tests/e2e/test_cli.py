@@ -7,8 +7,6 @@ import subprocess
 import sys
 import time
 
-import httpx
-
 from tests.conftest import REPO, start_server, stop_server
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
-
 
 def test_pods_of_a_deleted_node_are_collected(cluster):
     ns, node = f"podgc-{time.time_ns() % 10**8}", f"podgc-node-{time.time_ns() % 10**8}"

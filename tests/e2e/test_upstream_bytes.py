@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 
-import httpx
 import pytest
 import websocket
 from kubernetes import client

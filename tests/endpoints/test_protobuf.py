@@ -13,7 +13,6 @@ import subprocess
 import threading
 from typing import Any, Iterator
 
-import httpx
 import pytest
 
 from kapi.endpoints import protobuf as pb

@@ -5,7 +5,6 @@ WebSocket handshakes, against a real API server subprocess (no kubelet, no Docke
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
 import pytest

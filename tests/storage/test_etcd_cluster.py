@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
 
 from tests.conftest import start_server, stop_server
