@@ -84,7 +84,7 @@ async def measure(servers: dict[str, Any], *, connections: int, count: int, seco
         return await c.get(CONFIGMAPS, "cm-1", "default")
 
     try:
-        for label, cs in clients.items():
+        for cs in clients.values():
             await cs[0].create(CONFIGMAPS, {"metadata": {"name": "cm-1"}}, "default")
             await _phase(cs, connections * 20, seconds, get)  # the connections are open
         for _ in range(rounds):
