@@ -60,7 +60,12 @@ def hypercorn_config(host: str, port: int, tls: TLSFiles | None = None,
 
 class _PeerTrackingServer(TCPServer):
     """Hypercorn's connection, recording the verified client certificate's subject in
-    the config's PeerTable for as long as the connection is open."""
+    the config's PeerTable for as long as the connection is open.
+
+    A TLS peer that vanishes without closing its session makes the connection's close
+    wait for the TLS shutdown and end in TimeoutError (or an SSLError), which Hypercorn
+    lets escape to the event loop as a traceback: it is the peer's going, nothing to
+    report."""
 
     async def run(self) -> None:
         peers: PeerTable | None = getattr(self.config, "peer_table", None)
@@ -69,9 +74,11 @@ class _PeerTrackingServer(TCPServer):
             await super().run()
             return
         client, server = self._addresses()
-        peers.opened(client, server, ssl_object.getpeercert())
         try:
+            peers.opened(client, server, ssl_object.getpeercert())
             await super().run()
+        except (TimeoutError, ssl.SSLError, ConnectionError, ValueError):
+            pass  # the peer went (ValueError: getpeercert on a connection already closed)
         finally:
             peers.closed(client, server)
 
