@@ -646,8 +646,8 @@ async def amain(args: argparse.Namespace) -> int:
                 port = free_port()
                 data = workdir / f"kapi-{backend}"
                 srv = ServerProc(f"kapi[{backend}]",
-                                 [sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir",
-                                  str(data), "--port", str(port), "--storage", backend,
+                                 [sys.executable, "-m", "kapi.cli", "apiserver", "--insecure-http",
+                                  "--data-dir", str(data), "--port", str(port), "--storage", backend,
                                   # no controller manager makes default service accounts
                                   "--disable-admission-plugins", "ServiceAccount"],
                                  port, workdir / f"kapi-{backend}.log")

@@ -156,7 +156,7 @@ async def seed(port: int, ns: str, concurrency: int, per: int) -> None:
 async def bench_server(label: str, flags: list[str], args: argparse.Namespace,
                        workdir: Path) -> dict[str, Result]:
     port = free_port()
-    argv = [sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir",
+    argv = [sys.executable, "-m", "kapi.cli", "apiserver", "--insecure-http", "--data-dir",
             str(workdir / label), "--port", str(port), "--storage", args.storage, *flags]
     proc = ServerProc(label, argv, port, workdir / f"{label}.log")
     await proc.start()

@@ -162,7 +162,7 @@ async def spread_get(label: str, ports: list[int], concurrency: int, count: int,
 
 def apiserver(work: Path, storage: list[str], name: str) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    p = start([sys.executable, "-m", "kapi.cli", "apiserver", "--port", str(port),
+    p = start([sys.executable, "-m", "kapi.cli", "apiserver", "--insecure-http", "--port", str(port),
                "--data-dir", str(work / name), *storage], work / f"{name}.log")
     wait_port(port)
     return p, port

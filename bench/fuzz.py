@@ -38,10 +38,10 @@ class Report:
     slowest: tuple[float, str] = (0.0, "")
 
 
-def _operations(url: str) -> list[Any]:
+def _operations(url: str, client: httpx.Client) -> list[Any]:
     import schemathesis
 
-    doc = httpx.get(url + "/openapi/v2", timeout=30).json()
+    doc = client.get(url + "/openapi/v2", timeout=30).json()
     schema = schemathesis.openapi.from_dict(doc)
     return [result.ok() for result in schema.get_all_operations()]
 
@@ -90,13 +90,14 @@ def _content(kwargs: dict[str, Any]) -> bytes | None:
 
 
 def fuzz(url: str, *, examples: int, seconds: float, seed: int = 0,
-         slow: float = 1.0) -> Report:
-    """Fuzz the server at url; stops starting new operations after `seconds`."""
+         slow: float = 1.0, verify: Any = True) -> Report:
+    """Fuzz the server at url (over https, `verify`: an ssl.SSLContext with the CA and
+    the client certificate); stops starting new operations after `seconds`."""
     report = Report()
     started = time.monotonic()
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=30, verify=verify) as client:
         client.post(url + "/api/v1/namespaces", json={"metadata": {"name": FUZZ_NAMESPACE}})
-        ops = _operations(url)
+        ops = _operations(url, client)
         report.total = len(ops)
         if seed:
             import random
@@ -113,19 +114,20 @@ def fuzz(url: str, *, examples: int, seconds: float, seed: int = 0,
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.fuzz", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--url", help="a running kapi (default: start one)")
+    p.add_argument("--url", help="a running kapi over plain HTTP (default: start one)")
     p.add_argument("--examples", type=int, default=25, help="requests per operation")
     p.add_argument("--seconds", type=float, default=600, help="time budget")
     p.add_argument("--seed", type=int, default=0, help="0: the same cases every run")
     args = p.parse_args(argv)
     server = None
-    url = args.url
+    url, verify = args.url, True
     if url is None:
         from tests.conftest import start_server
         server = start_server(Path(tempfile.mkdtemp(prefix="kapi-fuzz-")))
-        url = server.url
+        url, verify = server.url, server.ssl_context()
     try:
-        report = fuzz(url, examples=args.examples, seconds=args.seconds, seed=args.seed)
+        report = fuzz(url, examples=args.examples, seconds=args.seconds, seed=args.seed,
+                      verify=verify)
     finally:
         if server is not None:
             from tests.conftest import stop_server

@@ -85,7 +85,7 @@ async def bounded(n: int, coros: list[Any]) -> None:
 
 async def run(args: argparse.Namespace, workdir: Path) -> None:
     port = free_port()
-    argv = [sys.executable, "-m", "kapi.cli", "up", "--data-dir", str(workdir), "--port",
+    argv = [sys.executable, "-m", "kapi.cli", "up", "--insecure-http", "--data-dir", str(workdir), "--port",
             str(port), "--storage", "memory", "--nodes", "0", "--simulated-nodes",
             str(args.nodes), "--controllers", "*,-horizontalpodautoscaling"]
     server = ServerProc("kapi up", argv, port, workdir / "server.log")

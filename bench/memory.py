@@ -50,7 +50,7 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
 
 def start(data_dir: Path, port: int, flags: tuple[str, ...]) -> subprocess.Popen[bytes]:
     log = (data_dir / "server.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir",
+    proc = subprocess.Popen([sys.executable, "-m", "kapi.cli", "apiserver", "--insecure-http", "--data-dir",
                              str(data_dir), "--port", str(port), *flags],
                             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60

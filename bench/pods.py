@@ -71,7 +71,7 @@ def bare_pairs(engine: Any, count: int, workers: int) -> list[float]:
 
 
 def start_cluster(workdir: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "kapi.cli", "up", "--data-dir",
+    proc = subprocess.Popen([sys.executable, "-m", "kapi.cli", "up", "--insecure-http", "--data-dir",
                              str(workdir), "--port", str(port), "--nodes", "1"],
                             stdout=(workdir / "server.log").open("ab"),
                             stderr=subprocess.STDOUT)

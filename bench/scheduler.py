@@ -145,7 +145,7 @@ async def wait_nodes(client: Client, count: int, timeout: float) -> float:
 
 def up(workdir: Path, port: int, nodes: int, storage: str, scheduler: bool,
        controllers: bool = False) -> ServerProc:
-    argv = [sys.executable, "-m", "kapi.cli", "up", "--data-dir", str(workdir), "--port",
+    argv = [sys.executable, "-m", "kapi.cli", "up", "--insecure-http", "--data-dir", str(workdir), "--port",
             str(port), "--storage", storage, "--nodes", "0", "--simulated-nodes", str(nodes)]
     if not controllers:  # then nothing makes default service accounts either
         argv += ["--no-controllers", "--disable-admission-plugins", "ServiceAccount"]

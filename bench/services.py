@@ -213,7 +213,7 @@ def run(workdir: Path, cidr: str, args: argparse.Namespace) -> int:
     s.bind((HOST, 0))
     port = s.getsockname()[1]
     s.close()
-    proc = subprocess.Popen([sys.executable, "-m", "kapi.cli", "up", "--data-dir", str(workdir),
+    proc = subprocess.Popen([sys.executable, "-m", "kapi.cli", "up", "--insecure-http", "--data-dir", str(workdir),
                              "--port", str(port), "--nodes", "1", "--service-cidr", cidr],
                             stdout=(workdir / "server.log").open("ab"), stderr=subprocess.STDOUT)
     kubeconfig, uid = workdir / "kubeconfig", ""

@@ -2,8 +2,10 @@
 
 The request pipeline, in order: request info -> authentication -> authorization ->
 handler (decode, admission, validation, storage) -> encode. Authentication and
-authorization are pluggable steps from kapi.auth (today: everyone is an anonymous cluster
-admin over plain HTTP on loopback) so TLS, tokens and RBAC slot in without touching handlers.
+authorization are pluggable steps from kapi.auth so TLS, tokens and RBAC slot in without
+touching handlers: over TLS (the default) a verified client certificate names the user and
+a request without credentials is anonymous only on the public paths (else 401); with
+--insecure-http every caller is the cluster admin, as before.
 """
 
 from __future__ import annotations
@@ -39,8 +41,9 @@ from kapi.admission.serviceaccount import ServiceAccountAdmission
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.admission.webhooks.client import Clients
 from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
-from kapi.auth import Authenticate, Authorize, sakeys, set_current_user
+from kapi.auth import Authenticate, Authorize, current_user, sakeys, set_current_user
 from kapi.auth.satokens import ServiceAccountTokens
+from kapi.auth.x509 import PeerTable, anonymous_on, x509_authenticator
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
 from kapi.endpoints import (
@@ -51,6 +54,7 @@ from kapi.endpoints import (
     params,
     podlog,
     proxysub,
+    selfsubjectreview,
     streams,
     upgrade,
 )
@@ -181,7 +185,14 @@ class APIServer:
         self.sa_tokens = ServiceAccountTokens(
             keys=token_settings.keys, issuers=config.service_account_issuers,
             audiences=config.audiences, lookup=self.lookup, clock=clock)
-        self.security = security.build(config, self.cache, self.storage, [self.sa_tokens])
+        # the verified client certificates of open TLS connections (kapi/serving.py fills it)
+        self.peers = PeerTable()
+        # over TLS: client certificates first, and no credential is anonymous only on the
+        # public paths; plain HTTP (--insecure-http): no credential is the admin
+        certs = [] if config.insecure_http else [x509_authenticator(self.peers)]
+        self.security = security.build(config, self.cache, self.storage,
+                                       [*certs, self.sa_tokens],
+                                       None if config.insecure_http else anonymous_on())
         # upstream's order: mutating (..., LimitRanger, ..., MutatingAdmissionWebhook), then
         # validating (NodeRestriction, ..., PodSecurity, ..., ValidatingAdmissionPolicy,
         # ValidatingAdmissionWebhook, ResourceQuota)
@@ -411,6 +422,10 @@ class APIServer:
                 info.resource in ("nodes", "pods") and not info.subresource:
             return json_response(200, await self.metrics.serve(
                 info.verb, info.resource, info.namespace, info.name, q))
+        if selfsubjectreview.serves(info.group, info.version, info.resource) and \
+                not info.namespace:
+            return json_response(201, selfsubjectreview.review(
+                info.version, info.verb, info.name, await read_body(request), current_user()))
         r = self.scheme.get(info.group, info.version, info.resource)
         if r is None or (info.namespace and not r.namespaced) or (
                 info.subresource and r.subresource(info.subresource) is None):

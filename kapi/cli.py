@@ -17,32 +17,30 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, TypedDict
 
-import yaml
-
 from kapi import malloc
 from kapi.config import Config, default_data_dir
 
 
-def write_kubeconfig(config: Config) -> Path:
-    """An admin kubeconfig for this server (plain HTTP on loopback for now)."""
-    kc = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "kapi", "cluster": {"server": config.server_url}}],
-        "users": [{"name": "kapi-admin", "user": {}}],
-        "contexts": [{"name": "kapi", "context": {"cluster": "kapi", "user": "kapi-admin",
-                                                 "namespace": "default"}}],
-        "current-context": "kapi",
-        "preferences": {},
-    }
-    path = config.kubeconfig_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    # created 0600, never readable by others even for a moment, whatever the umask
-    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
-        f.write(yaml.safe_dump(kc, sort_keys=False))
-    tmp.replace(path)
+def kubeconfigs(config: Config) -> Any:
+    """The writer of this data dir's kubeconfigs (kapi/auth/kubeconfigs.py): client
+    certificates from the data dir's CA, or none over plain HTTP."""
+    from kapi.auth.kubeconfigs import Kubeconfigs
+    from kapi.auth.pki import ClusterPKI
+    pki = None if config.insecure_http else ClusterPKI(config.pki_dir)
+    return Kubeconfigs(config.data_dir, config.server_url, pki)
+
+
+def write_kubeconfig(config: Config) -> Path | None:
+    """The admin's kubeconfig, and one per component under kubeconfigs/; none when
+    clients are verified against another CA (--client-ca-file) than the data dir's."""
+    from kapi.auth.kubeconfigs import COMPONENTS
+    if config.client_ca_file and not config.insecure_http and \
+            config.client_ca_file.resolve() != (config.pki_dir / "ca.crt").resolve():
+        return None
+    writer = kubeconfigs(config)
+    for name in COMPONENTS:
+        writer.component(name)
+    path: Path = writer.admin()
     return path
 
 
@@ -54,10 +52,10 @@ def make_data_dir(path: Path) -> None:
         os.chmod(path, 0o700)
 
 
-def warn_if_exposed(host: str) -> None:
-    """Every client is an anonymous cluster admin: say so loudly when the server
-    listens beyond loopback."""
-    if host in ("127.0.0.1", "::1", "localhost") or host.startswith("127."):
+def warn_if_exposed(host: str, insecure: bool) -> None:
+    """Over plain HTTP every client is an anonymous cluster admin: say so loudly when
+    the server listens beyond loopback."""
+    if not insecure or host in ("127.0.0.1", "::1", "localhost") or host.startswith("127."):
         return
     bar = "!" * 78
     print(f"{bar}\nkapi: WARNING: listening on {host} WITHOUT AUTHENTICATION OR TLS.\n"
@@ -115,15 +113,17 @@ async def serve(config: Config, *, announce: bool,
 
     from kapi.app import build_app
     from kapi.http1 import disable_h2c
-    from kapi.serving import hypercorn_config
+    from kapi.serving import hypercorn_config, tls_files
 
     _check_port_free(config.host, config.port)
     make_data_dir(config.data_dir)
-    warn_if_exposed(config.host)
+    warn_if_exposed(config.host, config.insecure_http)
     disable_h2c()
     app = build_app(config)
     freeze = asyncio.create_task(_freeze_when_loaded(app.state.server.cache.ready))
-    hc = hypercorn_config(config.host, config.port)
+    hc = hypercorn_config(config.host, config.port,
+                          None if config.insecure_http else tls_files(config),
+                          app.state.server.peers)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -132,7 +132,8 @@ async def serve(config: Config, *, announce: bool,
     kubeconfig = write_kubeconfig(config)
     if announce:
         print(f"kapi: API server on {config.server_url} (data in {config.data_dir})", flush=True)
-        print(f"export KUBECONFIG={kubeconfig}", flush=True)
+        if kubeconfig is not None:
+            print(f"export KUBECONFIG={kubeconfig}", flush=True)
     server_down = asyncio.Event()
     server_task = asyncio.create_task(
         hypercorn_serve(app, hc, shutdown_trigger=server_down.wait))  # type: ignore[arg-type]
@@ -173,10 +174,10 @@ async def _until_stopped(stopping: asyncio.Task[Any], server: asyncio.Task[Any],
     return None
 
 
-async def _wait_ready(url: str, timeout: float = 30) -> None:
+async def _wait_ready(url: str, verify: Any, timeout: float = 30) -> None:
     import httpx
     deadline = asyncio.get_running_loop().time() + timeout
-    async with httpx.AsyncClient() as c:
+    async with httpx.AsyncClient(verify=verify) as c:
         while True:
             try:
                 if (await c.get(url + "/readyz")).status_code == 200:
@@ -191,26 +192,33 @@ async def _wait_ready(url: str, timeout: float = 30) -> None:
 async def start_components(config: Config, wanted: Wanted
                            ) -> tuple[list[asyncio.Task[None]], list[Any]]:
     """The cluster's other components, each an API client with its own connection pool,
-    talking to the API server over HTTP like any client. Returns (tasks, clients)."""
+    talking to the API server over HTTP like any client, each with its own identity (a
+    kubeconfig under <data-dir>/kubeconfigs/). Returns (tasks, clients)."""
+    from runtime.client.kubeconfig import load
     from runtime.client.rest import Client
 
-    await _wait_ready(config.server_url)
+    identities = kubeconfigs(config)
+    await _wait_ready(config.server_url, load(identities.component("scheduler")).ssl_context
+                      or True)
     tasks: list[asyncio.Task[None]] = []
     clients: list[Client] = []
 
-    def client(agent: str) -> Client:
-        clients.append(Client(config.server_url, user_agent=agent))
+    def client(agent: str, identity: str = "") -> Client:
+        """A client as `identity`: a component's name, or node:NAME for a kubelet."""
+        kind, _, node = identity.partition(":")
+        path = identities.node(node) if kind == "node" else identities.component(identity)
+        clients.append(Client.from_kubeconfig(path, user_agent=agent))
         return clients[-1]
 
     control_plane: dict[str, asyncio.Task[None]] = {}
     if wanted.get("controller-manager"):
         from runtime.controllers.manager import run_controller_manager
         tasks.append(asyncio.create_task(run_controller_manager(
-            client("kapi-controller-manager"), options=wanted.get("options"))))
+            client("kapi-controller-manager", "controller-manager"), options=wanted.get("options"))))
         control_plane["kube-controller-manager"] = tasks[-1]
     if wanted.get("scheduler"):
         from runtime.scheduler.run import run_scheduler
-        tasks.append(asyncio.create_task(run_scheduler(client("kapi-scheduler"))))
+        tasks.append(asyncio.create_task(run_scheduler(client("kapi-scheduler", "scheduler"))))
         control_plane["kube-scheduler"] = tasks[-1]
     docker_nodes = _docker_nodes(wanted, client)
     proxy, dns = _proxy(config, wanted, len(docker_nodes), client), _dns(wanted, client)
@@ -220,12 +228,14 @@ async def start_components(config: Config, wanted: Wanted
         if started:
             control_plane[name] = started[0]
     if docker_nodes:  # the first Docker node is this host: the control plane's node
-        tasks.append(_mirror_pods(client("kapi-mirror-pods"), control_plane))
+        # upstream's kubelet writes mirror pods: this host's node does
+        tasks.append(_mirror_pods(client("kapi-mirror-pods", "node:kapi-node-1"),
+                                  control_plane))
     nodes = int(wanted.get("simulated_nodes") or 0)
     if nodes:
         from runtime.kubelet.simulated import run_simulated_nodes
         tasks.append(asyncio.create_task(run_simulated_nodes(
-            client("kapi-kubelet-simulated"), count=nodes, prefix="kapi-sim-")))
+            client("kapi-kubelet-simulated", "simulated-nodes"), count=nodes, prefix="kapi-sim-")))
     return tasks, clients
 
 
@@ -258,7 +268,7 @@ def _docker_nodes(wanted: Wanted, client: Any) -> list[asyncio.Task[None]]:
     from runtime.kubelet.kubelet import run_docker_kubelet
     flags = _node_flags(wanted["node_flags"])
     return [asyncio.create_task(run_docker_kubelet(
-        client(f"kapi-kubelet/kapi-node-{i}"),
+        client(f"kapi-kubelet/kapi-node-{i}", f"node:kapi-node-{i}"),
         _kubelet_config(f"kapi-node-{i}", 0, flags, wanted.get("cluster_dns", ""))))
         for i in range(1, int(count if count is not None else 1) + 1)]
 
@@ -275,7 +285,7 @@ def _proxy(config: Config, wanted: Wanted, nodes: int, client: Any) -> list[asyn
         return []
     options = ProxyOptions(service_cidr=config.service_cidr, node_names=tuple(
         f"kapi-node-{i}" for i in range(1, nodes + 1)))
-    return [asyncio.create_task(run_proxy(client("kapi-proxy"), options))]
+    return [asyncio.create_task(run_proxy(client("kapi-proxy", "proxy"), options))]
 
 
 def _node_flags(args: argparse.Namespace) -> Any:
@@ -295,7 +305,7 @@ def _dns(wanted: Wanted, client: Any) -> list[asyncio.Task[None]]:
     if not wanted.get("cluster_dns"):
         return []
     from runtime.dns.server import DNSOptions, serve_dns
-    return [asyncio.create_task(serve_dns(client("kapi-dns"), DNSOptions()))]
+    return [asyncio.create_task(serve_dns(client("kapi-dns", "dns"), DNSOptions()))]
 
 
 def _proxy_possible() -> bool:
@@ -360,6 +370,19 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
                    metavar="LOW-HIGH", help="the range NodePorts come from "
                                             "(default: 30000-32767)")
     _service_account_flags(s)
+    s.add_argument("--insecure-http", action="store_true",
+                   help="serve plain HTTP without TLS or authentication: every caller is the "
+                        "cluster admin (default: HTTPS, client certificates from the data "
+                        "dir's CA, anonymous callers only on /healthz, /livez, /readyz, "
+                        "/version)")
+    s.add_argument("--tls-cert-file", type=Path, default=None,
+                   help="serving certificate (default: <data-dir>/pki/apiserver.crt, made "
+                        "from the data dir's CA on first start)")
+    s.add_argument("--tls-private-key-file", type=Path, default=None,
+                   help="key of --tls-cert-file")
+    s.add_argument("--client-ca-file", type=Path, default=None,
+                   help="CA bundle client certificates are verified against (default: "
+                        "<data-dir>/pki/ca.crt); with another CA, no kubeconfig is written")
     # benchmarks only: an unvalidated, undefaulted (and untracked) write path as baseline
     s.add_argument("--encryption-provider-config", type=Path, default=None, metavar="FILE",
                    help="an EncryptionConfiguration (apiserver.config.k8s.io/v1) for data "
@@ -449,6 +472,9 @@ def _controller_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--service-account-private-key-file", default=None, metavar="FILE",
                    help="the PEM private key legacy service-account token Secrets are "
                         "signed with (`kapi up`: the API server's signing key)")
+    s.add_argument("--root-ca-file", default="", metavar="FILE",
+                   help="CA published to every namespace as kube-root-ca.crt (kapi up: "
+                        "the data dir's cluster CA)")
     s.add_argument("--controllers", default="*",
                    help="controllers to run: '*' for all, 'name' to add, '-name' to leave out "
                         "(comma-separated)")
@@ -466,7 +492,8 @@ def _controller_options(args: argparse.Namespace) -> Any:
         podgc_quarantine=args.pod_gc_quarantine,
         hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
         hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization,
-        service_account_private_key_file=_private_key_file(args))
+        service_account_private_key_file=_private_key_file(args),
+        root_ca_file=args.root_ca_file)
     select(options.controllers)
     return options
 
@@ -614,6 +641,14 @@ def _service_account_config(args: argparse.Namespace) -> dict[str, Any]:
                 args.service_account_extend_token_expiration == "true",
             "disable_admission_plugins": tuple(
                 p.strip() for p in args.disable_admission_plugins.split(",") if p.strip())}
+def _with_root_ca(options: Any, config: Config) -> Any:
+    """`kapi up`'s controllers publish the CA its serving certificate chains to (the
+    data dir's, unless --tls-cert-file or --root-ca-file say otherwise)."""
+    import dataclasses
+    if options is None or options.root_ca_file or config.insecure_http or \
+            config.tls_cert_file:
+        return options
+    return dataclasses.replace(options, root_ca_file=str(config.pki_dir / "ca.crt"))
 
 
 def _toleration_seconds(args: argparse.Namespace) -> int:
@@ -701,6 +736,9 @@ def main(argv: list[str] | None = None) -> int:
                         audit_log_path=args.audit_log_path,
                         audit_policy_file=args.audit_policy_file,
                         admission_control_config_file=args.admission_control_config_file,
+                        insecure_http=args.insecure_http, tls_cert_file=args.tls_cert_file,
+                        tls_private_key_file=args.tls_private_key_file,
+                        client_ca_file=args.client_ca_file,
                         **_service_account_config(args))
         _check_config_files(config)
     except ValueError as e:
@@ -714,7 +752,7 @@ def main(argv: list[str] | None = None) -> int:
                   "nodes": args.nodes, "node_flags": args, "proxy": not args.no_proxy,
                   "cluster_dns": "" if args.no_dns or not _proxy_possible() else
                   kube_dns_ip(config.service_cidr),
-                  "options": opts}
+                  "options": _with_root_ca(opts, config)}
     tune_gc_for_serving()
     try:
         run(serve(config, announce=True, components_wanted=wanted))

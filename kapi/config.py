@@ -62,6 +62,14 @@ class Config:
     # --authorization-mode (upstream's values) and --token-auth-file (kapi.auth)
     authorization_modes: tuple[str, ...] = ("Node", "RBAC")
     token_auth_file: Path | None = None
+    # HTTPS with client certificates (default), or today's plain HTTP where every caller
+    # without a credential is the cluster admin (--insecure-http)
+    insecure_http: bool = False
+    # upstream's --tls-cert-file, --tls-private-key-file, --client-ca-file; None: the
+    # data dir's own (pki/apiserver.crt, pki/ca.crt, made on first start)
+    tls_cert_file: Path | None = None
+    tls_private_key_file: Path | None = None
+    client_ca_file: Path | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -80,6 +88,8 @@ class Config:
             raise ValueError(f"--authorization-mode: unknown mode(s) {sorted(unknown)} "
                              "(kapi serves AlwaysAllow, AlwaysDeny, Node, RBAC)")
         _check_service_accounts(self)
+        if bool(self.tls_cert_file) != bool(self.tls_private_key_file):
+            raise ValueError("--tls-cert-file and --tls-private-key-file go together")
         if self.watch_cache_capacity < 100:
             raise ValueError("watch_cache_capacity must be at least 100")
         if self.watch_cache_bytes < 1024 * 1024:
@@ -90,7 +100,14 @@ class Config:
         """The URL clients use: a wildcard bind is reached on loopback, and an IPv6
         address goes in brackets."""
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        scheme = "http" if self.insecure_http else "https"
+        return f"{scheme}://[{host}]:{self.port}" if ":" in host else \
+            f"{scheme}://{host}:{self.port}"
+
+    @property
+    def pki_dir(self) -> Path:
+        """The cluster CA and the certificates it signed (kapi/auth/pki.py)."""
+        return self.data_dir / "pki"
 
     @property
     def kubeconfig_path(self) -> Path:

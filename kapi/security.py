@@ -80,8 +80,11 @@ class Security:
 
 
 def build(config: Config, cache: WatchCache, storage: Storage,
-          authenticators: Sequence[Authenticator] = ()) -> Security:
-    """`authenticators`: the server's own (service-account tokens), after the token file."""
+          authenticators: Sequence[Authenticator] = (),
+          anonymous: Callable[[HTTPConnection], User | None] | None = None) -> Security:
+    """`authenticators`: the server's own (client certificates, service-account tokens),
+    after the token file; `anonymous`: what a request with no credential is (default:
+    the admin, as on plain HTTP)."""
     index, graph = PolicyIndex(), NodeGraph()
     rbac = RBAC(index)
     table: dict[str, Mode] = {"RBAC": rbac, "AlwaysAllow": always_allow,
@@ -98,6 +101,6 @@ def build(config: Config, cache: WatchCache, storage: Storage,
     if config.token_auth_file is not None:
         chain.append(TokenFile.load(config.token_auth_file))
     chain.extend(authenticators)
-    authenticate = impersonating(union(chain, _anonymous), authorizer.decide_fresh)
+    authenticate = impersonating(union(chain, anonymous or _anonymous), authorizer.decide_fresh)
     return Security(authenticate, authorizer, index, graph,
                     EscalationCheck(index, authorizer), AccessReviews(authorizer))

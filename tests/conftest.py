@@ -1,6 +1,10 @@
 """Shared fixtures: a real kapi API server in a subprocess, the real kubectl binaries
 and the official Python client pointed at it.
 
+Servers speak HTTPS with the data dir's CA (as `kapi up` does) unless started with
+`--insecure-http`; tests reach them only through `Server` (its client(), ssl_context(),
+kubeconfig and runtime_client()), never through a hand-built URL.
+
 kubectl binaries are found through KAPI_KUBECTL (a path-separated list of binaries or
 folders); by default every kubectl.1.NN under the Google Cloud SDK folder and the
 kubectl on PATH. A version that is absent is skipped, so the suite runs anywhere.
@@ -13,6 +17,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -44,11 +49,68 @@ class Server:
     port: int
     log: Path
 
-    def client(self, *, token: str | None = None) -> httpx.Client:
+    @property
+    def tls(self) -> bool:
+        return self.url.startswith("https://")
+
+    @property
+    def ca(self) -> Path:
+        """The cluster CA the server's certificate chains to (`<data-dir>/pki/ca.crt`)."""
+        return self.data_dir / "pki" / "ca.crt"
+
+    def ssl_context(self, *, cert: bool = True) -> ssl.SSLContext | None:
+        """Trusts the cluster CA and (cert=True) presents the admin's client certificate;
+        None over plain HTTP."""
+        if not self.tls:
+            return None
+        ctx = ssl.create_default_context(cafile=str(self.ca))
+        if cert:
+            pki = self.data_dir / "pki"
+            ctx.load_cert_chain(pki / "admin.crt", pki / "admin.key")
+        return ctx
+
+    def client(self, *, token: str | None = None, cert: bool | None = None,
+               **kw: object) -> httpx.Client:
         """An HTTP client for this server: the admin's credentials, or with `token` only
-        that bearer token (tests of identities go through here, never a hand-built URL)."""
+        that bearer token (tests of identities go through here, never a hand-built URL);
+        cert=False for no credentials at all."""
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, timeout=30, headers=headers)
+        want_cert = token is None if cert is None else cert
+        return httpx.Client(base_url=self.url, timeout=kw.pop("timeout", 30),  # type: ignore[arg-type]
+                            headers=headers, verify=self.ssl_context(cert=want_cert) or True,
+                            **kw)  # type: ignore[arg-type]
+
+    def async_client(self, **kw: object) -> httpx.AsyncClient:
+        """The admin's asyncio HTTP client for this server."""
+        return httpx.AsyncClient(base_url=self.url, verify=self.ssl_context() or True,
+                                 **kw)  # type: ignore[arg-type]
+
+    def connect(self, timeout: float | None = None) -> socket.socket:
+        """A raw connection to the server (TLS as the admin, ALPN http/1.1, when the
+        server speaks TLS), for tests of bytes on the wire."""
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        ctx = self.ssl_context()
+        if ctx is None:
+            return sock
+        ctx.set_alpn_protocols(["http/1.1"])
+        return ctx.wrap_socket(sock, server_hostname="127.0.0.1")
+
+    def websocket(self, path: str, **kw: object):  # type: ignore[no-untyped-def]
+        """A WebSocket to `path` (websocket-client), as the admin; raises as
+        websocket.create_connection does."""
+        import websocket
+        if not self.tls:
+            return websocket.create_connection(f"ws://127.0.0.1:{self.port}{path}", **kw)
+        pki = self.data_dir / "pki"
+        return websocket.create_connection(
+            f"wss://127.0.0.1:{self.port}{path}", sslopt={
+                "ca_certs": str(self.ca), "certfile": str(pki / "admin.crt"),
+                "keyfile": str(pki / "admin.key")}, **kw)
+
+    def runtime_client(self, **kw: object):  # type: ignore[no-untyped-def]
+        """kapi's own REST client (runtime/client/rest.py) with the admin kubeconfig."""
+        from runtime.client.rest import Client
+        return Client.from_kubeconfig(self.kubeconfig, **kw)  # type: ignore[arg-type]
 
     def kubeconfig_for(self, path: Path, *, token: str) -> Path:
         """A kubeconfig for this server whose only credential is `token` (for kubectl
@@ -76,15 +138,20 @@ def start_server(data_dir: Path, *, storage: str = "sqlite", port: int | None = 
         [sys.executable, "-m", "kapi.cli", command, "--data-dir", str(data_dir),
          "--port", str(port), "--storage", storage, *extra],
         stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=REPO)
-    url = f"http://127.0.0.1:{port}"
+    scheme = "http" if "--insecure-http" in extra else "https"
+    server = Server(f"{scheme}://127.0.0.1:{port}", data_dir, data_dir / "kubeconfig", proc,
+                    port, log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"kapi exited with {proc.returncode}: {log.read_text()[-3000:]}")
         try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return Server(url, data_dir, data_dir / "kubeconfig", proc, port, log)
-        except httpx.HTTPError:
+            # the CA exists once the server listens: until then, connecting fails anyway
+            if (not server.tls or server.ca.exists()) and httpx.get(
+                    server.url + "/readyz", timeout=1,
+                    verify=server.ssl_context(cert=False) or True).status_code == 200:
+                return server
+        except (httpx.HTTPError, ssl.SSLError):
             pass
         time.sleep(0.05)
     stop_server(proc)

@@ -141,7 +141,7 @@ def test_an_interrupt_removes_the_namespaces_of_the_run(cluster, tmp_path, sig):
 
 
 def test_a_server_that_drops_watch_events_fails_the_watch_port(cluster, tmp_path):
-    with BrokenProxy(cluster.url, drop_every=5) as proxy:
+    with BrokenProxy(cluster, drop_every=5) as proxy:
         kc = tmp_path / "kubeconfig"
         kc.write_text(cluster.kubeconfig.read_text().replace(cluster.url, proxy.url))
         p, rep = run_port(kc, tmp_path, "--focus", "concurrent watches in same order",

@@ -4,21 +4,23 @@ It knows the REST conventions (paths, verbs, Status errors, watch streams) and n
 of kapi's internals. API errors are translated once here into `ApiError` with the
 Status's code and reason, so components branch on `e.reason` / `e.code`.
 
-Plain-http servers are reached through runtime/client/transport.py (a lean HTTP/1.1
-transport: httpx's default one costs several times more CPU per request); https ones
-through httpx's default transport. Either way failures surface as httpx exceptions.
+Servers are reached through runtime/client/transport.py (a lean HTTP/1.1 transport:
+httpx's default one costs several times more CPU per request), over TLS when the URL is
+https (the CA and client certificate from the kubeconfig, runtime/client/kubeconfig.py).
+Failures surface as httpx exceptions.
 """
 
 from __future__ import annotations
 
 import json
+import ssl
 from pathlib import Path
 from typing import Any, AsyncIterator, Mapping
 
 import httpx
 import orjson
-import yaml
 
+from runtime.client import kubeconfig
 from runtime.client.resources import GVR
 from runtime.client.transport import HTTP11Transport
 
@@ -56,25 +58,19 @@ def _error(r: httpx.Response, body: bytes) -> ApiError:
 
 def load_kubeconfig(path: str | Path) -> tuple[str, dict[str, str]]:
     """(server URL, extra headers) of the current context of a kubeconfig."""
-    kc = yaml.safe_load(Path(path).read_text())
-    ctx_name = kc.get("current-context")
-    ctx = next(c["context"] for c in kc["contexts"] if c["name"] == ctx_name)
-    cluster = next(c["cluster"] for c in kc["clusters"] if c["name"] == ctx["cluster"])
-    user: dict[str, Any] = next((u["user"] for u in kc.get("users", []) if u["name"] == ctx.get("user")), {}) or {}
-    headers = {}
-    if user.get("token"):
-        headers["Authorization"] = f"Bearer {user['token']}"
-    return cluster["server"], headers
+    target = kubeconfig.load(path)
+    return target.server, target.headers
 
 
 class Client:
     def __init__(self, base_url: str, *, headers: Mapping[str, str] | None = None,
                  user_agent: str = "kapi-runtime", timeout: float = 30.0,
-                 max_connections: int = 100) -> None:
+                 max_connections: int = 100, ssl_context: ssl.SSLContext | None = None) -> None:
         limits = httpx.Limits(max_connections=max_connections,
                               max_keepalive_connections=max_connections)
-        transport = HTTP11Transport(max_connections=max_connections) \
-            if base_url.startswith("http://") else None
+        if base_url.startswith("https://") and ssl_context is None:
+            ssl_context = ssl.create_default_context()
+        transport = HTTP11Transport(max_connections=max_connections, ssl_context=ssl_context)
         self.http = httpx.AsyncClient(
             base_url=base_url, headers={"User-Agent": user_agent, **(headers or {})},
             timeout=httpx.Timeout(timeout, read=None), limits=limits, transport=transport)
@@ -82,8 +78,8 @@ class Client:
 
     @classmethod
     def from_kubeconfig(cls, path: str | Path, **kw: Any) -> Client:
-        url, headers = load_kubeconfig(path)
-        return cls(url, headers=headers, **kw)
+        target = kubeconfig.load(path)
+        return cls(target.server, headers=target.headers, ssl_context=target.ssl_context, **kw)
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -1,4 +1,4 @@
-"""A lean HTTP/1.1 keep-alive transport for httpx, for plain-http API servers.
+"""A lean HTTP/1.1 keep-alive transport for httpx, for API servers over http or https.
 
 httpx's default transport (httpcore + anyio + h11) costs 0.5-3 ms of CPU per request on
 this project's loads, and its pool bookkeeping grows with the square of its connection
@@ -7,8 +7,8 @@ simulated kubelets) spend most of their time there. This transport speaks just w
 Kubernetes client needs: requests with a body, responses with Content-Length, chunked
 (watch streams) or read-to-close bodies, keep-alive reuse, and httpx's exception types,
 so `Client` and its callers see no difference. httpx still builds requests and decodes
-responses (gzip, JSON). https URLs are not handled here: `Client` keeps httpx's default
-transport for them.
+responses (gzip, JSON). With an `ssl_context`, https URLs are served too: the same
+HTTP/1.1 over TLS (ALPN http/1.1), the context deciding the CA and client certificate.
 
 It never retries a request (a stale idle connection is detected before reuse), and it
 owns only the connections it opened.
@@ -17,6 +17,7 @@ owns only the connections it opened.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator
 
 import httpx
@@ -43,8 +44,10 @@ class _Conn:
 
 
 class HTTP11Transport(httpx.AsyncBaseTransport):
-    def __init__(self, *, max_connections: int = 100, connect_timeout: float = 10.0) -> None:
+    def __init__(self, *, max_connections: int = 100, connect_timeout: float = 10.0,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.max_connections, self.connect_timeout = max_connections, connect_timeout
+        self.ssl_context = ssl_context
         self._idle: dict[tuple[str, int], list[_Conn]] = {}
         self._slots: asyncio.Semaphore | None = None
 
@@ -78,7 +81,11 @@ class HTTP11Transport(httpx.AsyncBaseTransport):
     # -- connections ---------------------------------------------------------------------
     async def _connection(self, request: httpx.Request) -> _Conn:
         url = request.url
-        origin = (url.host, url.port or 80)
+        tls = self.ssl_context if url.scheme == "https" else None
+        if url.scheme == "https" and tls is None:
+            raise httpx.UnsupportedProtocol("https needs the transport's ssl_context",
+                                            request=request)
+        origin = (url.host, url.port or (443 if tls else 80))
         idle = self._idle.get(origin)
         while idle:
             conn = idle.pop()
@@ -90,19 +97,21 @@ class HTTP11Transport(httpx.AsyncBaseTransport):
             # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
             # races the connection's completion, and a stopping component would go on
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(origin[0], origin[1],
-                                                               limit=_MAX_HEAD)
+                reader, writer = await asyncio.open_connection(
+                    origin[0], origin[1], limit=_MAX_HEAD, ssl=tls,
+                    server_hostname=url.host if tls else None)
         except TimeoutError as e:
             raise httpx.ConnectTimeout(f"connecting to {url.host}:{origin[1]} timed out",
                                        request=request) from e
-        except OSError as e:
+        except OSError as e:  # ssl.SSLError (e.g. an unknown CA) is one too
             raise httpx.ConnectError(str(e), request=request) from e
         return _Conn(reader, writer)
 
     def _release(self, conn: _Conn, request: httpx.Request, reuse: bool) -> None:
         if reuse:
             url = request.url
-            self._idle.setdefault((url.host, url.port or 80), []).append(conn)
+            default = 443 if url.scheme == "https" else 80
+            self._idle.setdefault((url.host, url.port or default), []).append(conn)
         else:
             conn.close()
         assert self._slots is not None

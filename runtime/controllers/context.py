@@ -51,6 +51,9 @@ class ControllerOptions:
     hpa_cpu_initialization_period: float = 300.0
     hpa_initial_readiness_delay: float = 30.0
     hpa_workers: int = 5  # upstream's --concurrent-horizontal-pod-autoscaler-syncs
+    # upstream's --root-ca-file: the CA published in every namespace's kube-root-ca.crt
+    # ("": the cluster's kapi-root-ca Secret, runtime/controllers/serviceaccount/rootca.py)
+    root_ca_file: str = ""
     endpoints_workers: int = 4  # each of endpoints, endpointslice, mirroring
     # the key legacy service-account tokens are signed with (upstream's
     # --service-account-private-key-file); None: the token controller does nothing
@@ -63,6 +66,9 @@ class ControllerOptions:
                 if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                     raise ValueError("controllers: a list of controller names")
                 object.__setattr__(self, "controllers", tuple(value))
+            elif f.name == "root_ca_file":
+                if not isinstance(value, str):
+                    raise ValueError(f"root_ca_file: a path, not {value!r}")
             elif value is None or f.name == "service_account_private_key_file":
                 continue
             elif isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -22,7 +22,7 @@ def elector(client: Client) -> LeaderElector:
 
 def test_a_failing_leader_ends_the_campaign(server: Server) -> None:
     async def main() -> None:
-        client = Client(server.url)
+        client = server.runtime_client()
         try:
             async def lead() -> None:
                 raise RuntimeError("controller x could not start")
@@ -35,7 +35,7 @@ def test_a_failing_leader_ends_the_campaign(server: Server) -> None:
 
 def test_cancelling_the_campaign_waits_for_the_leader_to_stop(server: Server) -> None:
     async def main() -> None:
-        client = Client(server.url)
+        client = server.runtime_client()
         led, stopped = asyncio.Event(), []
         try:
             async def lead() -> None:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from runtime.client.resources import CONFIGMAPS
-from runtime.client.rest import ApiError, Client
+from runtime.client.rest import ApiError
 from runtime.client.transport import HTTP11Transport
 from tests.conftest import Server
 
@@ -108,7 +108,7 @@ def test_connection_errors_are_httpx_errors() -> None:
 
 def test_client_rest_and_watch_against_kapi(server: Server) -> None:
     async def main() -> None:
-        c = Client(server.url, max_connections=4)
+        c = server.runtime_client(max_connections=4)
         ns = "default"
         listed = await c.list(CONFIGMAPS, ns)
         rv = listed["metadata"]["resourceVersion"]

@@ -14,7 +14,7 @@ import httpx
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
 
-def make_handler(upstream: str, drop_every: int) -> type[BaseHTTPRequestHandler]:
+def make_handler(upstream: Any, drop_every: int) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.0"  # bodies end at close: streams need no re-chunking
 
@@ -26,7 +26,7 @@ def make_handler(upstream: str, drop_every: int) -> type[BaseHTTPRequestHandler]
             body = self.rfile.read(n) if n else None
             headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
             is_watch = "watch=true" in self.path or "watch=1" in self.path
-            with httpx.Client(base_url=upstream, timeout=None) as c:
+            with upstream.client(timeout=None) as c:  # tests.conftest.Server, as the admin
                 with c.stream(self.command, self.path, headers=headers, content=body) as r:
                     self.send_response(r.status_code)
                     for k, v in r.headers.items():
@@ -51,7 +51,7 @@ def make_handler(upstream: str, drop_every: int) -> type[BaseHTTPRequestHandler]
 
 
 class BrokenProxy:
-    def __init__(self, upstream: str, drop_every: int = 5) -> None:
+    def __init__(self, upstream: Any, drop_every: int = 5) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(upstream, drop_every))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"

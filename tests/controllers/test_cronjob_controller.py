@@ -62,7 +62,7 @@ async def finish(h: Harness, job: dict[str, Any], kind: str = "Complete") -> Non
 
 def test_jobs_start_at_scheduled_times(server, ns):
     async def go() -> None:
-        async with Harness(server.url, CronJobController) as h:
+        async with Harness(server.kubeconfig, CronJobController) as h:
             _, created = await setup(h, ns)
             first = next_slot(created)
             again = await tick(h, ns, first - dt.timedelta(seconds=30))
@@ -90,7 +90,7 @@ def test_jobs_start_at_scheduled_times(server, ns):
 
 def test_forbid_and_replace(server, ns):
     async def go() -> None:
-        async with Harness(server.url, CronJobController) as h:
+        async with Harness(server.kubeconfig, CronJobController) as h:
             _, created = await setup(h, ns, concurrencyPolicy="Forbid")
             await tick(h, ns, next_slot(created, 1))
             await until(lambda: jobs(h, ns), what="a job")
@@ -113,7 +113,7 @@ def test_forbid_and_replace(server, ns):
 
 def test_suspend_and_starting_deadline(server, ns):
     async def go() -> None:
-        async with Harness(server.url, CronJobController) as h:
+        async with Harness(server.kubeconfig, CronJobController) as h:
             _, created = await setup(h, ns, suspend=True, startingDeadlineSeconds=60)
             assert await tick(h, ns, next_slot(created, 1) + dt.timedelta(seconds=5)) is None
             assert jobs(h, ns) == []
@@ -130,7 +130,7 @@ def test_suspend_and_starting_deadline(server, ns):
 
 def test_history_limits(server, ns):
     async def go() -> None:
-        async with Harness(server.url, CronJobController) as h:
+        async with Harness(server.kubeconfig, CronJobController) as h:
             _, created = await setup(h, ns, successfulJobsHistoryLimit=2, failedJobsHistoryLimit=1)
             for k in range(1, 6):
                 await tick(h, ns, next_slot(created, k))
@@ -150,7 +150,7 @@ def test_history_limits(server, ns):
 
 def test_time_zone_and_bad_schedules(server, ns):
     async def go() -> None:
-        async with Harness(server.url, CronJobController) as h:
+        async with Harness(server.kubeconfig, CronJobController) as h:
             await h.synced(CRONJOBS, await h.client.create(CRONJOBS, cronjob(
                 "tick", schedule="0 * * * *", timeZone="Asia/Kolkata"), ns))
             job_time = None

@@ -52,7 +52,7 @@ def test_nodes_taints_status_and_rolling_update(server, ns):
     names = [f"ds-{label}-{i}" for i in range(3)]
 
     async def go() -> None:
-        async with Harness(server.url, DaemonSetController) as h:
+        async with Harness(server.kubeconfig, DaemonSetController) as h:
             for n in names[:2]:
                 await h.client.create(NODES, {"metadata": {"name": n,
                                                            "labels": {"ds-test": label}}})

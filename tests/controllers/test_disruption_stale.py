@@ -36,7 +36,7 @@ def test_wait_until_stale() -> None:
 
 def test_a_stale_condition_is_turned_false(server, ns) -> None:
     async def body() -> None:
-        async with Harness(server.url, DisruptionController, start=T0) as h:
+        async with Harness(server.kubeconfig, DisruptionController, start=T0) as h:
             created = await h.client.create(PODS, {
                 "metadata": {"name": "p", "namespace": ns},
                 "spec": {"containers": [{"name": "c", "image": "busybox"}]}})

@@ -57,7 +57,7 @@ async def three_pods(h: Harness, ns: str) -> None:
 
 def test_endpoints_group_pods_by_resolved_port_and_readiness(server, ns):
     async def go() -> None:
-        async with Harness(server.url, EndpointsController) as h:
+        async with Harness(server.kubeconfig, EndpointsController) as h:
             await three_pods(h, ns)
             await settle_all(h, ns, "web")
             got = await h.client.get(ENDPOINTS, "web", ns)
@@ -84,7 +84,7 @@ def test_endpoints_group_pods_by_resolved_port_and_readiness(server, ns):
 
 def test_publish_not_ready_addresses_and_terminating_pods(server, ns):
     async def go() -> None:
-        async with Harness(server.url, EndpointsController) as h:
+        async with Harness(server.kubeconfig, EndpointsController) as h:
             await h.client.create(SERVICES, service("db", publishNotReadyAddresses=True,
                                                     clusterIP="None"), ns)
             await h.client.create(PODS, pod("db-0", "db", hostname="db-0"), ns)
@@ -99,7 +99,7 @@ def test_publish_not_ready_addresses_and_terminating_pods(server, ns):
 
 def test_slices_carry_conditions_labels_and_owner(server, ns):
     async def go() -> None:
-        async with Harness(server.url, EndpointSliceController) as h:
+        async with Harness(server.kubeconfig, EndpointSliceController) as h:
             await three_pods(h, ns)
             await h.client.patch(PODS, "web-0", {"metadata": {"finalizers": ["t/hold"]}}, ns)
             await h.client.delete(PODS, "web-0", ns)
@@ -131,7 +131,7 @@ def test_slices_carry_conditions_labels_and_owner(server, ns):
 
 def test_mirroring_copies_hand_written_endpoints(server, ns):
     async def go() -> None:
-        async with Harness(server.url, EndpointSliceMirroringController) as h:
+        async with Harness(server.kubeconfig, EndpointSliceMirroringController) as h:
             svc = service("ext")
             del svc["spec"]["selector"]
             await h.client.create(SERVICES, svc, ns)
@@ -178,7 +178,7 @@ def test_endpoints_cap_at_1000_addresses_with_annotation():
 
 def test_kubernetes_service_endpoints_point_at_the_real_port(server):
     async def go() -> None:
-        async with Harness(server.url, EndpointsController) as h:
+        async with Harness(server.kubeconfig, EndpointsController) as h:
             port = int(server.url.rsplit(":", 1)[1])
             svc = await h.client.get(SERVICES, "kubernetes", "default")
             assert svc["spec"]["ports"][0]["targetPort"] == port

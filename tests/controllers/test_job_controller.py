@@ -38,7 +38,7 @@ def conditions(st: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 def test_completions_and_parallelism(server, ns):
     async def go() -> None:
-        async with Harness(server.url, JobController) as h:
+        async with Harness(server.kubeconfig, JobController) as h:
             await h.client.create(JOBS, job("pi", completions=3, parallelism=2), ns)
             await settle(h, ns, "pi", GVRS)
             running = pods(h, ns)
@@ -69,7 +69,7 @@ def test_completions_and_parallelism(server, ns):
 
 def test_indexed(server, ns):
     async def go() -> None:
-        async with Harness(server.url, JobController) as h:
+        async with Harness(server.kubeconfig, JobController) as h:
             await h.client.create(JOBS, job("ix", completions=3, parallelism=3,
                                              completionMode="Indexed"), ns)
             await settle(h, ns, "ix", GVRS)
@@ -102,7 +102,7 @@ def test_indexed(server, ns):
 
 def test_backoff_limit(server, ns):
     async def go() -> None:
-        async with Harness(server.url, JobController) as h:
+        async with Harness(server.kubeconfig, JobController) as h:
             await h.client.create(JOBS, job("bad", backoffLimit=1), ns)
             await settle(h, ns, "bad", GVRS)
             await h.set_pod_phase(pods(h, ns)[0], "Failed")
@@ -124,7 +124,7 @@ def test_backoff_limit(server, ns):
 
 def test_active_deadline(server, ns):
     async def go() -> None:
-        async with Harness(server.url, JobController) as h:
+        async with Harness(server.kubeconfig, JobController) as h:
             await h.client.create(JOBS, job("slow", activeDeadlineSeconds=30, parallelism=2,
                                             completions=4), ns)
             again = await settle(h, ns, "slow", GVRS)
@@ -141,7 +141,7 @@ def test_active_deadline(server, ns):
 
 def test_suspend_resume_and_ttl(server, ns):
     async def go() -> None:
-        async with Harness(server.url, JobController) as h:
+        async with Harness(server.kubeconfig, JobController) as h:
             await h.client.create(JOBS, job("later", suspend=True, ttlSecondsAfterFinished=60), ns)
             await settle(h, ns, "later", GVRS)
             st = await status(h, ns, "later")

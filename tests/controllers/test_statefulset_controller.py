@@ -38,7 +38,7 @@ async def ready_all(h: Harness, ns: str) -> None:
 
 def test_ordered_creation_claims_and_retention(server, ns):
     async def go() -> None:
-        async with Harness(server.url, StatefulSetController) as h:
+        async with Harness(server.kubeconfig, StatefulSetController) as h:
             await h.client.create(STATEFULSETS, sts(persistentVolumeClaimRetentionPolicy={
                 "whenDeleted": "Delete", "whenScaled": "Delete"}), ns)
             await settle(h, ns, "web", GVRS)
@@ -74,7 +74,7 @@ def test_ordered_creation_claims_and_retention(server, ns):
 
 def test_partitioned_update(server, ns):
     async def go() -> None:
-        async with Harness(server.url, StatefulSetController) as h:
+        async with Harness(server.kubeconfig, StatefulSetController) as h:
             await h.client.create(STATEFULSETS, sts(replicas=3, podManagementPolicy="Parallel",
                                                     updateStrategy={"type": "RollingUpdate",
                                                                     "rollingUpdate": {

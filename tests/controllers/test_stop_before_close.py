@@ -8,6 +8,7 @@ given work (a namespace, a ReplicaSet, an RC, a Job ...), and is stopped mid-fli
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -33,9 +34,9 @@ async def _stir(client: Client, ns: str) -> None:
         "replicas": 3, "template": TEMPLATE}}, ns)
 
 
-async def _run_and_stop(url: str, name: str, ns: str) -> set[asyncio.Task[object]]:
+async def _run_and_stop(kubeconfig: Path, name: str, ns: str) -> set[asyncio.Task[object]]:
     before = asyncio.all_tasks()
-    client = Client(url)
+    client = Client.from_kubeconfig(kubeconfig)
     informers = InformerFactory(client)
     ctx = ControllerContext(client=client, informers=informers,
                             recorder=EventRecorder(client, "test"), options=ControllerOptions())
@@ -57,5 +58,5 @@ async def _run_and_stop(url: str, name: str, ns: str) -> set[asyncio.Task[object
 
 @pytest.mark.parametrize("name", list(CONTROLLERS))
 def test_stop_leaves_no_work_behind(server: Server, name: str) -> None:
-    left = asyncio.run(_run_and_stop(server.url, name, f"stop-{name}"))
+    left = asyncio.run(_run_and_stop(server.kubeconfig, name, f"stop-{name}"))
     assert not left, [t.get_name() for t in left]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
 from runtime.client.events import EventRecorder
@@ -48,9 +49,10 @@ async def until(fn: Callable[[], T], *, timeout: float = 10.0, what: str = "cond
 
 
 class Harness:
-    def __init__(self, url: str, controller_cls: type, *, start: dt.datetime | None = None,
+    def __init__(self, kubeconfig: Path, controller_cls: type, *,
+                 start: dt.datetime | None = None,
                  options: dict[str, Any] | None = None) -> None:
-        self.client = Client(url, user_agent="workload-tests")
+        self.client = Client.from_kubeconfig(kubeconfig, user_agent="workload-tests")
         self.clock = FakeClock(start or dt.datetime.now(dt.UTC))
         self.informers = InformerFactory(self.client)
         self.ctx = ControllerContext(client=self.client, informers=self.informers,

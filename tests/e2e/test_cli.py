@@ -7,8 +7,6 @@ import subprocess
 import sys
 import time
 
-import httpx
-
 from tests.conftest import REPO, start_server, stop_server
 
 
@@ -24,7 +22,7 @@ def test_taken_port_is_a_clear_error(server, tmp_path):
 def test_up_stops_cleanly_on_sigterm(tmp_path):
     s = start_server(tmp_path / "up", command="up", extra=("--nodes", "0", "--simulated-nodes", "2"))
     try:
-        with httpx.Client(base_url=s.url, timeout=10) as c:
+        with s.client(timeout=10) as c:
             for _ in range(100):  # bounded: the nodes register within a few seconds
                 nodes = c.get("/api/v1/nodes").json()["items"]
                 if len(nodes) == 2:
@@ -44,7 +42,7 @@ def test_up_without_a_docker_engine_says_so_and_still_starts(tmp_path, monkeypat
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such-docker.sock")
     s = start_server(tmp_path / "up", command="up", extra=("--simulated-nodes", "1"))
     try:
-        with httpx.Client(base_url=s.url, timeout=10) as c:
+        with s.client(timeout=10) as c:
             for _ in range(100):  # bounded: the node registers within a few seconds
                 nodes = c.get("/api/v1/nodes").json()["items"]
                 if nodes:

@@ -61,7 +61,7 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path):
     stop = threading.Event()
 
     def writer(w: int) -> None:
-        with httpx.Client(base_url=s.url, timeout=5) as c:
+        with s.client(timeout=5) as c:
             for i in range(2000):  # bounded in count ...
                 if stop.is_set():
                     return

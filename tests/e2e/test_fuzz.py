@@ -15,7 +15,8 @@ from tests.conftest import start_server, stop_server
 def test_no_operation_earns_a_5xx_or_hangs(tmp_path):
     s = start_server(tmp_path / "fuzz")
     try:
-        report = fuzz(s.url, examples=4, seconds=600, seed=0, slow=10.0)
+        report = fuzz(s.url, examples=4, seconds=600, seed=0, slow=10.0,
+                      verify=s.ssl_context())
     finally:
         stop_server(s.proc)
     print(f"fuzz: {report.operations} operations, {report.requests} requests in "

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -178,7 +177,7 @@ def test_table_with_bogus_include_object(server, ns):
 
 
 def test_client_disconnecting_mid_upload_is_not_an_internal_error(server, ns):
-    with socket.create_connection(("127.0.0.1", server.port)) as s:
+    with server.connect() as s:
         s.sendall(f"POST /api/v1/namespaces/{ns}/configmaps HTTP/1.1\r\nHost: x\r\n"
                   "Content-Type: application/json\r\nContent-Length: 100000\r\n\r\n"
                   '{"metadata": {"name": "cut"'.encode())
@@ -229,14 +228,17 @@ def test_methods_on_the_wrong_path(server, ns):
 
 
 # -- the server process ---------------------------------------------------------------
-def test_private_files_and_exposed_host_warning(tmp_path):
-    """umask 000, --host 0.0.0.0: the data dir is 0700, its files 0600, and stderr says
-    loudly that the server is open to the network."""
+@pytest.mark.parametrize("insecure", [True, False])
+def test_private_files_and_exposed_host_warning(tmp_path, insecure):
+    """umask 000, --host 0.0.0.0: the data dir and its folders are 0700, its files (keys,
+    certificates, kubeconfigs) 0600, and over plain HTTP stderr says loudly that the
+    server is open to the network (over TLS it is not)."""
     data, port = tmp_path / "data", free_port()
     log = tmp_path / "out.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir", str(data), "--port",
-         str(port), "--host", "0.0.0.0"], stdout=log.open("wb"), stderr=subprocess.STDOUT,
+         str(port), "--host", "0.0.0.0", *(["--insecure-http"] if insecure else [])],
+        stdout=log.open("wb"), stderr=subprocess.STDOUT,
         cwd=REPO, preexec_fn=lambda: os.umask(0))
     try:
         deadline = time.monotonic() + 30
@@ -244,22 +246,24 @@ def test_private_files_and_exposed_host_warning(tmp_path):
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
         assert oct(data.stat().st_mode & 0o777) == "0o700"
-        for f in data.iterdir():
+        for f in data.rglob("*"):
             if f.suffix != ".log":
-                assert oct(f.stat().st_mode & 0o777) == "0o600", f.name
-        assert "WITHOUT AUTHENTICATION" in log.read_text()
+                want = "0o700" if f.is_dir() else "0o600"
+                assert oct(f.stat().st_mode & 0o777) == want, f.name
+        assert ("WITHOUT AUTHENTICATION" in log.read_text()) == insecure
+        assert (data / "pki" / "ca.key").exists() != insecure
     finally:
         stop_server(proc)
 
 
 def test_no_http2_over_cleartext(server):
     preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+    with server.connect(timeout=10) as s:
         s.sendall(preface)
         reply = s.recv(4096)
     # an HTTP/2 server's first bytes are a SETTINGS frame, not a status line
     assert reply.startswith(b"HTTP/1.1 505")
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+    with server.connect(timeout=10) as s:
         s.sendall(b"GET /version HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\n"
                   b"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n")
         reply = s.recv(4096)

@@ -1,16 +1,30 @@
 """Request bodies written to hurt, against a real server: YAML aliases that loop or
 multiply, a large flat YAML list, and uploads far past the 3 MiB cap. Each gets a Status
-error (or its answer) while the server keeps answering everyone else."""
+error (or its answer) while the server keeps answering everyone else.
+
+These watch raw sockets for the first byte of an answer, which TLS 1.3's session tickets
+would fake: the server here is a plain-HTTP one (`--insecure-http`, which these tests
+thereby keep covering).
+"""
 
 from __future__ import annotations
 
 import select
 import socket
-from typing import Any
+from pathlib import Path
+from typing import Any, Iterator
 
 import httpx
+import pytest
 
-from tests.conftest import Server
+from tests.conftest import Server, start_server, stop_server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    s = start_server(Path(tmp_path_factory.mktemp("plain")), extra=("--insecure-http",))
+    yield s
+    stop_server(s.proc)
 
 YAML = {"content-type": "application/yaml"}
 
@@ -69,8 +83,8 @@ def _flat_list(name: str, items: int) -> bytes:
     return head.encode() + b"- a\n" * items
 
 
-def _request(path: str, body: bytes, content_type: str, port: int) -> socket.socket:
-    s = socket.create_connection(("127.0.0.1", port))
+def _request(path: str, body: bytes, content_type: str, server: Server) -> socket.socket:
+    s = server.connect()
     head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
     s.sendall(head + body)
@@ -95,7 +109,7 @@ def test_a_large_flat_yaml_list_leaves_the_server_responsive(server: Server, ns:
     body = _flat_list("flat", 700_000)
     assert 2_700_000 < len(body) < 3 * 1024 * 1024
     path = f"/api/v1/namespaces/{ns}/configmaps?fieldValidation=Ignore"
-    heavy = _request(path, body, "application/yaml", server.port)  # the whole body is sent
+    heavy = _request(path, body, "application/yaml", server)  # the whole body is sent
     answered_meanwhile = 0
     with server.client() as c:
         for _ in range(1000):  # bounded: ends when the heavy answer is there
@@ -130,7 +144,7 @@ def _status(reply: bytes) -> tuple[int, dict[str, Any]]:
 
 
 def test_a_declared_100mb_body_is_refused_before_it_is_sent(server: Server, ns: str) -> None:
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.sendall((f"POST /api/v1/namespaces/{ns}/configmaps HTTP/1.1\r\nHost: x\r\n"
                "Content-Type: application/json\r\nContent-Length: 100000000\r\n\r\n").encode())
     code, status = _status(_read_response(s))  # not one byte of the body was sent
@@ -161,7 +175,7 @@ def _send_until_answered(s: socket.socket, chunk: bytes, most: int) -> int:
 def test_a_streamed_body_is_refused_once_it_passes_the_cap(server: Server, ns: str) -> None:
     """Chunked upload of up to 100 MB: the 413 comes while it is still being sent, and
     the server stops reading, so far less than 100 MB ever leaves the client."""
-    s = socket.create_connection(("127.0.0.1", server.port))
+    s = server.connect()
     s.sendall((f"POST /api/v1/namespaces/{ns}/configmaps HTTP/1.1\r\nHost: x\r\n"
                "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").encode())
     sent = _send_until_answered(s, b"10000\r\n" + b" " * 0x10000 + b"\r\n", 100_000_000)

@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from tests.conftest import REPO, free_port, stop_server
+from tests.conftest import REPO, Server, free_port, stop_server
 from tests.dockerenv import remove_cluster_containers, require_docker
 from tests.etcdenv import start_etcd
 from tests.helpers import wait_for
@@ -48,9 +48,12 @@ def address() -> Iterator[str]:
         subprocess.run(["ip", "link", "del", link], check=False)  # takes its peer along
 
 
-def _ready(url: str) -> bool:
+def _ready(server: Server) -> bool:
+    if not server.ca.exists():
+        return False
     try:
-        return httpx.get(url + "/readyz", timeout=2).status_code == 200
+        with server.client(cert=False, timeout=2) as c:
+            return c.get("/readyz").status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -59,7 +62,7 @@ def test_kubelet_joins_over_a_non_loopback_address(address: str, tmp_path: Path)
     engine = require_docker()
     etcd = start_etcd()
     port, data = free_port(), tmp_path / "server"
-    url = f"http://{address}:{port}"
+    url = f"https://{address}:{port}"
     node = f"joined-{uuid.uuid4().hex[:6]}"
     server: subprocess.Popen[bytes] | None = None
     kubelet: subprocess.Popen[bytes] | None = None
@@ -70,7 +73,8 @@ def test_kubelet_joins_over_a_non_loopback_address(address: str, tmp_path: Path)
              "--etcd-servers", etcd.url, "--host", address, "--port", str(port),
              "--data-dir", str(data), "--disable-admission-plugins", "ServiceAccount"],
             stdout=(tmp_path / "server.log").open("ab"), stderr=subprocess.STDOUT, cwd=REPO)
-        wait_for(lambda: _ready(url), "the API server on its address", timeout=60)
+        srv = Server(url, data, data / "kubeconfig", server, port, tmp_path / "server.log")
+        wait_for(lambda: _ready(srv), "the API server on its address", timeout=60)
         kubeconfig = data / "kubeconfig"
         assert f"server: {url}" in kubeconfig.read_text()
         log = tmp_path / "kubelet.log"
@@ -78,7 +82,7 @@ def test_kubelet_joins_over_a_non_loopback_address(address: str, tmp_path: Path)
             [sys.executable, "-m", "kapi.cli", "kubelet", "--node-name", node, "--kubeconfig",
              str(kubeconfig), "--node-cpu", "1"],
             stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=REPO)
-        with httpx.Client(base_url=url, timeout=30) as c:
+        with srv.client() as c:
             cluster_uid = c.get("/api/v1/namespaces/kube-system").json()["metadata"]["uid"]
 
             def ready() -> Any:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import time
 
-import httpx
-
 
 def test_pods_of_a_deleted_node_are_collected(cluster):
     ns, node = f"podgc-{time.time_ns() % 10**8}", f"podgc-node-{time.time_ns() % 10**8}"
-    with httpx.Client(base_url=cluster.url, timeout=10) as c:
+    with cluster.client(timeout=10) as c:
         assert c.post("/api/v1/namespaces", json={"metadata": {"name": ns}}).status_code == 201
         assert c.post("/api/v1/nodes", json={"metadata": {"name": node}}).status_code == 201
         pod = {"metadata": {"name": "stranded"},

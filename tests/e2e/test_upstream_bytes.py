@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 
-import httpx
 import pytest
 import websocket
 from kubernetes import client
@@ -20,7 +18,7 @@ from tests.conftest import Kubectl, Server
 
 def raw_http(server: Server, request: str, *, until: bytes = b"\r\n\r\n") -> bytes:
     """Send one HTTP/1.1 request and return what came back up to `until` (bounded)."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+    with server.connect(timeout=10) as s:
         s.sendall(request.encode())
         data = b""
         while until not in data and len(data) < 1 << 20:
@@ -220,10 +218,10 @@ def test_too_many_json_patch_operations_is_413(server: Server, ns) -> None:
 @pytest.mark.parametrize("path", ["/api/v1/namespaces/default/configmaps/x/exec?command=ls",
                                   "/api/v1/namespaces/default/nothings/x"])
 def test_websocket_upgrade_gets_the_plain_status(server: Server, path: str) -> None:
-    plain = httpx.get(server.url + path)
+    with server.client() as c:
+        plain = c.get(path)
     with pytest.raises(websocket.WebSocketBadStatusException) as e:
-        websocket.create_connection(f"ws://127.0.0.1:{server.port}{path}", timeout=10,
-                                    subprotocols=["v4.channel.k8s.io"])
+        server.websocket(path, timeout=10, subprotocols=["v4.channel.k8s.io"])
     assert e.value.status_code == plain.status_code == 404
     assert json.loads(e.value.resp_body) == plain.json()
 

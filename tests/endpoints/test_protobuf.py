@@ -13,7 +13,6 @@ import subprocess
 import threading
 from typing import Any, Iterator
 
-import httpx
 import pytest
 
 from kapi.endpoints import protobuf as pb
@@ -357,8 +356,8 @@ def test_table_is_consistent():
 class _Capture:
     """A loopback HTTP proxy in front of a kapi server that records request bodies."""
 
-    def __init__(self, upstream: str) -> None:
-        self.upstream = upstream
+    def __init__(self, upstream: Any) -> None:
+        self.upstream = upstream  # the Server, reached as the admin
         self.requests: list[tuple[str, str, str, bytes]] = []
         self.lock = threading.Lock()
         cap = self
@@ -377,8 +376,8 @@ class _Capture:
                     cap.requests.append((self.command, self.path, ctype, body))
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() not in ("host", "content-length", "connection")}
-                with httpx.Client(timeout=30) as c:
-                    r = c.request(self.command, cap.upstream + self.path, content=body,
+                with cap.upstream.client() as c:
+                    r = c.request(self.command, self.path, content=body,
                                   headers=headers)
                 data = r.content
                 self.send_response(r.status_code)
@@ -409,7 +408,7 @@ class _Capture:
 
 @pytest.fixture(scope="module")
 def capture(server) -> Iterator[_Capture]:  # type: ignore[no-untyped-def]
-    c = _Capture(server.url)
+    c = _Capture(server)
     yield c
     c.close()
 
@@ -431,7 +430,7 @@ def kctl(request, capture, server, tmp_path_factory):  # type: ignore[no-untyped
         f"    server: {capture.url}\nusers:\n- name: u\n  user: {{}}\ncontexts:\n"
         "- name: cap\n  context: {cluster: cap, user: u}\ncurrent-context: cap\n")
     ns = "pb-" + request.param.replace(".", "")
-    with httpx.Client(base_url=server.url) as c:
+    with server.client() as c:
         c.post("/api/v1/namespaces", json={"apiVersion": "v1", "kind": "Namespace",
                                            "metadata": {"name": ns}})
     binary = found[request.param]
@@ -556,7 +555,7 @@ def test_kubectl_auth_reconcile_update(kctl, capture, server):
     f = d / "role.yaml"
     f.write_text(ROLE.format(ns=ns, verbs="get"))
     assert run("auth", "reconcile", "-f", str(f)).returncode == 0
-    with httpx.Client(base_url=server.url) as c:
+    with server.client() as c:
         before = c.get(f"/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles/reconciled").json()
     f.write_text(ROLE.format(ns=ns, verbs="get, list"))
     capture.take()

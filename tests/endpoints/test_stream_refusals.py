@@ -5,7 +5,6 @@ WebSocket handshakes, against a real API server subprocess (no kubelet, no Docke
 from __future__ import annotations
 
 import json
-import socket
 from typing import Any
 
 import pytest
@@ -19,7 +18,7 @@ SIMULATED = "sim.kapi.dev/simulated"
 def spdy_upgrade(server: Server, path: str, protocol: str = "v4.channel.k8s.io",
                  method: str = "POST") -> tuple[int, Any, bytes]:
     """(status, Status document or None, raw head) of a SPDY upgrade request."""
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+    with server.connect(timeout=10) as s:
         s.sendall((f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\n"
                    f"Upgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: {protocol}\r\n"
                    "Content-Length: 0\r\n\r\n").encode())
@@ -37,8 +36,7 @@ def spdy_upgrade(server: Server, path: str, protocol: str = "v4.channel.k8s.io",
 def ws_handshake(server: Server, path: str,
                  protocols: tuple[str, ...] = ("v5.channel.k8s.io",)) -> tuple[int, Any]:
     try:
-        ws = websocket.create_connection(f"ws://127.0.0.1:{server.port}{path}",
-                                         subprotocols=list(protocols), timeout=10)
+        ws = server.websocket(path, subprotocols=list(protocols), timeout=10)
     except websocket.WebSocketBadStatusException as e:
         return e.status_code, json.loads(e.resp_body) if e.resp_body else None
     ws.close()

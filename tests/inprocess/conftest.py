@@ -25,7 +25,7 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     # no controller manager makes default ServiceAccounts here: their admission is off
-    app = build_app(Config(storage="memory", data_dir=tmp_path,
+    app = build_app(Config(storage="memory", data_dir=tmp_path, insecure_http=True,
                            disable_admission_plugins=("ServiceAccount",)),
                     storage=MemoryStorage())
     async with app.router.lifespan_context(app):

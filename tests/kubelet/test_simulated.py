@@ -54,8 +54,8 @@ def test_fleet_lifecycle(server: Server) -> None:
     n0, n1 = f"{prefix}0", f"{prefix}1"
 
     async def main() -> None:
-        c = Client(server.url)
-        fleet = SimulatedFleet(Client(server.url), count=2, prefix=prefix, config=FAST)
+        c = server.runtime_client()
+        fleet = SimulatedFleet(server.runtime_client(), count=2, prefix=prefix, config=FAST)
         await fleet.start()
         try:
             node = await c.get(NODES, n0)

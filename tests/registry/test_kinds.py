@@ -34,7 +34,8 @@ Scenario = Callable[[httpx.AsyncClient], Awaitable[None]]
 def serve(tmp_path: Path, scenario: Scenario, scheme: Scheme = SCHEME, **config: Any) -> None:
     """Run scenario against a started in-process API server."""
     async def main() -> None:
-        app = build_app(Config(storage="memory", data_dir=tmp_path, **config), scheme=scheme)
+        app = build_app(Config(storage="memory", data_dir=tmp_path, insecure_http=True, **config),
+                        scheme=scheme)
         server = app.state.server
         await server.start()
         try:

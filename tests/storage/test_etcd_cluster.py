@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-import httpx
 import pytest
 
 from tests.conftest import start_server, stop_server
@@ -31,7 +30,7 @@ def test_a_killed_member_loses_no_acknowledged_write(cluster: list[Etcd], tmp_pa
     acknowledged: list[str] = []
     refused = 0
     try:
-        with httpx.Client(base_url=s.url, timeout=30) as c:
+        with s.client(timeout=30) as c:
             for i in range(WRITES):
                 if i == WRITES // 3:
                     cluster[0].proc.kill()  # our own member, by its PID

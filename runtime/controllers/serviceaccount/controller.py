@@ -99,7 +99,8 @@ class ServiceAccountController(Reconciler):
             await self._create(SERVICEACCOUNTS, ns, {
                 "apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": DEFAULT_SA}})
         if self.ca_pem is None:
-            self.ca_pem = await load_root_ca(self.client, self.ctx.clock())
+            self.ca_pem = await load_root_ca(self.client, self.ctx.clock(),
+                                             self.ctx.options.root_ca_file)
         cm = self.configmaps.get(f"{ns}/{ROOT_CA_CONFIGMAP}")
         if cm is None:
             await self._create(CONFIGMAPS, ns, root_ca_configmap(self.ca_pem))

@@ -1,11 +1,13 @@
 """The root CA certificate the ServiceAccount controller publishes as kube-root-ca.crt.
 
-Where it comes from, in order: the Secret kube-system/kapi-root-ca (key ca.crt), so a
-cluster publishes one CA however many controller managers come and go (and `kapi up`
-may later put a real CA there); else a fresh self-signed CA made with the
-`cryptography` package when it is installed (then stored in that Secret); else
-PLACEHOLDER_CA_PEM. It never reads the API server's files and never keeps a private
-key: kapi serves plain HTTP today, so nothing is verified against this certificate.
+Where it comes from: the controller manager's --root-ca-file, as upstream (`kapi up`
+passes the data dir's cluster CA, the one the API server's certificate chains to, so
+pods can verify the server). Without one, in order: the Secret kube-system/kapi-root-ca
+(key ca.crt), so a cluster publishes one CA however many controller managers come and
+go; else a fresh self-signed CA made with the `cryptography` package when it is
+installed (then stored in that Secret); else PLACEHOLDER_CA_PEM. Those last two verify
+nothing: they serve a plain-HTTP cluster (`--insecure-http`). It never keeps a private
+key and reads no file but the one it is given.
 """
 
 from __future__ import annotations
@@ -79,8 +81,11 @@ def _from_secret(secret: dict[str, Any]) -> str | None:
         return None
 
 
-async def load_root_ca(client: Client, now: dt.datetime) -> str:
+async def load_root_ca(client: Client, now: dt.datetime, root_ca_file: str = "") -> str:
     """The cluster's root CA PEM (see the module docstring for the order)."""
+    if root_ca_file:
+        with open(root_ca_file, encoding="ascii") as f:
+            return f.read()
     for _ in range(2):  # a lost creation race is settled by reading the winner's
         try:
             secret = await client.get(SECRETS, SECRET_NAME, SECRET_NAMESPACE)
