@@ -49,6 +49,9 @@ def hypercorn_config(host: str, port: int, tls: TLSFiles | None = None,
     if tls is not None:
         hc.certfile, hc.keyfile = str(tls.cert), str(tls.key)
         hc.alpn_protocols = ["h2", "http/1.1"]
+        # a handshake nobody finishes (a peer gone mid-way) holds the server's shutdown
+        # until it times out: Hypercorn's 60 s default would outlast a graceful stop
+        hc.ssl_handshake_timeout = 10
         if tls.client_ca is not None:
             # asked for, not required: a token or an anonymous health check has none
             hc.ca_certs, hc.verify_mode = str(tls.client_ca), ssl.CERT_OPTIONAL

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import httpx
 import pytest
 
 from runtime.proxy.hostnet import HostNetwork
@@ -405,10 +406,18 @@ def test_kapi_up_runs_a_proxy_and_removes_its_rules(tmp_path: Path) -> None:
         with s.client() as c:
             uid = c.get("/api/v1/namespaces/kube-system").json()["metadata"]["uid"]
         wait_for(lambda: own_rules(uid), "kapi up's proxy rules", timeout=30)
-        # the `kubernetes` Service reaches the API server from the host
+        # the `kubernetes` Service reaches the API server from the host, whose
+        # certificate names that ClusterIP
         first = cidr.replace(".0/24", ".1")
-        wait_for(lambda: http_get(first, 443).startswith("{"), "kubernetes ClusterIP",
-                 timeout=20)
+
+        def version() -> bool:
+            try:
+                with httpx.Client(base_url=f"https://{first}:443", timeout=2,
+                                  verify=s.ssl_context(cert=False)) as c:
+                    return c.get("/version").status_code == 200
+            except httpx.HTTPError:
+                return False
+        wait_for(version, "kubernetes ClusterIP", timeout=20)
         s.proc.send_signal(signal.SIGTERM)
         assert s.proc.wait(timeout=90) == 0  # generous: the machine may be loaded
         assert own_rules(uid) == [] and refused(first, 443)
