@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket
 from kapi import discovery, errors, malloc
 from kapi.admission import apiserverendpoints, lifecycle
 from kapi.admission.serviceips import ServiceAllocator
+from kapi.apiextensions import CRDController
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
 from kapi.config import Config
 from kapi.defaulting import PodAdmission
@@ -120,6 +121,8 @@ class APIServer:
                  clock: objects.Clock = objects.utc_now, scheme: Scheme = SCHEME,
                  authenticate: Authenticate = anonymous_admin,
                  authorize: Authorize = allow_all) -> None:
+        # a copy of its own: custom resources are served in it at run time
+        scheme = Scheme(scheme.resources, dict(scheme.preferred))
         self.config, self.scheme, self.clock = config, scheme, clock
         self.storage = storage or open_storage(config.storage, data_dir=config.data_dir,
                                                etcd=_etcd_options(config))
@@ -145,6 +148,9 @@ class APIServer:
                                  clock=clock, validator=self.validator,
                                  validation=config.validation, tracker=tracker)
         self.openapi = OpenAPIServer(scheme, self.definitions)
+        self.crds = CRDController(store=self.store, scheme=scheme, cache=self.cache,
+                                  definitions=self.definitions, validator=self.validator,
+                                  on_change=self.openapi.docs.invalidate, clock=clock)
         self.metrics = metrics.MetricsAPI(
             store_get=self.store.get, store_list=self.store.list,
             rows={r: scheme.get("", "v1", r) for r in ("pods", "nodes")},  # type: ignore[misc]
@@ -158,6 +164,7 @@ class APIServer:
         await self.storage.start()
         await move_legacy_keys(self.storage, list(self.scheme.resources))  # before the cache
         await self.cache.start()
+        await self.crds.start()  # every stored definition served before the first request
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
         await apiserverendpoints.reconcile(self.store, self.scheme, host=self.config.host,
                                            port=self.config.port)
@@ -174,6 +181,7 @@ class APIServer:
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
+        await self.crds.stop()
         await self.metrics.close()
         await self.cache.close()
         await self.storage.close()

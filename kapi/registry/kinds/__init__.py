@@ -19,6 +19,7 @@ from kapi.registry.kinds import (
     apps,
     config,
     core,
+    crd,
     cronjob,
     daemonset,
     discovery,
@@ -49,6 +50,7 @@ KINDS: tuple[Strategy, ...] = (
     hpa.HPAS,
     records.LEASES, discovery.ENDPOINT_SLICES, pdb.PDBS,
     rbac.ROLES, rbac.ROLE_BINDINGS, rbac.CLUSTER_ROLES, rbac.CLUSTER_ROLE_BINDINGS,
+    crd.CRDS,
 )
 
 # Preferred version per group, in the order discovery lists groups.
