@@ -85,9 +85,9 @@ def _convert(err: ValidationError) -> list[FieldError]:
     if kw == "type":
         want = err.validator_value
         want = want if isinstance(want, str) else ",".join(want)
-        shown = value if not isinstance(value, (dict, list)) else _go_type(value)
-        return [f.invalid(path, shown, f'{path} in body must be of type {want}: '
-                                       f'"{_go_type(value)}"')]
+        # upstream shows the JSON type as the bad value, not the value itself
+        return [f.invalid(path, _go_type(value), f'{path} in body must be of type {want}: '
+                                                 f'"{_go_type(value)}"')]
     if kw == "enum":
         return [f.not_supported(path, value, [str(v) if not isinstance(v, str) else v
                                               for v in err.validator_value])]
