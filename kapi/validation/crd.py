@@ -187,8 +187,8 @@ def structural(schema: Any, path: str, root: bool = False) -> Iterator[FieldErro
     props = schema.get("properties") or {}
     if root and isinstance(props.get("metadata"), dict):
         meta = props["metadata"]
-        extra = set(meta.get("properties") or {}) - _META_ALLOWED
-        if extra or meta.get("type", "object") != "object":
+        declared = set(meta.get("properties") or {}) - _META_ALLOWED
+        if declared or meta.get("type", "object") != "object":
             yield f.forbidden(f"{path}.properties[metadata]", "must not specify anything "
                               "other than name and generateName, but metadata is implicitly "
                               "specified")
@@ -255,9 +255,9 @@ def stored_versions(crd: Obj) -> list[FieldError]:
     for i, v in enumerate(stored):
         if v not in names:
             errs.append(f.invalid(f"status.storedVersions[{i}]", v, (
-                "missing from spec.versions; {0} was previously a storage version, and must "
+                f"missing from spec.versions; {v} was previously a storage version, and must "
                 "remain in spec.versions until a storage migration ensures no data remains "
-                "persisted in {0} and removes {0} from status.storedVersions").format(v)))
+                f"persisted in {v} and removes {v} from status.storedVersions")))
     return errs
 
 

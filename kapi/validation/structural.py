@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
-from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import OAS30Validator
 
 from kapi.validation import field as f
@@ -58,7 +57,11 @@ def _go_type(value: Any) -> str:
         return "integer"
     if isinstance(value, float):
         return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), "null")
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object" if isinstance(value, dict) else "null"
 
 
 class SchemaValidator:
@@ -74,7 +77,8 @@ class SchemaValidator:
         return sorted(f.dedupe(errs), key=lambda e: e.field)
 
 
-def _convert(err: ValidationError) -> list[FieldError]:
+def _convert(err: Any) -> list[FieldError]:
+    """One jsonschema ValidationError as upstream's field errors."""
     kw, steps = err.validator, list(err.absolute_path)
     path, value = path_of(steps), err.instance
     if kw in ("anyOf", "oneOf") and err.context:  # int-or-string and friends
