@@ -321,3 +321,22 @@ def test_a_restarted_server_serves_every_stored_definition(tmp_path):
             assert got.status_code == 200 and got.json()["spec"]["maxReplicas"] == 5
     finally:
         stop_server(s.proc)
+
+
+CRD_PORTS = "CustomResourceDefinition|AggregatedDiscovery.*CRDs|FieldValidation.*CR"
+
+
+def test_the_crd_conformance_ports_pass(crd_server, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    report = tmp_path / "report.json"
+    p = subprocess.run([sys.executable, "-m", "conformance.run", "--kubeconfig",
+                        str(crd_server.kubeconfig), "--focus", CRD_PORTS, "--report",
+                        str(report)], capture_output=True, text=True, timeout=600, cwd=REPO)
+    results = {t["name"]: t["result"] for t in json.loads(report.read_text())["tests"]}
+    ported = {n: r for n, r in results.items() if r != "not ported"}
+    assert len(ported) >= 8, results
+    assert set(ported.values()) == {"passed"}, p.stdout[-4000:]
