@@ -41,6 +41,26 @@ def apply_defaults(schema: Schema, value: Any) -> None:
                 apply_defaults(items, v)
 
 
+def lacks_defaults(schema: Schema, value: Any) -> bool:
+    """Whether apply_defaults would change value (most stored objects already carry their
+    defaults: reading them then needs no copy)."""
+    if not isinstance(schema, dict):
+        return False
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for name, sub in props.items():
+            if name not in value and isinstance(sub, dict) and "default" in sub:
+                return True
+        return any(lacks_defaults(sub, v) for name, v in value.items()
+                   if (sub := props.get(name, extra if isinstance(extra, dict) else None))
+                   is not None)
+    if isinstance(value, list):
+        items = schema.get("items")
+        return isinstance(items, dict) and any(lacks_defaults(items, v) for v in value)
+    return False
+
+
 def prune(schema: Schema, value: Any, *, root: bool = True) -> list[str]:
     """Drop undeclared fields in place; the dotted paths of what was dropped."""
     dropped: list[str] = []

@@ -27,7 +27,11 @@ _REASONS = {"FieldValueForbidden": f.FORBIDDEN, "FieldValueRequired": f.REQUIRED
 
 
 def is_transition_rule(rule: str) -> bool:
-    return bool(_OLD_SELF.search(rule))
+    """Whether the rule reads oldSelf (judged on the compiled expression's variables)."""
+    try:
+        return "oldSelf" in cel.compile_expression(rule).variables
+    except cel.CompileError:
+        return bool(_OLD_SELF.search(rule))
 
 
 def compile_problems(rule: dict[str, Any]) -> list[tuple[str, str]]:
@@ -44,15 +48,25 @@ def compile_problems(rule: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
+# has_rules answers, by schema node (kept alive here, so an id is never reused): schemas
+# live as long as their definition is served, and the walk asks for every node each write
+_HAS_RULES: dict[int, tuple[Any, bool]] = {}
+
+
 def has_rules(schema: Any) -> bool:
     """Whether any node of the schema carries CEL rules (else validation skips the walk)."""
     if not isinstance(schema, dict):
         return False
-    if schema.get(RULES):
-        return True
+    known = _HAS_RULES.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
     subs = list((schema.get("properties") or {}).values())
     subs += [schema.get("items"), schema.get("additionalProperties")]
-    return any(has_rules(s) for s in subs)
+    found = bool(schema.get(RULES)) or any(has_rules(s) for s in subs)
+    if len(_HAS_RULES) > 100_000:  # bounded: definitions come and go
+        _HAS_RULES.clear()
+    _HAS_RULES[id(schema)] = (schema, found)
+    return found
 
 
 def check(schema: Schema, new: Any, old: Any = _MISSING) -> list[FieldError]:

@@ -12,6 +12,7 @@ x-kubernetes-embedded-resource). Pure: no HTTP, no storage, no API errors.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterator
 
 from openapi_schema_validator import OAS30Validator
@@ -72,9 +73,109 @@ class SchemaValidator:
         self._validator = OAS30Validator(schema)
 
     def validate(self, obj: Any) -> list[FieldError]:
-        errs = [e for err in self._validator.iter_errors(obj) for e in _convert(err)]
-        errs += list(_extensions(self.schema, obj, []))
+        errs = list(_extensions(self.schema, obj, []))
+        if not errs and surely_valid(self.schema, obj):
+            return []
+        errs += [e for err in self._validator.iter_errors(obj) for e in _convert(err)]
         return sorted(f.dedupe(errs), key=lambda e: e.field)
+
+
+# -- a fast path for valid objects ---------------------------------------------------
+# jsonschema spends most of its time creating a validator per property it descends into;
+# most writes are valid. surely_valid answers True only when every keyword on the way is
+# one it checks itself and every check passes; anything else (a failure, allOf/anyOf/
+# oneOf/not, uniqueItems, a null) goes to openapi-schema-validator, which has the last
+# word and the messages.
+_ANNOTATIONS = frozenset({"description", "title", "default", "example", "format",
+                          "externalDocs", "nullable", "type", "properties",
+                          "additionalProperties", "items", "required", "enum", "minimum",
+                          "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength",
+                          "maxLength", "pattern", "minItems", "maxItems", "minProperties",
+                          "maxProperties", "multipleOf"})
+_TYPES: dict[str, Any] = {"string": str, "object": dict, "array": list, "boolean": bool}
+
+
+def surely_valid(schema: Any, value: Any) -> bool:
+    if not isinstance(schema, dict):
+        return schema is True or schema == {}
+    for key in schema:
+        if key not in _ANNOTATIONS and not key.startswith("x-"):
+            return False
+    return _scalar_ok(schema, value) and _nested_ok(schema, value)
+
+
+def _type_ok(kind: Any, value: Any) -> bool:
+    if kind is None:
+        return value is not None
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    want = _TYPES.get(kind)
+    return want is not None and isinstance(value, want) and (
+        want is not bool or isinstance(value, bool))
+
+
+def _scalar_ok(schema: Schema, value: Any) -> bool:
+    if not _type_ok(schema.get("type"), value):
+        return False
+    if "enum" in schema and not any(type(value) is type(e) and value == e
+                                    for e in schema["enum"]):
+        return False
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _number_ok(schema, value)
+    if isinstance(value, str):
+        if len(value) > schema.get("maxLength", len(value)) or \
+                len(value) < schema.get("minLength", 0):
+            return False
+        pattern = schema.get("pattern")
+        return pattern is None or _regex(pattern).search(value) is not None
+    return True
+
+
+def _number_ok(schema: Schema, value: float) -> bool:
+    lo, hi = schema.get("minimum"), schema.get("maximum")
+    if lo is not None and (value < lo or (schema.get("exclusiveMinimum") and value == lo)):
+        return False
+    if hi is not None and (value > hi or (schema.get("exclusiveMaximum") and value == hi)):
+        return False
+    return "multipleOf" not in schema
+
+
+def _nested_ok(schema: Schema, value: Any) -> bool:
+    if isinstance(value, dict):
+        if not schema.get("minProperties", 0) <= len(value) <= \
+                schema.get("maxProperties", len(value)):
+            return False
+        if any(r not in value for r in schema.get("required") or ()):
+            return False
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties", True)
+        for k, v in value.items():
+            sub = props.get(k)
+            if sub is None:
+                if extra is False:
+                    return False
+                sub = extra if isinstance(extra, dict) else None
+            if sub is not None and not surely_valid(sub, v):
+                return False
+    elif isinstance(value, list):
+        if not schema.get("minItems", 0) <= len(value) <= schema.get("maxItems", len(value)):
+            return False
+        items = schema.get("items")
+        if isinstance(items, dict):
+            return all(surely_valid(items, v) for v in value)
+    return True
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _regex(pattern: str) -> re.Pattern[str]:
+    compiled = _PATTERNS.get(pattern)
+    if compiled is None:
+        compiled = _PATTERNS[pattern] = re.compile(pattern)
+    return compiled
 
 
 def _convert(err: Any) -> list[FieldError]:

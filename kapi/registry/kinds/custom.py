@@ -152,7 +152,8 @@ class CustomStrategy(Strategy):
         v = self.version(r)
         out = stored if stored.get("apiVersion") == r.api_version else \
             dict(stored, apiVersion=r.api_version)
-        if v.has_defaults:  # defaults of a schema changed since the object was written
+        # defaults the schema gained since the object was written
+        if v.has_defaults and shaping.lacks_defaults(v.schema, out):
             out = copy.deepcopy(out)
             shaping.apply_defaults(v.schema, out)
         return out
