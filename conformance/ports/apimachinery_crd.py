@@ -258,31 +258,31 @@ def _in_aggregated(c: Ctx, group: str, plural: str, accept: str) -> bool:
     return False
 
 
-@conformance(AGG + "should support aggregated discovery interface for CRDs [Conformance]",
-             basename="aggregateddiscovery")
-def aggregated_for_crds(c: Ctx) -> None:
+def _crd_of_its_own_group(c: Ctx) -> dict:
     crd = random_crd()
     crd["spec"]["group"] = f"{rand_suffix()}.example.com"
     crd["metadata"]["name"] = f"{crd['spec']['names']['plural']}.{crd['spec']['group']}"
-    crd = create_crd(c, crd)
+    return create_crd(c, crd)
+
+
+def _wait_aggregated(c: Ctx, accepts: tuple[str, ...]) -> None:
+    crd = _crd_of_its_own_group(c)
+    group, plural = crd["spec"]["group"], crd["spec"]["names"]["plural"]
     try:
-        poll(lambda: _in_aggregated(c, crd["spec"]["group"], crd["spec"]["names"]["plural"],
-                                    AGGREGATED), TIMEOUT, "the CRD in aggregated discovery")
+        for accept in accepts:
+            poll(lambda a=accept: _in_aggregated(c, group, plural, a),  # type: ignore[misc]
+                 TIMEOUT, f"the CRD in aggregated discovery ({accept})")
     finally:
         delete_crd(c, crd["metadata"]["name"])
+
+
+@conformance(AGG + "should support aggregated discovery interface for CRDs [Conformance]",
+             basename="aggregateddiscovery")
+def aggregated_for_crds(c: Ctx) -> None:
+    _wait_aggregated(c, (AGGREGATED,))
 
 
 @conformance(AGG + "should support raw aggregated discovery request for CRDs [Conformance]",
              basename="aggregateddiscovery")
 def raw_aggregated_for_crds(c: Ctx) -> None:
-    crd = random_crd()
-    crd["spec"]["group"] = f"{rand_suffix()}.example.com"
-    crd["metadata"]["name"] = f"{crd['spec']['names']['plural']}.{crd['spec']['group']}"
-    crd = create_crd(c, crd)
-    try:
-        for accept in (AGGREGATED, AGGREGATED.replace("v=v2;", "v=v2beta1;")):
-            poll(lambda a=accept: _in_aggregated(c, crd["spec"]["group"],  # type: ignore[misc]
-                                                 crd["spec"]["names"]["plural"], a),
-                 TIMEOUT, f"the CRD in aggregated discovery ({accept})")
-    finally:
-        delete_crd(c, crd["metadata"]["name"])
+    _wait_aggregated(c, (AGGREGATED, AGGREGATED.replace("v=v2;", "v=v2beta1;")))

@@ -14,18 +14,11 @@ from typing import Any, Iterator
 
 import orjson
 
-from kapi.printers.common import (
-    CREATION_TIMESTAMP_DESCRIPTION,
-    NAME,
-    Column,
-    Ctx,
-    Obj,
-    Printer,
-    since,
-)
+from kapi.printers import common
+from kapi.printers.common import Column, Ctx, Obj, Printer
 
 AGE = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp",
-       "description": CREATION_TIMESTAMP_DESCRIPTION}
+       "description": common.CREATION_TIMESTAMP_DESCRIPTION}
 _STEP = re.compile(r"""\.([^.\[]+)|\[(\d+|\*)\]|\[\?\(@\.([\w.-]+)\s*==\s*["']([^"']*)["']\)\]""")
 
 
@@ -47,7 +40,7 @@ def printer(columns: list[dict[str, Any]] | None) -> Printer:
             cells.append(cell(kind, found[0], ctx) if found else None)
         return cells
 
-    return Printer((NAME, *heads), row)
+    return Printer((common.NAME, *heads), row)
 
 
 def find(value: Any, path: str) -> Iterator[Any]:
@@ -81,7 +74,7 @@ def _walk(value: Any, steps: list[re.Match[str]]) -> Iterator[Any]:
 def cell(kind: str, value: Any, ctx: Ctx) -> Any:
     """A found value as the column's type shows it."""
     if kind == "date":
-        return since(value, ctx.now) if isinstance(value, str) else "<invalid>"
+        return common.since(value, ctx.now) if isinstance(value, str) else "<invalid>"
     if kind == "integer":
         return value if isinstance(value, int) and not isinstance(value, bool) else None
     if kind == "number":

@@ -50,19 +50,14 @@ def _number(v: Any) -> str:
     return str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)
 
 
+# JSON types by Python type, bool before int (a bool is an int to Python)
+_JSON_TYPES = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"),
+               (list, "array"), (dict, "object"))
+
+
 def _go_type(value: Any) -> str:
     """The JSON type name upstream's validator compares with the schema type."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object" if isinstance(value, dict) else "null"
+    return next((name for t, name in _JSON_TYPES if isinstance(value, t)), "null")
 
 
 class SchemaValidator:

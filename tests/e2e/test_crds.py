@@ -97,12 +97,17 @@ def crd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     stop_server(s.proc)
 
 
+def _binary(version: str) -> Path:
+    path = kubectls().get(version)
+    if path is None:
+        pytest.skip(f"kubectl {version} is not installed")
+    return path
+
+
 @pytest.fixture(params=WANTED_KUBECTL)
 def kc(request: pytest.FixtureRequest, crd_server: Server) -> Kubectl:
-    found = kubectls()
-    if request.param not in found:
-        pytest.skip(f"kubectl {request.param} is not installed")
-    return Kubectl(request.param, found[request.param], crd_server.kubeconfig)
+    """kubectl 1.27 and 1.33 against this module's server."""
+    return Kubectl(request.param, _binary(request.param), crd_server.kubeconfig)
 
 
 def group_for(kc: Kubectl, name: str) -> str:
