@@ -347,3 +347,66 @@ def test_the_crd_conformance_ports_pass(cluster, tmp_path):
     ported = {n: r for n, r in results.items() if r != "not ported"}
     assert len(ported) >= 13, results
     assert set(ported.values()) == {"passed"}, p.stdout[-4000:]
+
+
+KOPF_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "kopfexamples.kopf.dev"},
+    "spec": {"group": "kopf.dev", "scope": "Namespaced",
+             "names": {"plural": "kopfexamples", "singular": "kopfexample",
+                       "kind": "KopfExample", "shortNames": ["kopfexes", "kopfex", "kexes", "kex"]},
+             "versions": [{"name": "v1", "served": True, "storage": True,
+                           "subresources": {"status": {}},
+                           "schema": {"openAPIV3Schema": {"type": "object", "properties": {
+                               "spec": {"type": "object",
+                                        "x-kubernetes-preserve-unknown-fields": True},
+                               "status": {"type": "object",
+                                          "x-kubernetes-preserve-unknown-fields": True}}}}}]},
+}
+KOPF_OPERATOR = '''
+import kopf
+
+@kopf.on.create("kopf.dev", "v1", "kopfexamples")
+def create_fn(spec, name, **kwargs):
+    return {"message": f"hello {name}, duration {spec.get('duration')}"}
+'''
+
+
+def test_the_kopf_quickstart_operator_reacts_to_a_custom_object(crd_server, tmp_path):
+    """kopf's quickstart: its CRD, a create handler, its result written to status."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("kopf")
+    with crd_server.client() as c:
+        assert c.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                      json=KOPF_CRD).status_code == 201
+        (tmp_path / "op.py").write_text(KOPF_OPERATOR)
+        env = dict(os.environ, KUBECONFIG=str(crd_server.kubeconfig))
+        env.pop("KUBERNETES_SERVICE_HOST", None)
+        log = (tmp_path / "kopf.log").open("wb")
+        proc = subprocess.Popen([sys.executable, "-m", "kopf", "run", "--standalone",
+                                 "--namespace", "default", str(tmp_path / "op.py")],
+                                env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            body = {"apiVersion": "kopf.dev/v1", "kind": "KopfExample",
+                    "metadata": {"name": "kopf-example-1"},
+                    "spec": {"duration": "1m", "field": "value", "items": ["item1"]}}
+            r = c.post("/apis/kopf.dev/v1/namespaces/default/kopfexamples", json=body)
+            assert r.status_code == 201, r.text
+
+            def handled() -> dict:
+                obj = c.get("/apis/kopf.dev/v1/namespaces/default/kopfexamples/"
+                            "kopf-example-1").json()
+                return (obj.get("status") or {}).get("create_fn") or {}
+            got = wait_for(handled, "kopf's handler result in status", timeout=60)
+            assert got == {"message": "hello kopf-example-1, duration 1m"}
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=20)
+            log.close()
