@@ -94,6 +94,9 @@ class CRDController:
     async def _sync(self, crd: Obj) -> None:
         name = crd["metadata"]["name"]
         if crd["metadata"].get("deletionTimestamp"):
+            served = self.served.get(name)
+            if served is not None:
+                served.terminating = True
             if name not in self._cleanups:
                 self._cleanups[name] = asyncio.create_task(self._cleanup(crd))
             return
@@ -173,16 +176,21 @@ class CRDController:
         conditions = _merge(status.get("conditions") or [], [accepted, established])
         if status.get("acceptedNames") == wanted_names and status.get("conditions") == conditions:
             return
+        await self._update_status(crd["metadata"]["name"], wanted_names,
+                                  [accepted, established])
 
+    async def _update_status(self, name: str, names: Any, conditions: list[Obj]) -> None:
+        """Write acceptedNames (None: keep them) and these conditions to status."""
         async def update(current: Obj | None) -> Obj:
             if current is None:
-                raise errors.NotFound.of(self.row, crd["metadata"]["name"])
+                raise errors.NotFound.of(self.row, name)
             st = current.setdefault("status", {})
-            st["acceptedNames"] = wanted_names
-            st["conditions"] = _merge(st.get("conditions") or [], [accepted, established])
+            if names is not None:
+                st["acceptedNames"] = names
+            st["conditions"] = _merge(st.get("conditions") or [], conditions)
             return current
         try:
-            await self.store.guaranteed_update(self.row, None, crd["metadata"]["name"], update,
+            await self.store.guaranteed_update(self.row, None, name, update,
                                                subresource="status")
         except errors.NotFound:
             pass
@@ -193,6 +201,9 @@ class CRDController:
         name = crd["metadata"]["name"]
         strategy = self.served.get(name)
         try:
+            await self._update_status(name, None, [_condition(
+                "Terminating", "True", "InstanceDeletionInProgress",
+                "CustomResource deletion is in progress", objects.rfc3339(self.clock()))])
             while strategy is not None and strategy.rows:
                 r = self.scheme.get(strategy.group, strategy.rows[0].version,
                                     strategy.rows[0].resource) or strategy.rows[0]

@@ -410,3 +410,35 @@ def test_the_kopf_quickstart_operator_reacts_to_a_custom_object(crd_server, tmp_
                 proc.kill()
                 proc.wait(timeout=20)
             log.close()
+
+
+def test_a_terminating_definition_waits_for_finalizers_and_refuses_creates(crd_server):
+    group = "final.example.com"
+    base = f"/apis/{group}/v1/namespaces/default/crontabs"
+    crd_path = f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/crontabs.{group}"
+    with crd_server.client() as c:
+        assert c.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+                      json=crd_manifest(group)).status_code == 201
+        held = yaml.safe_load(CRONTAB.format(group=group))
+        held["metadata"]["finalizers"] = ["example.com/hold"]
+        assert c.post(base, json=held).status_code == 201
+        assert c.delete(crd_path).status_code == 200
+
+        def terminating() -> dict:
+            st = c.get(crd_path).json().get("status") or {}
+            return next((x for x in st.get("conditions") or []
+                         if x["type"] == "Terminating"), {})
+        cond = wait_for(terminating, "the Terminating condition", timeout=10)
+        assert cond["reason"] == "InstanceDeletionInProgress"
+        r = c.post(base, json=yaml.safe_load(CRONTAB.format(group=group).replace(
+            "my-cron", "late")))
+        assert r.status_code == 405, r.text
+        assert r.json()["message"] == \
+            "create not allowed while custom resource definition is terminating"
+        # the object holds the definition until its own finalizer goes
+        assert c.get(base + "/my-cron").json()["metadata"]["deletionTimestamp"]
+        r = c.patch(base + "/my-cron", content='{"metadata":{"finalizers":null}}',
+                    headers={"content-type": "application/merge-patch+json"})
+        assert r.status_code == 200, r.text
+        wait_for(lambda: c.get(crd_path).status_code == 404, "the definition to go",
+                 timeout=15)

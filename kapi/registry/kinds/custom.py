@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from kapi import errors
 from kapi.defaulting import structural as shaping
 from kapi.meta.resources import SCALE, Resource, Subresource, status_of
 from kapi.printers import custom as custom_printers
@@ -79,6 +80,7 @@ class CustomStrategy(Strategy):
         rows = tuple(self._row(spec, names, v) for v in self.versions.values())
         super().__init__(*rows, tracks_generation=True)
         self.converts_on_read = any(v.has_defaults for v in self.versions.values())
+        self.terminating = False  # set while the definition's objects are being deleted
 
     def _row(self, spec: Obj, names: Obj, v: Version) -> Resource:
         subs: list[Subresource] = []
@@ -134,6 +136,9 @@ class CustomStrategy(Strategy):
             dict(obj, apiVersion=r.api_version)
 
     def prepare_for_create(self, obj: Obj) -> None:
+        if self.terminating:
+            raise errors.MethodNotAllowed("create not allowed while custom resource "
+                                          "definition is terminating")
         obj["metadata"]["generation"] = 1
         if self.has_status:
             obj.pop("status", None)  # a create may not set status when it has its own write
