@@ -182,6 +182,11 @@ def test_scale_and_status_subresources(kc, tmp_path):
                                           "my-cron/scale"))
     assert scale["spec"] == {"replicas": 3}
     assert scale["status"] == {"replicas": 2, "selector": "app=cron"}
+    # kubectl edit: an editor changes the object, kubectl patches it back
+    kc("edit", "crontabs." + group, "my-cron",
+       env={"EDITOR": "sed -i -e s/my-cron-image/edited-image/"})
+    obj = json.loads(kc("get", "crontabs." + group, "my-cron", "-o", "json"))
+    assert obj["spec"]["image"] == "edited-image"
 
 
 def test_deleting_a_definition_deletes_its_objects(kc, tmp_path):
