@@ -39,6 +39,7 @@ from kapi.admission.policy import ValidatingPolicies
 from kapi.admission.resourcequota import ResourceQuota
 from kapi.admission.serviceaccount import ServiceAccountAdmission
 from kapi.admission.serviceips import ServiceAllocator
+from kapi.apiextensions import CRDController
 from kapi.admission.webhooks.client import Clients
 from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
 from kapi.auth import Authenticate, Authorize, current_user, sakeys, set_current_user
@@ -153,6 +154,8 @@ class APIServer:
                  clock: objects.Clock = objects.utc_now, scheme: Scheme = SCHEME,
                  authenticate: Authenticate | None = None,
                  authorize: Authorize | None = None) -> None:
+        # a copy of its own: custom resources are served in it at run time
+        scheme = Scheme(scheme.resources, dict(scheme.preferred))
         self.config, self.scheme, self.clock = config, scheme, clock
         self.storage = encryption.wrap(
             storage or open_storage(config.storage, data_dir=config.data_dir,
@@ -211,6 +214,9 @@ class APIServer:
                                  clock=clock, validator=self.validator,
                                  validation=config.validation, tracker=tracker)
         self.openapi = OpenAPIServer(scheme, self.definitions)
+        self.crds = CRDController(store=self.store, scheme=scheme, cache=self.cache,
+                                  definitions=self.definitions, validator=self.validator,
+                                  on_change=self.openapi.docs.invalidate, clock=clock)
         self.metrics = metrics.MetricsAPI(
             store_get=self.store.get, store_list=self.store.list,
             rows={r: scheme.get("", "v1", r) for r in ("pods", "nodes")},  # type: ignore[misc]
@@ -256,6 +262,7 @@ class APIServer:
         await move_legacy_keys(self.storage, list(self.scheme.resources))  # before the cache
         await self.cache.start()
         self.security.start(self.cache, self.scheme)
+        await self.crds.start()  # every stored definition served before the first request
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
         await self.security.reconcile(self.store, self.scheme)
         await apiserverendpoints.reconcile(self.store, self.scheme, host=self.config.host,
@@ -276,6 +283,7 @@ class APIServer:
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
+        await self.crds.stop()
         await self.metrics.close()
         await self.webhook_clients.close()
         await self.cache.close()

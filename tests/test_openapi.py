@@ -66,7 +66,7 @@ def collection(r: Resource) -> str:
 def refs(node: Any) -> Iterator[str]:
     if isinstance(node, dict):
         for key, value in node.items():
-            if key == "$ref":
+            if key == "$ref" and isinstance(value, str):  # (JSONSchemaProps has a "$ref" field)
                 yield value
             else:
                 yield from refs(value)

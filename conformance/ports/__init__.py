@@ -2,6 +2,7 @@
 
 from conformance.ports import (  # noqa: F401
     apimachinery_chunking,
+    apimachinery_crd,
     apimachinery_discovery,
     apimachinery_fieldvalidation,
     apimachinery_gc,

@@ -144,7 +144,7 @@ class Handlers:
         sub = call.info.subresource
         if sub == "scale":
             return 200, scale.to_scale(await self.store.get(call.resource, call.namespace,
-                                                             call.info.name))
+                                                             call.info.name), call.resource)
         obj = await self.store.get(call.resource, call.namespace, call.info.name)
         return 200, self.render(call, obj)
 
@@ -205,7 +205,13 @@ class Handlers:
         ptype = codec.PATCH_TYPES.get(codec.media_type(call.content_type))
         if ptype == "apply":
             return await applypatch.apply_patch(self, call)
-        if ptype is None or ptype.startswith("apply"):
+        if ptype is None or ptype.startswith("apply") or (
+                ptype == "strategic" and not self.store.strategy(call.resource).strategic_merge):
+            if ptype == "strategic":  # custom resources: no patch strategies to follow
+                raise errors.UnsupportedMediaType(
+                    "the body of the request was in an unknown format - accepted media types "
+                    "include: application/json-patch+json, application/merge-patch+json, "
+                    "application/apply-patch+yaml")
             raise errors.UnsupportedMediaType(
                 "the body of the request was in an unknown format - accepted media types "
                 "include: application/json-patch+json, application/merge-patch+json, "
@@ -349,14 +355,14 @@ class Handlers:
         async def apply(current: Obj | None) -> Obj:
             if current is None:
                 raise errors.NotFound.of(r, call.info.name)
-            wanted = new_scale(scale.to_scale(current))
+            wanted = new_scale(scale.to_scale(current, r))
             new = scale.apply_scale(r, current, wanted)  # a copy: current stays as it was
             self.track(call, new, current, "scale")
             return new
 
         result, _ = await self.store.guaranteed_update(r, call.namespace, call.info.name, apply,
                                                        dry_run=call.dry_run)
-        return 200, scale.to_scale(result)
+        return 200, scale.to_scale(result, r)
 
     async def _finalize(self, call: Call, obj: Obj) -> tuple[int, Obj]:
         """PUT namespaces/{name}/finalize: only spec.finalizers may change."""

@@ -22,6 +22,7 @@ from kapi.registry.kinds import (
     authorization,
     config,
     core,
+    crd,
     cronjob,
     daemonset,
     discovery,
@@ -55,6 +56,7 @@ KINDS: tuple[Strategy, ...] = (
     *admissionregistration.KINDS,
     *authorization.REVIEWS,
     authentication.TOKEN_REVIEWS,
+    crd.CRDS,
 )
 
 # Preferred version per group, in the order discovery lists groups.
