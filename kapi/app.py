@@ -22,7 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from kapi import discovery, errors, malloc
-from kapi.admission import apiserverendpoints, lifecycle
+from kapi.admission import apiserverendpoints, lifecycle, podclasses
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
 from kapi.config import Config
@@ -37,6 +37,7 @@ from kapi.meta.resources import Scheme
 from kapi.meta.schema import load_definitions
 from kapi.openapi.serving import OpenAPIServer
 from kapi.patch.managedfields import Tracker
+from kapi.registry import bootstrap
 from kapi.registry.kinds import SCHEME
 from kapi.registry.legacy_keys import move_legacy_keys
 from kapi.registry.store import Admit, Finalize, Store
@@ -137,7 +138,9 @@ class APIServer:
             "PodDefaults": PodAdmission(toleration_seconds=config.default_toleration_seconds)
             if config.validation else _skip,
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
-                                           config.service_node_port_range)}
+                                           config.service_node_port_range),
+            "Priority": podclasses.Priority(self.cache, scheme),
+            "RuntimeClass": podclasses.RuntimeClass(self.cache, scheme)}
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
                            admit=[lifecycle.NamespaceLifecycle(self.cache, scheme)],
                            plugins=plugins, finalize=finalize)
@@ -159,6 +162,7 @@ class APIServer:
         await move_legacy_keys(self.storage, list(self.scheme.resources))  # before the cache
         await self.cache.start()
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
+        await bootstrap.ensure_defaults(self.store, self.scheme, objects.rfc3339(self.clock()))
         await apiserverendpoints.reconcile(self.store, self.scheme, host=self.config.host,
                                            port=self.config.port)
         self._tasks.append(asyncio.create_task(compact_loop(

@@ -17,14 +17,18 @@ from typing import Iterable, Mapping
 from kapi.meta.resources import Scheme
 from kapi.registry.kinds import (
     apps,
+    certificates,
+    cluster,
     config,
     core,
     cronjob,
     daemonset,
     discovery,
+    flowcontrol,
     hpa,
     job,
     namespace,
+    networking,
     node,
     pdb,
     pod,
@@ -33,6 +37,7 @@ from kapi.registry.kinds import (
     records,
     replicationcontroller,
     service,
+    storage,
 )
 from kapi.registry.kinds.base import Strategy
 
@@ -49,6 +54,13 @@ KINDS: tuple[Strategy, ...] = (
     hpa.HPAS,
     records.LEASES, discovery.ENDPOINT_SLICES, pdb.PDBS,
     rbac.ROLES, rbac.ROLE_BINDINGS, rbac.CLUSTER_ROLES, rbac.CLUSTER_ROLE_BINDINGS,
+    # the groups conformance tests CRUD: stored and served, most with no controller
+    storage.PERSISTENT_VOLUMES, storage.STORAGE_CLASSES, storage.CSI_DRIVERS, storage.CSI_NODES,
+    storage.VOLUME_ATTACHMENTS, storage.CSI_STORAGE_CAPACITIES,
+    cluster.PRIORITY_CLASSES, cluster.RUNTIME_CLASSES,
+    networking.INGRESSES, networking.INGRESS_CLASSES, networking.NETWORK_POLICIES,
+    networking.SERVICE_CIDRS, networking.IP_ADDRESSES,
+    certificates.CSRS, flowcontrol.FLOW_SCHEMAS, flowcontrol.PRIORITY_LEVELS,
 )
 
 # Preferred version per group, in the order discovery lists groups.
@@ -62,6 +74,12 @@ PREFERRED: Mapping[str, str] = {
     "discovery.k8s.io": "v1",
     "policy": "v1",
     "rbac.authorization.k8s.io": "v1",
+    "storage.k8s.io": "v1",
+    "scheduling.k8s.io": "v1",
+    "node.k8s.io": "v1",
+    "networking.k8s.io": "v1",
+    "certificates.k8s.io": "v1",
+    "flowcontrol.apiserver.k8s.io": "v1",
 }
 
 
