@@ -24,13 +24,14 @@ FLOW_SCHEMAS = Strategy(
     row(GROUP, VERSION, "flowschemas", "FlowSchema", PACKAGE, namespaced=False,
         subresources=(status_of("FlowSchema"),)),
     printer=printers.FLOW_SCHEMA, defaulter=defaults.flow_schema,
-    validate_rule=rules.flow_schema, tracks_generation=True)
+    validate_rule=rules.flow_schema, tracks_generation=True, status_may_change_meta=True)
 
 PRIORITY_LEVELS = Strategy(
     row(GROUP, VERSION, "prioritylevelconfigurations", "PriorityLevelConfiguration", PACKAGE,
         namespaced=False, subresources=(status_of("PriorityLevelConfiguration"),)),
     printer=printers.PRIORITY_LEVEL, defaulter=defaults.priority_level,
-    validate_rule=rules.priority_level, tracks_generation=True)
+    validate_rule=rules.priority_level, tracks_generation=True,
+    status_may_change_meta=True)
 
 
 def _meta(name: str) -> Obj:

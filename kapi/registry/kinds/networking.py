@@ -19,7 +19,8 @@ NETWORKING = "io.k8s.api.networking.v1"
 INGRESSES = Strategy(
     row("networking.k8s.io", "v1", "ingresses", "Ingress", NETWORKING, short_names=("ing",),
         subresources=(status_of("Ingress"),)),
-    printer=printers.INGRESS, validate_rule=rules.ingress, tracks_generation=True)
+    printer=printers.INGRESS, validate_rule=rules.ingress, tracks_generation=True,
+    status_may_change_meta=True)
 
 INGRESS_CLASSES = Strategy(
     row("networking.k8s.io", "v1", "ingressclasses", "IngressClass", NETWORKING,
@@ -37,7 +38,7 @@ SERVICE_CIDRS = Strategy(
     row("networking.k8s.io", "v1", "servicecidrs", "ServiceCIDR", NETWORKING, namespaced=False,
         subresources=(status_of("ServiceCIDR"),)),
     printer=printers.SERVICE_CIDR, validate_rule=rules.service_cidr,
-    update_rule=rules.service_cidr_update)
+    update_rule=rules.service_cidr_update, status_may_change_meta=True)
 
 IP_ADDRESSES = Strategy(
     row("networking.k8s.io", "v1", "ipaddresses", "IPAddress", NETWORKING, namespaced=False,

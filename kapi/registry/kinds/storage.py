@@ -20,7 +20,8 @@ PERSISTENT_VOLUMES = Strategy(
     row("", "v1", "persistentvolumes", "PersistentVolume", CORE, namespaced=False,
         short_names=("pv",), subresources=(status_of("PersistentVolume"),)),
     printer=printers.PV, defaulter=defaults.persistent_volume,
-    validate_rule=rules.persistent_volume, initial_status={"phase": "Pending"})
+    validate_rule=rules.persistent_volume, initial_status={"phase": "Pending"},
+    status_may_change_meta=True)
 
 STORAGE_CLASSES = Strategy(
     row("storage.k8s.io", "v1", "storageclasses", "StorageClass", STORAGE, namespaced=False,
@@ -41,7 +42,7 @@ VOLUME_ATTACHMENTS = Strategy(
     row("storage.k8s.io", "v1", "volumeattachments", "VolumeAttachment", STORAGE,
         namespaced=False, subresources=(status_of("VolumeAttachment"),)),
     printer=printers.VOLUME_ATTACHMENT, validate_rule=rules.volume_attachment,
-    update_rule=rules.volume_attachment_update)
+    update_rule=rules.volume_attachment_update, status_may_change_meta=True)
 
 CSI_STORAGE_CAPACITIES = Strategy(
     row("storage.k8s.io", "v1", "csistoragecapacities", "CSIStorageCapacity", STORAGE),
