@@ -21,28 +21,32 @@ PERSISTENT_VOLUMES = Strategy(
         short_names=("pv",), subresources=(status_of("PersistentVolume"),)),
     printer=printers.PV, defaulter=defaults.persistent_volume,
     validate_rule=rules.persistent_volume, initial_status={"phase": "Pending"},
-    status_may_change_meta=True)
+    status_may_change_meta=True, return_deleted_object=True)
 
 STORAGE_CLASSES = Strategy(
     row("storage.k8s.io", "v1", "storageclasses", "StorageClass", STORAGE, namespaced=False,
         short_names=("sc",)),
     printer=printers.STORAGE_CLASS, defaulter=defaults.storage_class,
-    validate_rule=rules.storage_class, update_rule=rules.storage_class_update)
+    validate_rule=rules.storage_class, update_rule=rules.storage_class_update,
+    return_deleted_object=True)
 
 CSI_DRIVERS = Strategy(
     row("storage.k8s.io", "v1", "csidrivers", "CSIDriver", STORAGE, namespaced=False),
     printer=printers.CSI_DRIVER, defaulter=defaults.csi_driver,
-    validate_rule=rules.csi_driver, update_rule=rules.csi_driver_update)
+    validate_rule=rules.csi_driver, update_rule=rules.csi_driver_update,
+    return_deleted_object=True)
 
 CSI_NODES = Strategy(
     row("storage.k8s.io", "v1", "csinodes", "CSINode", STORAGE, namespaced=False),
-    printer=printers.CSI_NODE, validate_rule=rules.csi_node)
+    printer=printers.CSI_NODE, validate_rule=rules.csi_node, return_deleted_object=True)
 
 VOLUME_ATTACHMENTS = Strategy(
     row("storage.k8s.io", "v1", "volumeattachments", "VolumeAttachment", STORAGE,
         namespaced=False, subresources=(status_of("VolumeAttachment"),)),
     printer=printers.VOLUME_ATTACHMENT, validate_rule=rules.volume_attachment,
-    update_rule=rules.volume_attachment_update, status_may_change_meta=True)
+    initial_status={"attached": False},
+    update_rule=rules.volume_attachment_update, status_may_change_meta=True,
+    return_deleted_object=True)
 
 CSI_STORAGE_CAPACITIES = Strategy(
     row("storage.k8s.io", "v1", "csistoragecapacities", "CSIStorageCapacity", STORAGE),
