@@ -15,6 +15,7 @@ from conformance.ports import (  # noqa: F401
     apps_replicaset,
     apps_statefulset,
     auth_certificates,
+    instrumentation_events,
     kubectl_client,
     network_ingress,
     node_env,
