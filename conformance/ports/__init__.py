@@ -17,6 +17,7 @@ from conformance.ports import (  # noqa: F401
     auth_certificates,
     instrumentation_events,
     kubectl_client,
+    network_endpointslice,
     network_ingress,
     node_env,
     node_hooks,
