@@ -162,7 +162,8 @@ class APIServer:
         await move_legacy_keys(self.storage, list(self.scheme.resources))  # before the cache
         await self.cache.start()
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
-        await bootstrap.ensure_defaults(self.store, self.scheme, objects.rfc3339(self.clock()))
+        await bootstrap.ensure_defaults(self.store, self.scheme, objects.rfc3339(self.clock()),
+                                        self.config.service_cidr.split(","))
         await apiserverendpoints.reconcile(self.store, self.scheme, host=self.config.host,
                                            port=self.config.port)
         self._tasks.append(asyncio.create_task(compact_loop(

@@ -1,7 +1,8 @@
 """The objects upstream's API server creates at start besides namespaces: the two
-system PriorityClasses and the flow-control configuration (mandatory and suggested
+system PriorityClasses, the flow-control configuration (mandatory and suggested
 FlowSchemas and PriorityLevelConfigurations, each FlowSchema's Dangling condition
-False once its level exists). Missing objects are created; existing ones are left as
+False once its level exists) and the default ServiceCIDR `kubernetes` holding the
+Service range. Missing objects are created; existing ones are left as
 they are (a user's edit survives a restart). It never deletes anything.
 """
 
@@ -39,9 +40,27 @@ def _found(now: str) -> Callable[[Obj | None], Any]:
     return write
 
 
-async def ensure_defaults(store: Any, scheme: Scheme, now: str) -> None:
+def default_service_cidr(cidrs: list[str]) -> Obj:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "ServiceCIDR",
+            "metadata": {"name": "kubernetes"}, "spec": {"cidrs": cidrs}}
+
+
+def _ready(now: str) -> Callable[[Obj | None], Any]:
+    async def write(current: Obj | None) -> Obj:
+        assert current is not None
+        current["status"] = {"conditions": [{
+            "type": "Ready", "status": "True", "lastTransitionTime": now,
+            "reason": "", "message": "Kubernetes Service CIDR is ready"}]}
+        return current
+    return write
+
+
+async def ensure_defaults(store: Any, scheme: Scheme, now: str,
+                          service_cidrs: list[str] | None = None) -> None:
     """Create every default object that is missing (now: the RFC 3339 time of start)."""
     wanted = [("scheduling.k8s.io", "priorityclasses", o) for o in system_priority_classes()]
+    if service_cidrs:
+        wanted.append(("networking.k8s.io", "servicecidrs", default_service_cidr(service_cidrs)))
     wanted += [(flowcontrol.GROUP, "prioritylevelconfigurations", o)
                for o in flowcontrol.DEFAULT_LEVELS]
     wanted += [(flowcontrol.GROUP, "flowschemas", o) for o in flowcontrol.DEFAULT_SCHEMAS]
@@ -57,5 +76,6 @@ async def ensure_defaults(store: Any, scheme: Scheme, now: str) -> None:
             await store.create(r, None, obj)
         except errors.AlreadyExists:
             continue
-        if resource == "flowschemas":
-            await store.guaranteed_update(r, None, name, _found(now), subresource="status")
+        if resource in ("flowschemas", "servicecidrs"):
+            write = _found(now) if resource == "flowschemas" else _ready(now)
+            await store.guaranteed_update(r, None, name, write, subresource="status")

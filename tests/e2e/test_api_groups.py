@@ -88,7 +88,8 @@ def test_kinds_print_upstream_columns_and_defaults(kubectl: Kubectl, api_client:
         kubectl("delete", "-f", "-", input=OBJECTS.format(v=v))
 
 
-def test_the_system_priority_classes_and_flow_control_exist(kubectl: Kubectl) -> None:
+def test_the_objects_made_at_start_exist(kubectl: Kubectl) -> None:
+    """The system priority classes, the flow-control configuration, the ServiceCIDR."""
     out = kubectl("get", "priorityclasses")
     assert _header(out) == ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"]
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
@@ -105,6 +106,9 @@ def test_the_system_priority_classes_and_flow_control_exist(kubectl: Kubectl) ->
     rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
     assert rows["workload-low"][1:6] == ["Limited", "100", "128", "6", "50"]
     assert rows["exempt"][1] == "Exempt"
+    out = kubectl("get", "servicecidrs")
+    assert _header(out) == ["NAME", "CIDRS", "AGE"]
+    assert out.splitlines()[1].split()[:2] == ["kubernetes", "10.96.0.0/12"]
     # the system classes are reserved: no other system- name, no change of value
     err = kubectl.run("create", "priorityclass", "system-mine", "--value=5", check=False)
     assert "priority class names with 'system-' prefix are reserved for system use only" \
