@@ -22,7 +22,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from kapi import discovery, errors, malloc
-from kapi.admission import apiserverendpoints, lifecycle, podclasses
+from kapi.admission import apiserverendpoints, lifecycle, podclasses, timestamps
 from kapi.admission.serviceips import ServiceAllocator
 from kapi.auth import Authenticate, Authorize, allow_all, anonymous_admin, set_current_user
 from kapi.config import Config
@@ -140,7 +140,8 @@ class APIServer:
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
                                            config.service_node_port_range),
             "Priority": podclasses.Priority(self.cache, scheme),
-            "RuntimeClass": podclasses.RuntimeClass(self.cache, scheme)}
+            "RuntimeClass": podclasses.RuntimeClass(self.cache, scheme),
+            "StatusTimestamps": timestamps.StatusTimestamps(clock)}
         self.store = Store(storage=self.storage, cache=self.cache, scheme=scheme, clock=clock,
                            admit=[lifecycle.NamespaceLifecycle(self.cache, scheme)],
                            plugins=plugins, finalize=finalize)

@@ -76,6 +76,8 @@ def test_kinds_print_upstream_columns_and_defaults(kubectl: Kubectl, api_client:
         out = kubectl("get", "pv", f"pv-{v}")
         assert _header(out)[:6] == ["NAME", "CAPACITY", "ACCESS", "MODES", "RECLAIM", "POLICY"]
         assert out.splitlines()[1].split()[:5] == [f"pv-{v}", "1Gi", "RWO", "Retain", "Pending"]
+        pv = raw(client.CoreV1Api(api_client).read_persistent_volume, f"pv-{v}")
+        assert pv["status"]["lastPhaseTransitionTime"] == pv["metadata"]["creationTimestamp"]
         assert _header(kubectl("get", "ingressclass", f"nginx-{v}")) == [
             "NAME", "CONTROLLER", "PARAMETERS", "AGE"]
         out = kubectl("get", "netpol", f"deny-{v}", "-n", "default")
@@ -217,6 +219,7 @@ def test_kubectl_approves_and_denies_csrs(kubectl: Kubectl, api_client: Any,
         _, approved = w.expect("MODIFIED")
         assert [c.type for c in approved.status.conditions] == ["Approved"]
         assert approved.status.conditions[0].reason == "KubectlApprove"
+        assert approved.status.conditions[0].last_transition_time is not None  # stamped
         rows = {line.split()[0]: line.split()[-1]
                 for line in kubectl("get", "csr").splitlines()[1:]}
         assert (rows[names[0]], rows[names[1]]) == ("Approved", "Denied")

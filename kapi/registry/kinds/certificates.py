@@ -85,4 +85,5 @@ CSRS = CSRStrategy(
         "io.k8s.api.certificates.v1", namespaced=False, short_names=("csr",),
         subresources=(APPROVAL, status_of("CertificateSigningRequest")),
         field_selectors=("spec.signerName",)),
-    printer=printers.CSR, validate_rule=rules.csr, status_may_change_meta=True)
+    printer=printers.CSR, validate_rule=rules.csr, status_may_change_meta=True,
+    admission=("StatusTimestamps",))

@@ -21,7 +21,7 @@ PERSISTENT_VOLUMES = Strategy(
         short_names=("pv",), subresources=(status_of("PersistentVolume"),)),
     printer=printers.PV, defaulter=defaults.persistent_volume,
     validate_rule=rules.persistent_volume, initial_status={"phase": "Pending"},
-    status_may_change_meta=True, return_deleted_object=True)
+    status_may_change_meta=True, return_deleted_object=True, admission=("StatusTimestamps",))
 
 STORAGE_CLASSES = Strategy(
     row("storage.k8s.io", "v1", "storageclasses", "StorageClass", STORAGE, namespaced=False,
