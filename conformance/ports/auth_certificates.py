@@ -15,15 +15,15 @@ from typing import Any
 
 from kubernetes import client
 
-from conformance.framework import Ctx, Skip, conformance, expect_api_error
+from conformance.framework import Ctx, Skip, conformance
 from conformance.ports.api_groups import (
+    annotate_and_watch,
     annotations,
-    certificates,
+    calls_of,
     check_discovery,
-    expect_patched_modified,
+    delete_then_collection,
 )
 from conformance.ports.apimachinery_discovery import get_json
-from conformance.watching import Watch
 
 HOUR = 3600  # csr.DurationToExpirationSeconds(time.Hour)
 PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
@@ -96,7 +96,7 @@ def _bytes(value: Any) -> bytes:
              "operations [Conformance]", basename="certificates")
 def csr_api(c: Ctx) -> None:
     request, certificate = _pems()
-    api, signer = certificates(c), "example.com/e2e-" + c.ns
+    api, signer = client.CertificatesV1Api(c.api), "example.com/e2e-" + c.ns
     template = client.V1CertificateSigningRequest(
         metadata=client.V1ObjectMeta(generate_name="e2e-example-csr-"),
         spec=client.V1CertificateSigningRequestSpec(
@@ -105,37 +105,21 @@ def csr_api(c: Ctx) -> None:
             usages=["digital signature", "key encipherment", "server auth"]))
     check_discovery(c, "certificates.k8s.io", "v1", "certificatesigningrequests",
                     "certificatesigningrequests/approval", "certificatesigningrequests/status")
+    csrs = calls_of(api, "certificate_signing_request", "V1CertificateSigningRequest")
     selector = f"spec.signerName={signer}"
     try:
-        api.create_certificate_signing_request(template)
-        api.create_certificate_signing_request(template)
-        created = api.create_certificate_signing_request(template)
+        for _ in range(3):
+            created = api.create_certificate_signing_request(template)
         name = created.metadata.name
-        got = api.read_certificate_signing_request(name)
+        got = csrs.read(name)
         assert got.metadata.uid == created.metadata.uid
         assert got.spec.expiration_seconds == HOUR
-        listed = api.list_certificate_signing_request(field_selector=selector)
+        listed = csrs.list(field_selector=selector)
         assert len(listed.items) == 3, "filtered list should have 3 items"
-        w = Watch(c.api, api.list_certificate_signing_request, "V1CertificateSigningRequest",
-                  resource_version=listed.metadata.resource_version,
-                  field_selector=f"metadata.name={name}")
-        try:
-            patched = api.patch_certificate_signing_request(name, {"metadata": {
-                "annotations": {"patched": "true"}}})
-            assert annotations(patched).get("patched") == "true"
-            patched.metadata.annotations["updated"] = "true"
-            updated = api.replace_certificate_signing_request(name, patched)
-            assert annotations(updated).get("updated") == "true"
-            expect_patched_modified(w)
-        finally:
-            w.stop()
+        w = csrs.watch(c, resource_version=listed.metadata.resource_version,
+                       field_selector=f"metadata.name={name}")
+        annotate_and_watch(csrs, name, w)
         _approval_and_status(c, api, created, certificate)
-        api.delete_certificate_signing_request(name)
-        expect_api_error(lambda: api.read_certificate_signing_request(name), 404)
-        assert len(api.list_certificate_signing_request(field_selector=selector).items) == 2, \
-            "filtered list should have 2 items"
-        api.delete_collection_certificate_signing_request(field_selector=selector)
-        assert not api.list_certificate_signing_request(field_selector=selector).items, \
-            "filtered list should have 0 items"
+        delete_then_collection(csrs, name, field_selector=selector)
     finally:
-        api.delete_collection_certificate_signing_request(field_selector=selector)
+        csrs.delete_collection(field_selector=selector)

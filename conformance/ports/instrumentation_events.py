@@ -10,7 +10,6 @@ from typing import Any
 from kubernetes import client
 
 from conformance.framework import Ctx, conformance, poll
-from conformance.ports.api_groups import events
 from conformance.ports.apimachinery_discovery import get_json
 from conformance.ports.apps_common import SMP
 
@@ -96,7 +95,7 @@ def _in_list(c: Ctx, ns: str, name: str, all_namespaces: bool) -> bool:
 @conformance(API + "should ensure that an event can be fetched, patched, deleted, and listed "
              "[Conformance]", basename="events")
 def events_api_lifecycle(c: Ctx) -> None:
-    api, ns, name = events(c), c.ns, "event-test"
+    api, ns, name = client.EventsV1Api(c.api), c.ns, "event-test"
     api.create_namespaced_event(ns, _events_v1(ns, name, "testevent-constant"))
     assert _in_list(c, ns, name, True), "failed to find test event in list with cluster scope"
     assert _in_list(c, ns, name, False), \
@@ -124,7 +123,7 @@ def events_api_lifecycle(c: Ctx) -> None:
 
 @conformance(API + "should delete a collection of events [Conformance]", basename="events")
 def events_api_collection(c: Ctx) -> None:
-    api, ns = events(c), c.ns
+    api, ns = client.EventsV1Api(c.api), c.ns
     names = ["test-event-1", "test-event-2", "test-event-3"]
     for name in names:
         api.create_namespaced_event(ns, _events_v1(ns, name, "testevent-set"))

@@ -4,21 +4,22 @@ ingress controller is needed)."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from kubernetes import client
 
-from conformance.framework import Ctx, conformance, expect_api_error
+from conformance.framework import Ctx, conformance
 from conformance.ports.api_groups import (
+    Calls,
+    annotate_and_watch,
     annotations,
+    calls_of,
     check_discovery,
-    expect_patched_modified,
-    networking,
+    delete_then_collection,
+    three_listed_then_watch,
 )
 from conformance.ports.apimachinery_discovery import get_json
 from conformance.ports.apps_common import retry_on_conflict
-from conformance.watching import Watch
 
 
 def _ingress(unique: str, host: str) -> client.V1Ingress:
@@ -64,62 +65,40 @@ def _status_ops(c: Ctx, api: client.NetworkingV1Api, ns: str, created: Any) -> N
     assert got["metadata"]["uid"] == created.metadata.uid, "status UID should match"
 
 
-def _delete_ops(api: client.NetworkingV1Api, ns: str, created: Any, selector: str) -> None:
+def _delete_ops(ing: Calls, created: Any, selector: str) -> None:
+    """Deleted at once, or held by an ingress controller's finalizer."""
     name = created.metadata.name
-    api.delete_namespaced_ingress(name, ns)
-    try:  # an ingress controller with finalizers keeps it; otherwise it is gone
-        _expect_finalizer(api.read_namespaced_ingress(name, ns), "deleting createdIngress")
+    ing.delete(name)
+    try:
+        _expect_finalizer(ing.read(name), "deleting createdIngress")
     except client.ApiException as e:
         assert e.status == 404, f"expected 404, got {e.status}"
-    items = api.list_namespaced_ingress(ns, label_selector=selector).items
+    items = ing.list(label_selector=selector).items
     assert len(items) <= 3, "filtered list should have <= 3 items"
-    for ing in items:
-        if ing.metadata.name == name:
-            _expect_finalizer(ing, "listing after deleting createdIngress")
-    api.delete_collection_namespaced_ingress(ns, label_selector=selector)
-    items = api.list_namespaced_ingress(ns, label_selector=selector).items
+    for obj in items:
+        if obj.metadata.name == name:
+            _expect_finalizer(obj, "listing after deleting createdIngress")
+    ing.delete_collection(label_selector=selector)
+    items = ing.list(label_selector=selector).items
     assert len(items) <= 3, "filtered list should have <= 3 items"
-    for ing in items:
-        _expect_finalizer(ing, "deleting ingress collection")
+    for obj in items:
+        _expect_finalizer(obj, "deleting ingress collection")
 
 
 @conformance("[sig-network] Ingress API should support creating Ingress API operations "
              "[Conformance]", basename="ingress")
 def ingress_api(c: Ctx) -> None:
-    ns, unique, api = c.ns, c.ns, networking(c)
-    selector = f"special-label={unique}"
+    ns, api = c.ns, client.NetworkingV1Api(c.api)
+    ing = calls_of(api, "ingress", "V1Ingress", ns)
+    selector = f"special-label={c.ns}"
     check_discovery(c, "networking.k8s.io", "v1", "ingresses")
-    api.create_namespaced_ingress(ns, _ingress(unique, "host1.bar.com"))
-    api.create_namespaced_ingress(ns, _ingress(unique, "host2.bar.com"))
-    created = api.create_namespaced_ingress(ns, _ingress(unique, "host3.bar.com"))
+    for host in ("host1.bar.com", "host2.bar.com", "host3.bar.com"):
+        created = api.create_namespaced_ingress(ns, _ingress(c.ns, host))
     name = created.metadata.name
-    assert api.read_namespaced_ingress(name, ns).metadata.uid == created.metadata.uid
-    listed = api.list_namespaced_ingress(ns, label_selector=selector)
-    assert len(listed.items) == 3, "filtered list should have 3 items"
-    rv = listed.metadata.resource_version
-    w = Watch(c.api, api.list_namespaced_ingress, "V1Ingress", ns, label_selector=selector,
-              resource_version=rv)
-    cluster = api.list_ingress_for_all_namespaces(label_selector=selector)
-    assert len(cluster.items) == 3, "filtered list should have 3 items"
-    Watch(c.api, api.list_ingress_for_all_namespaces, "V1Ingress", label_selector=selector,
-          resource_version=rv).stop()
-    try:
-        patched = api.patch_namespaced_ingress(name, ns, {"metadata": {"annotations": {
-            "patched": "true"}}})
-        assert annotations(patched).get("patched") == "true", \
-            "patched object should have the applied annotation"
-
-        def update() -> Any:
-            ing = api.read_namespaced_ingress(name, ns)
-            ing.metadata.annotations["updated"] = "true"
-            return api.replace_namespaced_ingress(name, ns, ing)
-        assert annotations(retry_on_conflict(update)).get("updated") == "true", \
-            "updated object should have the applied annotation"
-        expect_patched_modified(w)
-    finally:
-        w.stop()
+    w = three_listed_then_watch(c, ing, created, selector, api.list_ingress_for_all_namespaces)
+    annotate_and_watch(ing, name, w)
     _status_ops(c, api, ns, created)
-    _delete_ops(api, ns, created, selector)
+    _delete_ops(ing, created, selector)
 
 
 def _ingress_class(name: str, unique: str) -> client.V1IngressClass:
@@ -133,37 +112,19 @@ def _ingress_class(name: str, unique: str) -> client.V1IngressClass:
 @conformance("[sig-network] IngressClass API should support creating IngressClass API "
              "operations [Conformance]", basename="ingressclass")
 def ingress_class_api(c: Ctx) -> None:
-    api, unique = networking(c), c.ns
-    selector = f"ingressclass={unique}"
+    api = client.NetworkingV1Api(c.api)
+    ic = calls_of(api, "ingress_class", "V1IngressClass")
+    selector = f"ingressclass={c.ns}"
     check_discovery(c, "networking.k8s.io", "v1", "ingressclasses")
     try:
-        first = api.create_ingress_class(_ingress_class("ingressclass1", unique))
-        api.create_ingress_class(_ingress_class("ingressclass2", unique))
-        api.create_ingress_class(_ingress_class("ingressclass3", unique))
-        assert api.read_ingress_class(first.metadata.name).metadata.uid == first.metadata.uid
-        listed = api.list_ingress_class(label_selector="special-label=generic")
+        first = api.create_ingress_class(_ingress_class("ingressclass1", c.ns))
+        api.create_ingress_class(_ingress_class("ingressclass2", c.ns))
+        api.create_ingress_class(_ingress_class("ingressclass3", c.ns))
+        assert ic.read(first.metadata.name).metadata.uid == first.metadata.uid
+        listed = ic.list(label_selector="special-label=generic")
         assert len(listed.items) == 3, "filtered list should have 3 items"
-        w = Watch(c.api, api.list_ingress_class, "V1IngressClass", label_selector=selector,
-                  resource_version=listed.metadata.resource_version)
-        try:
-            patched = api.patch_ingress_class(first.metadata.name, {"metadata": {
-                "annotations": {"patched": "true"}}})
-            assert annotations(patched).get("patched") == "true", \
-                "patched object should have the applied annotation"
-            to_update = copy.deepcopy(patched)
-            to_update.metadata.annotations["updated"] = "true"
-            updated = api.replace_ingress_class(first.metadata.name, to_update)
-            assert annotations(updated).get("updated") == "true", \
-                "updated object should have the applied annotation"
-            expect_patched_modified(w)
-        finally:
-            w.stop()
-        api.delete_ingress_class(first.metadata.name)
-        expect_api_error(lambda: api.read_ingress_class(first.metadata.name), 404)
-        assert len(api.list_ingress_class(label_selector=selector).items) == 2, \
-            "filtered list should have 2 items"
-        api.delete_collection_ingress_class(label_selector=selector)
-        assert not api.list_ingress_class(label_selector=selector).items, \
-            "filtered list should have 0 items"
+        w = ic.watch(c, label_selector=selector, resource_version=listed.metadata.resource_version)
+        annotate_and_watch(ic, first.metadata.name, w)
+        delete_then_collection(ic, first.metadata.name, label_selector=selector)
     finally:
-        api.delete_collection_ingress_class(label_selector=selector)
+        ic.delete_collection(label_selector=selector)

@@ -8,8 +8,13 @@ from typing import Any
 from kubernetes import client
 
 from conformance.framework import Ctx, conformance, expect_api_error, is_not_found, poll
-from conformance.ports.api_groups import annotations, check_discovery, node, wait_event
-from conformance.watching import Watch
+from conformance.ports.api_groups import (
+    added_or_annotated,
+    annotate_and_watch,
+    calls_of,
+    check_discovery,
+    delete_then_collection,
+)
 
 RC = "[sig-node] RuntimeClass "
 PRECONFIGURED = "test-handler"  # e2eruntimeclass.PreconfiguredRuntimeClassHandler
@@ -25,7 +30,7 @@ def _runtime_class(name: str, handler: str, overhead: dict[str, str] | None = No
 def _create(c: Ctx, name: str, handler: str, overhead: dict[str, str] | None = None) -> str:
     """createRuntimeClass: a class named after the namespace, so parallel runs differ."""
     unique = f"{c.ns}-{name}"
-    node(c).create_runtime_class(_runtime_class(unique, handler, overhead))
+    client.NodeV1Api(c.api).create_runtime_class(_runtime_class(unique, handler, overhead))
     return unique
 
 
@@ -68,7 +73,7 @@ def without_overhead(c: Ctx) -> None:
         pod = _scheduled_pod(c, c.core.create_namespaced_pod(c.ns, _pod(name)))
         assert not pod.spec.overhead, f"overhead should not be set, got {pod.spec.overhead}"
     finally:
-        node(c).delete_runtime_class(name)
+        client.NodeV1Api(c.api).delete_runtime_class(name)
 
 
 @conformance(RC + "should schedule a Pod requesting a RuntimeClass and initialize its Overhead "
@@ -81,15 +86,15 @@ def with_overhead(c: Ctx) -> None:
         assert overhead.get("cpu") == "10m", f"cpu overhead: {overhead}"
         assert overhead.get("memory") == "1Mi", f"memory overhead: {overhead}"
     finally:
-        node(c).delete_runtime_class(name)
+        client.NodeV1Api(c.api).delete_runtime_class(name)
 
 
 @conformance(RC + "should reject a Pod requesting a deleted RuntimeClass [NodeConformance] "
              "[Conformance]", basename="runtimeclass")
 def deleted(c: Ctx) -> None:
     name = _create(c, "delete-me", "runc")
-    node(c).delete_runtime_class(name)
-    poll(lambda: is_not_found(lambda: node(c).read_runtime_class(name)), 60,
+    client.NodeV1Api(c.api).delete_runtime_class(name)
+    poll(lambda: is_not_found(lambda: client.NodeV1Api(c.api).read_runtime_class(name)), 60,
          "the RuntimeClass to disappear", interval=2)
 
     def rejected() -> bool:
@@ -108,36 +113,15 @@ def api_operations(c: Ctx) -> None:
     labels = {"test": unique}
     rcs = [_runtime_class(f"{unique}-conformance-runtime-class{s}", f"{unique}-handler{s}",
                           labels=labels) for s in ("", "2", "3")]
-    api, selector = node(c), f"test={unique}"
+    api, selector = client.NodeV1Api(c.api), f"test={unique}"
+    rc = calls_of(api, "runtime_class", "V1RuntimeClass")
     check_discovery(c, "node.k8s.io", "v1", "runtimeclasses")
     created = api.create_runtime_class(rcs[0])
     expect_api_error(lambda: api.create_runtime_class(rcs[0]), 409)
     api.create_runtime_class(rcs[1])
-    w = Watch(c.api, api.list_runtime_class, "V1RuntimeClass", label_selector=selector)
-    try:
-        api.create_runtime_class(rcs[2])
-        assert api.read_runtime_class(rcs[0].metadata.name).metadata.uid == created.metadata.uid
-        assert len(api.list_runtime_class(label_selector=selector).items) == 3, \
-            "filtered list should have 3 items"
-        patched = api.patch_runtime_class(created.metadata.name,
-                                          {"metadata": {"annotations": {"patched": "true"}}})
-        assert annotations(patched).get("patched") == "true", \
-            "patched object should have the applied annotation"
-        patched.metadata.annotations["updated"] = "true"
-        updated = api.replace_runtime_class(created.metadata.name, patched)
-        assert annotations(updated).get("updated") == "true", \
-            "updated object should have the applied annotation"
-        # upstream's loop stops at the first ADDED or annotated MODIFIED event
-        wait_event(w, lambda t, o: t == "ADDED" or (
-            t == "MODIFIED" and (annotations(o).get("patched") == "true"
-                                 or annotations(o).get("updated") == "true")),
-            "an added or annotated RuntimeClass")
-    finally:
-        w.stop()
-    api.delete_runtime_class(created.metadata.name)
-    expect_api_error(lambda: api.read_runtime_class(created.metadata.name), 404)
-    assert len(api.list_runtime_class(label_selector=selector).items) == 2, \
-        "filtered list should have 2 items"
-    api.delete_collection_runtime_class(label_selector=selector)
-    assert not api.list_runtime_class(label_selector=selector).items, \
-        "filtered list should have 0 items"
+    w = rc.watch(c, label_selector=selector)
+    api.create_runtime_class(rcs[2])
+    assert rc.read(rcs[0].metadata.name).metadata.uid == created.metadata.uid
+    assert len(rc.list(label_selector=selector).items) == 3, "filtered list should have 3 items"
+    annotate_and_watch(rc, created.metadata.name, w, wait=added_or_annotated)
+    delete_then_collection(rc, created.metadata.name, label_selector=selector)

@@ -10,14 +10,14 @@ import uuid
 from kubernetes import client
 
 from conformance.framework import Ctx, conformance, expect_api_error
-from conformance.ports.api_groups import rv_newer, scheduling
+from conformance.ports.api_groups import rv_newer
 
 
 @conformance("[sig-scheduling] SchedulerPreemption [Serial] PriorityClass endpoints verify "
              "PriorityClass endpoints can be operated with different HTTP methods "
              "[Conformance]", basename="sched-preemption-path")
 def priority_class_endpoints(c: Ctx) -> None:
-    api, test_uuid = scheduling(c), str(uuid.uuid4())
+    api, test_uuid = client.SchedulingV1Api(c.api), str(uuid.uuid4())
     pcs = []
     try:
         for i in (1, 2):  # BeforeEach: p1 and p2 (an existing one is tolerated, as upstream)

@@ -13,7 +13,15 @@ from typing import Any, Callable
 from kubernetes import client
 
 from conformance.framework import Ctx, conformance, expect_api_error, poll
-from conformance.ports.api_groups import annotations, check_discovery, rv_newer, storage, wait_event
+from conformance.ports.api_groups import (
+    added_or_annotated,
+    annotate_and_watch,
+    annotations,
+    calls_of,
+    check_discovery,
+    relabel,
+    rv_newer,
+)
 from conformance.ports.apimachinery_discovery import get_json
 from conformance.ports.apps_common import SMP, retry_on_conflict
 from conformance.watching import Watch
@@ -47,7 +55,7 @@ def labels_of(obj: Any) -> dict[str, str]:
 @conformance("[sig-storage] StorageClasses CSI Conformance should run through the lifecycle of "
              "a StorageClass [Conformance]", basename="csi-storageclass")
 def storage_class_lifecycle(c: Ctx) -> None:
-    api = storage(c)
+    api = client.StorageV1Api(c.api)
 
     def make(prefix: str) -> client.V1StorageClass:
         return client.V1StorageClass(metadata=client.V1ObjectMeta(generate_name=prefix),
@@ -63,12 +71,8 @@ def storage_class_lifecycle(c: Ctx) -> None:
     confirm_gone(lambda: api.list_storage_class(label_selector=f"{name}=patched").items,
                  f"StorageClass {name}")
     second = api.create_storage_class(make("e2e-v2-")).metadata.name
-
-    def update() -> Any:
-        sc = api.read_storage_class(second)
-        sc.metadata.labels = {second: "updated"}
-        return api.replace_storage_class(second, sc)
-    assert labels_of(retry_on_conflict(update)).get(second) == "updated"
+    sc = calls_of(api, "storage_class", "V1StorageClass")
+    assert labels_of(relabel(sc, second, {second: "updated"})).get(second) == "updated"
     selector = f"{second}=updated"
     assert len(api.list_storage_class(label_selector=selector).items) == 1
     api.delete_collection_storage_class(label_selector=selector)
@@ -107,7 +111,7 @@ def inline_volumes_in_pod_api(c: Ctx) -> None:
 @conformance("[sig-storage] CSIInlineVolumes should run through the lifecycle of a CSIDriver "
              "[Conformance]", basename="csiinlinevolumes")
 def csi_driver_lifecycle(c: Ctx) -> None:
-    api, label = storage(c), {"e2e-test": c.ns}
+    api, label = client.StorageV1Api(c.api), {"e2e-test": c.ns}
 
     def driver(modes: list[str]) -> client.V1CSIDriver:
         return client.V1CSIDriver(
@@ -125,12 +129,8 @@ def csi_driver_lifecycle(c: Ctx) -> None:
         patched = api.patch_csi_driver(n2, {"metadata": {"labels": {n2: "patched"}}},
                                        _content_type=SMP)
         assert "patched" in labels_of(patched).get(n2, "")
-
-        def update() -> Any:
-            d = api.read_csi_driver(n2)
-            d.metadata.labels[n2] = "updated"
-            return api.replace_csi_driver(n2, d)
-        assert "updated" in labels_of(retry_on_conflict(update)).get(n2, "")
+        drivers = calls_of(api, "csi_driver", "V1CSIDriver")
+        assert "updated" in labels_of(relabel(drivers, n2, {n2: "updated"}, merge=True)).get(n2, "")
         listed = api.list_csi_driver(label_selector=f"e2e-test={c.ns}").items
         assert len(listed) == 2, f"filtered list should have 2 items, got {len(listed)}"
         api.delete_csi_driver(first.metadata.name)
@@ -144,7 +144,7 @@ def csi_driver_lifecycle(c: Ctx) -> None:
 @conformance("[sig-storage] CSINodes CSI Conformance should run through the lifecycle of a "
              "csinode [Conformance]", basename="csinodes")
 def csi_node_lifecycle(c: Ctx) -> None:
-    api = storage(c)
+    api = client.StorageV1Api(c.api)
 
     def make() -> client.V1CSINode:
         return client.V1CSINode(metadata=client.V1ObjectMeta(name=f"e2e-csinode-{rand5()}"),
@@ -161,12 +161,8 @@ def csi_node_lifecycle(c: Ctx) -> None:
     confirm_gone(lambda: api.list_csi_node(label_selector=selector).items, f"CSINode {name}")
     second = api.create_csi_node(make()).metadata.name
     assert api.read_csi_node(second).metadata.name == second
-
-    def update() -> Any:
-        n = api.read_csi_node(second)
-        n.metadata.labels = {second: "updated"}
-        return api.replace_csi_node(second, n)
-    assert labels_of(retry_on_conflict(update)).get(second) == "updated"
+    nodes = calls_of(api, "csi_node", "V1CSINode")
+    assert labels_of(relabel(nodes, second, {second: "updated"})).get(second) == "updated"
     selector = f"{second}=updated"
     api.delete_collection_csi_node(label_selector=selector)
     confirm_gone(lambda: api.list_csi_node(label_selector=selector).items, f"CSINode {second}")
@@ -175,7 +171,7 @@ def csi_node_lifecycle(c: Ctx) -> None:
 @conformance("[sig-storage] CSIStorageCapacity should support CSIStorageCapacities API "
              "operations [Conformance]", basename="csistoragecapacity")
 def csi_storage_capacity_api(c: Ctx) -> None:
-    api, ns, unique = storage(c), c.ns, c.ns
+    api, ns, unique = client.StorageV1Api(c.api), c.ns, c.ns
     selector = f"test={unique}"
 
     def make(suffix: str) -> client.V1CSIStorageCapacity:
@@ -186,39 +182,24 @@ def csi_storage_capacity_api(c: Ctx) -> None:
     created = api.create_namespaced_csi_storage_capacity(ns, make("-csc1"))
     expect_api_error(lambda: api.create_namespaced_csi_storage_capacity(ns, make("-csc1")), 409)
     api.create_namespaced_csi_storage_capacity(ns, make("-csc2"))
-    watches = [Watch(c.api, api.list_namespaced_csi_storage_capacity, "V1CSIStorageCapacity",
-                     ns, label_selector=selector),
+    csc = calls_of(api, "csi_storage_capacity", "V1CSIStorageCapacity", ns)
+    watches = [csc.watch(c, label_selector=selector),
                Watch(c.api, api.list_csi_storage_capacity_for_all_namespaces,
                      "V1CSIStorageCapacity", label_selector=selector)]
-    try:
-        api.create_namespaced_csi_storage_capacity(ns, make("-csc3"))
-        name = created.metadata.name
-        assert api.read_namespaced_csi_storage_capacity(name, ns).metadata.uid == \
-            created.metadata.uid
-        assert len(api.list_namespaced_csi_storage_capacity(
-            ns, label_selector=selector).items) == 3, "filtered list should have 3 items"
-        assert len(api.list_csi_storage_capacity_for_all_namespaces(
-            label_selector=selector).items) == 3, "filtered list should have 3 items"
-        patched = api.patch_namespaced_csi_storage_capacity(name, ns, {"metadata": {
-            "annotations": {"patched": "true"}}})
-        assert annotations(patched).get("patched") == "true"
-        patched.metadata.annotations["updated"] = "true"
-        updated = api.replace_namespaced_csi_storage_capacity(name, ns, patched)
-        assert annotations(updated).get("updated") == "true"
-        for w in watches:  # upstream's loop ends at the first added or annotated event
-            wait_event(w, lambda t, o: t == "ADDED" or (t == "MODIFIED" and (
-                annotations(o).get("patched") == "true"
-                or annotations(o).get("updated") == "true")), "a CSIStorageCapacity event")
-    finally:
-        for w in watches:
-            w.stop()
+    api.create_namespaced_csi_storage_capacity(ns, make("-csc3"))
+    name = created.metadata.name
+    assert csc.read(name).metadata.uid == created.metadata.uid
+    assert len(csc.list(label_selector=selector).items) == 3, "filtered list should have 3 items"
+    assert len(api.list_csi_storage_capacity_for_all_namespaces(
+        label_selector=selector).items) == 3, "filtered list should have 3 items"
+    annotate_and_watch(csc, name, watches, wait=added_or_annotated)
     api.delete_namespaced_csi_storage_capacity(name, ns)
     gone_or_deleting(lambda: api.read_namespaced_csi_storage_capacity(name, ns))
     left = api.list_namespaced_csi_storage_capacity(ns, label_selector=selector).items
     assert 2 <= len(left) <= 3, f"expected 2 or 3 remaining CSIStorageCapacity objects, got {len(left)}"
     api.delete_collection_namespaced_csi_storage_capacity(ns, label_selector=selector)
-    for csc in api.list_namespaced_csi_storage_capacity(ns, label_selector=selector).items:
-        assert csc.metadata.deletion_timestamp and csc.metadata.finalizers, \
+    for obj in api.list_namespaced_csi_storage_capacity(ns, label_selector=selector).items:
+        assert obj.metadata.deletion_timestamp and obj.metadata.finalizers, \
             "CSIStorageCapacity should have been deleted or be held by a finalizer"
 
 
@@ -238,7 +219,7 @@ def _attachment(c: Ctx) -> client.V1VolumeAttachment:
 @conformance("[sig-storage] VolumeAttachment Conformance should run through the lifecycle of a "
              "VolumeAttachment [Conformance]", basename="volumeattachment")
 def volume_attachment_lifecycle(c: Ctx) -> None:
-    api = storage(c)
+    api = client.StorageV1Api(c.api)
     first = api.create_volume_attachment(_attachment(c)).metadata.name
     assert api.read_volume_attachment(first).metadata.name == first
     patched = api.patch_volume_attachment(first, {"metadata": {"labels": {first: "patched"}}})
@@ -248,14 +229,10 @@ def volume_attachment_lifecycle(c: Ctx) -> None:
     api.delete_volume_attachment(first)
     confirm_gone(lambda: api.list_volume_attachment(label_selector=selector).items,
                  f"VolumeAttachment {first}")
+    vas = calls_of(api, "volume_attachment", "V1VolumeAttachment")
     for _ in range(2):  # the second and third attachments, labelled va-e2e=updated
         name = api.create_volume_attachment(_attachment(c)).metadata.name
-
-        def update(name: str = name) -> Any:
-            va = api.read_volume_attachment(name)
-            va.metadata.labels = {"va-e2e": "updated"}
-            return api.replace_volume_attachment(name, va)
-        assert labels_of(retry_on_conflict(update)).get("va-e2e") == "updated"
+        assert labels_of(relabel(vas, name, {"va-e2e": "updated"})).get("va-e2e") == "updated"
     api.delete_collection_volume_attachment(label_selector="va-e2e=updated")
     confirm_gone(lambda: api.list_volume_attachment(label_selector="va-e2e=updated").items,
                  "the VolumeAttachments")
@@ -264,7 +241,7 @@ def volume_attachment_lifecycle(c: Ctx) -> None:
 @conformance("[sig-storage] VolumeAttachment Conformance should apply changes to a "
              "volumeattachment status [Conformance]", basename="volumeattachment")
 def volume_attachment_status(c: Ctx) -> None:
-    api = storage(c)
+    api = client.StorageV1Api(c.api)
     created = api.create_volume_attachment(_attachment(c))
     name = created.metadata.name
     patched = api.patch_volume_attachment(name, {"metadata": {"labels": {name: "patched"}}})

@@ -11,7 +11,7 @@ from typing import Any
 from kubernetes import client
 
 from conformance.framework import Ctx, conformance
-from conformance.ports.api_groups import rv_newer
+from conformance.ports.api_groups import calls_of, relabel, rv_newer
 from conformance.ports.apimachinery_discovery import get_json
 from conformance.ports.apps_common import SMP, retry_on_conflict
 from conformance.ports.storage_api import confirm_gone, labels_of
@@ -81,27 +81,18 @@ def pv_pvc_lifecycle(c: Ctx) -> None:
 
 def _update_and_collect(c: Ctx, pv_name: str, pvc_name: str) -> None:
     core, ns = c.core, c.ns
-
-    def update_pv() -> Any:
-        pv = core.read_persistent_volume(pv_name)
-        pv.metadata.labels[pv_name] = "updated"
-        return core.replace_persistent_volume(pv_name, pv)
-
-    def update_pvc() -> Any:
-        pvc = core.read_namespaced_persistent_volume_claim(pvc_name, ns)
-        pvc.metadata.labels = {pvc_name: "updated"}
-        return core.replace_namespaced_persistent_volume_claim(pvc_name, ns, pvc)
-    assert labels_of(retry_on_conflict(update_pv)).get(pv_name) == "updated"
-    assert labels_of(retry_on_conflict(update_pvc)).get(pvc_name) == "updated"
+    pvs = calls_of(core, "persistent_volume", "V1PersistentVolume")
+    pvcs = calls_of(core, "persistent_volume_claim", "V1PersistentVolumeClaim", ns)
+    updated = relabel(pvs, pv_name, {pv_name: "updated"}, merge=True)
+    assert labels_of(updated).get(pv_name) == "updated"
+    assert labels_of(relabel(pvcs, pvc_name, {pvc_name: "updated"})).get(pvc_name) == "updated"
     pvc_sel, pv_sel = f"{pvc_name}=updated", f"{pv_name}=updated"
     assert len(core.list_persistent_volume_claim_for_all_namespaces(
         label_selector=pvc_sel).items) == 1
-    core.delete_collection_namespaced_persistent_volume_claim(ns, label_selector=pvc_sel)
-    confirm_gone(lambda: core.list_namespaced_persistent_volume_claim(
-        ns, label_selector=pvc_sel).items, f"PVC {pvc_name}")
-    core.delete_collection_persistent_volume(label_selector=pv_sel)
-    confirm_gone(lambda: core.list_persistent_volume(label_selector=pv_sel).items,
-                 f"PV {pv_name}")
+    pvcs.delete_collection(label_selector=pvc_sel)
+    confirm_gone(lambda: pvcs.list(label_selector=pvc_sel).items, f"PVC {pvc_name}")
+    pvs.delete_collection(label_selector=pv_sel)
+    confirm_gone(lambda: pvs.list(label_selector=pv_sel).items, f"PV {pv_name}")
 
 
 def _has(conds: Any, ctype: str, reason: str, message: str) -> bool:
