@@ -90,7 +90,7 @@ def test_ported_core_tests_pass_against_kapi(cluster, tmp_path):
 # The stretch tests of the API groups kapi stores and serves (storage, scheduling, node,
 # networking, certificates, flow control, events): every ported one passes.
 API_GROUP_TESTS = (r"\[sig-storage\] (CSI|StorageClasses|PersistentVolumes CSI|VolumeAttachment)"
-                   r"|\[sig-node\] RuntimeClass|Ingress(Class)? API|Certificates API"
+                   r"|\[sig-node\] RuntimeClass|Ingress(Class)? API|Certificates API|ServiceCIDR"
                    r"|API priority and fairness|PriorityClass endpoints|\[sig-instrumentation\]")
 
 
@@ -98,7 +98,7 @@ def test_ported_api_group_tests_pass_against_kapi(cluster, tmp_path):
     p, rep = run_port(cluster.kubeconfig, tmp_path, "--class", "stretch", "--ported-only",
                       "--parallel", "8", "--focus", API_GROUP_TESTS)
     results = {t["name"]: t["result"] for t in rep["tests"]}
-    assert len(results) == 24, sorted(results)
+    assert len(results) == 26, sorted(results)
     assert set(results.values()) == {"passed"}, p.stdout[-4000:]
     assert p.returncode == 0
 

@@ -19,6 +19,7 @@ from conformance.ports import (  # noqa: F401
     kubectl_client,
     network_endpointslice,
     network_ingress,
+    network_servicecidr,
     node_env,
     node_hooks,
     node_init,
