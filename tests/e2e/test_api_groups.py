@@ -249,3 +249,25 @@ def test_bad_input_gets_upstream_messages(kubectl: Kubectl, api_client: Any) -> 
         assert sched.read_priority_class(name).value == 10
     finally:
         sched.delete_priority_class(name)
+
+
+def test_kubectl_create_generators(kubectl: Kubectl, api_client: Any, ns: str) -> None:
+    """kubectl's typed generators (protobuf bodies from kubectl 1.32 on)."""
+    name = f"gold-{kubectl.version.replace('.', '')}"
+    assert "created" in kubectl("create", "priorityclass", name, "--value=1000",
+                                "--description=gold tier", "--preemption-policy=Never")
+    try:
+        pc = client.SchedulingV1Api(api_client).read_priority_class(name)
+        assert (pc.value, pc.description, pc.preemption_policy) == (1000, "gold tier", "Never")
+    finally:
+        kubectl("delete", "priorityclass", name)
+    assert "created" in kubectl("create", "ingress", "web", "-n", ns, "--class=nginx",
+                                "--rule=foo.com/bar*=svc:8080,tls=my-cert")
+    ing = client.NetworkingV1Api(api_client).read_namespaced_ingress("web", ns)
+    (rule,) = ing.spec.rules
+    (path,) = rule.http.paths
+    assert (ing.spec.ingress_class_name, rule.host, path.path, path.path_type) == (
+        "nginx", "foo.com", "/bar", "Prefix")
+    assert ing.spec.tls[0].secret_name == "my-cert"
+    row = kubectl("get", "ingress", "web", "-n", ns).splitlines()[1].split()
+    assert row[:3] == ["web", "nginx", "foo.com"] and row[-2:-1] == ["443"]
