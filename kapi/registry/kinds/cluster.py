@@ -3,7 +3,7 @@ PriorityClasses and node.k8s.io/v1 RuntimeClasses.
 
 Pods name them: the Priority and RuntimeClass admission steps (kapi/admission/podclasses.py)
 resolve a pod's priorityClassName and runtimeClassName when the pod is created. The two
-system priority classes are created at start (kapi/admission/podclasses.py bootstrap).
+system priority classes are created at start (kapi/registry/bootstrap.py).
 """
 
 from __future__ import annotations
