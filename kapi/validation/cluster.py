@@ -21,6 +21,7 @@ from kapi.validation.field import (
     forbidden,
     invalid,
     not_supported,
+    object_at,
     required,
 )
 
@@ -40,11 +41,6 @@ CONDITION_STATUSES = ("False", "True", "Unknown")
 PLC_TYPES = ("Exempt", "Limited")
 _PEM = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n(.*?)-----END \1-----", re.S)
 
-
-def _sub(obj: Obj, key: str) -> Obj:
-    """obj[key] when it is an object, else an empty one."""
-    v = obj.get(key)
-    return v if isinstance(v, dict) else {}
 
 
 # -- scheduling.k8s.io ------------------------------------------------------------------
@@ -91,7 +87,7 @@ def runtime_class(rc: Obj) -> list[FieldError]:
     handler = rc.get("handler")
     errs = [required("handler")] if not handler else \
         [invalid("handler", handler, m) for m in rules.is_dns1123_label(handler)]
-    scheduling = _sub(rc, "scheduling")
+    scheduling = object_at(rc, "scheduling")
     errs += meta.validate_labels(scheduling.get("nodeSelector"), "scheduling.nodeSelector")
     return errs
 
@@ -124,7 +120,7 @@ def _signer_name(value: Any) -> list[FieldError]:
 
 
 def csr(c: Obj) -> list[FieldError]:
-    spec = _sub(c, "spec")
+    spec = object_at(c, "spec")
     errs = _signer_name(spec.get("signerName"))
     blocks = _pem_blocks(spec.get("request"))
     if not spec.get("request"):
@@ -146,7 +142,7 @@ def csr(c: Obj) -> list[FieldError]:
 
 
 def csr_status(c: Obj) -> list[FieldError]:
-    status = _sub(c, "status")
+    status = object_at(c, "status")
     errs, seen = [], set()
     for path, cond in each_object(status.get("conditions"), "status.conditions"):
         ctype, cstatus = cond.get("type"), cond.get("status")
@@ -189,7 +185,7 @@ def csr_update(new: Obj, old: Obj) -> list[FieldError]:
 
 # -- flowcontrol.apiserver.k8s.io -------------------------------------------------------
 def flow_schema(fs: Obj) -> list[FieldError]:
-    spec = _sub(fs, "spec")
+    spec = object_at(fs, "spec")
     errs = []
     if not (spec.get("priorityLevelConfiguration") or {}).get("name"):
         errs.append(required("spec.priorityLevelConfiguration.name",
@@ -205,7 +201,7 @@ def flow_schema(fs: Obj) -> list[FieldError]:
 
 
 def priority_level(plc: Obj) -> list[FieldError]:
-    spec = _sub(plc, "spec")
+    spec = object_at(plc, "spec")
     ptype = spec.get("type")
     if ptype not in PLC_TYPES:
         return [not_supported("spec.type", ptype, PLC_TYPES)]

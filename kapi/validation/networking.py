@@ -16,7 +16,9 @@ from kapi.validation.field import (
     each_object,
     invalid,
     not_supported,
+    object_at,
     required,
+    spec_immutable,
     too_long,
 )
 
@@ -24,10 +26,6 @@ Obj = dict[str, Any]
 PATH_TYPES = ("Exact", "ImplementationSpecific", "Prefix")
 POLICY_TYPES = ("Egress", "Ingress")
 
-
-def _spec(obj: Obj) -> Obj:
-    spec = obj.get("spec")
-    return spec if isinstance(spec, dict) else {}
 
 
 def _spec_of(obj: Obj, key: str) -> Obj | None:
@@ -74,7 +72,7 @@ def _http_path(p: Obj, path: str) -> list[FieldError]:
 
 
 def ingress(ing: Obj) -> list[FieldError]:
-    spec, errs = _spec(ing), []
+    spec, errs = object_at(ing, "spec"), []
     if not spec.get("defaultBackend") and not spec.get("rules"):
         errs.append(invalid("spec", "", "either `defaultBackend` or `rules` must be specified"))
     if isinstance(spec.get("defaultBackend"), dict):
@@ -95,7 +93,7 @@ def ingress(ing: Obj) -> list[FieldError]:
 
 
 def ingress_class(ic: Obj) -> list[FieldError]:
-    controller = _spec(ic).get("controller") or ""
+    controller = object_at(ic, "spec").get("controller") or ""
     if not controller:
         return [required("spec.controller")]
     if len(controller) > 250:
@@ -108,13 +106,11 @@ def ingress_class(ic: Obj) -> list[FieldError]:
 
 
 def ingress_class_update(new: Obj, old: Obj) -> list[FieldError]:
-    if _spec(new).get("controller") != _spec(old).get("controller"):
-        return [invalid("spec.controller", _spec(new).get("controller"), "field is immutable")]
-    return []
+    return spec_immutable(new, old, "controller")
 
 
 def network_policy(np: Obj) -> list[FieldError]:
-    spec = _spec(np)
+    spec = object_at(np, "spec")
     errs = meta.validate_label_selector(spec.get("podSelector"), "spec.podSelector")
     for i, t in enumerate(spec.get("policyTypes") or ()):
         if t not in POLICY_TYPES:
@@ -123,7 +119,7 @@ def network_policy(np: Obj) -> list[FieldError]:
 
 
 def service_cidr(sc: Obj) -> list[FieldError]:
-    cidrs = _spec(sc).get("cidrs") or []
+    cidrs = object_at(sc, "spec").get("cidrs") or []
     if not cidrs:
         return [required("spec.cidrs")]
     if len(cidrs) > 2:
@@ -139,9 +135,7 @@ def service_cidr(sc: Obj) -> list[FieldError]:
 
 
 def service_cidr_update(new: Obj, old: Obj) -> list[FieldError]:
-    if _spec(new).get("cidrs") != _spec(old).get("cidrs"):
-        return [invalid("spec.cidrs", _spec(new).get("cidrs"), "field is immutable")]
-    return []
+    return spec_immutable(new, old, "cidrs")
 
 
 def ip_address_name(name: str) -> list[str]:
@@ -156,7 +150,7 @@ def ip_address_name(name: str) -> list[str]:
 
 
 def ip_address(ip: Obj) -> list[FieldError]:
-    ref = _spec(ip).get("parentRef")
+    ref = object_at(ip, "spec").get("parentRef")
     if not isinstance(ref, dict):
         return [required("spec.parentRef")]
     errs = []
@@ -167,8 +161,6 @@ def ip_address(ip: Obj) -> list[FieldError]:
 
 
 def ip_address_update(new: Obj, old: Obj) -> list[FieldError]:
-    if _spec(new).get("parentRef") != _spec(old).get("parentRef"):
-        return [invalid("spec.parentRef", _spec(new).get("parentRef"), "field is immutable")]
-    return []
+    return spec_immutable(new, old, "parentRef")
 
 

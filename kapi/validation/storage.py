@@ -17,7 +17,9 @@ from kapi.validation.field import (
     forbidden,
     invalid,
     not_supported,
+    object_at,
     required,
+    spec_immutable,
 )
 
 Obj = dict[str, Any]
@@ -34,15 +36,6 @@ PV_SOURCES = ("awsElasticBlockStore", "azureDisk", "azureFile", "cephfs", "cinde
               "scaleIO", "storageos", "vsphereVolume")
 
 
-def _sub(obj: Obj, key: str) -> Obj:
-    """obj[key] when it is an object, else an empty one."""
-    v = obj.get(key)
-    return v if isinstance(v, dict) else {}
-
-
-def _spec(obj: Obj) -> Obj:
-    spec = obj.get("spec")
-    return spec if isinstance(spec, dict) else {}
 
 
 def _driver_name(value: Any, path: str) -> list[FieldError]:
@@ -80,7 +73,7 @@ def storage_class_update(new: Obj, old: Obj) -> list[FieldError]:
 
 
 def csi_driver(d: Obj) -> list[FieldError]:
-    spec, errs = _spec(d), []
+    spec, errs = object_at(d, "spec"), []
     if spec.get("attachRequired") is None:
         errs.append(required("spec.attachRequired"))
     if spec.get("podInfoOnMount") is None:
@@ -95,16 +88,13 @@ def csi_driver(d: Obj) -> list[FieldError]:
 
 
 def csi_driver_update(new: Obj, old: Obj) -> list[FieldError]:
-    errs = []
-    for f in ("attachRequired", "fsGroupPolicy", "volumeLifecycleModes"):
-        if _spec(new).get(f) != _spec(old).get(f):
-            errs.append(invalid(f"spec.{f}", _spec(new).get(f), "field is immutable"))
-    return errs
+    return [e for f in ("attachRequired", "fsGroupPolicy", "volumeLifecycleModes")
+            for e in spec_immutable(new, old, f)]
 
 
 def csi_node(n: Obj) -> list[FieldError]:
     errs, seen = [], set()
-    for path, d in each_object(_spec(n).get("drivers"), "spec.drivers"):
+    for path, d in each_object(object_at(n, "spec").get("drivers"), "spec.drivers"):
         errs += _driver_name(d.get("name"), f"{path}.name")
         if not d.get("nodeID"):
             errs.append(required(f"{path}.nodeID"))
@@ -115,11 +105,11 @@ def csi_node(n: Obj) -> list[FieldError]:
 
 
 def volume_attachment(va: Obj) -> list[FieldError]:
-    spec = _spec(va)
+    spec = object_at(va, "spec")
     errs = _driver_name(spec.get("attacher"), "spec.attacher")
     if not spec.get("nodeName"):
         errs.append(required("spec.nodeName"))
-    source = _sub(spec, "source")
+    source = object_at(spec, "source")
     named = [k for k in ("persistentVolumeName", "inlineVolumeSpec") if source.get(k)]
     if not named:
         errs.append(required("spec.source", "must specify exactly one of persistentVolumeName "
@@ -144,7 +134,7 @@ def csi_storage_capacity(c: Obj) -> list[FieldError]:
 
 
 def persistent_volume(pv: Obj) -> list[FieldError]:
-    spec, errs = _spec(pv), []
+    spec, errs = object_at(pv, "spec"), []
     modes = spec.get("accessModes") or []
     if not modes:
         errs.append(required("spec.accessModes"))
