@@ -30,6 +30,8 @@ from kapi.admission import (
     collect_annotations,
     collect_warnings,
     lifecycle,
+    podclasses,
+    timestamps,
 )
 from kapi.admission.limitranger import LimitRanger
 from kapi.admission.noderestriction import NodeRestriction
@@ -71,6 +73,7 @@ from kapi.meta.resources import Scheme
 from kapi.meta.schema import load_definitions
 from kapi.openapi.serving import OpenAPIServer
 from kapi.patch.managedfields import Tracker
+from kapi.registry import bootstrap
 from kapi.registry.kinds import SCHEME
 from kapi.registry.legacy_keys import move_legacy_keys
 from kapi.registry.store import Admit, Finalize, Store
@@ -179,7 +182,10 @@ class APIServer:
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
                                            config.service_node_port_range),
             "ServiceAccount": _skip if "ServiceAccount" in config.disable_admission_plugins
-            else ServiceAccountAdmission(self.lookup)}
+            else ServiceAccountAdmission(self.lookup),
+            "Priority": podclasses.Priority(self.cache, scheme),
+            "RuntimeClass": podclasses.RuntimeClass(self.cache, scheme),
+            "StatusTimestamps": timestamps.StatusTimestamps(clock)}
         limits, quota = LimitRanger(scheme), ResourceQuota(scheme, clock)
         pss = PodSecurity(scheme, pod_security_settings(config.admission_control_config_file))
         nodes = NodeRestriction(scheme.get("", "v1", "pods"))  # type: ignore[arg-type]
@@ -265,6 +271,8 @@ class APIServer:
         await self.crds.start()  # every stored definition served before the first request
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
         await self.security.reconcile(self.store, self.scheme)
+        await bootstrap.ensure_defaults(self.store, self.scheme, objects.rfc3339(self.clock()),
+                                        self.config.service_cidr.split(","))
         await apiserverendpoints.reconcile(self.store, self.scheme, host=self.config.host,
                                            port=self.config.port)
         self._tasks.append(asyncio.create_task(compact_loop(

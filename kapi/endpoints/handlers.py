@@ -179,10 +179,11 @@ class Handlers:
         if not call.info.name:  # PUT names an item, never a collection
             raise errors.MethodNotAllowed(NOT_ALLOWED)
         directive = params.field_validation(call.query)
-        if sub not in ("", "status", "finalize", "scale"):
+        writable = ("", "status", *self.store.strategy(call.resource).writable_subresources)
+        if sub not in (*writable, "finalize", "scale"):
             raise errors.MethodNotAllowed(f"update is not supported on {call.resource.resource}/{sub}")
         obj = await body.decode_checked(self.fields, call, directive,
-                                        check=sub in ("", "status", "finalize"))
+                                        check=sub in (*writable, "finalize"))
         if sub == "scale":
             return await self._update_scale(call, lambda cur: obj)
         self.check_object(call, obj, name=call.info.name)
@@ -238,7 +239,7 @@ class Handlers:
         if sub == "scale":
             return await self._update_scale(call, lambda cur: self._apply_patch(
                 call, ptype, cur, patch, definition="io.k8s.api.autoscaling.v1.Scale"))
-        if sub not in ("", "status"):
+        if sub not in ("", "status", *self.store.strategy(r).writable_subresources):
             raise errors.MethodNotAllowed(f"patch is not supported on {r.resource}/{sub}")
         result, _ = await self.store.guaranteed_update(r, call.namespace, call.info.name, apply,
                                                        subresource=sub, dry_run=call.dry_run)

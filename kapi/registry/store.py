@@ -192,6 +192,8 @@ class Store:
             new = strategy.prepare_for_status_update(new, current)
         elif subresource == "":
             strategy.prepare_for_update(new, current)
+        elif subresource in strategy.writable_subresources:
+            new = strategy.prepare_for_subresource_update(subresource, new, current)
         # other subresources (binding, finalize) are server-built from `current`
         new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         await self._admit(r, "UPDATE", new, current, subresource, dry_run)

@@ -171,6 +171,14 @@ class Strategy:
             out.pop("status", None)
         return out
 
+    # Subresources besides /status that answer with the object and take writes of it
+    # (a CertificateSigningRequest's /approval); the kind prepares such writes itself.
+    writable_subresources: tuple[str, ...] = ()
+
+    def prepare_for_subresource_update(self, subresource: str, new: Obj, old: Obj) -> Obj:
+        """A write to one of writable_subresources: by default, like a /status write."""
+        return self.prepare_for_status_update(new, old)
+
     def spec_of(self, obj: Obj) -> Any:
         """What counts as 'spec' for generation: everything but metadata and status."""
         return {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
