@@ -30,6 +30,8 @@ from kapi.admission import (
     collect_annotations,
     collect_warnings,
     lifecycle,
+    podclasses,
+    timestamps,
 )
 from kapi.admission.limitranger import LimitRanger
 from kapi.admission.noderestriction import NodeRestriction
@@ -39,6 +41,7 @@ from kapi.admission.policy import ValidatingPolicies
 from kapi.admission.resourcequota import ResourceQuota
 from kapi.admission.serviceaccount import ServiceAccountAdmission
 from kapi.admission.serviceips import ServiceAllocator
+from kapi.apiextensions import CRDController
 from kapi.admission.webhooks.client import Clients
 from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
 from kapi.auth import Authenticate, Authorize, current_user, sakeys, set_current_user
@@ -70,6 +73,7 @@ from kapi.meta.resources import Scheme
 from kapi.meta.schema import load_definitions
 from kapi.openapi.serving import OpenAPIServer
 from kapi.patch.managedfields import Tracker
+from kapi.registry import bootstrap
 from kapi.registry.kinds import SCHEME
 from kapi.registry.legacy_keys import move_legacy_keys
 from kapi.registry.store import Admit, Finalize, Store
@@ -153,6 +157,8 @@ class APIServer:
                  clock: objects.Clock = objects.utc_now, scheme: Scheme = SCHEME,
                  authenticate: Authenticate | None = None,
                  authorize: Authorize | None = None) -> None:
+        # a copy of its own: custom resources are served in it at run time
+        scheme = Scheme(scheme.resources, dict(scheme.preferred))
         self.config, self.scheme, self.clock = config, scheme, clock
         self.storage = encryption.wrap(
             storage or open_storage(config.storage, data_dir=config.data_dir,
@@ -176,7 +182,10 @@ class APIServer:
             "ServiceIPs": ServiceAllocator(self.cache, config.service_cidr, services,
                                            config.service_node_port_range),
             "ServiceAccount": _skip if "ServiceAccount" in config.disable_admission_plugins
-            else ServiceAccountAdmission(self.lookup)}
+            else ServiceAccountAdmission(self.lookup),
+            "Priority": podclasses.Priority(self.cache, scheme),
+            "RuntimeClass": podclasses.RuntimeClass(self.cache, scheme),
+            "StatusTimestamps": timestamps.StatusTimestamps(clock)}
         limits, quota = LimitRanger(scheme), ResourceQuota(scheme, clock)
         pss = PodSecurity(scheme, pod_security_settings(config.admission_control_config_file))
         nodes = NodeRestriction(scheme.get("", "v1", "pods"))  # type: ignore[arg-type]
@@ -211,6 +220,9 @@ class APIServer:
                                  clock=clock, validator=self.validator,
                                  validation=config.validation, tracker=tracker)
         self.openapi = OpenAPIServer(scheme, self.definitions)
+        self.crds = CRDController(store=self.store, scheme=scheme, cache=self.cache,
+                                  definitions=self.definitions, validator=self.validator,
+                                  on_change=self.openapi.docs.invalidate, clock=clock)
         self.metrics = metrics.MetricsAPI(
             store_get=self.store.get, store_list=self.store.list,
             rows={r: scheme.get("", "v1", r) for r in ("pods", "nodes")},  # type: ignore[misc]
@@ -256,8 +268,11 @@ class APIServer:
         await move_legacy_keys(self.storage, list(self.scheme.resources))  # before the cache
         await self.cache.start()
         self.security.start(self.cache, self.scheme)
+        await self.crds.start()  # every stored definition served before the first request
         await lifecycle.bootstrap(self.store, self.scheme, api_port=self.config.port)
         await self.security.reconcile(self.store, self.scheme)
+        await bootstrap.ensure_defaults(self.store, self.scheme, objects.rfc3339(self.clock()),
+                                        self.config.service_cidr.split(","))
         await apiserverendpoints.reconcile(self.store, self.scheme, host=self.config.host,
                                            port=self.config.port)
         self._tasks.append(asyncio.create_task(compact_loop(
@@ -276,6 +291,7 @@ class APIServer:
     async def stop(self) -> None:
         for t in self._tasks:
             t.cancel()
+        await self.crds.stop()
         await self.metrics.close()
         await self.webhook_clients.close()
         await self.cache.close()

@@ -20,6 +20,7 @@ import yaml
 from kapi import errors
 from kapi.endpoints.codec import check_depth, media_type
 from kapi.meta.resources import Resource
+from kapi.registry.kinds.base import strategy_of
 from kapi.validation import Validator, yamlload
 from kapi.validation.duplicates import (
     duplicate_paths,
@@ -141,7 +142,7 @@ class FieldValidation:
                                     f'{kind}: {found.type_error}')
 
     def _type_error(self, r: Resource, message: str | None) -> None:
-        if message:
+        if message and strategy_of(r).typed_decoding:
             raise _cannot_handle(r, message)
 
     def _report(self, r: Resource, problems: list[str], directive: str,

@@ -144,7 +144,7 @@ class Handlers:
         sub = call.info.subresource
         if sub == "scale":
             return 200, scale.to_scale(await self.store.get(call.resource, call.namespace,
-                                                             call.info.name))
+                                                             call.info.name), call.resource)
         obj = await self.store.get(call.resource, call.namespace, call.info.name)
         return 200, self.render(call, obj)
 
@@ -179,10 +179,11 @@ class Handlers:
         if not call.info.name:  # PUT names an item, never a collection
             raise errors.MethodNotAllowed(NOT_ALLOWED)
         directive = params.field_validation(call.query)
-        if sub not in ("", "status", "finalize", "scale"):
+        writable = ("", "status", *self.store.strategy(call.resource).writable_subresources)
+        if sub not in (*writable, "finalize", "scale"):
             raise errors.MethodNotAllowed(f"update is not supported on {call.resource.resource}/{sub}")
         obj = await body.decode_checked(self.fields, call, directive,
-                                        check=sub in ("", "status", "finalize"))
+                                        check=sub in (*writable, "finalize"))
         if sub == "scale":
             return await self._update_scale(call, lambda cur: obj)
         self.check_object(call, obj, name=call.info.name)
@@ -205,7 +206,13 @@ class Handlers:
         ptype = codec.PATCH_TYPES.get(codec.media_type(call.content_type))
         if ptype == "apply":
             return await applypatch.apply_patch(self, call)
-        if ptype is None or ptype.startswith("apply"):
+        if ptype is None or ptype.startswith("apply") or (
+                ptype == "strategic" and not self.store.strategy(call.resource).strategic_merge):
+            if ptype == "strategic":  # custom resources: no patch strategies to follow
+                raise errors.UnsupportedMediaType(
+                    "the body of the request was in an unknown format - accepted media types "
+                    "include: application/json-patch+json, application/merge-patch+json, "
+                    "application/apply-patch+yaml")
             raise errors.UnsupportedMediaType(
                 "the body of the request was in an unknown format - accepted media types "
                 "include: application/json-patch+json, application/merge-patch+json, "
@@ -232,7 +239,7 @@ class Handlers:
         if sub == "scale":
             return await self._update_scale(call, lambda cur: self._apply_patch(
                 call, ptype, cur, patch, definition="io.k8s.api.autoscaling.v1.Scale"))
-        if sub not in ("", "status"):
+        if sub not in ("", "status", *self.store.strategy(r).writable_subresources):
             raise errors.MethodNotAllowed(f"patch is not supported on {r.resource}/{sub}")
         result, _ = await self.store.guaranteed_update(r, call.namespace, call.info.name, apply,
                                                        subresource=sub, dry_run=call.dry_run)
@@ -349,14 +356,14 @@ class Handlers:
         async def apply(current: Obj | None) -> Obj:
             if current is None:
                 raise errors.NotFound.of(r, call.info.name)
-            wanted = new_scale(scale.to_scale(current))
+            wanted = new_scale(scale.to_scale(current, r))
             new = scale.apply_scale(r, current, wanted)  # a copy: current stays as it was
             self.track(call, new, current, "scale")
             return new
 
         result, _ = await self.store.guaranteed_update(r, call.namespace, call.info.name, apply,
                                                        dry_run=call.dry_run)
-        return 200, scale.to_scale(result)
+        return 200, scale.to_scale(result, r)
 
     async def _finalize(self, call: Call, obj: Obj) -> tuple[int, Obj]:
         """PUT namespaces/{name}/finalize: only spec.finalizers may change."""

@@ -52,6 +52,12 @@ _GROUP_PACKAGE = {
     "events.k8s.io": "io.k8s.api.events",
     "policy": "io.k8s.api.policy",
     "rbac.authorization.k8s.io": "io.k8s.api.rbac",
+    "storage.k8s.io": "io.k8s.api.storage",
+    "scheduling.k8s.io": "io.k8s.api.scheduling",
+    "node.k8s.io": "io.k8s.api.node",
+    "networking.k8s.io": "io.k8s.api.networking",
+    "certificates.k8s.io": "io.k8s.api.certificates",
+    "flowcontrol.apiserver.k8s.io": "io.k8s.api.flowcontrol",
 }
 
 # The top-level kinds a body may carry, by definition name (also the roots of the table).
@@ -73,7 +79,15 @@ KINDS = frozenset(
         "SelfSubjectRulesReview")]
     + [f"io.k8s.api.rbac.v1.{k}" for k in (
         "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")]
-    + ["io.k8s.api.authentication.v1.TokenRequest", "io.k8s.api.authentication.v1.TokenReview"])
+    + ["io.k8s.api.authentication.v1.TokenRequest", "io.k8s.api.authentication.v1.TokenReview"]
+    + ["io.k8s.api.core.v1.PersistentVolume", "io.k8s.api.scheduling.v1.PriorityClass",
+       "io.k8s.api.node.v1.RuntimeClass", "io.k8s.api.certificates.v1.CertificateSigningRequest",
+       "io.k8s.api.flowcontrol.v1.FlowSchema",
+       "io.k8s.api.flowcontrol.v1.PriorityLevelConfiguration"]
+    + [f"io.k8s.api.storage.v1.{k}" for k in (
+        "StorageClass", "CSIDriver", "CSINode", "VolumeAttachment", "CSIStorageCapacity")]
+    + [f"io.k8s.api.networking.v1.{k}" for k in (
+        "Ingress", "IngressClass", "NetworkPolicy", "ServiceCIDR", "IPAddress")])
 # meta/v1 kinds upstream registers in every group version (and in meta.k8s.io/v1).
 _META_KINDS = frozenset({"DeleteOptions", "Status"})
 

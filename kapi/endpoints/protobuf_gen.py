@@ -46,8 +46,9 @@ TABLE = HERE / "protobuf_fields.json"
 # (repository, package directory) of every package whose messages kapi may decode.
 PACKAGES = [("api", d) for d in (
     "apps/v1", "authentication/v1", "authorization/v1", "autoscaling/v1", "autoscaling/v2",
-    "batch/v1", "coordination/v1", "core/v1", "discovery/v1", "events/v1", "policy/v1",
-    "rbac/v1")] + [("apimachinery", d) for d in (
+    "batch/v1", "certificates/v1", "coordination/v1", "core/v1", "discovery/v1", "events/v1",
+    "flowcontrol/v1", "networking/v1", "node/v1", "policy/v1", "rbac/v1", "scheduling/v1",
+    "storage/v1")] + [("apimachinery", d) for d in (
         "pkg/api/resource", "pkg/apis/meta/v1", "pkg/runtime", "pkg/util/intstr")]
 # Messages decoded besides the kinds: the envelope and the meta/v1 kinds every group has.
 EXTRA_ROOTS = ("io.k8s.apimachinery.pkg.runtime.Unknown",

@@ -1,5 +1,7 @@
 """The scale subresource: autoscaling/v1 Scale views of Deployments, ReplicaSets,
-StatefulSets and ReplicationControllers. Pure functions over dicts."""
+StatefulSets and ReplicationControllers, and of custom resources through the paths their
+definition's scale subresource names (specReplicasPath, statusReplicasPath,
+labelSelectorPath). Pure functions over dicts."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 
 from kapi import errors
 from kapi.meta.resources import Resource
+from kapi.registry.kinds.base import strategy_of
 
 Obj = dict[str, Any]
 
@@ -37,7 +40,35 @@ def _label_selector_spec(obj: Obj) -> Obj:
     return spec
 
 
-def to_scale(obj: Obj) -> Obj:
+def _steps(path: Any) -> list[str]:
+    return [p for p in str(path or "").split(".") if p]
+
+
+def _read(obj: Any, path: Any) -> Any:
+    for step in _steps(path):
+        obj = obj.get(step) if isinstance(obj, dict) else None
+    return obj
+
+
+def _custom_scale(obj: Obj, paths: Obj) -> Obj:
+    meta = obj["metadata"]
+    status: Obj = {"replicas": _read(obj, paths.get("statusReplicasPath")) or 0}
+    selector = _read(obj, paths.get("labelSelectorPath"))
+    if isinstance(selector, str) and selector:
+        status["selector"] = selector
+    return {
+        "kind": "Scale", "apiVersion": "autoscaling/v1",
+        "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                          "creationTimestamp") if k in meta},
+        "spec": {"replicas": _read(obj, paths.get("specReplicasPath")) or 0},
+        "status": status,
+    }
+
+
+def to_scale(obj: Obj, r: Resource | None = None) -> Obj:
+    paths = strategy_of(r).scale_paths(r) if r is not None else None
+    if paths is not None:
+        return _custom_scale(obj, paths)
     meta = obj["metadata"]
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     return {
@@ -60,7 +91,12 @@ def apply_scale(r: Resource, current: Obj, scale: Obj) -> Obj:
             "spec.replicas", f"Invalid value: {replicas}: must be greater than or equal to 0")])
     rv = (scale.get("metadata") or {}).get("resourceVersion")
     new = copy.deepcopy(current)
-    new.setdefault("spec", {})["replicas"] = replicas
+    paths = strategy_of(r).scale_paths(r)
+    steps = _steps(paths.get("specReplicasPath")) if paths is not None else ["spec", "replicas"]
+    target = new
+    for step in steps[:-1]:
+        target = target.setdefault(step, {})
+    target[steps[-1]] = replicas
     if rv:
         new["metadata"]["resourceVersion"] = rv
     return new

@@ -138,6 +138,27 @@ class Scheme:
     def get(self, group: str, version: str, resource: str) -> Resource | None:
         return self._by_gvr.get((group, version, resource))
 
+    def serve(self, rows: tuple[Resource, ...], preferred: str = "") -> None:
+        """Serve rows built at run time (a CustomResourceDefinition's versions) in place,
+        replacing any row of the same group/version/resource; every holder of this
+        Scheme sees them at once. `preferred` is their group's preferred version."""
+        new = {(r.group, r.version, r.resource) for r in rows}
+        self.resources = tuple(r for r in self.resources
+                               if (r.group, r.version, r.resource) not in new) + rows
+        self._by_gvr = {(r.group, r.version, r.resource): r for r in self.resources}
+        if rows:
+            order = dict(self.preferred)
+            order[rows[0].group] = preferred or rows[0].version
+            self.preferred = order
+
+    def unserve(self, group: str, resource: str) -> None:
+        """Stop serving every version of group/resource (a deleted definition)."""
+        self.resources = tuple(r for r in self.resources
+                               if (r.group, r.resource) != (group, resource))
+        self._by_gvr = {(r.group, r.version, r.resource): r for r in self.resources}
+        if not any(r.group == group for r in self.resources):
+            self.preferred = {g: v for g, v in self.preferred.items() if g != group}
+
     def groups(self) -> list[str]:
         """Non-core groups, in discovery order."""
         return [g for g in self.preferred if g]

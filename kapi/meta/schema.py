@@ -104,6 +104,19 @@ class Definitions:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name in self._source()
 
+    def put(self, name: str, schema: Schema) -> None:
+        """Add or replace a definition already in the v2 dialect (a custom resource's
+        schema, built at run time); it is read-only from here on."""
+        self._source()[name] = schema
+        self._v2[name] = schema
+        self._refs.pop(name, None)
+
+    def drop(self, name: str) -> None:
+        """Forget a definition added with put."""
+        self._source().pop(name, None)
+        self._v2.pop(name, None)
+        self._refs.pop(name, None)
+
     # -- schemas ------------------------------------------------------------------------
     def schema(self, name: str) -> Schema:
         """The OpenAPI v2 form of a definition; KeyError if there is none."""

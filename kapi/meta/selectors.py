@@ -672,6 +672,8 @@ def _lookup(obj: Mapping[str, Any], path: str) -> Any:
 def field_value(obj: Mapping[str, Any], field: str) -> str:
     """The string a field selector compares against, as upstream's GetAttrs produce it."""
     value = _lookup(obj, _FIELD_PATHS.get(field, field))
+    if not value and field == "source":  # an event with no source names its reporter
+        value = _lookup(obj, "reportingComponent")
     if value is None and field == "status.podIP":
         ips = _lookup(obj, "status.podIPs") or []
         value = ips[0].get("ip") if ips and isinstance(ips[0], Mapping) else None

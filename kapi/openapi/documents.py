@@ -49,6 +49,13 @@ class OpenAPIDocs:
         self._built: dict[str, tuple[bytes, str]] = {}
         self._lock = threading.RLock()
 
+    def invalidate(self) -> None:
+        """The served resources or their definitions changed (a CustomResourceDefinition
+        came, changed or went): every document is built again on its next request."""
+        with self._lock:
+            self._built.clear()
+            self._schemas = V3Schemas(self.defs)
+
     def _get(self, name: str, build: Callable[[], bytes]) -> tuple[bytes, str]:
         with self._lock:
             hit = self._built.get(name)

@@ -19,7 +19,7 @@ from typing import Any, Awaitable, Callable, Mapping
 import orjson
 
 from kapi import admission, errors
-from kapi.meta import conversion, objects
+from kapi.meta import objects
 from kapi.meta.resources import Resource, Scheme
 from kapi.meta.selectors import FieldSelector, LabelSelector
 from kapi.registry.kinds.base import Strategy, strategy_of
@@ -81,13 +81,15 @@ class Store:
         return strategy_of(r)
 
     def _to_storage(self, r: Resource, obj: Obj) -> Obj:
-        return conversion.to_storage(r.api_version, r.kind, obj)
+        return self.strategy(r).to_storage(r, obj)
 
     def out(self, r: Resource, stored: Obj) -> Obj:
         """The stored object as the request's group/version sees it (never mutate it)."""
-        if r.storage_group is None and r.storage_version is None:
+        strategy = self.strategy(r)
+        if r.storage_group is None and r.storage_version is None and \
+                not strategy.converts_on_read:
             return stored
-        return conversion.from_storage(r.api_version, r.kind, stored)
+        return strategy.from_storage(r, stored)
 
     def _encode(self, r: Resource, obj: Obj) -> bytes:
         stored = self._to_storage(r, obj)
@@ -190,6 +192,8 @@ class Store:
             new = strategy.prepare_for_status_update(new, current)
         elif subresource == "":
             strategy.prepare_for_update(new, current)
+        elif subresource in strategy.writable_subresources:
+            new = strategy.prepare_for_subresource_update(subresource, new, current)
         # other subresources (binding, finalize) are server-built from `current`
         new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         await self._admit(r, "UPDATE", new, current, subresource, dry_run)

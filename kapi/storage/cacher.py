@@ -179,6 +179,9 @@ class WatchCache:
                  max_bytes: int = 256 * 1024 * 1024) -> None:
         self.storage = storage
         self.buckets: dict[str, dict[str, Obj]] = {p: {} for p in prefixes}
+        # objects under no bucket yet (custom resources whose definition is not served
+        # yet): kept so that serving them later needs no second read of storage
+        self.stray: dict[str, Obj] = {}
         self.capacity, self.max_bytes = capacity, max_bytes
         self.events: collections.deque[CacheEvent] = collections.deque()
         self.bytes = 0  # sum of the window's event sizes
@@ -202,8 +205,7 @@ class WatchCache:
         while True:
             for kv in res.items:
                 b = bucket_of(kv.key, self.buckets)
-                if b is not None:
-                    self.buckets[b][kv.key] = decode(kv)
+                (self.buckets[b] if b is not None else self.stray)[kv.key] = decode(kv)
             if not res.more:
                 return rev
             res = await self.storage.list("/registry/", revision=rev,
@@ -236,6 +238,7 @@ class WatchCache:
     async def _reload(self) -> None:
         for b in self.buckets.values():
             b.clear()
+        self.stray.clear()
         self.events.clear()
         self.bytes = 0
         for w in list(self.watchers):
@@ -245,20 +248,21 @@ class WatchCache:
 
     async def _apply(self, sev: Event) -> None:
         b = bucket_of(sev.kv.key, self.buckets)
-        if b is not None:
-            bucket = self.buckets[b]
-            obj = decode(sev.kv)
-            prev = bucket.get(sev.kv.key)
-            if sev.type == "DELETE":
-                bucket.pop(sev.kv.key, None)
-                obj["metadata"]["resourceVersion"] = str(sev.revision)
-            else:
-                bucket[sev.kv.key] = obj
-            ev = CacheEvent(sev.type, sev.kv.key, obj, prev, sev.revision,
-                            size=CacheEvent.cost(sev.kv))
-            self._append(ev)
-            for w in list(self.watchers):
-                w.offer(ev)
+        # a key under no bucket is still kept (stray) and its events still reach a watch
+        # that names its prefix: a custom resource served a moment later needs them
+        bucket = self.buckets[b] if b is not None else self.stray
+        obj = decode(sev.kv)
+        prev = bucket.get(sev.kv.key)
+        if sev.type == "DELETE":
+            bucket.pop(sev.kv.key, None)
+            obj["metadata"]["resourceVersion"] = str(sev.revision)
+        else:
+            bucket[sev.kv.key] = obj
+        ev = CacheEvent(sev.type, sev.kv.key, obj, prev, sev.revision,
+                        size=CacheEvent.cost(sev.kv))
+        self._append(ev)
+        for w in list(self.watchers):
+            w.offer(ev)
         await self._set_rev(sev.revision)
 
     def _append(self, ev: CacheEvent) -> None:
@@ -299,6 +303,19 @@ class WatchCache:
             return False
 
     # -- reads ------------------------------------------------------------------------
+    def add_bucket(self, prefix: str) -> None:
+        """Keep objects under prefix as one bucket from now on (a resource served at run
+        time), moving in those already held; a no-op for a known prefix."""
+        if prefix in self.buckets:
+            return
+        bucket = self.buckets[prefix] = {}
+        for key in [k for k in self.stray if k.startswith(prefix)]:
+            bucket[key] = self.stray.pop(key)
+
+    def drop_bucket(self, prefix: str) -> None:
+        """The reverse of add_bucket: what remains under prefix goes back to stray."""
+        self.stray.update(self.buckets.pop(prefix, {}))
+
     def get(self, bucket: str, key: str) -> Obj | None:
         return self.buckets[bucket].get(key)
 

@@ -114,6 +114,21 @@ def each_object(items: Any, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
             yield f"{path}[{i}]", item
 
 
+def object_at(obj: dict[str, Any], key: str) -> dict[str, Any]:
+    """obj[key] when it is an object, else an empty one (a validator reads only what it
+    can reach; the schema check reports the wrong type)."""
+    v = obj.get(key)
+    return v if isinstance(v, dict) else {}
+
+
+def spec_immutable(new: dict[str, Any], old: dict[str, Any], field: str) -> list[FieldError]:
+    """ValidateImmutableField on spec.<field>."""
+    value = object_at(new, "spec").get(field)
+    if value == object_at(old, "spec").get(field):
+        return []
+    return [invalid(f"spec.{field}", value, "field is immutable")]
+
+
 def required(path: str, detail: str = "") -> FieldError:
     return FieldError(REQUIRED, path, "", detail)
 

@@ -79,6 +79,11 @@ class Types:
             node = self._build_definition(definition)
         return node
 
+    def forget(self, names: set[str]) -> None:
+        """Drop the nodes of definitions that changed (rebuilt on next use)."""
+        for name in names:
+            self._nodes.pop(name, None)
+
     def _build_definition(self, name: str) -> TypeNode:
         if name in _SCALAR_DEFS:
             scalar, go = _SCALAR_DEFS[name]

@@ -20,14 +20,19 @@ from kapi.registry.kinds import (
     apps,
     authentication,
     authorization,
+    certificates,
+    cluster,
     config,
     core,
+    crd,
     cronjob,
     daemonset,
     discovery,
+    flowcontrol,
     hpa,
     job,
     namespace,
+    networking,
     node,
     pdb,
     pod,
@@ -36,6 +41,7 @@ from kapi.registry.kinds import (
     records,
     replicationcontroller,
     service,
+    storage,
 )
 from kapi.registry.kinds.base import Strategy
 
@@ -55,6 +61,14 @@ KINDS: tuple[Strategy, ...] = (
     *admissionregistration.KINDS,
     *authorization.REVIEWS,
     authentication.TOKEN_REVIEWS,
+    crd.CRDS,
+    # the groups conformance tests CRUD: stored and served, most with no controller
+    storage.PERSISTENT_VOLUMES, storage.STORAGE_CLASSES, storage.CSI_DRIVERS, storage.CSI_NODES,
+    storage.VOLUME_ATTACHMENTS, storage.CSI_STORAGE_CAPACITIES,
+    cluster.PRIORITY_CLASSES, cluster.RUNTIME_CLASSES,
+    networking.INGRESSES, networking.INGRESS_CLASSES, networking.NETWORK_POLICIES,
+    networking.SERVICE_CIDRS, networking.IP_ADDRESSES,
+    certificates.CSRS, flowcontrol.FLOW_SCHEMAS, flowcontrol.PRIORITY_LEVELS,
 )
 
 # Preferred version per group, in the order discovery lists groups.
@@ -70,6 +84,12 @@ PREFERRED: Mapping[str, str] = {
     "policy": "v1",
     "rbac.authorization.k8s.io": "v1",
     "authorization.k8s.io": "v1",
+    "storage.k8s.io": "v1",
+    "scheduling.k8s.io": "v1",
+    "node.k8s.io": "v1",
+    "networking.k8s.io": "v1",
+    "certificates.k8s.io": "v1",
+    "flowcontrol.apiserver.k8s.io": "v1",
 }
 
 

@@ -17,6 +17,7 @@ import copy
 import dataclasses
 from typing import Any, Callable
 
+from kapi.meta import conversion
 from kapi.meta.resources import Resource
 from kapi.printers.common import Printer
 from kapi.validation import meta as meta_rules
@@ -170,9 +171,42 @@ class Strategy:
             out.pop("status", None)
         return out
 
+    # Subresources besides /status that answer with the object and take writes of it
+    # (a CertificateSigningRequest's /approval); the kind prepares such writes itself.
+    writable_subresources: tuple[str, ...] = ()
+
+    def prepare_for_subresource_update(self, subresource: str, new: Obj, old: Obj) -> Obj:
+        """A write to one of writable_subresources: by default, like a /status write."""
+        return self.prepare_for_status_update(new, old)
+
     def spec_of(self, obj: Obj) -> Any:
         """What counts as 'spec' for generation: everything but metadata and status."""
         return {k: v for k, v in obj.items() if k not in ("metadata", "status", "kind", "apiVersion")}
+
+    # -- what the endpoints ask -----------------------------------------------------------
+    # A strategic merge patch follows the kind's patch strategies (custom kinds have none:
+    # 415, as upstream).
+    strategic_merge = True
+    # A value of the wrong JSON type fails decoding (400) as Go structs fail it; a custom
+    # kind's schema reports it instead (422).
+    typed_decoding = True
+
+    def scale_paths(self, r: Resource) -> Obj | None:
+        """Where a custom kind keeps its scale (specReplicasPath, ...); None: built in."""
+        return None
+
+    # -- conversion ---------------------------------------------------------------------
+    # Whether reading a stored object in its own version still changes it (custom
+    # resources apply their schema's defaults on read).
+    converts_on_read = False
+
+    def to_storage(self, r: Resource, obj: Obj) -> Obj:
+        """obj, sent in r's group/version, in its stored form (obj itself when equal)."""
+        return conversion.to_storage(r.api_version, r.kind, obj)
+
+    def from_storage(self, r: Resource, stored: Obj) -> Obj:
+        """The stored object as r's group/version shows it; never mutates it."""
+        return conversion.from_storage(r.api_version, r.kind, stored)
 
     # -- delete -------------------------------------------------------------------------
     def grace_period(self, obj: Obj, requested: int | None) -> int:

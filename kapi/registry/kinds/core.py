@@ -18,7 +18,8 @@ SERVICE_ACCOUNTS = Strategy(
 PVCS = Strategy(
     row("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", CORE,
         short_names=("pvc",), subresources=(status_of("PersistentVolumeClaim"),)),
-    printer=core_printers.PVC, defaulter=defaults.pvc)
+    printer=core_printers.PVC, defaulter=defaults.pvc, initial_status={"phase": "Pending"},
+    return_deleted_object=True)
 
 LIMIT_RANGES = Strategy(
     row("", "v1", "limitranges", "LimitRange", CORE, short_names=("limits",)),

@@ -69,4 +69,6 @@ PODS = PodStrategy(
                          "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
                          "status.podIP", "status.podIPs", "status.nominatedNodeName")),
     printer=pod_printer.POD, defaulter=pod_defaults.pod, validate_rule=_validate,
-    update_rule=_validate_update, admission=("PodDefaults", "ServiceAccount"), return_deleted_object=True)
+    update_rule=_validate_update,
+    admission=("RuntimeClass", "Priority", "PodDefaults", "ServiceAccount"),
+    return_deleted_object=True)

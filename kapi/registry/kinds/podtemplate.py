@@ -51,4 +51,4 @@ def validate(obj: dict[str, Any]) -> list[FieldError]:
 POD_TEMPLATES = Strategy(
     row("", "v1", "podtemplates", "PodTemplate", CORE),
     printer=Printer(COLUMNS, template_row), defaulter=defaults.template,
-    validate_rule=validate)
+    validate_rule=validate, return_deleted_object=True)
