@@ -41,9 +41,9 @@ from kapi.admission.policy import ValidatingPolicies
 from kapi.admission.resourcequota import ResourceQuota
 from kapi.admission.serviceaccount import ServiceAccountAdmission
 from kapi.admission.serviceips import ServiceAllocator
-from kapi.apiextensions import CRDController
 from kapi.admission.webhooks.client import Clients
 from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
+from kapi.apiextensions import CRDController
 from kapi.auth import Authenticate, Authorize, current_user, sakeys, set_current_user
 from kapi.auth.satokens import ServiceAccountTokens
 from kapi.auth.x509 import PeerTable, anonymous_on, x509_authenticator
