@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Mapping, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Protocol, Sequence
 
 from starlette.requests import HTTPConnection
 
@@ -38,6 +38,19 @@ class User:
     groups: tuple[str, ...] = ()
     uid: str = ""
     extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def user_info(user: User) -> dict[str, Any]:
+    """upstream's authentication/v1 UserInfo of a user (empty fields left out), as
+    reviews, AdmissionReview and CSRs carry it."""
+    info: dict[str, Any] = {"username": user.name}
+    if user.uid:
+        info["uid"] = user.uid
+    if user.groups:
+        info["groups"] = list(user.groups)
+    if user.extra:
+        info["extra"] = {k: list(v) for k, v in user.extra.items()}
+    return info
 
 
 ADMIN = User("system:admin", ("system:masters", "system:authenticated"))

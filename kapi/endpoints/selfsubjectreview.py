@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from kapi import errors
-from kapi.auth import User
+from kapi.auth import User, user_info
 
 GROUP = "authentication.k8s.io"
 VERSIONS = ("v1", "v1beta1")
@@ -41,12 +41,6 @@ def review(version: str, verb: str, name: str, body: bytes, user: User) -> dict[
     if not isinstance(sent, dict) or sent.get("kind", "SelfSubjectReview") != \
             "SelfSubjectReview":
         raise errors.BadRequest(f"expected a SelfSubjectReview of {api_version}")
-    info: dict[str, Any] = {"username": user.name}
-    if user.uid:
-        info["uid"] = user.uid
-    if user.groups:
-        info["groups"] = list(user.groups)
-    if user.extra:
-        info["extra"] = {k: list(v) for k, v in user.extra.items()}
+    info = user_info(user)
     return {"kind": "SelfSubjectReview", "apiVersion": api_version,
             "metadata": {"creationTimestamp": None}, "status": {"userInfo": info}}

@@ -18,7 +18,7 @@ import orjson
 
 from kapi import errors
 from kapi.admission.webhooks.matching import Attributes
-from kapi.auth import User
+from kapi.auth import User, user_info
 from kapi.meta import objects
 
 Obj = dict[str, Any]
@@ -32,17 +32,6 @@ class CallFailed(Exception):
 
     def __init__(self, webhook: str, reason: str) -> None:
         super().__init__(f'failed calling webhook "{webhook}": {reason}')
-
-
-def user_info(user: User) -> Obj:
-    info: Obj = {"username": user.name}
-    if user.uid:
-        info["uid"] = user.uid
-    if user.groups:
-        info["groups"] = list(user.groups)
-    if user.extra:
-        info["extra"] = {k: list(v) for k, v in user.extra.items()}
-    return info
 
 
 def request(a: Attributes, new: Obj | None, old: Obj | None, *, user: User,

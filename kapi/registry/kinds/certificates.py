@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 
-from kapi.auth import current_user
+from kapi.auth import current_user, user_info
 from kapi.meta.resources import Resource, Subresource, status_of
 from kapi.printers import cluster as printers
 from kapi.registry.kinds.base import Obj, Strategy, row
@@ -38,13 +38,7 @@ class CSRStrategy(Strategy):
         for f in ("username", "uid", "groups", "extra"):
             spec.pop(f, None)
         if user is not None:
-            spec["username"] = user.name
-            if user.uid:
-                spec["uid"] = user.uid
-            if user.groups:
-                spec["groups"] = list(user.groups)
-            if user.extra:
-                spec["extra"] = {k: list(v) for k, v in user.extra.items()}
+            spec.update(user_info(user))
 
     def prepare_for_update(self, new: Obj, old: Obj) -> None:
         super().prepare_for_update(new, old)
