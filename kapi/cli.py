@@ -485,7 +485,7 @@ def _controller_options(args: argparse.Namespace) -> Any:
     from runtime.controllers.manager import select
 
     options = ControllerOptions(
-        controllers=tuple(c.strip() for c in args.controllers.split(",") if c.strip()),
+        controllers=_csv(args.controllers),
         pod_eviction_timeout=args.pod_eviction_timeout,
         node_monitor_grace_period=args.node_monitor_grace_period,
         node_startup_grace_period=args.node_startup_grace_period,
@@ -496,6 +496,11 @@ def _controller_options(args: argparse.Namespace) -> Any:
         root_ca_file=args.root_ca_file)
     select(options.controllers)
     return options
+
+
+def _csv(value: str) -> tuple[str, ...]:
+    """A comma-separated flag's values, blanks dropped (upstream's string-slice flags)."""
+    return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
 def _private_key_file(args: argparse.Namespace) -> str | None:
@@ -635,12 +640,11 @@ def _service_account_config(args: argparse.Namespace) -> dict[str, Any]:
     return {"service_account_signing_key_file": args.service_account_signing_key_file,
             "service_account_key_files": tuple(args.service_account_key_file),
             "service_account_issuers": issuers,
-            "api_audiences": tuple(a for a in args.api_audiences.split(",") if a),
+            "api_audiences": _csv(args.api_audiences),
             "service_account_max_token_expiration": args.service_account_max_token_expiration,
             "service_account_extend_token_expiration":
                 args.service_account_extend_token_expiration == "true",
-            "disable_admission_plugins": tuple(
-                p.strip() for p in args.disable_admission_plugins.split(",") if p.strip())}
+            "disable_admission_plugins": _csv(args.disable_admission_plugins)}
 def _with_root_ca(options: Any, config: Config) -> Any:
     """`kapi up`'s controllers publish the CA its serving certificate chains to (the
     data dir's, unless --tls-cert-file or --root-ca-file say otherwise)."""
@@ -716,7 +720,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = Config(host=args.host, port=args.port,
                         data_dir=args.data_dir or default_data_dir(), storage=args.storage,
-                        etcd_servers=tuple(u for u in args.etcd_servers.split(",") if u),
+                        etcd_servers=_csv(args.etcd_servers),
                         etcd_prefix=args.etcd_prefix, etcd_cafile=args.etcd_cafile,
                         etcd_certfile=args.etcd_certfile, etcd_keyfile=args.etcd_keyfile,
                         compact_interval=args.compact_interval, compact_keep=args.compact_keep,
@@ -728,8 +732,7 @@ def main(argv: list[str] | None = None) -> int:
                         validation=not args.unsafe_no_validation,
                         managed_fields=not args.unsafe_no_managed_fields,
                         default_toleration_seconds=_toleration_seconds(args),
-                        authorization_modes=tuple(
-                            m.strip() for m in args.authorization_mode.split(",") if m.strip()),
+                        authorization_modes=_csv(args.authorization_mode),
                         token_auth_file=args.token_auth_file,
                         encryption_provider_config=args.encryption_provider_config,
                         encrypt_secrets=args.encrypt_secrets,
