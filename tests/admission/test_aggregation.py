@@ -86,7 +86,7 @@ def test_aggregated_api_through_kubectl(server: Server, apiservice: HookServer,
     assert "wardle.example.com" in kubectl("api-versions")
     path, headers = apiservice.gets[-1]
     assert path.endswith("/namespaces/default/flunders")
-    assert headers.get("X-Remote-User") == "system:admin"
+    assert headers.get("X-Remote-User") == "kubernetes-admin"  # the kubeconfig's client certificate
     assert "authorization" not in {k.lower() for k in headers}
     with server.client() as c:
         r = c.get(f"/apis/{GROUP}/{VERSION}/namespaces/default/flunders/nope")

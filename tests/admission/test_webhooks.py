@@ -120,7 +120,7 @@ def test_validating_webhook_denies_with_upstream_message(
                                                      "resource": "configmaps"},
                                  {"group": "", "version": "v1", "kind": "ConfigMap"})
         assert req["object"]["data"] == {"a": "b"} and req["oldObject"] is None
-        assert req["userInfo"]["username"] == "system:admin" and req["dryRun"] is False
+        assert req["userInfo"]["username"] == "kubernetes-admin" and req["dryRun"] is False
         assert req["options"] == {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"}
     finally:
         remove(server, "ValidatingWebhookConfiguration", name)
