@@ -107,7 +107,8 @@ async def setup(port: int, ns: str) -> None:
 
 async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Result]:
     port = free_port()
-    argv = [sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir", str(workdir / "data"),
+    argv = [sys.executable, "-m", "kapi.cli", "apiserver", "--insecure-http",
+            "--data-dir", str(workdir / "data"),
             "--port", str(port), "--storage", args.storage]
     proc = ServerProc("crd", argv, port, workdir / "crd.log")
     await proc.start()

@@ -26,16 +26,8 @@ from tests.helpers import api_for
 # Ported core tests kapi fails today, with the missing feature. Remove an entry when the
 # feature lands (this test then insists on it).
 KNOWN_FAILURES = {
-    # kapi serves none of the groups admissionregistration, apiextensions, apiregistration,
-    # authentication, authorization
-    "[sig-api-machinery] Discovery should locate the groupVersion and a resource within each "
-    "APIGroup [Conformance]",
-    # the same five groups are missing from aggregated discovery
-    "[sig-api-machinery] AggregatedDiscovery should support aggregated discovery interface "
-    "[Conformance]",
-    "[sig-api-machinery] AggregatedDiscovery should support raw aggregated discovery endpoint "
-    "Accept headers [Conformance]",
-    # kapi serves no authorization.k8s.io group (SelfSubjectAccessReview)
+    # still failing after authorization.k8s.io landed (SelfSubjectAccessReview is served);
+    # the port's report says why
     "[sig-api-machinery] Servers with support for Table transformation should return a 406 for "
     "a backend which does not implement metadata [Conformance]",
 }

@@ -35,7 +35,7 @@ class Clock:
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[Callable[..., httpx.AsyncClient], Clock]]:
     clock = Clock()
-    app = build_app(Config(storage="memory", data_dir=tmp_path), storage=MemoryStorage(),
+    app = build_app(Config(storage="memory", data_dir=tmp_path, insecure_http=True), storage=MemoryStorage(),
                     clock=clock)
     async with app.router.lifespan_context(app):
         def client(token: str | None = None) -> httpx.AsyncClient:
@@ -126,7 +126,7 @@ async def test_the_kubelets_pod_tokens_are_extended(served: Any) -> None:
 async def test_the_signing_key_is_made_once(tmp_path: Path) -> None:
     kids = []
     for _ in range(2):
-        app = build_app(Config(storage="memory", data_dir=tmp_path), storage=MemoryStorage())
+        app = build_app(Config(storage="memory", data_dir=tmp_path, insecure_http=True), storage=MemoryStorage())
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                          base_url="http://kapi.test") as c:
