@@ -211,7 +211,7 @@ def test_kubectl_approves_and_denies_csrs(kubectl: Kubectl, api_client: Any,
         out = kubectl("get", "csr", names[0])
         assert _header(out) == ["NAME", "AGE", "SIGNERNAME", "REQUESTOR", "REQUESTEDDURATION",
                                 "CONDITION"]
-        assert out.splitlines()[1].split()[2:] == ["example.com/signer", "system:admin", "60m",
+        assert out.splitlines()[1].split()[2:] == ["example.com/signer", "kubernetes-admin", "60m",
                                                    "Pending"]
         assert "approved" in kubectl("certificate", "approve", names[0])
         assert "denied" in kubectl("certificate", "deny", names[1])
@@ -225,7 +225,7 @@ def test_kubectl_approves_and_denies_csrs(kubectl: Kubectl, api_client: Any,
         assert (rows[names[0]], rows[names[1]]) == ("Approved", "Denied")
         # the spec is fixed once made: an update keeps the request and the requestor
         got = certs.patch_certificate_signing_request(names[0], {"spec": {"username": "eve"}})
-        assert got.spec.username == "system:admin"
+        assert got.spec.username == "kubernetes-admin"
     finally:
         w.stop()
         for name in names:
