@@ -119,7 +119,9 @@ async def _ensure(client: Client, component: str, node: Obj, run_hash: str, star
     try:
         pod = await client.get(PODS, name, NAMESPACE)
     except ApiError as e:
-        if not e.not_found:
+        # as a node, a pod not (yet) bound to this node is 403 rather than 404 (the Node
+        # authorizer lets a node read only its own pods): either way, one to make
+        if not (e.not_found or e.code == 403):
             raise
         pod = None
     if pod is not None and ((pod["metadata"].get("annotations") or {}).get(MIRROR) != run_hash

@@ -24,6 +24,11 @@ MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 def test_a_pods_mounted_token_authenticates_as_its_service_account(
         api: k8s.ApiClient, cluster: Any, ns: str) -> None:
     core(api).create_namespaced_service_account(ns, {"metadata": {"name": "runner"}})
+    k8s.RbacAuthorizationV1Api(api).create_namespaced_role_binding(ns, {  # RBAC: may read
+        "metadata": {"name": "runner-view"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "cluster-admin"},
+        "subjects": [{"kind": "ServiceAccount", "name": "runner", "namespace": ns}]})
     core(api).create_namespaced_pod(ns, pod_doc(
         "tok", sh("c", "sleep 3600"), policy="Always", serviceAccountName="runner"))
     wait_for(lambda: status(api, ns, "tok").get("phase") == "Running", "the pod to run",

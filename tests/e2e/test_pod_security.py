@@ -106,6 +106,8 @@ def test_admission_configuration_sets_defaults_and_exemptions(tmp_path):
                 'pods "p" is forbidden: violates PodSecurity "baseline:latest": privileged '
                 '(container "x" must not set securityContext.privileged=true)')
             core.create_namespaced_pod("tools", privileged_pod("p"))  # an exempt namespace
+            client.NodeV1Api(api).create_runtime_class(  # RuntimeClass admission needs it
+                {"metadata": {"name": "trusted"}, "handler": "runc"})
             trusted = privileged_pod("q")
             trusted["spec"]["runtimeClassName"] = "trusted"
             core.create_namespaced_pod("plain", trusted)  # an exempt runtime class

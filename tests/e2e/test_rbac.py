@@ -343,7 +343,8 @@ def test_websocket_exec_needs_create(secured):
         f"/api/v1/namespaces/{ns}/pods/p/exec?command=true&stdout=1"
     with pytest.raises(websocket.WebSocketBadStatusException) as e:
         websocket.create_connection(url, timeout=10, header=["Authorization: Bearer alice-token"],
-                                    subprotocols=["v5.channel.k8s.io"])
+                                    subprotocols=["v5.channel.k8s.io"],
+                                    sslopt={"ca_certs": str(secured.ca)} if secured.tls else None)
     assert e.value.status_code == 403
     assert json.loads(e.value.resp_body)["message"] == (
         f'pods "p" is forbidden: User "alice" cannot create resource "pods/exec" in API group "" '
