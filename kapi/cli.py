@@ -150,13 +150,26 @@ async def serve(config: Config, *, announce: bool,
             t.cancel()
         await server_task
         return
-    # components first, so their connections close before the server goes away
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    # components first, so their connections close before the server goes away; the
+    # service proxy last, after the server: its stop removes the ClusterIP rules (and
+    # blackholes the service range), which would strand the closing handshakes of
+    # clients that reached the server through the `kubernetes` ClusterIP
+    proxies = [t for t in tasks if t.get_name() == PROXY_TASK]
+    others = [t for t in tasks if t not in proxies]
+    stuck = await _cancel_within(others)
     server_down.set()
     await server_task
+    stuck |= await _cancel_within(proxies)
+    await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    if stuck:
+        # a component that does not take its cancellation (seen now and then with a
+        # Docker kubelet; cause not found yet) would hold the exit for ever: the API
+        # server and the proxy have stopped cleanly, so leave without it
+        names = ", ".join(sorted(t.get_name() for t in stuck))
+        print(f"kapi: {names} did not stop within {STOP_TIMEOUT:.0f} s of the signal; "
+              "exiting without it", file=sys.stderr, flush=True)
+        logging.shutdown()
+        os._exit(1 if failed is not None else 0)
     if failed is not None:  # a component (e.g. a controller that could not start) failed
         print(f"kapi: {failed}", file=sys.stderr)
         raise SystemExit(1)
@@ -269,8 +282,23 @@ def _docker_nodes(wanted: Wanted, client: Any) -> list[asyncio.Task[None]]:
     flags = _node_flags(wanted["node_flags"])
     return [asyncio.create_task(run_docker_kubelet(
         client(f"kapi-kubelet/kapi-node-{i}", f"node:kapi-node-{i}"),
-        _kubelet_config(f"kapi-node-{i}", 0, flags, wanted.get("cluster_dns", ""))))
+        _kubelet_config(f"kapi-node-{i}", 0, flags, wanted.get("cluster_dns", ""))),
+        name=f"kubelet-kapi-node-{i}")
         for i in range(1, int(count if count is not None else 1) + 1)]
+
+
+PROXY_TASK = "kapi-proxy"
+STOP_TIMEOUT = 20.0  # seconds a component has to stop once cancelled
+
+
+async def _cancel_within(tasks: list[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
+    """Cancel the tasks and wait up to STOP_TIMEOUT; the ones still running."""
+    for t in tasks:
+        t.cancel()
+    if not tasks:
+        return set()
+    _, pending = await asyncio.wait(tasks, timeout=STOP_TIMEOUT)
+    return pending
 
 
 def _proxy(config: Config, wanted: Wanted, nodes: int, client: Any) -> list[asyncio.Task[None]]:
@@ -285,7 +313,8 @@ def _proxy(config: Config, wanted: Wanted, nodes: int, client: Any) -> list[asyn
         return []
     options = ProxyOptions(service_cidr=config.service_cidr, node_names=tuple(
         f"kapi-node-{i}" for i in range(1, nodes + 1)))
-    return [asyncio.create_task(run_proxy(client("kapi-proxy", "proxy"), options))]
+    return [asyncio.create_task(run_proxy(client("kapi-proxy", "proxy"), options),
+                                name=PROXY_TASK)]
 
 
 def _node_flags(args: argparse.Namespace) -> Any:
