@@ -73,8 +73,8 @@ class Client:
         transport = HTTP11Transport(max_connections=max_connections, ssl_context=ssl_context)
         self.http = httpx.AsyncClient(
             base_url=base_url, headers={"User-Agent": user_agent, **(headers or {})},
-            timeout=httpx.Timeout(timeout, read=None), limits=limits, transport=transport)
-        self.base_url = base_url
+            timeout=httpx.Timeout(timeout), limits=limits, transport=transport)
+        self.base_url, self.timeout = base_url, timeout
 
     @classmethod
     def from_kubeconfig(cls, path: str | Path, **kw: Any) -> Client:
@@ -141,7 +141,8 @@ class Client:
         q = _selectors(params) | {"watch": "true", "resourceVersion": resource_version,
                                   "timeoutSeconds": str(timeout_seconds),
                                   "allowWatchBookmarks": "true" if bookmarks else "false"}
-        async with self.http.stream("GET", gvr.path(namespace), params=_params(q)) as r:
+        async with self.http.stream("GET", gvr.path(namespace), params=_params(q),
+                                    timeout=httpx.Timeout(self.timeout, read=None)) as r:
             if r.status_code >= 400:
                 raise _error(r, await r.aread())
             async for line in r.aiter_lines():

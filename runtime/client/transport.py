@@ -59,7 +59,11 @@ class HTTP11Transport(httpx.AsyncBaseTransport):
         try:
             conn = await self._connection(request)
             await self._send(conn, request)
-            status, headers, keep = await _read_head(conn.reader)
+            # a read timeout bounds the wait for the response's head (a server that never
+            # answers must not stall a heartbeat for ever); watches pass read=None
+            read = (request.extensions.get("timeout") or {}).get("read")
+            async with asyncio.timeout(read):
+                status, headers, keep = await _read_head(conn.reader)
         except BaseException as e:
             if conn is not None:
                 conn.close()
@@ -214,6 +218,8 @@ class _Body(httpx.AsyncByteStream):
 
 
 def _httpx_error(e: BaseException, request: httpx.Request) -> httpx.TransportError:
+    if isinstance(e, TimeoutError):
+        return httpx.ReadTimeout("timed out waiting for the server", request=request)
     if isinstance(e, (ValueError, asyncio.LimitOverrunError)):
         return httpx.RemoteProtocolError(f"malformed response: {e}", request=request)
     if isinstance(e, asyncio.IncompleteReadError):
