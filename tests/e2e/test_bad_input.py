@@ -3,6 +3,7 @@ to a client's mistake."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 
@@ -88,8 +89,14 @@ def test_huge_body_is_refused(server, ns):
     with server.client() as c:
         before = _revision(c)
         big = {"metadata": {"name": "big"}, "data": {"k": "x" * (4 * 1024 * 1024)}}
-        _status(c.post(CM.format(ns=ns), json=big), 413)
+        try:
+            _status(c.post(CM.format(ns=ns), json=big), 413)
+        except (httpx.RemoteProtocolError, httpx.WriteError, httpx.ReadError):
+            # over TLS the server's 413 and close can reach the client while it is still
+            # sending, which then sees the connection go first: refused all the same
+            pass
         assert _revision(c) == before
+        assert c.get(CM.format(ns=ns) + "/big").status_code == 404
 
 
 def test_unknown_resource_and_bad_params(server, ns):
