@@ -128,3 +128,26 @@ async def test_dry_run_changes_nothing(api: httpx.AsyncClient) -> None:
     assert (await api.get(f"{CMS}/dry")).json()["data"] == {"x": "1"}
     r = await api.post(CMS, params={"dryRun": "Some"}, json=cm("dry2"))
     assert r.status_code == 422  # upstream's CreateOptions.meta.k8s.io "" is invalid
+
+
+@pytest.mark.parametrize(("resource", "kind", "body"), [
+    ("serviceaccounts", "ServiceAccount", {}),
+    ("resourcequotas", "ResourceQuota", {"spec": {"hard": {"pods": "2"}}}),
+])
+async def test_delete_answers_with_the_deleted_object(api: httpx.AsyncClient, resource: str,
+                                                      kind: str, body: dict[str, Any]) -> None:
+    # upstream's stores for these kinds set ReturnDeletedObject: the body is the object
+    path = f"/api/v1/namespaces/default/{resource}"
+    await api.post(path, json={"apiVersion": "v1", "kind": kind, "metadata": {"name": "x"}} | body)
+    r = await api.delete(f"{path}/x")
+    assert r.status_code == 200
+    assert (r.json()["kind"], r.json()["metadata"]["name"]) == (kind, "x")
+    assert (await api.get(f"{path}/x")).status_code == 404
+
+
+async def test_delete_of_a_configmap_answers_with_a_status(api: httpx.AsyncClient) -> None:
+    await api.post(CMS, json=cm("gone"))
+    r = await api.delete(f"{CMS}/gone")
+    assert r.status_code == 200
+    assert r.json()["kind"] == "Status" and r.json()["status"] == "Success"
+    assert r.json()["details"]["name"] == "gone"

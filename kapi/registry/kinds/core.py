@@ -13,7 +13,7 @@ SERVICE_ACCOUNTS = Strategy(
     row("", "v1", "serviceaccounts", "ServiceAccount", CORE, short_names=("sa",),
         subresources=(Subresource("token", "TokenRequest", "authentication.k8s.io", "v1",
                                   verbs=("create",)),)),
-    printer=core_printers.SERVICE_ACCOUNT)
+    printer=core_printers.SERVICE_ACCOUNT, return_deleted_object=True)
 
 PVCS = Strategy(
     row("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", CORE,
