@@ -133,13 +133,23 @@ class ServerProc:
         return self.proc.pid if self.proc else None
 
     async def start(self, timeout: float = 90.0) -> None:
+        """Starts the server and waits until it is ready. On any failure (it exited, it
+        was not ready in time, the run was interrupted) it stops what it started before
+        raising: callers' cleanup only covers a server that started."""
         self.log_file = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.argv, cwd=ROOT, stdout=self.log_file,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            await self._wait_ready(self.proc, timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    async def _wait_ready(self, proc: subprocess.Popen[bytes], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"
+            if proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {proc.returncode}:\n"
                                    + self.tail())
             try:
                 status, _ = await call(HOST, self.port, "GET", "/readyz")
@@ -158,14 +168,15 @@ class ServerProc:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()  # our own child, by its Popen object
-            self.proc.wait(timeout=5)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()  # our own child, by its Popen object
+                self.proc.wait(timeout=5)
         self.log_file.close()
 
 

@@ -111,9 +111,9 @@ async def bench(args: argparse.Namespace, workdir: Path) -> dict[str, Result]:
             "--data-dir", str(workdir / "data"),
             "--port", str(port), "--storage", args.storage]
     proc = ServerProc("crd", argv, port, workdir / "crd.log")
-    await proc.start()
     out: dict[str, Result] = {}
     try:
+        await proc.start()
         await setup(port, "bench")
         for _ in range(args.rounds):  # alternate, so load on the machine hits both alike
             for name, make in phases("bench"):
