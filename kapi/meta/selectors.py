@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Iterable, Mapping, Sequence
 
+from kapi.meta.names import is_label_value, is_qualified_name
+
 __all__ = [
     "SelectorError", "Requirement", "LabelSelector", "FieldRequirement", "FieldSelector",
     "parse_label_selector", "label_selector_from_dict", "everything", "nothing",
     "parse_field_selector", "field_value", "escape_field_value", "unescape_field_value",
-    "go_quote", "new_requirement", "qualified_name_errors", "label_value_errors",
+    "go_quote", "new_requirement",
 ]
 
 
@@ -87,84 +89,9 @@ def _aggregate(msgs: list[str]) -> str:
     return seen[0] if len(seen) == 1 else "[" + ", ".join(seen) + "]"
 
 
-# ---------------------------------------------------------------------------
-# Key / value validation (k8s.io/apimachinery/pkg/util/validation, v1.33 wording)
-# ---------------------------------------------------------------------------
-
-_QNAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-_QNAME_RE = re.compile("^" + _QNAME_FMT + "$")
-_QNAME_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and must start "
-              "and end with an alphanumeric character")
-_LABEL_VALUE_FMT = "(" + _QNAME_FMT + ")?"
-_LABEL_VALUE_RE = re.compile("^" + _LABEL_VALUE_FMT + "$")
-_LABEL_VALUE_MSG = ("a valid label must be an empty string or consist of alphanumeric "
-                    "characters, '-', '_' or '.', and must start and end with an "
-                    "alphanumeric character")
-_DNS1123_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-_DNS1123_SUBDOMAIN_FMT = _DNS1123_LABEL + "(\\." + _DNS1123_LABEL + ")*"
-_DNS1123_SUBDOMAIN_RE = re.compile("^" + _DNS1123_SUBDOMAIN_FMT + "$")
-_DNS1123_SUBDOMAIN_MSG = ("a lowercase RFC 1123 subdomain must consist of lower case "
-                          "alphanumeric characters, '-' or '.', and must start and end "
-                          "with an alphanumeric character")
-
-
-def _regex_error(msg: str, fmt: str, *examples: str) -> str:
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    shown = " or ".join(f"'{e}', " for e in examples)
-    return f"{msg} (e.g. {shown}regex used for validation is '{fmt}')"
-
-
-def _max_len(n: int) -> str:
-    return f"must be no more than {n} characters"
-
-
-def _subdomain_errors(value: str) -> list[str]:
-    errs = []
-    if len(value) > 253:
-        errs.append(_max_len(253))
-    if not _DNS1123_SUBDOMAIN_RE.match(value):
-        errs.append(_regex_error(_DNS1123_SUBDOMAIN_MSG, _DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return errs
-
-
-def qualified_name_errors(value: str) -> list[str]:
-    """validation.IsQualifiedName: label keys, annotation keys, ..."""
-    parts = value.split("/")
-    errs: list[str] = []
-    if len(parts) > 2:
-        return ["a qualified name " + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name",
-                                                   "123-abc")
-                + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')"]
-    name = parts[-1]
-    if len(parts) == 2:
-        if not parts[0]:
-            errs.append("prefix part must be non-empty")
-        else:
-            errs.extend("prefix part " + m for m in _subdomain_errors(parts[0]))
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > 63:
-        errs.append("name part " + _max_len(63))
-    if not _QNAME_RE.match(name):
-        errs.append("name part " + _regex_error(_QNAME_MSG, _QNAME_FMT, "MyName", "my.name",
-                                                "123-abc"))
-    return errs
-
-
-def label_value_errors(value: str) -> list[str]:
-    """validation.IsValidLabelValue."""
-    errs = []
-    if len(value) > 63:
-        errs.append(_max_len(63))
-    if not _LABEL_VALUE_RE.match(value):
-        errs.append(_regex_error(_LABEL_VALUE_MSG, _LABEL_VALUE_FMT, "MyValue", "my_value",
-                                 "12345"))
-    return errs
-
-
+# Key / value validation: kapi.meta.names, upstream's util/validation
 def _key_error(key: str, path: str) -> str | None:
-    errs = qualified_name_errors(key)
+    errs = is_qualified_name(key)
     return _invalid(path, key, "; ".join(errs)) if errs else None
 
 
@@ -251,7 +178,7 @@ def new_requirement(key: str, op: str, values: Sequence[str] | None) -> Requirem
     errs = [e for e in [_key_error(key, "key")] if e]
     errs += _check_values(op, values)
     for i, v in enumerate(values or ()):
-        problems = label_value_errors(v)
+        problems = is_label_value(v)
         if problems:
             errs.append(_invalid(f"values[{i}][{key}]", v, "; ".join(problems)))
     if errs:

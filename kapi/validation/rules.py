@@ -14,112 +14,31 @@ import functools
 import ipaddress
 import re
 
-DNS1123_LABEL_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
-DNS1123_SUBDOMAIN_FMT = DNS1123_LABEL_FMT + "(\\." + DNS1123_LABEL_FMT + ")*"
-DNS1035_LABEL_FMT = "[a-z]([-a-z0-9]*[a-z0-9])?"
-QUALIFIED_NAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
-LABEL_VALUE_FMT = "(" + QUALIFIED_NAME_FMT + ")?"
+from kapi.meta import names
+from kapi.meta.names import StringFormat, regex_error
+
+# the name and label rules live in kapi.meta (label selectors use them too); validators
+# reach them here, beside the other string rules
+is_dns1123_label = names.is_dns1123_label
+is_dns1123_subdomain = names.is_dns1123_subdomain
+is_dns1035_label = names.is_dns1035_label
+is_qualified_name = names.is_qualified_name
+is_label_value = names.is_label_value
+max_len_error = names.max_len_error
+
 PERCENT_FMT = "[0-9]+%"
 CONFIG_KEY_FMT = "[-._a-zA-Z0-9]+"
 
-_DNS1123_LABEL = re.compile("^" + DNS1123_LABEL_FMT + "$")
-_DNS1123_SUBDOMAIN = re.compile("^" + DNS1123_SUBDOMAIN_FMT + "$")
-_DNS1035_LABEL = re.compile("^" + DNS1035_LABEL_FMT + "$")
-_QUALIFIED_NAME = re.compile("^" + QUALIFIED_NAME_FMT + "$")
-_LABEL_VALUE = re.compile("^" + LABEL_VALUE_FMT + "$")
 _PERCENT = re.compile("^" + PERCENT_FMT + "$")
-_CONFIG_KEY = re.compile("^" + CONFIG_KEY_FMT + "$")
 _PORT_NAME_CHARS = re.compile("^[-a-z0-9]+$")
 _HAS_LETTER = re.compile("[a-z]")
-
-QUALIFIED_NAME_MSG = ("must consist of alphanumeric characters, '-', '_' or '.', and must "
-                      "start and end with an alphanumeric character")
-
-
-def regex_error(msg: str, fmt: str, *examples: str) -> str:
-    if not examples:
-        return f"{msg} (regex used for validation is '{fmt}')"
-    ex = ",  or ".join(f"'{e}'" for e in examples)
-    return f"{msg} (e.g. {ex}, regex used for validation is '{fmt}')"
-
-
-def max_len_error(n: int) -> str:
-    return f"must be no more than {n} characters"
+_CONFIG_KEY = StringFormat(253, CONFIG_KEY_FMT, "a valid config key must consist of "
+                           "alphanumeric characters, '-', '_' or '.'",
+                           "key.name", "KEY_NAME", "key-name")
 
 
 def range_error(lo: int, hi: int) -> str:
     return f"must be between {lo} and {hi}, inclusive"
-
-
-@functools.lru_cache(maxsize=8192)
-def is_dns1123_label(value: str) -> tuple[str, ...]:
-    errs = [max_len_error(63)] if len(value) > 63 else []
-    if not _DNS1123_LABEL.match(value):
-        errs.append(regex_error(
-            "a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
-            "or '-', and must start and end with an alphanumeric character",
-            DNS1123_LABEL_FMT, "my-name", "123-abc"))
-    return tuple(errs)
-
-
-@functools.lru_cache(maxsize=8192)
-def is_dns1123_subdomain(value: str) -> tuple[str, ...]:
-    errs = [max_len_error(253)] if len(value) > 253 else []
-    if not _DNS1123_SUBDOMAIN.match(value):
-        errs.append(regex_error(
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric "
-            "characters, '-' or '.', and must start and end with an alphanumeric character",
-            DNS1123_SUBDOMAIN_FMT, "example.com"))
-    return tuple(errs)
-
-
-@functools.lru_cache(maxsize=8192)
-def is_dns1035_label(value: str) -> tuple[str, ...]:
-    errs = [max_len_error(63)] if len(value) > 63 else []
-    if not _DNS1035_LABEL.match(value):
-        errs.append(regex_error(
-            "a DNS-1035 label must consist of lower case alphanumeric characters or '-', "
-            "start with an alphabetic character, and end with an alphanumeric character",
-            DNS1035_LABEL_FMT, "my-name", "abc-123"))
-    return tuple(errs)
-
-
-@functools.lru_cache(maxsize=8192)
-def is_qualified_name(value: str) -> tuple[str, ...]:
-    """Label keys, annotation keys (lower-cased first), finalizers."""
-    parts = value.split("/")
-    errs: list[str] = []
-    if len(parts) == 1:
-        name = parts[0]
-    elif len(parts) == 2:
-        prefix, name = parts
-        if not prefix:
-            errs.append("prefix part must be non-empty")
-        else:
-            errs += ["prefix part " + m for m in is_dns1123_subdomain(prefix)]
-    else:
-        return ("a qualified name " + regex_error(
-            QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT, "MyName", "my.name", "123-abc")
-            + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",)
-    if not name:
-        errs.append("name part must be non-empty")
-    elif len(name) > 63:
-        errs.append("name part " + max_len_error(63))
-    if not _QUALIFIED_NAME.match(name):
-        errs.append("name part " + regex_error(QUALIFIED_NAME_MSG, QUALIFIED_NAME_FMT,
-                                               "MyName", "my.name", "123-abc"))
-    return tuple(errs)
-
-
-@functools.lru_cache(maxsize=8192)
-def is_label_value(value: str) -> tuple[str, ...]:
-    errs = [max_len_error(63)] if len(value) > 63 else []
-    if not _LABEL_VALUE.match(value):
-        errs.append(regex_error(
-            "a valid label must be an empty string or consist of alphanumeric characters, "
-            "'-', '_' or '.', and must start and end with an alphanumeric character",
-            LABEL_VALUE_FMT, "MyValue", "my_value", "12345"))
-    return tuple(errs)
 
 
 def is_port_num(port: int) -> list[str]:
@@ -149,11 +68,7 @@ def is_percent(value: str) -> list[str]:
 
 @functools.lru_cache(maxsize=8192)
 def is_config_key(value: str) -> tuple[str, ...]:
-    errs = [max_len_error(253)] if len(value) > 253 else []
-    if not _CONFIG_KEY.match(value):
-        errs.append(regex_error("a valid config key must consist of alphanumeric "
-                                "characters, '-', '_' or '.'", CONFIG_KEY_FMT,
-                                "key.name", "KEY_NAME", "key-name"))
+    errs = _CONFIG_KEY.errors(value)
     if value == ".":
         errs.append("must not be '.'")
     elif value == "..":
