@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import orjson
 
@@ -259,10 +259,19 @@ def to_v2(node: Any, field: str | None = None) -> Any:
                 out[key] = values
         elif key == "properties" and isinstance(value, dict):
             out[key] = {name: to_v2(sub, name) for name, sub in value.items()}
-        elif key in _SCHEMA_VALUES:
-            out[key] = to_v2(value)
-        elif key in _SCHEMA_LISTS and isinstance(value, list):
-            out[key] = [to_v2(sub) for sub in value]
         else:
-            out[key] = value
+            out[key] = map_subschemas(key, value, to_v2)
     return out
+
+
+def map_subschemas(key: str, value: Any, convert: Callable[[Any], Any]) -> Any:
+    """The value of a schema node's `key` with `convert` applied to every schema it holds
+    (the values of properties; items, additionalProperties, not; the entries of allOf,
+    oneOf, anyOf); any other value as it is. The walk shared by the schema converters."""
+    if key == "properties" and isinstance(value, dict):
+        return {name: convert(sub) for name, sub in value.items()}
+    if key in _SCHEMA_VALUES:
+        return convert(value)
+    if key in _SCHEMA_LISTS and isinstance(value, list):
+        return [convert(sub) for sub in value]
+    return value

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from kapi.meta.resources import Scheme
-from kapi.meta.schema import Definitions, Schema, ref_name
+from kapi.meta.schema import Definitions, Schema, map_subschemas, ref_name
 from kapi.openapi.paths import (
     Operation,
     Param,
@@ -25,8 +25,6 @@ from kapi.openapi.paths import (
 from kapi.openapi.v2 import BEARER, SECURITY, Doc, extensions
 
 V3_REF = "#/components/schemas/"
-_SCHEMA_VALUES = ("items", "additionalProperties", "not")
-_SCHEMA_LISTS = ("allOf", "oneOf", "anyOf")
 
 
 def to_v3(node: Any) -> Any:
@@ -37,14 +35,7 @@ def to_v3(node: Any) -> Any:
     for key, value in node.items():
         if key == "$ref":
             continue
-        if key == "properties" and isinstance(value, dict):
-            out[key] = {name: to_v3(sub) for name, sub in value.items()}
-        elif key in _SCHEMA_VALUES:
-            out[key] = to_v3(value)
-        elif key in _SCHEMA_LISTS and isinstance(value, list):
-            out[key] = [to_v3(sub) for sub in value]
-        else:
-            out[key] = value
+        out[key] = map_subschemas(key, value, to_v3)
     ref = node.get("$ref")
     if not isinstance(ref, str):
         return out
