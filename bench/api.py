@@ -38,7 +38,6 @@ import json
 import os
 import platform
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -53,8 +52,8 @@ from urllib.parse import urlsplit
 import orjson
 
 from bench.loadgen import Conn, Result, WatchConn, call, percentile, run_load, run_load_httpx
+from bench.procs import ROOT, stop_server
 
-ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 
 CRUD_GOAL = 0.40  # of the floor's GET rate
@@ -168,16 +167,9 @@ class ServerProc:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()  # our own child, by its Popen object
-                self.proc.wait(timeout=5)
-        self.log_file.close()
+        if self.proc is not None:
+            stop_server(self.proc)  # our own child, by its Popen object
+            self.log_file.close()
 
 
 # -- rows -----------------------------------------------------------------------------------

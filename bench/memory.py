@@ -29,7 +29,8 @@ from pathlib import Path
 import httpx
 import orjson
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.procs import start_server, stop_server
+
 MIB = 1024 * 1024
 SERVER_FLAGS = ("--compact-interval", "2", "--compact-keep", "0")  # + --compact-keep-seconds
 BASE = "/api/v1/namespaces/default/configmaps"
@@ -49,22 +50,12 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
 
 
 def start(data_dir: Path, port: int, flags: tuple[str, ...]) -> subprocess.Popen[bytes]:
-    log = (data_dir / "server.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "kapi.cli", "apiserver", "--insecure-http", "--data-dir",
-                             str(data_dir), "--port", str(port), *flags],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"kapi exited with {proc.returncode}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError("kapi did not become ready in 60 s")
+    argv = [sys.executable, "-m", "kapi.cli", "apiserver", "--insecure-http", "--data-dir",
+            str(data_dir), "--port", str(port), *flags]
+
+    def ready() -> bool:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
+    return start_server(argv, data_dir / "server.log", ready, "kapi to become ready")
 
 
 def write_all(url: str, names: list[str], size: int, *, update: bool = False) -> str:
@@ -218,12 +209,7 @@ def run(objects: int, size_kib: int, watchers: int, history: float) -> None:
     finally:
         for s in sockets:
             s.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

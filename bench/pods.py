@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from bench.procs import start_server, stop_server
 from runtime.kubelet import cri, images
 
 HOST = "127.0.0.1"
@@ -71,22 +72,14 @@ def bare_pairs(engine: Any, count: int, workers: int) -> list[float]:
 
 
 def start_cluster(workdir: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([sys.executable, "-m", "kapi.cli", "up", "--insecure-http", "--data-dir",
-                             str(workdir), "--port", str(port), "--nodes", "1"],
-                            stdout=(workdir / "server.log").open("ab"),
-                            stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=5) as c:
-        while time.monotonic() < deadline:
-            try:
-                nodes = c.get("/api/v1/nodes").json().get("items", [])
-                if any(n["metadata"]["name"] == "kapi-node-1" for n in nodes):
-                    return proc
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError("the cluster's Docker node did not register in 60 s")
+    argv = [sys.executable, "-m", "kapi.cli", "up", "--insecure-http", "--data-dir",
+            str(workdir), "--port", str(port), "--nodes", "1"]
+
+    def node_registered() -> bool:
+        nodes = httpx.get(f"http://{HOST}:{port}/api/v1/nodes", timeout=5).json()
+        return any(n["metadata"]["name"] == "kapi-node-1" for n in nodes.get("items", []))
+    return start_server(argv, workdir / "server.log", node_registered,
+                        "the cluster's Docker node to register", every=0.2)
 
 
 def pod(name: str) -> dict[str, Any]:
@@ -148,9 +141,10 @@ def main() -> int:
     url = f"http://{HOST}:{args.port}"
     with tempfile.TemporaryDirectory() as tmp:
         proc = start_cluster(Path(tmp), args.port)
-        with httpx.Client(base_url=url, timeout=10) as c:
-            cluster = c.get("/api/v1/namespaces/kube-system").json()["metadata"]["uid"]
+        cluster = ""
         try:
+            with httpx.Client(base_url=url, timeout=10) as c:
+                cluster = c.get("/api/v1/namespaces/kube-system").json()["metadata"]["uid"]
             for count in (int(x) for x in args.counts.split(",")):
                 ns = f"bench-{count}-{int(time.time())}"
                 with httpx.Client(base_url=url, timeout=10) as c:
@@ -167,11 +161,11 @@ def main() -> int:
                                                                           1)))
                 print(line(f"bare docker pairs, {count} at once", bare_pairs(engine, count, 8)))
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-            for c in engine.containers.list(all=True, filters={
-                    "label": f"{cri.CLUSTER}={cluster}"}):
-                c.remove(force=True)
+            stop_server(proc, timeout=30)
+            if cluster:  # its containers, by the cluster's label
+                for c in engine.containers.list(all=True, filters={
+                        "label": f"{cri.CLUSTER}={cluster}"}):
+                    c.remove(force=True)
     return 0
 
 
