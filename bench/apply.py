@@ -209,14 +209,23 @@ def render(results: dict[str, dict[str, Result]]) -> str:
     return "\n".join(lines)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.apply", description=__doc__.split("\n")[0])
+def phase_parser(module: str, doc: str | None, *, concurrency: int, count: int,
+                 seconds: float) -> argparse.ArgumentParser:
+    """The options every write-phase bench takes (bench.apply, bench.crd), with its
+    defaults; `--quick` is the caller's, as what it shortens differs."""
+    p = argparse.ArgumentParser(prog=f"python -m {module}",
+                                description=(doc or "").split("\n")[0])
     p.add_argument("--storage", default="sqlite", choices=("sqlite", "memory"))
-    p.add_argument("--concurrency", type=int, default=16)
-    p.add_argument("--count", type=int, default=20_000, help="requests per phase at most")
-    p.add_argument("--seconds", type=float, default=5.0, help="seconds per phase at most")
-    p.add_argument("--quick", action="store_true", help="1 s phases")
+    p.add_argument("--concurrency", type=int, default=concurrency)
+    p.add_argument("--count", type=int, default=count, help="requests per phase at most")
+    p.add_argument("--seconds", type=float, default=seconds, help="seconds per phase at most")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    return p
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = phase_parser("bench.apply", __doc__, concurrency=16, count=20_000, seconds=5.0)
+    p.add_argument("--quick", action="store_true", help="1 s phases")
     args = p.parse_args(argv)
     if args.quick:
         args.seconds, args.count = 1.0, 3000

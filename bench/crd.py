@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from bench.api import HOST, ServerProc, free_port, log
-from bench.apply import Make, run
+from bench.apply import Make, phase_parser, run
 from bench.loadgen import Result, call
 
 GOAL = 0.70
@@ -154,14 +154,9 @@ def render(res: dict[str, Result]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m bench.crd", description=__doc__.split("\n")[0])
-    p.add_argument("--storage", default="sqlite", choices=("sqlite", "memory"))
-    p.add_argument("--concurrency", type=int, default=8)
-    p.add_argument("--count", type=int, default=10_000, help="requests per phase at most")
-    p.add_argument("--seconds", type=float, default=3.0, help="seconds per phase at most")
+    p = phase_parser("bench.crd", __doc__, concurrency=8, count=10_000, seconds=3.0)
     p.add_argument("--rounds", type=int, default=2)
     p.add_argument("--quick", action="store_true", help="1 s phases, one round")
-    p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = p.parse_args(argv)
     if args.quick:
         args.seconds, args.count, args.rounds = 1.0, 2000, 1
