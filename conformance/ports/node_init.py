@@ -103,6 +103,16 @@ def restart_always(c: Ctx) -> None:
     _all_inits_done(end)
 
 
+def _not_initialized(end: Any, phase: str, incomplete: str) -> None:
+    """How a pod whose init container failed ends: in `phase`, Initialized False with
+    the init containers not yet complete named, both init statuses reported."""
+    assert end.status.phase == phase, end.status.phase
+    init = _initialized(end)
+    assert (init.status, init.reason) == ("False", "ContainersNotInitialized"), init
+    assert init.message == f"containers with incomplete status: [{incomplete}]", init.message
+    assert len(end.status.init_container_statuses) == 2
+
+
 @conformance(IC + "not start app containers if init containers fail (RestartAlways)",
              basename="init-container", needs=("containers",))
 def fail_restart_always(c: Ctx) -> None:
@@ -124,11 +134,7 @@ def fail_restart_always(c: Ctx) -> None:
     def restarted_thrice(_t: str, p: Any) -> bool:
         return bool(p.status.init_container_statuses[0].restart_count >= 3)
     end = _watch(c, pod, [first_failed_once, restarted_thrice], "init1 to be restarted 3 times")
-    assert end.status.phase == "Pending", end.status.phase
-    init = _initialized(end)
-    assert (init.status, init.reason) == ("False", "ContainersNotInitialized"), init
-    assert init.message == "containers with incomplete status: [init1 init2]", init.message
-    assert len(end.status.init_container_statuses) == 2
+    _not_initialized(end, "Pending", "init1 init2")
 
 
 @conformance(IC + "not start app containers and fail the pod if init fails (RestartNever)",
@@ -154,9 +160,5 @@ def fail_restart_never(c: Ctx) -> None:
         assert second.state.terminated.exit_code != 0, f"second init container should have failed: {second}"
         return True
     end = _watch(c, pod, [second_failed, _pod_completed], "init2 to fail and the pod to complete")
-    assert end.status.phase == "Failed", end.status.phase
-    init = _initialized(end)
-    assert (init.status, init.reason) == ("False", "ContainersNotInitialized"), init
-    assert init.message == "containers with incomplete status: [init2]", init.message
-    assert len(end.status.init_container_statuses) == 2
+    _not_initialized(end, "Failed", "init2")
     assert end.status.container_statuses[0].state.waiting is not None, end.status.container_statuses
