@@ -17,7 +17,7 @@ from runtime.controllers.deployment.math import (
     scale_down_old_plan,
     scaled_value,
 )
-from tests.controllers.deployment_fakes import deployment, replica_set
+from tests.controllers.deployment_fakes import Obj, deployment, replica_set
 
 
 @pytest.mark.parametrize("value,total,up,expected", [
@@ -99,26 +99,28 @@ def test_saturation_and_active_or_latest():
     assert find_active_or_latest(active, [replica_set("r", 1)]) is None
 
 
+def _new_and_old(new_size: int, old_size: int, max_replicas: int) -> tuple[Obj, Obj]:
+    """A rollout's two active replica sets, both annotated as sized for `max_replicas`."""
+    ann = {"deployment.kubernetes.io/max-replicas": str(max_replicas)}
+    return (replica_set("new", new_size, created="2024-01-02T00:00:00Z", **ann),
+            replica_set("old", old_size, created="2024-01-01T00:00:00Z", **ann))
+
+
+def _sizes(plan: list[tuple[Obj, int]]) -> dict[str, int]:
+    return {rs["metadata"]["name"]: n for rs, n in plan}
+
+
 def test_proportional_scaling_mid_rollout():
     # upstream's TestScale "proportional scaling: 5 -> 10" shape: two active replica sets
     # sized for 5 (+25% surge = 7) get 10 (+3 = 13) in proportion.
-    d = deployment(replicas=10)
-    ann = {"deployment.kubernetes.io/max-replicas": "7"}
-    new = replica_set("new", 4, created="2024-01-02T00:00:00Z", **ann)
-    old = replica_set("old", 3, created="2024-01-01T00:00:00Z", **ann)
-    plan, op = proportional_plan(d, new, [old])
-    sizes = {rs["metadata"]["name"]: n for rs, n in plan}
-    assert op == "up" and sum(sizes.values()) == 13
-    assert sizes == {"new": 7, "old": 6}
+    new, old = _new_and_old(4, 3, max_replicas=7)
+    plan, op = proportional_plan(deployment(replicas=10), new, [old])
+    assert op == "up" and _sizes(plan) == {"new": 7, "old": 6}  # 13 in all
 
 
 def test_proportional_scale_down_and_zero():
-    d = deployment(replicas=5)
-    ann = {"deployment.kubernetes.io/max-replicas": "13"}
-    new = replica_set("new", 8, created="2024-01-02T00:00:00Z", **ann)
-    old = replica_set("old", 5, created="2024-01-01T00:00:00Z", **ann)
-    plan, op = proportional_plan(d, new, [old])
-    sizes = {rs["metadata"]["name"]: n for rs, n in plan}
-    assert op == "down" and sum(sizes.values()) == 7  # 5 + ceil(25% of 5)
+    new, old = _new_and_old(8, 5, max_replicas=13)
+    plan, op = proportional_plan(deployment(replicas=5), new, [old])
+    assert op == "down" and sum(_sizes(plan).values()) == 7  # 5 + ceil(25% of 5)
     zero, _ = proportional_plan(deployment(replicas=0), new, [old])
     assert [n for _, n in zero] == [0, 0]
