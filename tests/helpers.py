@@ -3,11 +3,13 @@ official client, and per-test namespaces on the shared cluster."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import json
 import sys
 import time
 import uuid
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Awaitable, Callable, Iterator, TypeVar, cast
 
 import pytest
 from kubernetes import client, config
@@ -26,6 +28,23 @@ def wait_for(fn: Callable[[], T], what: str, timeout: float = 60.0, every: float
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(every)
+
+
+async def until(fn: Callable[[], T | Awaitable[T]], what: str = "a condition",
+                timeout: float = 15.0, every: float = 0.05) -> T:
+    """wait_for inside an event loop, not blocking it: poll fn (a function or a coroutine
+    function) until it returns something truthy (bounded)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = fn()
+        if inspect.isawaitable(value):
+            value = await value
+        if value:
+            return cast(T, value)
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(every)
 
 
 def raw(call: Callable[..., Any], *args: Any, **kw: Any) -> Any:

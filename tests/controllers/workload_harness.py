@@ -9,13 +9,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, TypeVar
 
 from runtime.client.events import EventRecorder
 from runtime.client.informer import InformerFactory
 from runtime.client.resources import EVENTS, GVR, PODS
 from runtime.client.rest import Client
 from runtime.controllers.context import ControllerContext, ControllerOptions
+from tests.helpers import until as until  # the harness's tests wait with it
 
 Obj = dict[str, Any]
 T = TypeVar("T")
@@ -33,19 +34,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += dt.timedelta(seconds=seconds)
-
-
-async def until(fn: Callable[[], T], *, timeout: float = 10.0, what: str = "condition") -> T:
-    """Poll fn (bounded) until it returns something truthy; return that."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        got = fn()
-        if got:
-            return got
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Harness:

@@ -6,30 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 from runtime.client.resources import LEASES, NODES, PODS
 from runtime.client.rest import ApiError, Client
 from runtime.kubelet.podstate import Timing
 from runtime.kubelet.simulated import SimConfig, SimulatedFleet
 from tests.conftest import Server
+from tests.helpers import until
 
 T = TypeVar("T")
 Obj = dict[str, Any]
 FAST = SimConfig(lease_interval=0.2, status_interval=0.5,
                  timing=Timing(start_delay=0.05, complete_after=0.2))
-
-
-async def until(fn: Callable[[], Awaitable[T]], what: str, timeout: float = 15) -> T:
-    """Poll fn until it returns something truthy (bounded)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await fn()
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def pod(name: str, node: str, **meta: Any) -> Obj:
