@@ -39,17 +39,19 @@ def max_len_error(n: int) -> str:
 
 class StringFormat:
     """A string rule of upstream's common shape: at most `max_len` characters, and a full
-    match of the regex `fmt`; `msg` and `examples` word the regex error."""
+    match of the regex `fmt`; `msg` and `examples` word the regex error. `errors` is
+    memoized (names and labels repeat on every write), hence a tuple."""
 
     def __init__(self, max_len: int, fmt: str, msg: str, *examples: str) -> None:
         self.max_len, self.fmt, self.msg, self.examples = max_len, fmt, msg, examples
         self._regex = re.compile("^" + fmt + "$")
+        self.errors = functools.lru_cache(maxsize=8192)(self._errors)
 
-    def errors(self, value: str) -> list[str]:
+    def _errors(self, value: str) -> tuple[str, ...]:
         errs = [max_len_error(self.max_len)] if len(value) > self.max_len else []
         if not self._regex.match(value):
             errs.append(regex_error(self.msg, self.fmt, *self.examples))
-        return errs
+        return tuple(errs)
 
 
 DNS1123_LABEL = StringFormat(
@@ -74,24 +76,10 @@ LABEL_VALUE = StringFormat(
     "MyValue", "my_value", "12345")
 
 
-@functools.lru_cache(maxsize=8192)
-def is_dns1123_label(value: str) -> tuple[str, ...]:
-    return tuple(DNS1123_LABEL.errors(value))
-
-
-@functools.lru_cache(maxsize=8192)
-def is_dns1123_subdomain(value: str) -> tuple[str, ...]:
-    return tuple(DNS1123_SUBDOMAIN.errors(value))
-
-
-@functools.lru_cache(maxsize=8192)
-def is_dns1035_label(value: str) -> tuple[str, ...]:
-    return tuple(DNS1035_LABEL.errors(value))
-
-
-@functools.lru_cache(maxsize=8192)
-def is_label_value(value: str) -> tuple[str, ...]:
-    return tuple(LABEL_VALUE.errors(value))
+is_dns1123_label = DNS1123_LABEL.errors
+is_dns1123_subdomain = DNS1123_SUBDOMAIN.errors
+is_dns1035_label = DNS1035_LABEL.errors
+is_label_value = LABEL_VALUE.errors
 
 
 @functools.lru_cache(maxsize=8192)

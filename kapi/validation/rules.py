@@ -68,7 +68,7 @@ def is_percent(value: str) -> list[str]:
 
 @functools.lru_cache(maxsize=8192)
 def is_config_key(value: str) -> tuple[str, ...]:
-    errs = _CONFIG_KEY.errors(value)
+    errs = list(_CONFIG_KEY.errors(value))
     if value == ".":
         errs.append("must not be '.'")
     elif value == "..":
