@@ -31,21 +31,35 @@ def _set(obj: Obj, key: str, value: Any) -> None:
         obj[key] = value
 
 
+def _set_empty(obj: Obj, key: str, value: Any) -> None:
+    """Like _set, for fields where upstream also replaces the zero value ("")."""
+    if not obj.get(key):
+        obj[key] = value
+
+
+def _dict(obj: Obj, key: str) -> Obj:
+    """The object at `key`, made (or replacing a non-object) when missing."""
+    if not isinstance(obj.get(key), dict):
+        obj[key] = {}
+    return obj[key]
+
+
+def _rolling_update(spec: Obj, key: str, **defaults: Any) -> None:
+    """The update strategy at `key`: RollingUpdate unless set, with its parameters."""
+    strategy = _dict(spec, key)
+    _set_empty(strategy, "type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = _dict(strategy, "rollingUpdate")
+        for name, value in defaults.items():
+            _set(rolling, name, value)
+
+
 def deployment(obj: Obj) -> None:
     spec = _spec(obj)
     if spec is None:
         return
     _set(spec, "replicas", 1)
-    strategy = spec.get("strategy")
-    if not isinstance(strategy, dict):
-        strategy = spec["strategy"] = {}
-    if not strategy.get("type"):
-        strategy["type"] = "RollingUpdate"
-    if strategy["type"] == "RollingUpdate":
-        if not isinstance(strategy.get("rollingUpdate"), dict):
-            strategy["rollingUpdate"] = {}
-        _set(strategy["rollingUpdate"], "maxUnavailable", "25%")
-        _set(strategy["rollingUpdate"], "maxSurge", "25%")
+    _rolling_update(spec, "strategy", maxUnavailable="25%", maxSurge="25%")
     _set(spec, "revisionHistoryLimit", 10)
     _set(spec, "progressDeadlineSeconds", 600)
     template(spec)
@@ -62,23 +76,16 @@ def statefulset(obj: Obj) -> None:
     spec = _spec(obj)
     if spec is None:
         return
-    if not spec.get("podManagementPolicy"):
-        spec["podManagementPolicy"] = "OrderedReady"
-    strategy = spec.get("updateStrategy")
-    if not isinstance(strategy, dict):
-        strategy = spec["updateStrategy"] = {}
+    _set_empty(spec, "podManagementPolicy", "OrderedReady")
+    strategy = _dict(spec, "updateStrategy")
     if not strategy.get("type"):
         strategy["type"] = "RollingUpdate"
-        if not isinstance(strategy.get("rollingUpdate"), dict):
-            strategy["rollingUpdate"] = {}
+        _dict(strategy, "rollingUpdate")
     if strategy["type"] == "RollingUpdate" and isinstance(strategy.get("rollingUpdate"), dict):
         _set(strategy["rollingUpdate"], "partition", 0)
-    policy = spec.get("persistentVolumeClaimRetentionPolicy")
-    if not isinstance(policy, dict):
-        policy = spec["persistentVolumeClaimRetentionPolicy"] = {}
+    policy = _dict(spec, "persistentVolumeClaimRetentionPolicy")
     for key in ("whenDeleted", "whenScaled"):
-        if not policy.get(key):
-            policy[key] = "Retain"
+        _set_empty(policy, key, "Retain")
     _set(spec, "replicas", 1)
     _set(spec, "revisionHistoryLimit", 10)
     for claim in spec.get("volumeClaimTemplates") or ():
@@ -91,16 +98,7 @@ def daemonset(obj: Obj) -> None:
     spec = _spec(obj)
     if spec is None:
         return
-    strategy = spec.get("updateStrategy")
-    if not isinstance(strategy, dict):
-        strategy = spec["updateStrategy"] = {}
-    if not strategy.get("type"):
-        strategy["type"] = "RollingUpdate"
-    if strategy["type"] == "RollingUpdate":
-        if not isinstance(strategy.get("rollingUpdate"), dict):
-            strategy["rollingUpdate"] = {}
-        _set(strategy["rollingUpdate"], "maxUnavailable", 1)
-        _set(strategy["rollingUpdate"], "maxSurge", 0)
+    _rolling_update(spec, "updateStrategy", maxUnavailable=1, maxSurge=0)
     _set(spec, "revisionHistoryLimit", 10)
     template(spec)
 
@@ -135,8 +133,7 @@ def cronjob(obj: Obj) -> None:
     spec = _spec(obj)
     if spec is None:
         return
-    if not spec.get("concurrencyPolicy"):
-        spec["concurrencyPolicy"] = "Allow"
+    _set_empty(spec, "concurrencyPolicy", "Allow")
     _set(spec, "suspend", False)
     _set(spec, "successfulJobsHistoryLimit", 3)
     _set(spec, "failedJobsHistoryLimit", 1)
