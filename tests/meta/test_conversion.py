@@ -164,45 +164,7 @@ def test_identity_when_versions_match_or_no_conversion() -> None:
 
 # ------------------------------------------------------------------------------- HPA
 
-V1_FULL: dict[str, Any] = {
-    "kind": HPA,
-    "apiVersion": "autoscaling/v1",
-    "metadata": {"name": "web", "namespace": "default", "annotations": {"team": "a"}},
-    "spec": {
-        "scaleTargetRef": {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"},
-        "minReplicas": 2,
-        "maxReplicas": 10,
-        "targetCPUUtilizationPercentage": 70,
-    },
-    "status": {
-        "observedGeneration": 3,
-        "lastScaleTime": "2024-05-01T10:00:00Z",
-        "currentReplicas": 4,
-        "desiredReplicas": 5,
-        "currentCPUUtilizationPercentage": 85,
-    },
-}
-
-V2_OF_V1_FULL: dict[str, Any] = {
-    "kind": HPA,
-    "apiVersion": "autoscaling/v2",
-    "metadata": {"name": "web", "namespace": "default", "annotations": {"team": "a"}},
-    "spec": {
-        "scaleTargetRef": {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"},
-        "minReplicas": 2,
-        "maxReplicas": 10,
-        "metrics": [{"type": "Resource", "resource": {
-            "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
-    },
-    "status": {
-        "observedGeneration": 3,
-        "lastScaleTime": "2024-05-01T10:00:00Z",
-        "currentReplicas": 4,
-        "desiredReplicas": 5,
-        "currentMetrics": [{"type": "Resource", "resource": {
-            "name": "cpu", "current": {"averageUtilization": 85}}}],
-    },
-}
+TARGET = {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"}
 
 
 def _v2(spec: dict[str, Any], status: dict[str, Any] | None = None,
@@ -216,11 +178,35 @@ def _v2(spec: dict[str, Any], status: dict[str, Any] | None = None,
     return obj
 
 
-BASE_SPEC: dict[str, Any] = {
-    "scaleTargetRef": {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"},
-    "minReplicas": 1,
-    "maxReplicas": 5,
+V1_FULL: dict[str, Any] = {
+    "kind": HPA,
+    "apiVersion": "autoscaling/v1",
+    "metadata": {"name": "web", "namespace": "default", "annotations": {"team": "a"}},
+    "spec": {
+        "scaleTargetRef": TARGET,
+        "minReplicas": 2,
+        "maxReplicas": 10,
+        "targetCPUUtilizationPercentage": 70,
+    },
+    "status": {
+        "observedGeneration": 3,
+        "lastScaleTime": "2024-05-01T10:00:00Z",
+        "currentReplicas": 4,
+        "desiredReplicas": 5,
+        "currentCPUUtilizationPercentage": 85,
+    },
 }
+
+V2_OF_V1_FULL = _v2(
+    {"scaleTargetRef": TARGET, "minReplicas": 2, "maxReplicas": 10,
+     "metrics": [{"type": "Resource", "resource": {
+         "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}]},
+    {"observedGeneration": 3, "lastScaleTime": "2024-05-01T10:00:00Z", "currentReplicas": 4,
+     "desiredReplicas": 5, "currentMetrics": [{"type": "Resource", "resource": {
+         "name": "cpu", "current": {"averageUtilization": 85}}}]},
+    annotations={"team": "a"})
+
+BASE_SPEC: dict[str, Any] = {"scaleTargetRef": TARGET, "minReplicas": 1, "maxReplicas": 5}
 
 
 def _metric(name: str, **target: Any) -> dict[str, Any]:
