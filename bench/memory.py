@@ -100,6 +100,29 @@ def wait_compacted(url: str, rv: str, timeout: float = 90) -> float:
     return float("nan")
 
 
+def send_until_answered(s: socket.socket, chunk: bytes, most: int,
+                        seconds: float = 120.0) -> int:
+    """Sends chunk after chunk (the socket non-blocking meanwhile) until the server answers
+    or closes, `most` bytes have gone, or `seconds` have passed: the bytes sent."""
+    sent, pending = 0, b""
+    deadline = time.monotonic() + seconds
+    s.setblocking(False)
+    while sent < most and time.monotonic() < deadline:
+        readable, _, _ = select.select([s], [s], [], 5)
+        if readable:
+            break
+        pending = pending or chunk
+        try:
+            n = s.send(pending)
+        except BlockingIOError:
+            continue
+        except ConnectionError:
+            break
+        sent, pending = sent + n, pending[n:]
+    s.setblocking(True)
+    return sent
+
+
 def upload(port: int, most: int, *, declared: bool) -> tuple[int, float, int]:
     """Sends a `most`-byte body (Content-Length, or chunked) until the server answers:
     (bytes of body sent, seconds to the answer, status code). Bytes sent include what
@@ -111,21 +134,7 @@ def upload(port: int, most: int, *, declared: bool) -> tuple[int, float, int]:
               f"{framing}\r\n\r\n".encode())
     piece = b" " * 65536
     chunk = piece if declared else b"10000\r\n" + piece + b"\r\n"
-    sent, pending = 0, b""
-    s.setblocking(False)
-    while sent < most and time.monotonic() - t0 < 120:
-        readable, _, _ = select.select([s], [s], [], 5)
-        if readable:
-            break
-        pending = pending or chunk
-        try:
-            n = s.send(pending)
-        except BlockingIOError:
-            continue
-        except OSError:
-            break
-        sent, pending = sent + n, pending[n:]
-    s.setblocking(True)
+    sent = send_until_answered(s, chunk, most)
     s.settimeout(30)
     try:
         head = s.recv(200)

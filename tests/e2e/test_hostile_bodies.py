@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
+from bench.memory import send_until_answered
 from tests.conftest import Server, start_server, stop_server
 
 
@@ -154,31 +155,13 @@ def test_a_declared_100mb_body_is_refused_before_it_is_sent(server: Server, ns: 
     assert status["message"] == "Request entity too large: limit is 3145728"
 
 
-def _send_until_answered(s: socket.socket, chunk: bytes, most: int) -> int:
-    """Sends chunk after chunk until the server answers (or closes); the bytes sent."""
-    sent, pending = 0, b""
-    s.setblocking(False)
-    while sent < most and not _readable(s):
-        select.select([s], [s], [], 5)
-        pending = pending or chunk
-        try:
-            n = s.send(pending)
-        except BlockingIOError:
-            continue
-        except ConnectionError:
-            break
-        sent, pending = sent + n, pending[n:]
-    s.setblocking(True)
-    return sent
-
-
 def test_a_streamed_body_is_refused_once_it_passes_the_cap(server: Server, ns: str) -> None:
     """Chunked upload of up to 100 MB: the 413 comes while it is still being sent, and
     the server stops reading, so far less than 100 MB ever leaves the client."""
     s = server.connect()
     s.sendall((f"POST /api/v1/namespaces/{ns}/configmaps HTTP/1.1\r\nHost: x\r\n"
                "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").encode())
-    sent = _send_until_answered(s, b"10000\r\n" + b" " * 0x10000 + b"\r\n", 100_000_000)
+    sent = send_until_answered(s, b"10000\r\n" + b" " * 0x10000 + b"\r\n", 100_000_000)
     code, status = _status(_read_response(s))
     s.close()
     assert code == 413 and status["reason"] == "RequestEntityTooLarge"
