@@ -172,54 +172,56 @@ label_maps = st.dictionaries(keys, st.text(alphabet="xyz", max_size=3), max_size
 full_maps = st.dictionaries(keys, st.text(alphabet="xyz", max_size=3), min_size=1, max_size=5)
 
 
-def cm(data: dict[str, str]) -> Obj:
-    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": data}
+# each property is tried on 150 examples; the larger ones may be slow to generate
+PROPERTY = settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
 
 
-def creq(manager: str, force: bool = False) -> Request:
-    return Request(manager, "v1", force=force, now=T0)
+def apply_cm(manager: str, live: Obj | None, data: dict[str, str], force: bool = False) -> Obj:
+    """`manager` applies a ConfigMap holding `data` over `live` (None: creates it)."""
+    config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": data}
+    return apply(CONFIGMAP, live, config, Request(manager, "v1", force=force, now=T0))
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@PROPERTY
 @given(label_maps)
 def test_apply_to_nothing_gives_the_configuration(data: dict[str, str]) -> None:
-    out = apply(CONFIGMAP, None, cm(data), creq("m"))
+    out = apply_cm("m", None, data)
     assert out.get("data", {}) == data
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@PROPERTY
 @given(label_maps, label_maps)
 def test_apply_is_idempotent_and_converges(first: dict[str, str],
                                            second: dict[str, str]) -> None:
-    live = apply(CONFIGMAP, None, cm(first), creq("m"))
-    once = apply(CONFIGMAP, live, cm(second), creq("m"))
-    assert apply(CONFIGMAP, once, cm(second), creq("m")) == once
+    live = apply_cm("m", None, first)
+    once = apply_cm("m", live, second)
+    assert apply_cm("m", once, second) == once
     # a sole owner's object is exactly its last configuration
     assert once.get("data", {}) == second
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@PROPERTY
 @given(full_maps, label_maps)
 def test_disjoint_appliers_keep_their_fields(a: dict[str, str], b: dict[str, str]) -> None:
     b = {"z" + k: v for k, v in b.items()}  # disjoint keys
-    live = apply(CONFIGMAP, None, cm(a), creq("a"))
-    both = apply(CONFIGMAP, live, cm(b), creq("b"))
+    live = apply_cm("a", None, a)
+    both = apply_cm("b", live, b)
     assert both.get("data", {}) == a | b
-    gone = apply(CONFIGMAP, both, cm({}), creq("b"))
+    gone = apply_cm("b", both, {})
     assert gone.get("data", {}) == a
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@PROPERTY
 @given(full_maps, label_maps)
 def test_conflicts_are_exactly_the_changed_foreign_fields(a: dict[str, str],
                                                           b: dict[str, str]) -> None:
-    live = apply(CONFIGMAP, None, cm(a), creq("a"))
+    live = apply_cm("a", None, a)
     changed = sorted(f".data.{k}" for k in b if k in a and a[k] != b[k])
     try:
-        apply(CONFIGMAP, live, cm(b), creq("b"))
+        apply_cm("b", live, b)
         found: list[str] = []
     except ApplyConflicts as e:
         found = sorted(c["field"] for c in e.causes())
     assert found == changed
-    forced = apply(CONFIGMAP, live, cm(b), creq("b", force=True))
+    forced = apply_cm("b", live, b, force=True)
     assert forced.get("data", {}) == a | b
