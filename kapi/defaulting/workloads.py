@@ -7,7 +7,7 @@ Pure functions over the v1 dict form; they fill only what is missing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from kapi.defaulting.pod import pod_spec
 
@@ -54,28 +54,29 @@ def _rolling_update(spec: Obj, key: str, **defaults: Any) -> None:
             _set(rolling, name, value)
 
 
-def deployment(obj: Obj) -> None:
-    spec = _spec(obj)
-    if spec is None:
-        return
+def _workload(spec_defaults: Callable[[Obj], None]) -> Callable[[Obj], None]:
+    """The defaulter of a workload kind: `spec_defaults` fill its spec, then its pod
+    template is defaulted; an object without a spec object is left alone."""
+    def defaulter(obj: Obj) -> None:
+        spec = _spec(obj)
+        if spec is not None:
+            spec_defaults(spec)
+            template(spec)
+    return defaulter
+
+
+def _deployment_spec(spec: Obj) -> None:
     _set(spec, "replicas", 1)
     _rolling_update(spec, "strategy", maxUnavailable="25%", maxSurge="25%")
     _set(spec, "revisionHistoryLimit", 10)
     _set(spec, "progressDeadlineSeconds", 600)
-    template(spec)
 
 
-def replicaset(obj: Obj) -> None:
-    spec = _spec(obj)
-    if spec is not None:
-        _set(spec, "replicas", 1)
-        template(spec)
+def _replicaset_spec(spec: Obj) -> None:
+    _set(spec, "replicas", 1)
 
 
-def statefulset(obj: Obj) -> None:
-    spec = _spec(obj)
-    if spec is None:
-        return
+def _statefulset_spec(spec: Obj) -> None:
     _set_empty(spec, "podManagementPolicy", "OrderedReady")
     strategy = _dict(spec, "updateStrategy")
     if not strategy.get("type"):
@@ -91,16 +92,17 @@ def statefulset(obj: Obj) -> None:
     for claim in spec.get("volumeClaimTemplates") or ():
         if isinstance(claim, dict):
             pvc(claim)
-    template(spec)
 
 
-def daemonset(obj: Obj) -> None:
-    spec = _spec(obj)
-    if spec is None:
-        return
+def _daemonset_spec(spec: Obj) -> None:
     _rolling_update(spec, "updateStrategy", maxUnavailable=1, maxSurge=0)
     _set(spec, "revisionHistoryLimit", 10)
-    template(spec)
+
+
+deployment = _workload(_deployment_spec)
+replicaset = _workload(_replicaset_spec)
+statefulset = _workload(_statefulset_spec)
+daemonset = _workload(_daemonset_spec)
 
 
 def job(obj: Obj) -> None:
