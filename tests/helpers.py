@@ -47,6 +47,15 @@ async def until(fn: Callable[[], T | Awaitable[T]], what: str = "a condition",
         await asyncio.sleep(every)
 
 
+def deployment(name: str, replicas: int = 1) -> dict[str, Any]:
+    """The smallest valid apps/v1 Deployment: one busybox container, selected by app=name."""
+    labels = {"app": name}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
+
+
 def raw(call: Callable[..., Any], *args: Any, **kw: Any) -> Any:
     """A read through the official client as plain JSON (for tests that want to see
     exactly what the server sent, not the client's typed model)."""

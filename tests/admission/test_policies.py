@@ -8,7 +8,7 @@ from typing import Any
 from kubernetes import client
 
 from tests.conftest import Kubectl, Server
-from tests.helpers import api_for, wait_for
+from tests.helpers import api_for, deployment, wait_for
 
 GROUP = "admissionregistration.k8s.io"
 BASE = f"/apis/{GROUP}/v1"
@@ -35,14 +35,6 @@ def binding(name: str, policy_name: str, ns: str, actions: list[str],
                 "policyName": policy_name, "validationActions": actions,
                 "matchResources": {"namespaceSelector": {"matchLabels": {
                     "kubernetes.io/metadata.name": ns}}}} | spec}
-
-
-def deployment(name: str, replicas: int) -> dict[str, Any]:
-    labels = {"app": name}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": {
-                         "containers": [{"name": "c", "image": "busybox"}]}}}}
 
 
 def create_deploy(server: Server, ns: str, name: str, replicas: int) -> Any:

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.helpers import deployment
+
 pytestmark = pytest.mark.anyio
 
 CMS = "/api/v1/namespaces/default/configmaps"
@@ -19,14 +21,6 @@ def cm(name: str, labels: dict[str, str] | None = None, **data: str) -> dict[str
     if labels:
         meta["labels"] = labels
     return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
-
-
-def deployment(name: str, replicas: int = 1) -> dict[str, Any]:
-    labels = {"app": name}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}}
 
 
 def names(items: list[dict[str, Any]]) -> list[str]:
