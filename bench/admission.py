@@ -10,7 +10,6 @@ never asserts them.
 from __future__ import annotations
 
 import argparse
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,32 +19,19 @@ from typing import Any
 
 import httpx
 
+from bench.api import free_port
+from bench.procs import readyz, start_server, stop_server
 from conformance.images.webhook import WebhookServer
 
 ADM = "/apis/admissionregistration.k8s.io/v1"
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _start(data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _port()
-    proc = subprocess.Popen([sys.executable, "-m", "kapi.cli", "apiserver", "--data-dir",
-                             str(data), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError("kapi did not start")
+    argv = [sys.executable, "-m", "kapi.cli", "apiserver", "--insecure-http", "--data-dir",
+            str(data), "--port", str(port)]
+    return start_server(argv, data / "server.log", readyz(url), "kapi to become ready"), url
 
 
 def _rate(c: httpx.Client, ns: str, count: int) -> float:
@@ -111,8 +97,7 @@ def main(argv: list[str] | None = None) -> None:
                 time.sleep(1)
                 rows.append(("a validating webhook (HTTPS)", _rate(c, "with-webhook", args.count)))
         finally:
-            proc.terminate()
-            proc.wait(timeout=15)
+            stop_server(proc)
             server.stop()
     print(f"ConfigMap creates/s, sequential, {args.count} each")
     for name, rate in rows:

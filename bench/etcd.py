@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -35,8 +34,8 @@ from typing import Any
 import orjson
 
 from bench.loadgen import Result, run_load
+from bench.procs import ROOT, stop_server
 
-ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 VALUE = orjson.dumps({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v" * 200}})
 
@@ -49,16 +48,6 @@ def free_port() -> int:
 
 def start(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=ROOT)
-
-
-def stop(p: subprocess.Popen[bytes]) -> None:
-    if p.poll() is None:
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(15)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait(15)
 
 
 def wait_port(port: int, seconds: float = 60) -> None:
@@ -204,7 +193,7 @@ async def main(args: argparse.Namespace) -> None:
               f"{by['kapi/etcd 3 servers get'] / by['kapi/etcd get']:.2f}x (goal >= 2.5x)")
     finally:
         for p in reversed(procs):
-            stop(p)
+            stop_server(p)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from bench.procs import start_server, stop_server
+from bench.procs import readyz, start_server, stop_server
 
 MIB = 1024 * 1024
 SERVER_FLAGS = ("--compact-interval", "2", "--compact-keep", "0")  # + --compact-keep-seconds
@@ -52,10 +52,8 @@ def rss_mib(pid: int, field: str = "VmRSS") -> float:
 def start(data_dir: Path, port: int, flags: tuple[str, ...]) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "kapi.cli", "apiserver", "--insecure-http", "--data-dir",
             str(data_dir), "--port", str(port), *flags]
-
-    def ready() -> bool:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-    return start_server(argv, data_dir / "server.log", ready, "kapi to become ready")
+    return start_server(argv, data_dir / "server.log", readyz(f"http://127.0.0.1:{port}"),
+                        "kapi to become ready")
 
 
 def write_all(url: str, names: list[str], size: int, *, update: bool = False) -> str:

@@ -42,6 +42,11 @@ def start_server(argv: list[str], log_path: Path, ready: Callable[[], bool], wha
         raise
 
 
+def readyz(url: str) -> Callable[[], bool]:
+    """start_server's usual readiness check: the server at `url` answers /readyz with 200."""
+    return lambda: httpx.get(url + "/readyz", timeout=1).status_code == 200
+
+
 def stop_server(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
     """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
     if proc.poll() is not None:
