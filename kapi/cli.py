@@ -504,6 +504,12 @@ def _controller_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--root-ca-file", default="", metavar="FILE",
                    help="CA published to every namespace as kube-root-ca.crt (kapi up: "
                         "the data dir's cluster CA)")
+    s.add_argument("--cluster-signing-cert-file", default="", metavar="FILE",
+                   help="CA certificate the CSR signer issues with (kapi up: the data dir's)")
+    s.add_argument("--cluster-signing-key-file", default="", metavar="FILE",
+                   help="that CA's private key (kapi up: the data dir's)")
+    s.add_argument("--cluster-signing-duration", type=_duration, default=365 * 24 * 3600,
+                   metavar="DURATION", help="longest lifetime of a signed certificate")
     s.add_argument("--controllers", default="*",
                    help="controllers to run: '*' for all, 'name' to add, '-name' to leave out "
                         "(comma-separated)")
@@ -522,7 +528,10 @@ def _controller_options(args: argparse.Namespace) -> Any:
         hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
         hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization,
         service_account_private_key_file=_private_key_file(args),
-        root_ca_file=args.root_ca_file)
+        root_ca_file=args.root_ca_file,
+        cluster_signing_cert_file=args.cluster_signing_cert_file,
+        cluster_signing_key_file=args.cluster_signing_key_file,
+        cluster_signing_duration=float(args.cluster_signing_duration))
     select(options.controllers)
     return options
 
@@ -586,7 +595,17 @@ def _parser() -> argparse.ArgumentParser:
     kl.add_argument("--cluster-dns", default="",
                     help="the cluster DNS address(es) pods get, comma-separated (kube-dns's "
                          "ClusterIP, e.g. 10.96.0.10; default: none, the host's resolv.conf)")
+    kl.add_argument("--server", default="", metavar="https://HOST:PORT",
+                    help="join this API server with --token (TLS bootstrapping: the node's "
+                         "certificate comes from a CSR; written to --kubeconfig, default "
+                         "<data-dir>/kubelet/NODE.kubeconfig)")
+    kl.add_argument("--token", default="", help="a bootstrap token (kapi token create)")
+    kl.add_argument("--ca-cert-hash", default="", metavar="sha256:HEX",
+                    help="the cluster CA's public key hash the server must prove")
+    kl.add_argument("--discovery-token-unsafe-skip-ca-verification", action="store_true",
+                    help="join without --ca-cert-hash (trusts whatever CA the server shows)")
     _node_capacity_flags(kl)
+    _token_parser(sub)
     px = sub.add_parser("proxy", help="run the service proxy (iptables rules) alone")
     _component_flags(px)
     px.add_argument("--service-cidr", default="10.96.0.0/12")
@@ -594,6 +613,58 @@ def _parser() -> argparse.ArgumentParser:
     px.add_argument("--node-name", action="append", default=[],
                     help="a node on this host (for internalTrafficPolicy: Local)")
     return p
+
+
+def _token_parser(sub: Any) -> None:
+    tk = sub.add_parser("token", help="bootstrap tokens nodes join with (kubeadm token)")
+    tsub = tk.add_subparsers(dest="token_command", required=True)
+    create = tsub.add_parser("create", help="create a bootstrap token and print it")
+    create.add_argument("token", nargs="?", default="", help="(default: a random one)")
+    create.add_argument("--kubeconfig", type=Path, default=None)
+    create.add_argument("--ttl", type=_duration, default=24 * 3600,
+                        help="lifetime, e.g. 24h (0: never expires)")
+    create.add_argument("--usages", default="signing,authentication")
+    create.add_argument("--groups", default="system:bootstrappers:kubeadm:default-node-token")
+    create.add_argument("--description", default="")
+    create.add_argument("--print-join-command", action="store_true")
+
+
+async def _token_create(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from kapi.auth import bootstraptoken
+    from runtime.client.kubeconfig import load
+    from runtime.client.resources import SECRETS
+    from runtime.client.rest import ApiError, Client
+    from runtime.kubelet.bootstrap import ca_cert_hash
+    token = args.token or bootstraptoken.generate()
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=args.ttl) if args.ttl else None
+    try:
+        secret = bootstraptoken.secret_for(token, expiration=expires, usages=_csv(args.usages),
+                                           groups=_csv(args.groups), description=args.description)
+    except ValueError as e:
+        print(f"kapi token create: {e}", file=sys.stderr)
+        return 2
+    path = _kubeconfig(args.kubeconfig)
+    client = Client.from_kubeconfig(path, user_agent="kapi-token")
+    try:
+        await client.create(SECRETS, secret, bootstraptoken.NAMESPACE)
+    except ApiError as e:
+        print(f"kapi token create: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
+    if not args.print_join_command:
+        print(token)
+        return 0
+    import base64
+
+    import yaml
+    cluster = yaml.safe_load(path.read_text())["clusters"][0]["cluster"]
+    ca = base64.b64decode(cluster.get("certificate-authority-data", ""))
+    pin = f" --ca-cert-hash {ca_cert_hash(ca)}" if ca else ""
+    print(f"kapi kubelet --server {load(path).server} --token {token}{pin} --node-name NAME")
+    return 0
 
 
 def _kubeconfig(arg: Path | None) -> Path:
@@ -636,6 +707,18 @@ async def run_component(command: str, kubeconfig: Path, leader_elect: bool,
     return 1 if failed else 0
 
 
+async def _join(args: argparse.Namespace) -> Path:
+    """`kapi kubelet --server --token`: the kubeconfig TLS bootstrapping wrote."""
+    from runtime.kubelet.bootstrap import join
+    if not (args.ca_cert_hash or args.discovery_token_unsafe_skip_ca_verification):
+        raise ValueError("--token needs --ca-cert-hash sha256:HEX (kapi token create "
+                         "--print-join-command prints it), or "
+                         "--discovery-token-unsafe-skip-ca-verification")
+    path = args.kubeconfig or default_data_dir() / "kubelet" / f"{args.node_name}.kubeconfig"
+    return await join(args.server, args.token, args.node_name, path,
+                      pin=args.ca_cert_hash or None)
+
+
 def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
     from runtime.kubelet.docker import engine_reachable
     reason = engine_reachable()
@@ -643,13 +726,16 @@ def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
         print(f"kapi: no Docker engine reachable ({reason}). Fix: {NO_DOCKER_HINT}",
               file=sys.stderr)
         return 1
+    if bool(args.server) != bool(args.token):
+        print("kapi kubelet: --server and --token go together", file=sys.stderr)
+        return 2
     config = _kubelet_config(args.node_name, args.port, _node_flags(args), args.cluster_dns)
 
     async def main() -> None:
         from runtime.client.rest import Client
         from runtime.kubelet.kubelet import run_docker_kubelet
-        client = Client.from_kubeconfig(_kubeconfig(args.kubeconfig),
-                                        user_agent=f"kapi-kubelet/{args.node_name}")
+        kubeconfig = await _join(args) if args.token else _kubeconfig(args.kubeconfig)
+        client = Client.from_kubeconfig(kubeconfig, user_agent=f"kapi-kubelet/{args.node_name}")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -660,7 +746,12 @@ def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await client.close()
-    run(main())
+    from runtime.kubelet.bootstrap import BootstrapError
+    try:
+        run(main())
+    except (BootstrapError, ValueError) as e:
+        print(f"kapi kubelet: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -678,8 +769,13 @@ def _with_root_ca(options: Any, config: Config) -> Any:
     """`kapi up`'s controllers publish the CA its serving certificate chains to (the
     data dir's, unless --tls-cert-file or --root-ca-file say otherwise)."""
     import dataclasses
-    if options is None or options.root_ca_file or config.insecure_http or \
-            config.tls_cert_file:
+    if options is None or config.insecure_http or config.tls_cert_file:
+        return options
+    if not options.cluster_signing_cert_file:  # the CSR signer issues with the same CA
+        options = dataclasses.replace(
+            options, cluster_signing_cert_file=str(config.pki_dir / "ca.crt"),
+            cluster_signing_key_file=str(config.pki_dir / "ca.key"))
+    if options.root_ca_file:
         return options
     return dataclasses.replace(options, root_ca_file=str(config.pki_dir / "ca.crt"))
 
@@ -737,6 +833,8 @@ def main(argv: list[str] | None = None) -> int:
         run = asyncio.run
     if args.command == "kubelet":
         return _run_kubelet(args, run)
+    if args.command == "token":
+        return int(run(_token_create(args)))
     try:
         opts = _controller_options(args) if hasattr(args, "controllers") else None
     except (ValueError, RuntimeError) as e:
