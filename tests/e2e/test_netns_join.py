@@ -13,19 +13,16 @@ skips without them. The namespace, the link and the processes are removed at the
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from tests.conftest import REPO, Server, free_port, kubectl_or_skip, stop_server
-from tests.e2e.test_network_join import _ready
+from tests.e2e.test_network_join import _ready, new_link
 from tests.helpers import wait_for
 
 NODE_SCRIPT = """import asyncio, sys
@@ -50,10 +47,7 @@ def _ip(*args: str) -> None:
 @pytest.fixture
 def netns() -> Iterator[tuple[str, str]]:
     """(namespace name, host-side address): a namespace reached over its own veth."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("needs root and iproute2 to make a network namespace")
-    name = f"kapi-n{uuid.uuid4().hex[:6]}"
-    in_use = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout
+    name, in_use = new_link("kapi-n")
     base = next(b for b in (f"10.252.{random.randrange(256)}.{4 * random.randrange(63)}"
                             for _ in range(100)) if f" {b[:-1]}" not in in_use)
     prefix, last = base.rsplit(".", 1)

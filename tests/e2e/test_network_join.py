@@ -31,13 +31,18 @@ from tests.etcdenv import start_etcd
 from tests.helpers import wait_for
 
 
+def new_link(prefix: str) -> tuple[str, str]:
+    """(a fresh link name with this prefix, `ip -o addr` now); skips without root."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and iproute2 to add links and addresses")
+    return (f"{prefix}{uuid.uuid4().hex[:6]}",
+            subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout)
+
+
 @pytest.fixture
 def address() -> Iterator[str]:
     """A /32 on one end of a veth pair named for this test (never a shared link)."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("needs root and iproute2 to add an address")
-    link = f"kapi-j{uuid.uuid4().hex[:6]}"
-    in_use = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout
+    link, in_use = new_link("kapi-j")
     addr = next(a for a in (f"10.253.{random.randrange(256)}.{random.randrange(1, 255)}"
                             for _ in range(100)) if f" {a}/" not in in_use)
     subprocess.run(["ip", "link", "add", link, "type", "veth", "peer", "name", link + "p"],

@@ -16,8 +16,7 @@ import copy
 import logging
 from typing import Any
 
-from runtime.client.rest import ApiError, Client
-from runtime.controllers.base import Controller, Reconciler
+from runtime.client.rest import ApiError
 from runtime.controllers.certificates import csr as csrs
 
 log = logging.getLogger(__name__)
@@ -43,17 +42,9 @@ def review(csr: Obj, subresource: str) -> Obj:
     return body
 
 
-class CSRApprovingController(Reconciler):
+class CSRApprovingController(csrs.CSRController):
     def __init__(self, ctx: Any) -> None:
-        self.client: Client = ctx.client
-        self.clock = ctx.clock
-        self.csrs = ctx.informers.get(csrs.CSRS)
-        self.controller = Controller("csrapproving", self.reconcile, workers=1)
-        self.csrs.add_handler(self._on_csr)
-
-    def _on_csr(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        if new is not None:
-            self.controller.enqueue(new)
+        super().__init__(ctx, "csrapproving")
 
     async def reconcile(self, name: str) -> float | None:
         csr = self.csrs.get(name)

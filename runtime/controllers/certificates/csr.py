@@ -2,8 +2,8 @@
 conditions, its parsed PKCS#10 request, and whether it is a kubelet's client
 certificate request (upstream's isNodeClientCert).
 
-Pure functions of the object; no client, no clock. Needs the `cryptography` package
-(a dependency of kapi's server side; the controllers that use it say so when absent).
+Pure functions of the object, and CSRController, what both controllers share (a CSR
+informer queueing every request that changes). Parses with the `cryptography` package.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from runtime.client.resources import GVR
+from runtime.client.rest import Client
+from runtime.controllers.base import Controller, Reconciler
 
 Obj = dict[str, Any]
 CSRS = GVR("certificates.k8s.io", "v1", "certificatesigningrequests",
@@ -81,3 +83,21 @@ def node_client_problem(csr: Obj, req: x509.CertificateSigningRequest) -> str:
     if set((csr.get("spec") or {}).get("usages") or []) not in KUBELET_CLIENT_USAGES:
         return "usages did not match [digital signature client auth] (key encipherment optional)"
     return ""
+
+
+class CSRController(Reconciler):
+    """A one-worker controller over the CSR informer; subclasses write `reconcile`."""
+
+    def __init__(self, ctx: Any, name: str) -> None:
+        self.client: Client = ctx.client
+        self.clock = ctx.clock
+        self.csrs = ctx.informers.get(CSRS)
+        self.controller = Controller(name, self.reconcile, workers=1)
+        self.csrs.add_handler(self._on_csr)
+
+    def _on_csr(self, event: str, old: Obj | None, new: Obj | None) -> None:
+        if new is not None:
+            self.controller.enqueue(new)
+
+    async def reconcile(self, name: str) -> float | None:
+        raise NotImplementedError

@@ -26,8 +26,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from runtime.client.rest import ApiError, Client
-from runtime.controllers.base import Controller, Reconciler
+from runtime.client.rest import ApiError
 from runtime.controllers.certificates import csr as csrs
 
 log = logging.getLogger(__name__)
@@ -102,10 +101,8 @@ class CA:
 SIGNERS = (csrs.KUBELET_CLIENT, csrs.APISERVER_CLIENT, csrs.KUBELET_SERVING)
 
 
-class CSRSigningController(Reconciler):
+class CSRSigningController(csrs.CSRController):
     def __init__(self, ctx: Any) -> None:
-        self.client: Client = ctx.client
-        self.clock = ctx.clock
         options = ctx.options
         self.duration = dt.timedelta(seconds=options.cluster_signing_duration)
         self.ca: CA | None = None
@@ -113,13 +110,7 @@ class CSRSigningController(Reconciler):
             with open(options.cluster_signing_cert_file, "rb") as c, \
                     open(options.cluster_signing_key_file, "rb") as k:
                 self.ca = CA(c.read(), k.read())
-        self.csrs = ctx.informers.get(csrs.CSRS)
-        self.controller = Controller("csrsigning", self.reconcile, workers=1)
-        self.csrs.add_handler(self._on_csr)
-
-    def _on_csr(self, event: str, old: Obj | None, new: Obj | None) -> None:
-        if new is not None:
-            self.controller.enqueue(new)
+        super().__init__(ctx, "csrsigning")
 
     def _wanted(self, csr: Obj | None) -> bool:
         return (self.ca is not None and csr is not None
