@@ -606,6 +606,16 @@ def _parser() -> argparse.ArgumentParser:
                     help="join without --ca-cert-hash (trusts whatever CA the server shows)")
     _node_capacity_flags(kl)
     _token_parser(sub)
+    st = sub.add_parser("storage", help="move a cluster's stored objects")
+    mig = st.add_subparsers(dest="storage_command", required=True).add_parser(
+        "migrate", help="copy a stopped SQLite cluster's objects into an empty etcd (uids, "
+        "creation times and contents kept); then serve with --storage etcd and the same "
+        "--data-dir (its CA and keys)")
+    mig.add_argument("--from", dest="source", type=Path, required=True, metavar="DATA_DIR")
+    mig.add_argument("--to", dest="target", required=True,
+                     metavar="etcd://HOST:PORT[/prefix]", help="(etcds:// for TLS)")
+    for flag in ("cafile", "certfile", "keyfile"):
+        mig.add_argument(f"--etcd-{flag}", default=None)
     px = sub.add_parser("proxy", help="run the service proxy (iptables rules) alone")
     _component_flags(px)
     px.add_argument("--service-cidr", default="10.96.0.0/12")
@@ -664,6 +674,20 @@ async def _token_create(args: argparse.Namespace) -> int:
     ca = base64.b64decode(cluster.get("certificate-authority-data", ""))
     pin = f" --ca-cert-hash {ca_cert_hash(ca)}" if ca else ""
     print(f"kapi kubelet --server {load(path).server} --token {token}{pin} --node-name NAME")
+    return 0
+
+
+def _storage_migrate(args: argparse.Namespace, run: Any) -> int:
+    from kapi.storage import StorageError
+    from kapi.storage.migrate import etcd_target, from_data_dir
+    try:
+        target = etcd_target(args.target, cafile=args.etcd_cafile, certfile=args.etcd_certfile,
+                             keyfile=args.etcd_keyfile)
+        copied = run(from_data_dir(args.source, target))
+    except (ValueError, StorageError, OSError) as e:
+        print(f"kapi storage migrate: {e}", file=sys.stderr)
+        return 1
+    print(f"kapi storage migrate: done, {copied} objects in {args.target}")
     return 0
 
 
@@ -835,6 +859,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run_kubelet(args, run)
     if args.command == "token":
         return int(run(_token_create(args)))
+    if args.command == "storage":
+        return _storage_migrate(args, run)
     try:
         opts = _controller_options(args) if hasattr(args, "controllers") else None
     except (ValueError, RuntimeError) as e:
