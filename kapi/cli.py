@@ -103,12 +103,13 @@ async def _freeze_when_loaded(loaded: asyncio.Event) -> None:
 Wanted = TypedDict("Wanted", {"controller-manager": bool, "scheduler": bool,
                               "simulated_nodes": int, "nodes": int | None,
                               "node_flags": argparse.Namespace, "options": Any,
-                              "proxy": bool, "cluster_dns": str},
+                              "proxy": bool, "cluster_dns": str,
+                              "apiservers": list[list[str]]},
                    total=False)
 
 
 async def serve(config: Config, *, announce: bool,
-                components_wanted: Wanted | None = None) -> None:
+                components_wanted: Wanted | None = None, write_kubeconfigs: bool = True) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
 
     from kapi.app import build_app
@@ -129,7 +130,7 @@ async def serve(config: Config, *, announce: bool,
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.set_exception_handler(_quiet_cancelled)
-    kubeconfig = write_kubeconfig(config)
+    kubeconfig = write_kubeconfig(config) if write_kubeconfigs else None
     if announce:
         print(f"kapi: API server on {config.server_url} (data in {config.data_dir})", flush=True)
         if kubeconfig is not None:
@@ -141,10 +142,13 @@ async def serve(config: Config, *, announce: bool,
     clients: list[Any] = []
     if components_wanted:
         tasks, clients = await start_components(config, components_wanted)
+    extras = _extra_apiservers(config, components_wanted or {}, kubeconfig)
     stopping = asyncio.create_task(stop.wait())
     failed = await _until_stopped(stopping, server_task, tasks)
     freeze.cancel()  # a no-op once the cache has loaded
     if server_task.done():  # the server could not start (e.g. the port is taken)
+        if extras is not None:
+            extras.stop()
         stopping.cancel()
         for t in tasks:
             t.cancel()
@@ -157,6 +161,8 @@ async def serve(config: Config, *, announce: bool,
     proxies = [t for t in tasks if t.get_name() == PROXY_TASK]
     others = [t for t in tasks if t not in proxies]
     stuck = await _cancel_within(others)
+    if extras is not None:
+        await asyncio.to_thread(extras.stop)
     server_down.set()
     await server_task
     stuck |= await _cancel_within(proxies)
@@ -173,6 +179,24 @@ async def serve(config: Config, *, announce: bool,
     if failed is not None:  # a component (e.g. a controller that could not start) failed
         print(f"kapi: {failed}", file=sys.stderr)
         raise SystemExit(1)
+
+
+def _extra_apiservers(config: Config, wanted: Wanted, kubeconfig: Path | None) -> Any:
+    """`kapi up --apiservers N`: start the other N-1 (kapi/apiservers.py), once this
+    one is ready (start_components waited for it)."""
+    argvs = wanted.get("apiservers") or []
+    if not argvs:
+        return None
+    from kapi.apiservers import ExtraServers, add_contexts
+    extras = ExtraServers(argvs, config.data_dir)
+    extras.start()
+    host = config.server_url.rsplit(":", 1)[0]
+    urls = [f"{host}:{argv[argv.index('--port') + 1]}" for argv in argvs]
+    if kubeconfig is not None:
+        add_contexts(kubeconfig, urls)
+    print(f"kapi: more API servers on {', '.join(urls)} (kubeconfig contexts "
+          f"kapi-apiserver-2..{len(urls) + 1})", flush=True)
+    return extras
 
 
 async def _until_stopped(stopping: asyncio.Task[Any], server: asyncio.Task[Any],
@@ -426,6 +450,9 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
                    help="an AdmissionConfiguration (PodSecurity's defaults and exemptions)")
     s.add_argument("--unsafe-no-validation", action="store_true", help=argparse.SUPPRESS)
     s.add_argument("--unsafe-no-managed-fields", action="store_true", help=argparse.SUPPRESS)
+    # an extra API server of `kapi up --apiservers N` (kapi/apiservers.py): writes no
+    # kubeconfig, and stops when its parent does
+    s.add_argument("--extra-apiserver", action="store_true", help=argparse.SUPPRESS)
 
 
 def _service_account_flags(s: argparse.ArgumentParser) -> None:
@@ -570,6 +597,10 @@ def _parser() -> argparse.ArgumentParser:
                          "is reachable, else 0); their containers stay for adoption by the "
                          "next start")
     _node_capacity_flags(up)
+    up.add_argument("--apiservers", type=int, default=1, metavar="N",
+                    help="API servers to run (with --storage etcd): the others are `kapi "
+                         "apiserver` processes on --port+1, ...; the kubeconfig gets a "
+                         "context for each")
     up.add_argument("--no-controllers", action="store_true", help="start no controller manager")
     up.add_argument("--no-scheduler", action="store_true", help="start no scheduler")
     up.add_argument("--no-dns", action="store_true",
@@ -789,6 +820,23 @@ def _service_account_config(args: argparse.Namespace) -> dict[str, Any]:
             "service_account_extend_token_expiration":
                 args.service_account_extend_token_expiration == "true",
             "disable_admission_plugins": _csv(args.disable_admission_plugins)}
+def _apiserver_argvs(args: argparse.Namespace, config: Config) -> list[list[str]]:
+    """The flags of `kapi up --apiservers N`'s other API servers (ValueError when they
+    cannot run: not on etcd, or a port taken)."""
+    if args.apiservers <= 1:
+        return []
+    if config.storage != "etcd":
+        raise ValueError("--apiservers needs --storage etcd (the servers share one etcd)")
+    from kapi.apiservers import server_argv
+    flags = argparse.ArgumentParser(add_help=False)
+    _server_flags(flags)
+    ports = [config.port + i for i in range(1, args.apiservers)]
+    for port in ports:
+        _check_port_free(config.host, port)
+    return [server_argv(flags, args, port, formats={_duration: lambda v: f"{v}s"})
+            for port in ports]
+
+
 def _with_root_ca(options: Any, config: Config) -> Any:
     """`kapi up`'s controllers publish the CA its serving certificate chains to (the
     data dir's, unless --tls-cert-file or --root-ca-file say otherwise)."""
@@ -909,9 +957,18 @@ def main(argv: list[str] | None = None) -> int:
                   "cluster_dns": "" if args.no_dns or not _proxy_possible() else
                   kube_dns_ip(config.service_cidr),
                   "options": _with_root_ca(opts, config)}
+        try:
+            wanted["apiservers"] = _apiserver_argvs(args, config)
+        except (ValueError, OSError) as e:
+            print(f"kapi: {e}", file=sys.stderr)
+            return 2
+    if args.extra_apiserver:  # an extra server of `kapi up --apiservers N`
+        from kapi.apiservers import die_with_parent
+        die_with_parent()
     tune_gc_for_serving()
     try:
-        run(serve(config, announce=True, components_wanted=wanted))
+        run(serve(config, announce=True, components_wanted=wanted,
+                  write_kubeconfigs=not args.extra_apiserver))
     except OSError as e:
         print(f"kapi: {e}", file=sys.stderr)
         return 1
