@@ -76,13 +76,16 @@ def test_token_create_makes_upstreams_secret_and_authenticates(up: Server) -> No
     assert whoami(up, f"{token_id}.{'0' * 16}")[0] == 401
 
 
-def test_expired_and_malformed_tokens_do_not_authenticate(up: Server) -> None:
+def test_expired_and_malformed_tokens_do_not_authenticate_and_expired_go(up: Server) -> None:
     past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
     secret = secret_for("abcdef.0123456789abcdef", expiration=past,
                         usages=("authentication",), groups=())
     with up.client() as c:
         assert c.post("/api/v1/namespaces/kube-system/secrets", json=secret).status_code == 201
     assert whoami(up, "abcdef.0123456789abcdef")[0] == 401
+    with up.client() as c:  # and the token cleaner deletes its Secret
+        wait_for(lambda: c.get("/api/v1/namespaces/kube-system/secrets/bootstrap-token-abcdef")
+                 .status_code == 404, "the expired token's Secret to be deleted")
     bad = kapi("token", "create", "ABC.def", "--kubeconfig", str(up.kubeconfig))
     assert bad.returncode == 2 and "does not match the format" in bad.stderr
     bad = kapi("token", "create", "--groups", "admins", "--kubeconfig", str(up.kubeconfig))
