@@ -119,6 +119,9 @@ def test_a_node_joins_and_runs_a_pod_as_itself(up: Server, tmp_path: Path) -> No
     kubeconfig = asyncio.run(join(up.url, token, "joined-sim-0", tmp_path / "node.kubeconfig",
                                   pin=pin, timeout=60))
     assert kubeconfig.stat().st_mode & 0o777 == 0o600
+    # a restarted node reuses its certificate: no token needed, no second CSR
+    assert asyncio.run(join(up.url, "unused.0000000000000000", "joined-sim-0", kubeconfig,
+                            pin=pin, timeout=5)) == kubeconfig
     kubectl = kubectl_or_skip("1.33", kubeconfig)
     me = json.loads(kubectl("auth", "whoami", "-o", "json"))["status"]["userInfo"]
     assert me["username"] == "system:node:joined-sim-0"
