@@ -45,8 +45,12 @@ def test_three_apiservers_and_one_killed(tmp_path: Path) -> None:
                                  "--no-dns", "--no-proxy"))
         try:
             kubectl = kubectl_or_skip("1.33", up.kubeconfig)
-            contexts = kubectl("config", "get-contexts", "-o", "name").split()
-            assert sorted(contexts) == ["kapi", "kapi-apiserver-2", "kapi-apiserver-3"]
+            # kapi up adds the contexts once it has started the others (after it is ready)
+            def listed() -> list[str]:
+                names = sorted(kubectl("config", "get-contexts", "-o", "name").split())
+                return names if len(names) == 3 else []
+            contexts = wait_for(listed, "the extra servers' contexts", timeout=60)
+            assert contexts == ["kapi", "kapi-apiserver-2", "kapi-apiserver-3"]
             for ctx in contexts:
                 wait_for(lambda c=ctx: kubectl.run("--context", c, "get", "--raw", "/readyz",
                                                    check=False).stdout == "ok",
