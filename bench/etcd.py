@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from bench.loadgen import Result, run_load
+from bench.loadgen import Result, run_load, system_busy_seconds
 from bench.procs import ROOT, stop_server
 
 HOST = "127.0.0.1"
@@ -95,9 +95,14 @@ async def raw_phase(kv: Any, put: bool, concurrency: int, count: int,
                 await kv.get(f"/bench/raw/{i % 1000}")
             res.latencies.append(time.perf_counter() - t)
 
-    t0 = time.perf_counter()
+    t0, cpu0, busy0 = time.perf_counter(), time.process_time(), system_busy_seconds()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     res.seconds, res.requests = time.perf_counter() - t0, len(res.latencies)
+    # this process is the gRPC client: its CPU is the client library's cost per call
+    res.client_cpu = (time.process_time() - cpu0) / res.seconds
+    busy1 = system_busy_seconds()
+    if busy0 is not None and busy1 is not None:
+        res.other_cpu = max(0.0, (busy1 - busy0) / res.seconds - res.client_cpu)
     return res
 
 
@@ -120,32 +125,37 @@ def cm(name: str) -> bytes:
 
 
 async def kapi_rows(label: str, ports: list[int], concurrency: int, count: int,
-                    seconds: float) -> list[Result]:
+                    seconds: float, pid: int | None = None) -> list[Result]:
     path = "/api/v1/namespaces/default/configmaps"
     tag = label.replace("/", "-")
     create = await run_load(HOST, ports[0], f"{label} create",
                             lambda w, i: ("POST", path, cm(f"{tag}-{i}")),
-                            concurrency=concurrency, count=count, duration=seconds)
+                            concurrency=concurrency, count=count, duration=seconds,
+                            server_pid=pid)
     made = max(1, min(create.requests, 1000))
     get = await run_load(HOST, ports[0], f"{label} get",
                          lambda w, i: ("GET", f"{path}/{tag}-{i % made}", b""),
-                         concurrency=concurrency, count=count, duration=seconds)
+                         concurrency=concurrency, count=count, duration=seconds,
+                         server_pid=pid)
     return [create, get]
 
 
 async def spread_get(label: str, ports: list[int], concurrency: int, count: int,
-                     seconds: float, made: int, tag: str) -> Result:
+                     seconds: float, made: int, tag: str, pids: list[int]) -> Result:
     """GETs from `concurrency` connections split evenly over `ports`, summed."""
     path = "/api/v1/namespaces/default/configmaps"
     each = max(1, concurrency // len(ports))
     parts = await asyncio.gather(*(run_load(
         HOST, p, label, lambda w, i: ("GET", f"{path}/{tag}-{i % made}", b""),
-        concurrency=each, count=count // len(ports), duration=seconds) for p in ports))
+        concurrency=each, count=count // len(ports), duration=seconds, server_pid=pid)
+        for p, pid in zip(ports, pids, strict=True)))
     total = Result(name=label, concurrency=each * len(ports))
     total.requests = sum(r.requests for r in parts)
     total.seconds = max(r.seconds for r in parts)
     total.latencies = sorted(x for r in parts for x in r.latencies)
     total.errors = sum(r.errors for r in parts)
+    cpus = [r.server_cpu for r in parts if r.server_cpu is not None]
+    total.server_cpu = sum(cpus) if cpus else None
     return total
 
 
@@ -157,12 +167,25 @@ def apiserver(work: Path, storage: list[str], name: str) -> tuple[subprocess.Pop
     return p, port
 
 
+def cpu_ms(r: Result) -> str:
+    """CPU ms per request of the side that does the work: the API server(s) for kapi
+    rows, the gRPC client (this process) for raw etcd rows."""
+    cores = r.server_cpu if r.server_cpu is not None else r.client_cpu
+    return f"{cores * 1000 / r.rate:.2f}" if cores is not None and r.rate else "-"
+
+
 def render(rows: list[Result]) -> str:
-    lines = [f"{'row':<22}{'conc':>6}{'requests':>10}{'errors':>8}{'req/s':>10}"
-             f"{'p50 ms':>9}{'p99 ms':>9}"]
+    lines = [f"{'row':<24}{'conc':>5}{'requests':>9}{'errors':>7}{'req/s':>8}"
+             f"{'p50 ms':>8}{'p99 ms':>8}{'cpu ms/req':>11}{'others':>8}"]
     for r in rows:
-        lines.append(f"{r.name:<22}{r.concurrency:>6}{r.requests:>10}{r.errors:>8}"
-                     f"{r.rate:>10.0f}{r.pct_ms(50):>9.2f}{r.pct_ms(99):>9.2f}")
+        others = "-" if r.other_cpu is None else f"{r.other_cpu:.2f}"
+        lines.append(f"{r.name:<24}{r.concurrency:>5}{r.requests:>9}{r.errors:>7}"
+                     f"{r.rate:>8.0f}{r.pct_ms(50):>8.2f}{r.pct_ms(99):>8.2f}"
+                     f"{cpu_ms(r):>11}{others:>8}")
+    lines.append("cpu ms/req: the API server's CPU per request (kapi rows; summed over the "
+                 "servers for 3 servers), the etcd client's for raw rows; others: cores busy "
+                 "with anything else on the machine meanwhile (etcd, the load generator, "
+                 "other users)")
     return "\n".join(lines)
 
 
@@ -178,13 +201,13 @@ async def main(args: argparse.Namespace) -> None:
         servers = [apiserver(work, on_etcd, f"etcd{i}") for i in range(3)]
         procs += [p for p, _ in servers]
         ports = [port for _, port in servers]
-        rows += await kapi_rows("kapi/etcd", ports, conc, count, seconds)
+        rows += await kapi_rows("kapi/etcd", ports, conc, count, seconds, servers[0][0].pid)
         made = max(1, min(rows[2].requests, 1000))
         rows.append(await spread_get("kapi/etcd 3 servers get", ports, conc, count, seconds,
-                                     made, "kapi-etcd"))
+                                     made, "kapi-etcd", [p.pid for p, _ in servers]))
         sq, sq_port = apiserver(work, ["--storage", "sqlite"], "sqlite")
         procs.append(sq)
-        rows += await kapi_rows("kapi/sqlite", [sq_port], conc, count, seconds)
+        rows += await kapi_rows("kapi/sqlite", [sq_port], conc, count, seconds, sq.pid)
         print(render(rows))
         by = {r.name: r.rate for r in rows}
         put, create = by["etcd put"], by["kapi/etcd create"]

@@ -45,6 +45,7 @@ from kapi.admission.webhooks.client import Clients
 from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
 from kapi.apiextensions import CRDController
 from kapi.auth import Authenticate, Authorize, current_user, sakeys, set_current_user
+from kapi.auth.bootstraptoken import BootstrapTokens
 from kapi.auth.satokens import ServiceAccountTokens
 from kapi.auth.x509 import PeerTable, anonymous_on, x509_authenticator
 from kapi.config import Config
@@ -73,7 +74,7 @@ from kapi.meta.resources import Scheme
 from kapi.meta.schema import load_definitions
 from kapi.openapi.serving import OpenAPIServer
 from kapi.patch.managedfields import Tracker
-from kapi.registry import bootstrap
+from kapi.registry import bootstrap, clusterinfo
 from kapi.registry.kinds import SCHEME
 from kapi.registry.legacy_keys import move_legacy_keys
 from kapi.registry.store import Admit, Finalize, Store
@@ -200,7 +201,8 @@ class APIServer:
         # public paths; plain HTTP (--insecure-http): no credential is the admin
         certs = [] if config.insecure_http else [x509_authenticator(self.peers)]
         self.security = security.build(config, self.cache, self.storage,
-                                       [*certs, self.sa_tokens],
+                                       [*certs, self.sa_tokens,
+                                        BootstrapTokens(self.lookup, clock)],
                                        None if config.insecure_http else anonymous_on())
         # upstream's order: mutating (..., LimitRanger, ..., MutatingAdmissionWebhook), then
         # validating (NodeRestriction, ..., PodSecurity, ..., ValidatingAdmissionPolicy,
@@ -273,6 +275,10 @@ class APIServer:
         await self.security.reconcile(self.store, self.scheme)
         await bootstrap.ensure_defaults(self.store, self.scheme, objects.rfc3339(self.clock()),
                                         self.config.service_cidr.split(","))
+        ca = self.config.pki_dir / "ca.crt"
+        if not (self.config.insecure_http or self.config.tls_cert_file) and ca.exists():
+            await clusterinfo.publish(self.store, self.scheme, self.config.server_url,
+                                      ca.read_bytes())  # what joining nodes discover
         await apiserverendpoints.reconcile(self.store, self.scheme, host=self.config.host,
                                            port=self.config.port)
         self._tasks.append(asyncio.create_task(compact_loop(

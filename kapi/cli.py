@@ -103,12 +103,13 @@ async def _freeze_when_loaded(loaded: asyncio.Event) -> None:
 Wanted = TypedDict("Wanted", {"controller-manager": bool, "scheduler": bool,
                               "simulated_nodes": int, "nodes": int | None,
                               "node_flags": argparse.Namespace, "options": Any,
-                              "proxy": bool, "cluster_dns": str},
+                              "proxy": bool, "cluster_dns": str,
+                              "apiservers": list[list[str]]},
                    total=False)
 
 
 async def serve(config: Config, *, announce: bool,
-                components_wanted: Wanted | None = None) -> None:
+                components_wanted: Wanted | None = None, write_kubeconfigs: bool = True) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
 
     from kapi.app import build_app
@@ -129,7 +130,7 @@ async def serve(config: Config, *, announce: bool,
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.set_exception_handler(_quiet_cancelled)
-    kubeconfig = write_kubeconfig(config)
+    kubeconfig = write_kubeconfig(config) if write_kubeconfigs else None
     if announce:
         print(f"kapi: API server on {config.server_url} (data in {config.data_dir})", flush=True)
         if kubeconfig is not None:
@@ -141,10 +142,13 @@ async def serve(config: Config, *, announce: bool,
     clients: list[Any] = []
     if components_wanted:
         tasks, clients = await start_components(config, components_wanted)
+    extras = _extra_apiservers(config, components_wanted or {}, kubeconfig)
     stopping = asyncio.create_task(stop.wait())
     failed = await _until_stopped(stopping, server_task, tasks)
     freeze.cancel()  # a no-op once the cache has loaded
     if server_task.done():  # the server could not start (e.g. the port is taken)
+        if extras is not None:
+            extras.stop()
         stopping.cancel()
         for t in tasks:
             t.cancel()
@@ -157,6 +161,8 @@ async def serve(config: Config, *, announce: bool,
     proxies = [t for t in tasks if t.get_name() == PROXY_TASK]
     others = [t for t in tasks if t not in proxies]
     stuck = await _cancel_within(others)
+    if extras is not None:
+        await asyncio.to_thread(extras.stop)
     server_down.set()
     await server_task
     stuck |= await _cancel_within(proxies)
@@ -173,6 +179,24 @@ async def serve(config: Config, *, announce: bool,
     if failed is not None:  # a component (e.g. a controller that could not start) failed
         print(f"kapi: {failed}", file=sys.stderr)
         raise SystemExit(1)
+
+
+def _extra_apiservers(config: Config, wanted: Wanted, kubeconfig: Path | None) -> Any:
+    """`kapi up --apiservers N`: start the other N-1 (kapi/apiservers.py), once this
+    one is ready (start_components waited for it)."""
+    argvs = wanted.get("apiservers") or []
+    if not argvs:
+        return None
+    from kapi.apiservers import ExtraServers, add_contexts
+    extras = ExtraServers(argvs, config.data_dir)
+    extras.start()
+    host = config.server_url.rsplit(":", 1)[0]
+    urls = [f"{host}:{argv[argv.index('--port') + 1]}" for argv in argvs]
+    if kubeconfig is not None:
+        add_contexts(kubeconfig, urls)
+    print(f"kapi: more API servers on {', '.join(urls)} (kubeconfig contexts "
+          f"kapi-apiserver-2..{len(urls) + 1})", flush=True)
+    return extras
 
 
 async def _until_stopped(stopping: asyncio.Task[Any], server: asyncio.Task[Any],
@@ -426,6 +450,9 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
                    help="an AdmissionConfiguration (PodSecurity's defaults and exemptions)")
     s.add_argument("--unsafe-no-validation", action="store_true", help=argparse.SUPPRESS)
     s.add_argument("--unsafe-no-managed-fields", action="store_true", help=argparse.SUPPRESS)
+    # an extra API server of `kapi up --apiservers N` (kapi/apiservers.py): writes no
+    # kubeconfig, and stops when its parent does
+    s.add_argument("--extra-apiserver", action="store_true", help=argparse.SUPPRESS)
 
 
 def _service_account_flags(s: argparse.ArgumentParser) -> None:
@@ -504,6 +531,12 @@ def _controller_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--root-ca-file", default="", metavar="FILE",
                    help="CA published to every namespace as kube-root-ca.crt (kapi up: "
                         "the data dir's cluster CA)")
+    s.add_argument("--cluster-signing-cert-file", default="", metavar="FILE",
+                   help="CA certificate the CSR signer issues with (kapi up: the data dir's)")
+    s.add_argument("--cluster-signing-key-file", default="", metavar="FILE",
+                   help="that CA's private key (kapi up: the data dir's)")
+    s.add_argument("--cluster-signing-duration", type=_duration, default=365 * 24 * 3600,
+                   metavar="DURATION", help="longest lifetime of a signed certificate")
     s.add_argument("--controllers", default="*",
                    help="controllers to run: '*' for all, 'name' to add, '-name' to leave out "
                         "(comma-separated)")
@@ -522,7 +555,10 @@ def _controller_options(args: argparse.Namespace) -> Any:
         hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
         hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization,
         service_account_private_key_file=_private_key_file(args),
-        root_ca_file=args.root_ca_file)
+        root_ca_file=args.root_ca_file,
+        cluster_signing_cert_file=args.cluster_signing_cert_file,
+        cluster_signing_key_file=args.cluster_signing_key_file,
+        cluster_signing_duration=float(args.cluster_signing_duration))
     select(options.controllers)
     return options
 
@@ -561,6 +597,10 @@ def _parser() -> argparse.ArgumentParser:
                          "is reachable, else 0); their containers stay for adoption by the "
                          "next start")
     _node_capacity_flags(up)
+    up.add_argument("--apiservers", type=int, default=1, metavar="N",
+                    help="API servers to run (with --storage etcd): the others are `kapi "
+                         "apiserver` processes on --port+1, ...; the kubeconfig gets a "
+                         "context for each")
     up.add_argument("--no-controllers", action="store_true", help="start no controller manager")
     up.add_argument("--no-scheduler", action="store_true", help="start no scheduler")
     up.add_argument("--no-dns", action="store_true",
@@ -586,7 +626,27 @@ def _parser() -> argparse.ArgumentParser:
     kl.add_argument("--cluster-dns", default="",
                     help="the cluster DNS address(es) pods get, comma-separated (kube-dns's "
                          "ClusterIP, e.g. 10.96.0.10; default: none, the host's resolv.conf)")
+    kl.add_argument("--server", default="", metavar="https://HOST:PORT",
+                    help="join this API server with --token (TLS bootstrapping: the node's "
+                         "certificate comes from a CSR; written to --kubeconfig, default "
+                         "<data-dir>/kubelet/NODE.kubeconfig)")
+    kl.add_argument("--token", default="", help="a bootstrap token (kapi token create)")
+    kl.add_argument("--ca-cert-hash", default="", metavar="sha256:HEX",
+                    help="the cluster CA's public key hash the server must prove")
+    kl.add_argument("--discovery-token-unsafe-skip-ca-verification", action="store_true",
+                    help="join without --ca-cert-hash (trusts whatever CA the server shows)")
     _node_capacity_flags(kl)
+    _token_parser(sub)
+    st = sub.add_parser("storage", help="move a cluster's stored objects")
+    mig = st.add_subparsers(dest="storage_command", required=True).add_parser(
+        "migrate", help="copy a stopped SQLite cluster's objects into an empty etcd (uids, "
+        "creation times and contents kept); then serve with --storage etcd and the same "
+        "--data-dir (its CA and keys)")
+    mig.add_argument("--from", dest="source", type=Path, required=True, metavar="DATA_DIR")
+    mig.add_argument("--to", dest="target", required=True,
+                     metavar="etcd://HOST:PORT[/prefix]", help="(etcds:// for TLS)")
+    for flag in ("cafile", "certfile", "keyfile"):
+        mig.add_argument(f"--etcd-{flag}", default=None)
     px = sub.add_parser("proxy", help="run the service proxy (iptables rules) alone")
     _component_flags(px)
     px.add_argument("--service-cidr", default="10.96.0.0/12")
@@ -594,6 +654,72 @@ def _parser() -> argparse.ArgumentParser:
     px.add_argument("--node-name", action="append", default=[],
                     help="a node on this host (for internalTrafficPolicy: Local)")
     return p
+
+
+def _token_parser(sub: Any) -> None:
+    tk = sub.add_parser("token", help="bootstrap tokens nodes join with (kubeadm token)")
+    tsub = tk.add_subparsers(dest="token_command", required=True)
+    create = tsub.add_parser("create", help="create a bootstrap token and print it")
+    create.add_argument("token", nargs="?", default="", help="(default: a random one)")
+    create.add_argument("--kubeconfig", type=Path, default=None)
+    create.add_argument("--ttl", type=_duration, default=24 * 3600,
+                        help="lifetime, e.g. 24h (0: never expires)")
+    create.add_argument("--usages", default="signing,authentication")
+    create.add_argument("--groups", default="system:bootstrappers:kubeadm:default-node-token")
+    create.add_argument("--description", default="")
+    create.add_argument("--print-join-command", action="store_true")
+
+
+async def _token_create(args: argparse.Namespace) -> int:
+    import datetime as dt
+
+    from kapi.auth import bootstraptoken
+    from runtime.client.kubeconfig import load
+    from runtime.client.resources import SECRETS
+    from runtime.client.rest import ApiError, Client
+    from runtime.kubelet.bootstrap import ca_cert_hash
+    token = args.token or bootstraptoken.generate()
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=args.ttl) if args.ttl else None
+    try:
+        secret = bootstraptoken.secret_for(token, expiration=expires, usages=_csv(args.usages),
+                                           groups=_csv(args.groups), description=args.description)
+    except ValueError as e:
+        print(f"kapi token create: {e}", file=sys.stderr)
+        return 2
+    path = _kubeconfig(args.kubeconfig)
+    client = Client.from_kubeconfig(path, user_agent="kapi-token")
+    try:
+        await client.create(SECRETS, secret, bootstraptoken.NAMESPACE)
+    except ApiError as e:
+        print(f"kapi token create: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
+    if not args.print_join_command:
+        print(token)
+        return 0
+    import base64
+
+    import yaml
+    cluster = yaml.safe_load(path.read_text())["clusters"][0]["cluster"]
+    ca = base64.b64decode(cluster.get("certificate-authority-data", ""))
+    pin = f" --ca-cert-hash {ca_cert_hash(ca)}" if ca else ""
+    print(f"kapi kubelet --server {load(path).server} --token {token}{pin} --node-name NAME")
+    return 0
+
+
+def _storage_migrate(args: argparse.Namespace, run: Any) -> int:
+    from kapi.storage import StorageError
+    from kapi.storage.migrate import etcd_target, from_data_dir
+    try:
+        target = etcd_target(args.target, cafile=args.etcd_cafile, certfile=args.etcd_certfile,
+                             keyfile=args.etcd_keyfile)
+        copied = run(from_data_dir(args.source, target))
+    except (ValueError, StorageError, OSError) as e:
+        print(f"kapi storage migrate: {e}", file=sys.stderr)
+        return 1
+    print(f"kapi storage migrate: done, {copied} objects in {args.target}")
+    return 0
 
 
 def _kubeconfig(arg: Path | None) -> Path:
@@ -636,6 +762,18 @@ async def run_component(command: str, kubeconfig: Path, leader_elect: bool,
     return 1 if failed else 0
 
 
+async def _join(args: argparse.Namespace) -> Path:
+    """`kapi kubelet --server --token`: the kubeconfig TLS bootstrapping wrote."""
+    from runtime.kubelet.bootstrap import join
+    if not (args.ca_cert_hash or args.discovery_token_unsafe_skip_ca_verification):
+        raise ValueError("--token needs --ca-cert-hash sha256:HEX (kapi token create "
+                         "--print-join-command prints it), or "
+                         "--discovery-token-unsafe-skip-ca-verification")
+    path = args.kubeconfig or default_data_dir() / "kubelet" / f"{args.node_name}.kubeconfig"
+    return await join(args.server, args.token, args.node_name, path,
+                      pin=args.ca_cert_hash or None)
+
+
 def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
     from runtime.kubelet.docker import engine_reachable
     reason = engine_reachable()
@@ -643,13 +781,16 @@ def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
         print(f"kapi: no Docker engine reachable ({reason}). Fix: {NO_DOCKER_HINT}",
               file=sys.stderr)
         return 1
+    if bool(args.server) != bool(args.token):
+        print("kapi kubelet: --server and --token go together", file=sys.stderr)
+        return 2
     config = _kubelet_config(args.node_name, args.port, _node_flags(args), args.cluster_dns)
 
     async def main() -> None:
         from runtime.client.rest import Client
         from runtime.kubelet.kubelet import run_docker_kubelet
-        client = Client.from_kubeconfig(_kubeconfig(args.kubeconfig),
-                                        user_agent=f"kapi-kubelet/{args.node_name}")
+        kubeconfig = await _join(args) if args.token else _kubeconfig(args.kubeconfig)
+        client = Client.from_kubeconfig(kubeconfig, user_agent=f"kapi-kubelet/{args.node_name}")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -660,7 +801,12 @@ def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await client.close()
-    run(main())
+    from runtime.kubelet.bootstrap import BootstrapError
+    try:
+        run(main())
+    except (BootstrapError, ValueError) as e:
+        print(f"kapi kubelet: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -674,12 +820,34 @@ def _service_account_config(args: argparse.Namespace) -> dict[str, Any]:
             "service_account_extend_token_expiration":
                 args.service_account_extend_token_expiration == "true",
             "disable_admission_plugins": _csv(args.disable_admission_plugins)}
+def _apiserver_argvs(args: argparse.Namespace, config: Config) -> list[list[str]]:
+    """The flags of `kapi up --apiservers N`'s other API servers (ValueError when they
+    cannot run: not on etcd, or a port taken)."""
+    if args.apiservers <= 1:
+        return []
+    if config.storage != "etcd":
+        raise ValueError("--apiservers needs --storage etcd (the servers share one etcd)")
+    from kapi.apiservers import server_argv
+    flags = argparse.ArgumentParser(add_help=False)
+    _server_flags(flags)
+    ports = [config.port + i for i in range(1, args.apiservers)]
+    for port in ports:
+        _check_port_free(config.host, port)
+    return [server_argv(flags, args, port, formats={_duration: lambda v: f"{v}s"})
+            for port in ports]
+
+
 def _with_root_ca(options: Any, config: Config) -> Any:
     """`kapi up`'s controllers publish the CA its serving certificate chains to (the
     data dir's, unless --tls-cert-file or --root-ca-file say otherwise)."""
     import dataclasses
-    if options is None or options.root_ca_file or config.insecure_http or \
-            config.tls_cert_file:
+    if options is None or config.insecure_http or config.tls_cert_file:
+        return options
+    if not options.cluster_signing_cert_file:  # the CSR signer issues with the same CA
+        options = dataclasses.replace(
+            options, cluster_signing_cert_file=str(config.pki_dir / "ca.crt"),
+            cluster_signing_key_file=str(config.pki_dir / "ca.key"))
+    if options.root_ca_file:
         return options
     return dataclasses.replace(options, root_ca_file=str(config.pki_dir / "ca.crt"))
 
@@ -737,6 +905,10 @@ def main(argv: list[str] | None = None) -> int:
         run = asyncio.run
     if args.command == "kubelet":
         return _run_kubelet(args, run)
+    if args.command == "token":
+        return int(run(_token_create(args)))
+    if args.command == "storage":
+        return _storage_migrate(args, run)
     try:
         opts = _controller_options(args) if hasattr(args, "controllers") else None
     except (ValueError, RuntimeError) as e:
@@ -785,9 +957,18 @@ def main(argv: list[str] | None = None) -> int:
                   "cluster_dns": "" if args.no_dns or not _proxy_possible() else
                   kube_dns_ip(config.service_cidr),
                   "options": _with_root_ca(opts, config)}
+        try:
+            wanted["apiservers"] = _apiserver_argvs(args, config)
+        except (ValueError, OSError) as e:
+            print(f"kapi: {e}", file=sys.stderr)
+            return 2
+    if args.extra_apiserver:  # an extra server of `kapi up --apiservers N`
+        from kapi.apiservers import die_with_parent
+        die_with_parent()
     tune_gc_for_serving()
     try:
-        run(serve(config, announce=True, components_wanted=wanted))
+        run(serve(config, announce=True, components_wanted=wanted,
+                  write_kubeconfigs=not args.extra_apiserver))
     except OSError as e:
         print(f"kapi: {e}", file=sys.stderr)
         return 1

@@ -4,8 +4,10 @@ charge what it admits to the quota's status.used before the object is stored.
 As upstream, it reads status.hard and status.used (the quota controller fills them): a
 quota whose usage is not known yet refuses what it covers ("status unknown"). Charges
 are written to the quota's status with its resourceVersion as a precondition and under
-one lock per namespace, so two concurrent creates never both take the last unit; a
-charge that loses a race re-reads the quota and checks again. The quota controller
+one lock per namespace, so two concurrent creates never both take the last unit (the
+lock is taken only where a quota exists: elsewhere writes do not queue behind each
+other's consistent reads, an etcd round trip each on etcd); a charge that loses a race
+re-reads the quota and checks again. The quota controller
 later recounts from the objects themselves (releasing what deletions and failed writes
 leave behind). Dry runs are checked but never charged.
 """
@@ -39,9 +41,10 @@ class ResourceQuota:
         ns = (new.get("metadata") or {}).get("namespace")
         if not r.namespaced or not ns or not usage_of.handles(r.resource, op, req.subresource):
             return
-        lock = self._locks.setdefault(ns, asyncio.Lock())
-        async with lock:
-            await self._admit(r, ns, new, old, req)
+        if await self._list(ns):  # else nothing to check or charge: no need to queue
+            lock = self._locks.setdefault(ns, asyncio.Lock())
+            async with lock:
+                await self._admit(r, ns, new, old, req)  # reads the quotas again, locked
         admission.set_current(req)  # the charge was a write of its own
 
     async def _admit(self, r: Resource, ns: str, new: Obj, old: Obj | None,

@@ -30,7 +30,11 @@ Subject = tuple[str, tuple[str, ...]]  # (CN, Os) of a verified client certifica
 # upstream's system:public-info-viewer ClusterRole, bound to system:unauthenticated
 # (system:discovery, for /api and /apis, is bound to system:authenticated only)
 ANONYMOUS_PATHS: frozenset[str] = frozenset({"/healthz", "/livez", "/readyz", "/version",
-                                             "/version/"})
+                                             "/version/",
+                                             # kubeadm's discovery document for joining
+                                             # nodes (kapi/registry/clusterinfo.py)
+                                             "/api/v1/namespaces/kube-public/configmaps/"
+                                             "cluster-info"})
 
 
 class PeerTable:

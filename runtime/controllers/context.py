@@ -58,6 +58,11 @@ class ControllerOptions:
     # the key legacy service-account tokens are signed with (upstream's
     # --service-account-private-key-file); None: the token controller does nothing
     service_account_private_key_file: str | None = None
+    # the CA the CSR signer issues certificates with (upstream's --cluster-signing-cert-file
+    # and --cluster-signing-key-file; "": csrsigning signs nothing) and their lifetime
+    cluster_signing_cert_file: str = ""
+    cluster_signing_key_file: str = ""
+    cluster_signing_duration: float = 365 * 24 * 3600.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -66,9 +71,10 @@ class ControllerOptions:
                 if isinstance(value, str) or not all(isinstance(v, str) for v in value):
                     raise ValueError("controllers: a list of controller names")
                 object.__setattr__(self, "controllers", tuple(value))
-            elif f.name == "root_ca_file":
+            elif f.name in ("root_ca_file", "cluster_signing_cert_file",
+                            "cluster_signing_key_file"):
                 if not isinstance(value, str):
-                    raise ValueError(f"root_ca_file: a path, not {value!r}")
+                    raise ValueError(f"{f.name}: a path, not {value!r}")
             elif value is None or f.name == "service_account_private_key_file":
                 continue
             elif isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -20,6 +20,9 @@ from runtime.client.events import EventRecorder
 from runtime.client.informer import InformerFactory
 from runtime.client.leaderelection import LeaderElector
 from runtime.client.rest import Client
+from runtime.controllers.bootstrap.tokencleaner import TokenCleaner
+from runtime.controllers.certificates.approver import CSRApprovingController
+from runtime.controllers.certificates.signer import CSRSigningController
 from runtime.controllers.clusterroleaggregation.controller import (
     ClusterRoleAggregationController,
 )
@@ -78,6 +81,9 @@ CONTROLLERS: dict[str, type] = {
     "servicelb": ServiceLBController,
     "resourcequota": ResourceQuotaController,
     "clusterrole-aggregation": ClusterRoleAggregationController,
+    "csrapproving": CSRApprovingController,
+    "csrsigning": CSRSigningController,
+    "tokencleaner": TokenCleaner,
 }
 
 

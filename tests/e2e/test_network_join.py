@@ -1,7 +1,10 @@
 """A node that reaches its API server over the network rather than loopback: the API
-server (on etcd) listens only on an address of a veth pair this test creates (this
-machine owns it; the pair's other end leads nowhere, so nothing outside can reach it), and `kapi kubelet --kubeconfig`
-joins through that address and runs a pod on the real Docker engine.
+server (`kapi up` on etcd) listens only on an address of a veth pair this test creates (this
+machine owns it; the pair's other end leads nowhere, so nothing outside can reach it), and
+`kapi kubelet --server --token --ca-cert-hash` (a bootstrap token from `kapi token create`)
+joins through that address, gets its certificate through a CSR, and runs a pod on the real
+Docker engine. (tests/e2e/test_netns_join.py joins from a network namespace; the Docker
+kubelet serves on the Docker bridge's address, which a namespace does not have.)
 
 Needs root (ip link), Docker and etcd; skips without them (unless KAPI_REQUIRE_DOCKER /
 KAPI_REQUIRE_ETCD say otherwise). The interface, the server, the kubelet and the
@@ -28,13 +31,18 @@ from tests.etcdenv import start_etcd
 from tests.helpers import wait_for
 
 
+def new_link(prefix: str) -> tuple[str, str]:
+    """(a fresh link name with this prefix, `ip -o addr` now); skips without root."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and iproute2 to add links and addresses")
+    return (f"{prefix}{uuid.uuid4().hex[:6]}",
+            subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout)
+
+
 @pytest.fixture
 def address() -> Iterator[str]:
     """A /32 on one end of a veth pair named for this test (never a shared link)."""
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        pytest.skip("needs root and iproute2 to add an address")
-    link = f"kapi-j{uuid.uuid4().hex[:6]}"
-    in_use = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout
+    link, in_use = new_link("kapi-j")
     addr = next(a for a in (f"10.253.{random.randrange(256)}.{random.randrange(1, 255)}"
                             for _ in range(100)) if f" {a}/" not in in_use)
     subprocess.run(["ip", "link", "add", link, "type", "veth", "peer", "name", link + "p"],
@@ -69,18 +77,24 @@ def test_kubelet_joins_over_a_non_loopback_address(address: str, tmp_path: Path)
     cluster_uid = ""
     try:
         server = subprocess.Popen(
-            [sys.executable, "-m", "kapi.cli", "apiserver", "--storage", "etcd",
+            [sys.executable, "-m", "kapi.cli", "up", "--storage", "etcd",
              "--etcd-servers", etcd.url, "--host", address, "--port", str(port),
-             "--data-dir", str(data), "--disable-admission-plugins", "ServiceAccount"],
+             "--data-dir", str(data), "--nodes", "0", "--no-dns", "--no-proxy"],
             stdout=(tmp_path / "server.log").open("ab"), stderr=subprocess.STDOUT, cwd=REPO)
         srv = Server(url, data, data / "kubeconfig", server, port, tmp_path / "server.log")
         wait_for(lambda: _ready(srv), "the API server on its address", timeout=60)
         kubeconfig = data / "kubeconfig"
         assert f"server: {url}" in kubeconfig.read_text()
         log = tmp_path / "kubelet.log"
+        made = subprocess.run([sys.executable, "-m", "kapi.cli", "token", "create",
+                               "--kubeconfig", str(kubeconfig), "--print-join-command"],
+                              capture_output=True, text=True, cwd=REPO, check=True)
+        join = made.stdout.split()  # kapi kubelet --server URL --token T --ca-cert-hash H ...
+        assert join[3] == url
         kubelet = subprocess.Popen(
-            [sys.executable, "-m", "kapi.cli", "kubelet", "--node-name", node, "--kubeconfig",
-             str(kubeconfig), "--node-cpu", "1"],
+            [sys.executable, "-m", "kapi.cli", "kubelet", "--node-name", node,
+             "--server", url, "--token", join[5], "--ca-cert-hash", join[7],
+             "--kubeconfig", str(tmp_path / "node.kubeconfig"), "--node-cpu", "1"],
             stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=REPO)
         with srv.client() as c:
             cluster_uid = c.get("/api/v1/namespaces/kube-system").json()["metadata"]["uid"]
