@@ -129,11 +129,13 @@ def ready_endpoints(service: Mapping[str, Any], slices: list[Obj], port_name: st
             if local_nodes is not None and e.get("nodeName") not in local_nodes:
                 continue
             cond = e.get("conditions") or {}
-            into = ready if cond.get("ready") is not False else draining if (
-                cond.get("serving") and cond.get("terminating")) else None
-            for p in ports if into is not None else ():
-                for ip in e.get("addresses") or []:
-                    into.add((ip, int(p["port"])))
+            if cond.get("ready") is not False:
+                into = ready
+            elif cond.get("serving") and cond.get("terminating"):
+                into = draining
+            else:
+                continue
+            into.update((ip, int(p["port"])) for p in ports for ip in e.get("addresses") or [])
     return sorted(ready or draining)
 
 
@@ -267,3 +269,24 @@ def _endpoints(config: ProxyConfig, out: Chains, chain: str, eps: list[tuple[str
         out.nat_rules += [f"-A {ep} -s {ip}/32 -j MARK --or-mark {MASQ_MARK}",  # hairpin
                           f"-A {ep} -p {proto} {recent}-m {proto} -j DNAT "
                           f"--to-destination {ip}:{port}"]
+
+
+def health_checks(config: ProxyConfig, services: list[Obj], slices: list[Obj]
+                  ) -> dict[str, tuple[int, int]]:
+    """"ns/name" -> (healthCheckNodePort, endpoints on this node) of every Service that
+    has a health check port (a LoadBalancer with externalTrafficPolicy: Local)."""
+    out = {}
+    for svc in services:
+        spec = svc.get("spec") or {}
+        port = spec.get("healthCheckNodePort")
+        if not port or spec.get("externalTrafficPolicy") != "Local":
+            continue
+        md = svc["metadata"]
+        key = f"{md.get('namespace')}/{md['name']}"
+        mine = [s for s in slices if (s.get("metadata") or {}).get("namespace") == md.get(
+            "namespace") and ((s.get("metadata") or {}).get("labels") or {}).get(
+            "kubernetes.io/service-name") == md["name"]]
+        ips = {ip for p in spec.get("ports") or [] for ip, _ in ready_endpoints(
+            svc, mine, p.get("name") or "", p.get("protocol") or "TCP", config.node_names)}
+        out[key] = (int(port), len(ips))
+    return out
