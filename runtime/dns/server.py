@@ -63,10 +63,15 @@ class Resolver:
     def forget(self) -> None:
         self._answers.clear()
 
+    def known(self, wire: bytes) -> bytes | None:
+        """The kept answer to this query, with the asker's ID; None if none is kept."""
+        kept = self._answers.get(wire[2:]) if len(wire) > 12 else None
+        return None if kept is None else wire[:2] + kept
+
     async def respond(self, wire: bytes) -> bytes | None:
-        known = self._answers.get(wire[2:]) if len(wire) > 12 else None
+        known = self.known(wire)
         if known is not None:
-            return wire[:2] + known  # the asker's ID, then the same answer
+            return known
         try:
             query = dns.message.from_wire(wire)
         except dns.exception.DNSException:
@@ -119,6 +124,10 @@ class _UDP(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        known = self.resolver.known(data)
+        if known is not None and len(known) <= 512 and self.transport is not None:
+            self.transport.sendto(known, addr)  # at once: no task, no wait for a turn
+            return
         task = asyncio.ensure_future(self._answer(data, addr))
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
