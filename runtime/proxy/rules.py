@@ -33,7 +33,7 @@ Obj = dict[str, Any]
 MASQ_MARK = "0x4000"
 FORWARD_MARK = "0x2000"  # DNATed by us for a client off the host, not masqueraded
 PREFIX = "KAPI-"
-PROTOCOLS = ("TCP", "UDP")
+PROTOCOLS = ("TCP", "UDP", "SCTP")  # what iptables can match and DNAT by port
 
 
 @dataclass(frozen=True)

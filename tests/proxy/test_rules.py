@@ -136,3 +136,12 @@ def test_external_traffic_policy_local():
     assert f"-A {ep} -p tcp -m tcp -j DNAT --to-destination 172.17.0.3:8080" in lines
     none_here = rules.build(CFG, [lb], [eps("web", ("172.17.0.4", True, "n2"))]).restore_text()
     assert f":{local}" not in none_here and f"-A {xt} -j MARK --or-mark 0x2000" not in none_here
+
+
+def test_sctp_ports_are_matched_and_dnatted():
+    sctp = svc("sig", ports=[{"name": "sig", "port": 3868, "protocol": "SCTP"}])
+    slices = [{**eps("sig", ("172.17.0.3", True, "n1")),
+               "ports": [{"name": "sig", "port": 3868, "protocol": "SCTP"}]}]
+    text = rules.build(CFG, [sctp], slices).restore_text()
+    assert "-d 10.96.0.20/32 -p sctp -m sctp --dport 3868" in text
+    assert "-p sctp -m sctp -j DNAT --to-destination 172.17.0.3:3868" in text
