@@ -347,8 +347,9 @@ def test_a_terminating_pod_stops_getting_new_connections(cluster: Cluster, drain
 def test_external_traffic_policy_local(cluster: Cluster, web: Any) -> None:
     ns, _ = web
     local = service("web-local", "web", type="LoadBalancer", externalTrafficPolicy="Local")
-    apply(cluster, ns, local, {**service("nobody-local", "nobody", type="LoadBalancer",
-                                         externalTrafficPolicy="Local")})
+    apply(cluster, ns, local, service("nobody-local", "nobody", type="LoadBalancer",
+                                      externalTrafficPolicy="Local", ports=[
+                                          {"name": "http", "port": 8083, "targetPort": "web"}]))
     svc = cluster.get("service", "web-local", "-n", ns)
     health = svc["spec"]["healthCheckNodePort"]
     assert health != svc["spec"]["ports"][0]["nodePort"]
@@ -360,7 +361,7 @@ def test_external_traffic_policy_local(cluster: Cluster, web: Any) -> None:
         except httpx.HTTPError:
             return 0, {}
         return r.status_code, r.json()
-    got = wait_for(lambda: (c := check(health))[0] and c, "the health check", timeout=20)
+    got = wait_for(lambda: (c := check(health))[0] == 200 and c, "a healthy check", timeout=20)
     assert got == (200, {"service": {"namespace": ns, "name": "web-local"},
                          "localEndpoints": expected, "serviceProxyHealthy": True})
     empty = cluster.get("service", "nobody-local", "-n", ns)["spec"]["healthCheckNodePort"]
@@ -431,14 +432,16 @@ def test_upgrades_through_the_api_servers_proxy(cluster: Cluster, web: Any) -> N
     """A pod answering any upgrade with 101 and then echoing: the API server's
     pods/proxy joins the client to it."""
     ns, _ = web
+    # the answering script comes in an environment variable: no shell quoting needed
     upgrade = ("while read -r line; do [ \"$(printf '%s' \"$line\" | tr -d '\\r')\" = '' ] "
-               "&& break; done; printf 'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: echo"
-               "\\r\\nConnection: Upgrade\\r\\n\\r\\n'; exec cat")
-    script = (f"mkdir -p /w && echo ok > /w/ready && printf '%s' \"{upgrade}\" > /w/up.sh && "
-              "(httpd -p 8081 -h /w) && exec nc -ll -p 8080 -e sh /w/up.sh")
+               "&& break; done\nprintf 'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: echo"
+               "\\r\\nConnection: Upgrade\\r\\n\\r\\n'\nexec cat\n")
+    script = ("mkdir -p /w && echo ok > /w/ready && printf '%s' \"$UP\" > /w/up.sh && "
+              "httpd -p 8081 -h /w && exec nc -ll -p 8080 -e sh /w/up.sh")
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "upgrader"},
            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
                "name": "c", "image": "busybox", "command": ["sh", "-c", script],
+               "env": [{"name": "UP", "value": upgrade}],
                "ports": [{"name": "echo", "containerPort": 8080}],
                "readinessProbe": {"httpGet": {"path": "/ready", "port": 8081},
                                   "periodSeconds": 1}}]}}
