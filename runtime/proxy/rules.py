@@ -210,11 +210,12 @@ def _service(config: ProxyConfig, out: Chains, svc: Obj, slices: list[Obj]) -> l
         if port.get("nodePort"):
             node_ports.append(f"-A {top['np']} -p {p} -m {p} --dport {port['nodePort']} "
                               f"{comment} -j {outside}")
-        if external_local:
+        exposed = len(targets) > 1 or bool(port.get("nodePort"))
+        if exposed and external_local:
             local_eps = ready_endpoints(svc, slices, name, proto, config.node_names)
             _local_chain(config, out, outside, chain, local_eps,
                          (p, key, affinity, timeout))
-        elif len(targets) > 1 or port.get("nodePort"):
+        elif exposed:
             _node_port_chain(out, outside, chain)
         eps = ready_endpoints(svc, slices, name, proto, local)
         _endpoints(config, out, chain, eps, p, key, affinity, timeout)
