@@ -58,6 +58,7 @@ from kapi.endpoints import (
     params,
     podlog,
     proxysub,
+    proxytunnel,
     selfsubjectreview,
     streams,
     upgrade,
@@ -525,6 +526,9 @@ class APIServer:
         url = f"{scheme or 'http'}://{location}{proxysub.remainder(info.path, info.name)}"
         if request.scope["query_string"]:
             url += "?" + request.scope["query_string"].decode("latin-1")
+        if "kapi.upgrade" in (request.scope.get("extensions") or {}):  # kapi/upgrade.py
+            return await proxytunnel.tunnel(scheme, location, url.split(location, 1)[1],
+                                            request.headers)
         code, headers, body = await proxysub.forward(request.method, url, request.headers,
                                                      call.body)
         response = StreamingResponse(body, status_code=code)

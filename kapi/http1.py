@@ -9,8 +9,9 @@ is another protocol stack facing unauthenticated peers, so it is off: the upgrad
 header is ignored (the request is answered in HTTP/1.1, as RFC 9110 allows) and the
 preface gets 505 HTTP Version Not Supported and a closed connection.
 
-Other upgrades (SPDY/3.1, which kubectl asks for on exec, attach and port-forward) are
-handed to kapi/upgrade.py, which lets the application take the connection over.
+Other upgrades (SPDY/3.1, which kubectl asks for on exec, attach and port-forward, and
+any upgrade to a pod's or service's proxy subresource) are handed to kapi/upgrade.py,
+which lets the application take the connection over.
 
 It also gives every HTTP/1.1 status line its reason phrase (`HTTP/1.1 409 Conflict`),
 which h11 leaves empty unless told and Go always writes (kapi/statustext.py).
@@ -46,7 +47,7 @@ class H11Only(H11Protocol):
             await self._send_error_response(505)
             await self.send(Closed())
             return
-        if wants_upgrade(request.headers):  # SPDY/3.1: see kapi/upgrade.py
+        if wants_upgrade(request.headers, request.target):  # SPDY/3.1: kapi/upgrade.py
             await self._create_upgrade_stream(request)
             return
         await super()._create_stream(request)

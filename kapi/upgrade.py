@@ -1,4 +1,5 @@
-"""Protocol upgrades other than WebSocket, for Hypercorn's HTTP/1.1 connections.
+"""Protocol upgrades other than WebSocket (and WebSocket to the proxy subresources),
+for Hypercorn's HTTP/1.1 connections.
 
 kubectl before 1.30 asks for `Upgrade: SPDY/3.1` on exec/attach/port-forward, and ASGI
 has no generic upgrade. This adds one, as small as it can be: a request that asks for an
@@ -24,9 +25,18 @@ from hypercorn.protocol.http_stream import HTTPStream
 EXTENSION = "kapi.upgrade"
 
 
-def wants_upgrade(headers: Any) -> bool:
-    """A request without a body asking for an upgrade to something other than websocket
-    or h2c (a request with a body is served as plain HTTP/1.1)."""
+def relayed(target: bytes) -> bool:
+    """A pod's or service's `proxy` subresource: upgrades there, WebSocket included, are
+    relayed byte for byte to the target (kapi/endpoints/proxytunnel.py), not spoken."""
+    parts = target.split(b"?", 1)[0].split(b"/", 8)
+    return len(parts) >= 8 and parts[1:4] == [b"api", b"v1", b"namespaces"] and \
+        parts[5] in (b"pods", b"services") and parts[7] == b"proxy"
+
+
+def wants_upgrade(headers: Any, target: bytes = b"") -> bool:
+    """A request without a body asking for an upgrade to something other than h2c, and
+    other than websocket unless `target` is relayed() (a request with a body is served
+    as plain HTTP/1.1)."""
     upgrade, connection, body = "", "", False
     for name, value in headers:
         lname = name.lower()
@@ -38,7 +48,9 @@ def wants_upgrade(headers: Any) -> bool:
                                                and value.strip() != b"0"):
             body = True
     tokens = {t.strip() for t in connection.split(",")}
-    return "upgrade" in tokens and upgrade not in ("", "websocket", "h2c") and not body
+    if upgrade == "websocket" and not relayed(target):
+        return False  # Hypercorn's own WebSocket handling (exec, attach, port-forward)
+    return "upgrade" in tokens and upgrade not in ("", "h2c") and not body
 
 
 class UpgradeStream(HTTPStream):

@@ -1,4 +1,5 @@
-"""Service address allocation: clusterIP from the service CIDR and nodePorts from
+"""Service address allocation: clusterIP from the service CIDR and nodePorts (and the
+healthCheckNodePort of a LoadBalancer with externalTrafficPolicy Local) from
 30000-32767, as upstream's service REST does on create. Never routes anything; it only
 picks numbers not used by another Service.
 """
@@ -15,6 +16,18 @@ from kapi.storage.cacher import WatchCache
 
 Obj = dict[str, Any]
 NODE_PORT_RANGE = (30000, 32767)
+HEALTH_CHECK_ONLY = "may only be set when `type` is 'LoadBalancer' and " \
+    "`externalTrafficPolicy` is 'Local'"
+
+
+def needs_health_check(spec: Obj) -> bool:
+    return spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
+
+
+def _node_ports_of(spec: Obj) -> set[int]:
+    """Every node port a Service holds: its ports' and its health check's."""
+    out = {p.get("nodePort") for p in spec.get("ports") or [] if p.get("nodePort")}
+    return out | ({spec["healthCheckNodePort"]} if spec.get("healthCheckNodePort") else set())
 
 
 class ServiceAllocator:
@@ -44,9 +57,7 @@ class ServiceAllocator:
 
     def allocate_node_port(self, taken: set[int]) -> int:
         for s in self._existing():
-            for p in s.get("spec", {}).get("ports") or []:
-                if p.get("nodePort"):
-                    taken.add(p["nodePort"])
+            taken |= _node_ports_of(s.get("spec") or {})
         for _ in range(1000):
             port = self.rng.randint(*self.node_ports)
             if port not in taken:
@@ -90,6 +101,7 @@ class ServiceAllocator:
                     p["nodePort"] = self.allocate_node_port(taken)
                     taken.add(p["nodePort"])
             spec.setdefault("externalTrafficPolicy", "Cluster")
+        self._health_check_port(r, new, op, old)
 
     def _invalid(self, r: Resource, new: Obj, field: str, value: str, why: str) -> None:
         """value: already in Go's notation, as upstream prints it."""
@@ -114,8 +126,7 @@ class ServiceAllocator:
 
     def _check_node_ports(self, r: Resource, new: Obj, op: str, old: Obj | None) -> None:
         kept = {p.get("nodePort") for p in (old or {}).get("spec", {}).get("ports") or []}
-        others = {p.get("nodePort") for s in self._existing(new)
-                  for p in s.get("spec", {}).get("ports") or [] if p.get("nodePort")}
+        others = {port for s in self._existing(new) for port in _node_ports_of(s.get("spec") or {})}
         low, high = self.node_ports
         for i, p in enumerate(new.get("spec", {}).get("ports") or []):
             port = p.get("nodePort")
@@ -126,4 +137,35 @@ class ServiceAllocator:
                 self._invalid(r, new, field, str(port), "provided port is not in the valid "
                               f"range. The range of valid ports is {low}-{high}")
             if port in others:
+                self._invalid(r, new, field, str(port), "provided port is already allocated")
+
+    def _health_check_port(self, r: Resource, new: Obj, op: str, old: Obj | None) -> None:
+        """healthCheckNodePort: allocated when a LoadBalancer's externalTrafficPolicy is
+        Local (kept across updates that leave it out), released when no longer needed."""
+        spec, old_spec = new["spec"], (old or {}).get("spec") or {}
+        port, old_port = spec.get("healthCheckNodePort"), old_spec.get("healthCheckNodePort")
+        had = op == "UPDATE" and needs_health_check(old_spec) and bool(old_port)
+        field = "spec.healthCheckNodePort"
+        if not needs_health_check(spec):
+            if port and had and port == old_port:
+                del spec["healthCheckNodePort"]  # released, as upstream drops it
+            elif port:
+                self._invalid(r, new, field, str(port), HEALTH_CHECK_ONLY)
+            return
+        if had and port and port != old_port:
+            name = new.get("metadata", {}).get("name", "")
+            raise errors.Invalid.of(r, "Service", name, [{
+                "reason": "FieldValueForbidden", "field": field,
+                "message": "Forbidden: field is immutable"}])
+        if had and not port:
+            spec["healthCheckNodePort"] = old_port
+        elif not port:
+            spec["healthCheckNodePort"] = self.allocate_node_port(_node_ports_of(spec))
+        elif not had:
+            others = {p for s in self._existing(new) for p in _node_ports_of(s.get("spec") or {})}
+            low, high = self.node_ports
+            if not isinstance(port, int) or not low <= port <= high:
+                self._invalid(r, new, field, str(port), "provided port is not in the valid "
+                              f"range. The range of valid ports is {low}-{high}")
+            if port in others or port in {p.get("nodePort") for p in spec.get("ports") or []}:
                 self._invalid(r, new, field, str(port), "provided port is already allocated")

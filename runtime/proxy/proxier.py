@@ -19,6 +19,7 @@ from runtime.client.resources import ENDPOINTSLICES, NAMESPACES, SERVICES
 from runtime.client.rest import Client
 from runtime.proxy import rules
 from runtime.proxy.hairpin import Hairpin
+from runtime.proxy.healthcheck import HealthServers
 from runtime.proxy.hostnet import HostNetwork
 
 log = logging.getLogger(__name__)
@@ -32,26 +33,35 @@ class ProxyOptions:
     node_names: tuple[str, ...] = ()
     min_sync_interval: float = 0.05  # seconds between two syncs (batches bursts)
     full_sync_interval: float = 60.0  # every so often all rules are rewritten
+    # where healthCheckNodePorts listen; (): loopback and the bridge's gateway
+    health_addresses: tuple[str, ...] = ()
     on_synced: Callable[[float], None] | None = field(default=None, compare=False)
 
 
-def bridge_subnet() -> str:
+def bridge_ipam() -> dict[str, Any]:
+    """Docker's default bridge: its Subnet (the pods) and Gateway (the node's address)."""
     import docker
-    client = docker.from_env(timeout=10)
     try:
-        net = client.api.inspect_network("bridge")
-    finally:
-        client.close()
-    return str((((net.get("IPAM") or {}).get("Config") or [{}])[0]).get("Subnet") or "")
+        client = docker.from_env(timeout=10)
+        try:
+            net = client.api.inspect_network("bridge")
+        finally:
+            client.close()
+    except docker.errors.DockerException:  # no engine: the defaults
+        return {}
+    return dict(((net.get("IPAM") or {}).get("Config") or [{}])[0])
 
 
 class Proxier:
     def __init__(self, client: Client, options: ProxyOptions, cluster_uid: str) -> None:
         self.client, self.options = client, options
+        bridge = bridge_ipam() if not options.pod_cidr or not options.health_addresses else {}
         self.config = rules.ProxyConfig(
             cluster_id=cluster_uid.replace("-", "")[:6], service_cidr=options.service_cidr,
-            pod_cidr=options.pod_cidr or bridge_subnet() or "172.17.0.0/16",
+            pod_cidr=options.pod_cidr or bridge.get("Subnet") or "172.17.0.0/16",
             node_names=frozenset(options.node_names))
+        self.health = HealthServers(options.health_addresses or tuple(
+            {"127.0.0.1", bridge.get("Gateway") or "127.0.0.1"}))
         self.host = HostNetwork(self.config, bridge=options.bridge)
         self.hairpin = Hairpin(cluster_uid)
         self.informers = InformerFactory(client)
@@ -77,6 +87,8 @@ class Proxier:
                 self.dirty.clear()
                 started = time.monotonic()
                 await asyncio.to_thread(self.sync_now)
+                await self.health.sync(rules.health_checks(
+                    self.config, self.services.list(), self.slices.list()))
                 if self.options.on_synced is not None:
                     self.options.on_synced(time.monotonic() - started)
                 await asyncio.sleep(self.options.min_sync_interval)
@@ -85,6 +97,7 @@ class Proxier:
                 except TimeoutError:
                     self.host.full_resync()
         finally:
+            await self.health.close()
             await self.informers.stop()
             await asyncio.shield(asyncio.to_thread(self._cleanup))
 

@@ -14,71 +14,38 @@ every request loop is bounded. Each cluster uses a /24 service CIDR of its own.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
 import httpx
 import pytest
 
-from runtime.proxy.hostnet import HostNetwork
 from runtime.proxy.proxier import iptables_usable
-from runtime.proxy.rules import ProxyConfig
-from tests.conftest import REPO, Kubectl, Server, kubectls, start_server, stop_server
+from tests.conftest import Kubectl, kubectls, start_server, stop_server
 from tests.dockerenv import remove_cluster_containers, require_docker
+from tests.e2e.svcenv import (
+    HTTPD,
+    Cluster,
+    Obj,
+    apply,
+    cidr_for,
+    deployment,
+    hits,
+    http_get,
+    httpd_container,
+    leave_host_clean,
+    own_rules,
+    pod_names,
+    ready_ips,
+    refused,
+    service,
+)
 from tests.helpers import wait_for
-
-Obj = dict[str, Any]
-
-
-def _cidr(salt: int) -> str:
-    return f"10.{200 + (os.getpid() + salt) % 50}.{(os.getpid() // 50) % 250}.0/24"
-
-
-@dataclass
-class Cluster:
-    server: Server
-    cidr: str
-    uid: str
-    kubectl: Kubectl
-    proxy: subprocess.Popen[bytes] | None = None
-
-    def start_proxy(self) -> None:
-        log = (self.server.data_dir / "proxy.log").open("ab")
-        self.proxy = subprocess.Popen(
-            [sys.executable, "-m", "kapi.cli", "proxy", "--kubeconfig",
-             str(self.server.kubeconfig), "--service-cidr", self.cidr,
-             "--node-name", "kapi-node-1"], stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-        wait_for(lambda: own_rules(self.uid), "the proxy's rules", timeout=30)
-
-    def stop_proxy(self) -> None:
-        if self.proxy is not None:
-            self.proxy.send_signal(signal.SIGTERM)
-            self.proxy.wait(timeout=90)  # generous: the machine may be loaded
-            self.proxy = None
-
-    def get(self, *args: str) -> Obj:
-        return json.loads(self.kubectl("get", *args, "-o", "json"))  # type: ignore[no-any-return]
-
-
-def leave_host_clean(uid: str, cidr: str) -> None:
-    """After a failure that left rules behind (a proxy killed), remove them anyway."""
-    if own_rules(uid):
-        HostNetwork(ProxyConfig(cluster_id=uid.replace("-", "")[:6], service_cidr=cidr,
-                                pod_cidr="172.17.0.0/16")).cleanup()
-    subprocess.run(["ip", "route", "del", "unreachable", cidr], capture_output=True, timeout=30)
-
-
-def own_rules(uid: str) -> list[str]:
-    saved = subprocess.run(["iptables-save"], capture_output=True, text=True, timeout=30).stdout
-    tag = uid.replace("-", "")[:6]
-    return [line for line in saved.splitlines() if "KAPI-" in line and tag in line]
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +57,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     binaries = kubectls()
     if not binaries:
         pytest.skip("no kubectl installed")
-    cidr = _cidr(0)
+    cidr = cidr_for(0)
     s = start_server(tmp_path_factory.mktemp("svcproxy"), command="up",
                      extra=("--nodes", "1", "--no-proxy", "--service-cidr", cidr))
     with s.client() as c:
@@ -107,78 +74,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         leave_host_clean(uid, cidr)
 
 
-HTTPD = ("mkdir -p /w && hostname > /w/index.html && echo ok > /w/ready && "
-         "exec httpd -f -p 8080 -h /w")
-
-
-def deployment(name: str, replicas: int, ready_path: str = "/ready") -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}}, "spec": {
-                         "terminationGracePeriodSeconds": 1,
-                         "containers": [_httpd(ready_path)]}}}}
-
-
-def _httpd(ready_path: str) -> Obj:
-    return {"name": "web", "image": "busybox", "command": ["sh", "-c", HTTPD],
-            "ports": [{"name": "web", "containerPort": 8080}],
-            "readinessProbe": {"httpGet": {"path": ready_path, "port": "web"},
-                               "periodSeconds": 1}}
-
-
-def service(name: str, selector: str, **spec: Any) -> Obj:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-            "spec": {"selector": {"app": selector},
-                     "ports": [{"name": "http", "port": 80, "targetPort": "web"}], **spec}}
-
-
-def apply(cl: Cluster, ns: str, *objs: Obj) -> None:
-    cl.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(
-        {"apiVersion": "v1", "kind": "List", "items": list(objs)}))
-
-
-def http_get(host: str, port: int, timeout: float = 2.0) -> str:
-    """One HTTP/1.0 GET; the body ('' when refused or timed out)."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as s:
-            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            data = b""
-            while chunk := s.recv(4096):
-                data += chunk
-    except OSError:
-        return ""
-    return data.split(b"\r\n\r\n", 1)[-1].decode().strip()
-
-
-def refused(host: str, port: int) -> bool:
-    try:
-        socket.create_connection((host, port), timeout=2).close()
-    except (ConnectionRefusedError, OSError) as e:
-        return not isinstance(e, TimeoutError)
-    return False
-
-
-def ready_ips(cl: Cluster, ns: str, name: str) -> list[str]:
-    ep = cl.get("endpoints", name, "-n", ns)
-    return sorted(a["ip"] for s in ep.get("subsets") or [] for a in s.get("addresses") or [])
-
-
-def pod_names(cl: Cluster, ns: str, app: str) -> set[str]:
-    pods = cl.get("pods", "-n", ns, "-l", f"app={app}")["items"]
-    return {p["metadata"]["name"] for p in pods if not p["metadata"].get("deletionTimestamp")}
-
-
-def hits(host: str, port: int, count: int) -> set[str]:
-    return {http_get(host, port) for _ in range(count)} - {""}
-
-
 @pytest.fixture(scope="module")
 def web(cluster: Cluster) -> Iterator[tuple[str, Obj]]:
     ns = f"svc-{os.getpid() % 10000}"
     cluster.kubectl("create", "namespace", ns)
     bad = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "never-ready",
                                                            "labels": {"app": "web"}},
-           "spec": {"terminationGracePeriodSeconds": 1, "containers": [_httpd("/nope")]}}
+           "spec": {"terminationGracePeriodSeconds": 1, "containers": [httpd_container("/nope")]}}
     apply(cluster, ns, deployment("web", 3), bad, service("web", "web", type="NodePort"))
     wait_for(lambda: len(ready_ips(cluster, ns, "web")) == 3, "3 ready endpoints", timeout=90)
     yield ns, cluster.get("service", "web", "-n", ns)
@@ -276,7 +178,7 @@ def test_a_pod_reaches_itself_through_its_service(cluster: Cluster, web: Any) ->
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "selfie",
                                                            "labels": {"app": "selfie"}},
            "spec": {"terminationGracePeriodSeconds": 1, "containers": [
-               {**_httpd("/ready"), "command": ["sh", "-c", loop]}]}}
+               {**httpd_container("/ready"), "command": ["sh", "-c", loop]}]}}
     apply(cluster, ns, pod)
     wait_for(lambda: "selfie" in cluster.kubectl.run("logs", "selfie", "-n", ns,
                                                      check=False).stdout.split(),
@@ -380,6 +282,207 @@ def test_api_server_proxy_subresources(cluster: Cluster, web: Any) -> None:
         proxy.wait(timeout=10)
 
 
+def _lingering(name: str, app: str) -> Obj:
+    """An httpd pod that ignores SIGTERM (it keeps serving while it terminates, for up to
+    its 60 s grace period) and whose readiness is the file /w/ready."""
+    script = f"trap '' TERM; ({HTTPD}) & while true; do sleep 1; done"
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": app}},
+            "spec": {"terminationGracePeriodSeconds": 60, "containers": [
+                {**httpd_container("/ready"), "command": ["sh", "-c", script]}]}}
+
+
+@pytest.fixture(scope="module")
+def drain(cluster: Cluster, web: Any) -> Iterator[tuple[str, str]]:
+    ns, _ = web
+    apply(cluster, ns, _lingering("drain-a", "drain"), _lingering("drain-b", "drain"),
+          service("drain", "drain"))
+    wait_for(lambda: len(ready_ips(cluster, ns, "drain")) == 2, "2 ready endpoints", timeout=90)
+    ip = cluster.get("service", "drain", "-n", ns)["spec"]["clusterIP"]
+    wait_for(lambda: hits(ip, 80, 20) == {"drain-a", "drain-b"}, "traffic to both", timeout=20)
+    yield ns, ip
+    cluster.kubectl.run("delete", "pod", "drain-a", "drain-b", "-n", ns, "--grace-period=0",
+                        "--force", "--wait=false", check=False)
+
+
+def test_a_pod_failing_readiness_leaves_and_gets_no_traffic(cluster: Cluster,
+                                                            drain: Any) -> None:
+    ns, ip = drain
+    cluster.kubectl("exec", "drain-a", "-n", ns, "--", "rm", "/w/ready")
+    wait_for(lambda: len(ready_ips(cluster, ns, "drain")) == 1, "drain-a to leave", timeout=30)
+    ep = cluster.get("endpoints", "drain", "-n", ns)["subsets"][0]
+    assert [a["targetRef"]["name"] for a in ep["notReadyAddresses"]] == ["drain-a"]
+    wait_for(lambda: hits(ip, 80, 20) == {"drain-b"}, "traffic to drain-b only", timeout=20)
+    assert hits(ip, 80, 30) == {"drain-b"}
+    cluster.kubectl("exec", "drain-a", "-n", ns, "--", "sh", "-c", "echo ok > /w/ready")
+    wait_for(lambda: len(ready_ips(cluster, ns, "drain")) == 2, "drain-a back", timeout=30)
+    wait_for(lambda: hits(ip, 80, 20) == {"drain-a", "drain-b"}, "traffic to both",
+             timeout=20)
+
+
+def _conditions(cl: Cluster, ns: str, service_name: str) -> dict[str, dict[str, bool]]:
+    slices = cl.get("endpointslices", "-n", ns, "-l",
+                    f"kubernetes.io/service-name={service_name}")
+    return {e["targetRef"]["name"]: e["conditions"] for s in slices["items"]
+            for e in s.get("endpoints") or []}
+
+
+def test_a_terminating_pod_stops_getting_new_connections(cluster: Cluster, drain: Any) -> None:
+    ns, ip = drain
+    pod_ip = cluster.get("pod", "drain-a", "-n", ns)["status"]["podIP"]
+    cluster.kubectl("delete", "pod", "drain-a", "-n", ns, "--wait=false")
+    wait_for(lambda: _conditions(cluster, ns, "drain").get("drain-a") == {
+        "ready": False, "serving": True, "terminating": True}, "drain-a terminating",
+        timeout=30)
+    wait_for(lambda: hits(ip, 80, 20) == {"drain-b"}, "new connections to drain-b only",
+             timeout=20)
+    assert hits(ip, 80, 30) == {"drain-b"}
+    assert http_get(pod_ip, 8080) == "drain-a"  # still serving: only the rules left it
+    # every endpoint terminating: the serving ones take traffic rather than none (upstream)
+    cluster.kubectl("delete", "pod", "drain-b", "-n", ns, "--wait=false")
+    wait_for(lambda: _conditions(cluster, ns, "drain").get("drain-b", {}).get("terminating"),
+             "drain-b terminating", timeout=30)
+    wait_for(lambda: hits(ip, 80, 30) == {"drain-a", "drain-b"},
+             "traffic to both terminating pods", timeout=20)
+
+
+def test_external_traffic_policy_local(cluster: Cluster, web: Any) -> None:
+    ns, _ = web
+    local = service("web-local", "web", type="LoadBalancer", externalTrafficPolicy="Local")
+    apply(cluster, ns, local, service("nobody-local", "nobody", type="LoadBalancer",
+                                      externalTrafficPolicy="Local", ports=[
+                                          {"name": "http", "port": 8083, "targetPort": "web"}]))
+    svc = cluster.get("service", "web-local", "-n", ns)
+    health = svc["spec"]["healthCheckNodePort"]
+    assert health != svc["spec"]["ports"][0]["nodePort"]
+    expected = len(ready_ips(cluster, ns, "web"))  # every web pod runs on this one node
+
+    def check(port: int) -> tuple[int, Obj]:
+        try:
+            r = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        except httpx.HTTPError:
+            return 0, {}
+        return r.status_code, r.json()
+    got = wait_for(lambda: (c := check(health))[0] == 200 and c, "a healthy check", timeout=20)
+    assert got == (200, {"service": {"namespace": ns, "name": "web-local"},
+                         "localEndpoints": expected, "serviceProxyHealthy": True})
+    empty = cluster.get("service", "nobody-local", "-n", ns)["spec"]["healthCheckNodePort"]
+    got = wait_for(lambda: (c := check(empty))[0] and c, "the other health check", timeout=20)
+    assert got[0] == 503 and got[1]["localEndpoints"] == 0
+    # from the host, the node port still reaches the Service (masqueraded, as upstream)
+    port = svc["spec"]["ports"][0]["nodePort"]
+    assert http_get("127.0.0.1", port) in pod_names(cluster, ns, "web") - {"never-ready"}
+
+
+WHO = ("mkdir -p /w/cgi-bin && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\n"
+       "echo $REMOTE_ADDR\\n' > /w/cgi-bin/ip && chmod +x /w/cgi-bin/ip && echo ok > /w/ready"
+       " && exec httpd -f -p 8080 -h /w")
+
+
+# one GET of the CGI script from inside the namespace (Python: busybox's static wget
+# crashed there); prints the client address seen, nothing when refused or timed out
+ASK = """import socket, sys
+try:
+    with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3) as s:
+        s.sendall(b"GET /cgi-bin/ip HTTP/1.0\\r\\n\\r\\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    # the script's last line: busybox httpd writes REMOTE_ADDR as [::ffff:a.b.c.d]
+    print(data.decode().strip().splitlines()[-1].strip("[]").removeprefix("::ffff:"))
+except (OSError, IndexError):
+    pass
+"""
+
+
+@pytest.fixture
+def outside(cluster: Cluster) -> Iterator[tuple[str, str]]:
+    """A network namespace of this test's own, linked to the host by a veth pair: a
+    client that is neither the host nor a pod (as one on another machine would be).
+    Yields (namespace, the host's address on the link)."""
+    if Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() != "1":
+        pytest.skip("the host does not forward IPv4")
+    tag = f"{os.getpid() % 100000}"
+    ns, host_if, ns_if = f"kapi-svc-{tag}", f"ksv{tag}h", f"ksv{tag}n"
+    net = f"198.18.{200 + os.getpid() % 50}"  # RFC 2544 (benchmarking): on this link only
+    steps = [["ip", "netns", "add", ns],
+             ["ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if],
+             ["ip", "link", "set", ns_if, "netns", ns],
+             ["ip", "addr", "add", f"{net}.1/30", "dev", host_if],
+             ["ip", "link", "set", host_if, "up"],
+             ["ip", "-n", ns, "addr", "add", f"{net}.2/30", "dev", ns_if],
+             ["ip", "-n", ns, "link", "set", ns_if, "up"],
+             ["ip", "-n", ns, "route", "add", "default", "via", f"{net}.1"]]
+    try:
+        for step in steps:
+            subprocess.run(step, check=True, capture_output=True, timeout=30)
+        yield ns, f"{net}.1"
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=30)
+
+
+def test_external_clients_keep_their_address_with_policy_local(
+        cluster: Cluster, web: Any, outside: tuple[str, str]) -> None:
+    ns, _ = web
+    netns, host_address = outside
+    who = deployment("who", 1)
+    who["spec"]["template"]["spec"]["containers"][0]["command"] = ["sh", "-c", WHO]
+    apply(cluster, ns, who, service("who-local", "who", type="NodePort",
+                                    externalTrafficPolicy="Local"),
+          service("who-cluster", "who", type="NodePort"))
+    wait_for(lambda: ready_ips(cluster, ns, "who-local"), "who's endpoint", timeout=90)
+
+    def client_seen(service_name: str) -> str:
+        port = cluster.get("service", service_name, "-n", ns)["spec"]["ports"][0]["nodePort"]
+        p = subprocess.run(["ip", "netns", "exec", netns, sys.executable, "-c", ASK,
+                            host_address, str(port)], capture_output=True, text=True, timeout=30)
+        return p.stdout.strip()
+    client = host_address.rsplit(".", 1)[0] + ".2"
+    assert wait_for(lambda: client_seen("who-local"), "who-local from outside",
+                    timeout=20) == client
+    seen = wait_for(lambda: client_seen("who-cluster"), "who-cluster from outside", timeout=20)
+    assert seen and seen != client  # policy Cluster: masqueraded to the node's address
+
+
+def test_upgrades_through_the_api_servers_proxy(cluster: Cluster, web: Any) -> None:
+    """A pod answering any upgrade with 101 and then echoing: the API server's
+    pods/proxy joins the client to it."""
+    ns, _ = web
+    # the answering script comes in an environment variable: no shell quoting needed
+    upgrade = ("while read -r line; do [ \"$(printf '%s' \"$line\" | tr -d '\\r')\" = '' ] "
+               "&& break; done\nprintf 'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: echo"
+               "\\r\\nConnection: Upgrade\\r\\n\\r\\n'\nexec cat\n")
+    script = ("mkdir -p /w && echo ok > /w/ready && printf '%s' \"$UP\" > /w/up.sh && "
+              "httpd -p 8081 -h /w && exec nc -ll -p 8080 -e sh /w/up.sh")
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "upgrader"},
+           "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+               "name": "c", "image": "busybox", "command": ["sh", "-c", script],
+               "env": [{"name": "UP", "value": upgrade}],
+               "ports": [{"name": "echo", "containerPort": 8080}],
+               "readinessProbe": {"httpGet": {"path": "/ready", "port": 8081},
+                                  "periodSeconds": 1}}]}}
+    apply(cluster, ns, pod)
+    wait_for(lambda: any(c["type"] == "Ready" and c["status"] == "True" for c in cluster.get(
+        "pod", "upgrader", "-n", ns)["status"].get("conditions") or []), "upgrader ready",
+        timeout=60)
+    server = cluster.server
+    host, port = server.url.split("://", 1)[1].rsplit(":", 1)
+    ctx = server.ssl_context()
+    assert ctx is not None
+    with socket.create_connection((host, int(port)), timeout=10) as raw, \
+            ctx.wrap_socket(raw, server_hostname=host) as s:
+        s.sendall(f"GET /api/v1/namespaces/{ns}/pods/upgrader:echo/proxy/ HTTP/1.1\r\n"
+                  f"Host: {host}\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n".encode())
+        head = b""
+        while b"\r\n\r\n" not in head and len(head) < 65536:
+            head += s.recv(4096) or b"!"  # "!": closed, stop
+        assert head.startswith(b"HTTP/1.1 101 Switching Protocols\r\n"), head
+        assert b"upgrade: echo" in head.lower()
+        for word in (b"ping\n", b"pong\n"):
+            s.sendall(word)
+            assert s.recv(100) == word
+
+
 def test_proxy_restart_and_shutdown(cluster: Cluster, web: Any) -> None:
     ns, svc = web
     ip = svc["spec"]["clusterIP"]
@@ -399,7 +502,7 @@ def test_kapi_up_runs_a_proxy_and_removes_its_rules(tmp_path: Path) -> None:
     engine = require_docker()
     if iptables_usable() is not None:
         pytest.skip("the service proxy needs iptables")
-    cidr = _cidr(25)
+    cidr = cidr_for(25)
     s = start_server(tmp_path, command="up", extra=("--nodes", "1", "--service-cidr", cidr))
     uid = ""
     try:

@@ -1,6 +1,7 @@
 """Service addresses as a user sees them over HTTP and through kubectl: ClusterIPs from
 the configured service CIDR (`kubernetes` first, kube-dns tenth), explicit and headless
-clusterIPs, NodePorts from the configured range with upstream's refusals, and the
+clusterIPs, NodePorts from the configured range with upstream's refusals, the
+healthCheckNodePort of a LoadBalancer with externalTrafficPolicy Local, and the
 `kubernetes` Service's Endpoints at the server's real port."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 
 import pytest
 
-from tests.conftest import start_server, stop_server
+from tests.conftest import Kubectl, kubectls, start_server, stop_server
 
 
 def svc(name: str, **spec: object) -> dict[str, object]:
@@ -75,6 +76,39 @@ def test_node_ports_come_from_the_configured_range(small_cidr):
         r = c.patch("/api/v1/namespaces/default/services/np2", json={"metadata": {
             "labels": {"x": "y"}}}, headers={"Content-Type": "application/merge-patch+json"})
         assert r.status_code == 200, r.text
+
+
+def test_health_check_node_port_follows_the_traffic_policy(small_cidr):
+    found = kubectls()
+    if not found:
+        pytest.skip("no kubectl installed")
+    kubectl = Kubectl(max(found), found[max(found)], small_cidr.kubeconfig)
+    with small_cidr.client() as c:
+        base = "/api/v1/namespaces/default/services"
+        r = c.post(base, json=svc("lb", type="LoadBalancer", externalTrafficPolicy="Local"))
+        assert r.status_code == 201, r.text
+        spec = r.json()["spec"]
+        health = spec["healthCheckNodePort"]
+        assert 31000 <= health <= 31010 and health != spec["ports"][0]["nodePort"]
+        assert f"HealthCheck NodePort:     {health}" in kubectl("describe", "service", "lb")
+        merge = {"Content-Type": "application/merge-patch+json"}
+        # an update that leaves it out keeps it; one that changes it is refused
+        r = c.put(f"{base}/lb", json={**r.json(), "spec": {
+            k: v for k, v in spec.items() if k != "healthCheckNodePort"}})
+        assert r.json()["spec"]["healthCheckNodePort"] == health, r.text
+        other = 31000 if health != 31000 else 31001
+        r = c.patch(f"{base}/lb", json={"spec": {"healthCheckNodePort": other}}, headers=merge)
+        assert r.status_code == 422 and r.json()["message"] == (
+            'Service "lb" is invalid: spec.healthCheckNodePort: Forbidden: field is immutable')
+        r = c.patch(f"{base}/lb", json={"spec": {"externalTrafficPolicy": "Cluster"}},
+                    headers=merge)
+        assert r.status_code == 200 and "healthCheckNodePort" not in r.json()["spec"]
+        r = c.post(base, json=svc("plain", healthCheckNodePort=31002))
+        assert r.status_code == 422 and r.json()["message"] == (
+            'Service "plain" is invalid: spec.healthCheckNodePort: Invalid value: 31002: '
+            "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is "
+            "'Local'")
+        assert c.get(f"{base}/plain").status_code == 404
 
 
 def test_bad_ranges_are_refused_at_start(tmp_path):

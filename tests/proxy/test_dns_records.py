@@ -72,6 +72,25 @@ def test_wire_answers():
     assert asyncio.run(resolver.respond(b"\x00garbage")) is None
 
 
+def test_a_kept_answer_carries_the_askers_id_until_a_change():
+    services = dict(SERVICES)
+    resolver = Resolver(records.View(service=services.get, slices=lambda k: []),
+                        forward=False)
+
+    def ask(query_id: int) -> dns.message.Message:
+        query = dns.message.make_query("web.d.svc.cluster.local", "A")
+        query.id = query_id
+        out = asyncio.run(resolver.respond(query.to_wire()))
+        assert out is not None
+        return dns.message.from_wire(out)
+    assert ask(1).id == 1
+    services["d/web"] = {"spec": {"clusterIP": "10.96.0.21", "ports": []}}
+    again = ask(2)  # the same question, no change seen: the kept answer, with ID 2
+    assert again.id == 2 and again.answer[0][0].address == "10.96.0.20"
+    resolver.forget()  # what an informer event does
+    assert ask(3).answer[0][0].address == "10.96.0.21"
+
+
 def test_resolv_conf_per_dns_policy():
     pod: Obj = {"metadata": {"namespace": "d"}, "spec": {}}
     assert dns_options(pod, ("10.96.0.10",)) == {
