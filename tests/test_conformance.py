@@ -25,12 +25,7 @@ from tests.helpers import api_for
 
 # Ported core tests kapi fails today, with the missing feature. Remove an entry when the
 # feature lands (this test then insists on it).
-KNOWN_FAILURES = {
-    # still failing after authorization.k8s.io landed (SelfSubjectAccessReview is served);
-    # the port's report says why
-    "[sig-api-machinery] Servers with support for Table transformation should return a 406 for "
-    "a backend which does not implement metadata [Conformance]",
-}
+KNOWN_FAILURES: set[str] = set()
 
 # Known failures that only fail once their full upstream timeout has passed; left out of
 # this run to keep it short (run them with `python -m conformance.run --focus ...`).
