@@ -15,6 +15,7 @@ from conformance.ports import (  # noqa: F401
     apimachinery_webhook,
     apps_batch,
     apps_daemonset,
+    apps_rc,
     apps_deployment,
     apps_replicaset,
     apps_statefulset,
