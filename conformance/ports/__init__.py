@@ -20,6 +20,7 @@ from conformance.ports import (  # noqa: F401
     apps_replicaset,
     apps_statefulset,
     auth_certificates,
+    auth_serviceaccounts,
     instrumentation_events,
     kubectl_client,
     network_endpointslice,
