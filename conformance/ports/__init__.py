@@ -27,6 +27,7 @@ from conformance.ports import (  # noqa: F401
     network_endpointslice,
     network_ingress,
     network_servicecidr,
+    network_services,
     node_env,
     node_hooks,
     node_init,
