@@ -31,6 +31,7 @@ from conformance.ports import (  # noqa: F401
     node_env,
     node_hooks,
     node_init,
+    node_lifecycle,
     node_objects,
     node_pods,
     node_pods_api,
