@@ -23,6 +23,7 @@ from conformance.ports import (  # noqa: F401
     auth_serviceaccounts,
     instrumentation_events,
     kubectl_client,
+    kubectl_rc,
     network_endpoints,
     network_endpointslice,
     network_ingress,
