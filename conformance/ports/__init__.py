@@ -27,6 +27,7 @@ from conformance.ports import (  # noqa: F401
     network_endpoints,
     network_endpointslice,
     network_ingress,
+    network_latency,
     network_servicecidr,
     network_services,
     node_env,
