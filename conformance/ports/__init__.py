@@ -17,6 +17,7 @@ from conformance.ports import (  # noqa: F401
     apps_daemonset,
     apps_rc,
     apps_deployment,
+    apps_deployment_rollout,
     apps_replicaset,
     apps_statefulset,
     auth_certificates,
