@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from typing import Any, Callable
 
 from kubernetes import client
@@ -114,3 +115,35 @@ def scale_roundtrip(c: Ctx, api: str, name: str, what: str) -> None:
                                                      _content_type=SMP)
     got = getattr(c.apps, f"read_namespaced_{api}")(name, c.ns).spec.replicas
     assert got == 4, f"{what} should have 4 replicas, has {got}"
+
+
+def serve_hostname_test(c: Ctx, create: Callable[[str, client.V1PodTemplateSpec], Any]) -> None:
+    """upstream's Test{ReplicationController,ReplicaSet}ServeImageOrFail: one replica of
+    agnhost serve-hostname (port 9376) made by create(name, template); its pod runs and,
+    dialled through the API server's pod proxy (its first container port), answers its
+    own name within 2 minutes (WaitForPodsResponding)."""
+    name = f"my-hostname-basic-{uuid.uuid4()}"
+    tmpl = pod_template({"name": name}, name, AGNHOST, ["serve-hostname"])
+    tmpl.spec.containers[0].ports = [client.V1ContainerPort(container_port=9376)]
+    create(name, tmpl)
+
+    def created() -> list[Any] | None:
+        pods = [p for p in c.core.list_namespaced_pod(c.ns, label_selector=f"name={name}").items
+                if p.metadata.deletion_timestamp is None]
+        return pods if len(pods) == 1 else None
+    pods = poll(created, 120, f"1 pod named {name} to be created", 2)
+    for p in pods:
+        pod_name = p.metadata.name
+        poll(lambda n=pod_name: c.core.read_namespaced_pod(n, c.ns).status.phase == "Running",
+             POD_START, f"pod {pod_name} to be running", 2)
+
+    def responding() -> bool:
+        for p in pods:
+            try:
+                body = c.core.connect_get_namespaced_pod_proxy(p.metadata.name, c.ns)
+            except ApiException:
+                return False
+            if str(body).strip() != p.metadata.name:
+                return False
+        return True
+    poll(responding, 120, "every pod to answer its name through the pod proxy", 2)

@@ -19,6 +19,7 @@ from conformance.ports.apps_common import (
     WEBSERVER_NAME,
     create_pod_sync,
     retry_on_conflict,
+    serve_hostname_test,
 )
 from conformance.watching import Watch
 
@@ -191,3 +192,13 @@ def _walk(c: Ctx, w: Watch, rc: client.V1ReplicationController, seen: list[str])
         f"ReplicationController doesn't have expected values: {[i.metadata for i in rcs.items]}"
     core.delete_collection_namespaced_replication_controller(ns, label_selector="test-rc-static=true")
     expect("DELETED")
+
+
+@conformance(R + "should serve a basic image on each replica with a public image [Conformance]",
+             basename=BASENAME, needs=("containers",))
+def serve_image(c: Ctx) -> None:
+    def create(name: str, tmpl: client.V1PodTemplateSpec) -> None:
+        c.core.create_namespaced_replication_controller(c.ns, client.V1ReplicationController(
+            metadata=client.V1ObjectMeta(name=name),
+            spec=client.V1ReplicationControllerSpec(replicas=1, template=tmpl)))
+    serve_hostname_test(c, create)

@@ -18,6 +18,7 @@ from conformance.ports.apps_common import (
     has_condition,
     pod_template,
     retry_on_conflict,
+    serve_hostname_test,
     verify_pods_running,
 )
 from conformance.watching import until
@@ -155,3 +156,14 @@ def status_endpoints(c: Ctx) -> None:
     until(c.api, c.apps.list_namespaced_replica_set, "V1ReplicaSet", rv,
           lambda _t, rs: ours(rs) and has_condition(rs.status.conditions, "StatusPatched"),
           RS_RETRY, "the replicaset status to be patched", c.ns, label_selector=sel)
+
+
+@conformance(R + "should serve a basic image on each replica with a public image [Conformance]",
+             basename="replicaset", needs=("containers",))
+def serve_image(c: Ctx) -> None:
+    def create(name: str, tmpl: client.V1PodTemplateSpec) -> None:
+        c.apps.create_namespaced_replica_set(c.ns, client.V1ReplicaSet(
+            metadata=client.V1ObjectMeta(name=name),
+            spec=client.V1ReplicaSetSpec(replicas=1, template=tmpl,
+                                         selector=client.V1LabelSelector(match_labels={"name": name}))))
+    serve_hostname_test(c, create)

@@ -142,7 +142,7 @@ def expose(c: Ctx) -> None:
         kind, obj = src.split("/")
         c.kubectl("expose", "-n", ns, kind, obj, f"--name={name}", f"--port={port}",
                   f"--target-port={PORT}")
-        poll(lambda: c.core.read_namespaced_service(name, ns), SERVICE_START, f"service {name}", 2)
+        poll(lambda n=name: c.core.read_namespaced_service(n, ns), SERVICE_START, f"service {name}", 2)
         _validate_service(c, name, port)
 
 
