@@ -10,7 +10,7 @@ from typing import Any, Callable
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from conformance.framework import Ctx, poll
+from conformance.framework import Ctx, poll, read_or_none
 from conformance.images import build as images
 from conformance.watching import until
 
@@ -147,3 +147,36 @@ def serve_hostname_test(c: Ctx, create: Callable[[str, client.V1PodTemplateSpec]
                 return False
         return True
     poll(responding, 120, "every pod to answer its name through the pod proxy", 2)
+
+
+def controlled_by(obj: Any, uid: str) -> bool:
+    return any(o.controller and o.uid == uid for o in obj.metadata.owner_references or [])
+
+
+def release_pod(c: Ctx, pod_name: str, owner_uid: str) -> None:
+    """The adoption tests' second half: relabel the pod out of its controller's selector
+    (retrying conflicts, as upstream polls for a minute), then wait a minute for the
+    controller to release it."""
+    def relabel() -> Any:
+        pod = c.core.read_namespaced_pod(pod_name, c.ns)
+        pod.metadata.labels = {"name": "not-matching-name"}
+        return c.core.replace_namespaced_pod(pod_name, c.ns, pod)
+    retry_on_conflict(relabel, steps=60)
+    poll(lambda: not controlled_by(c.core.read_namespaced_pod(pod_name, c.ns), owner_uid),
+         60, "the pod to be released", 1)
+
+
+def adopt_orphan(c: Ctx, name: str, create_owner: Callable[[], Any]) -> Any:
+    """The adoption tests' first half: a running pod labelled name=<name> and no owner,
+    then the controller create_owner() makes (returned); within a minute the pod is
+    adopted by it, or deleted and replaced (both allowed)."""
+    p = create_pod_sync(c, client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name, labels={"name": name}),
+        spec=client.V1PodSpec(containers=[client.V1Container(name=name, image=WEBSERVER)])))
+    owner = create_owner()
+
+    def adopted() -> bool:
+        pod = read_or_none(lambda: c.core.read_namespaced_pod(p.metadata.name, c.ns))
+        return pod is None or controlled_by(pod, owner.metadata.uid)
+    poll(adopted, 60, "the orphan pod to be adopted", 1)
+    return owner

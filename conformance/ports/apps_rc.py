@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 
 from conformance.framework import Ctx, conformance, poll, rand_suffix
 from conformance.images import build as images
@@ -17,8 +16,8 @@ from conformance.ports.apps_common import (
     SMP,
     WEBSERVER,
     WEBSERVER_NAME,
-    create_pod_sync,
-    retry_on_conflict,
+    adopt_orphan,
+    release_pod,
     serve_hostname_test,
 )
 from conformance.watching import Watch
@@ -48,29 +47,13 @@ def pods_created(c: Ctx, name: str, replicas: int, timeout: float = 120) -> list
     return poll(created, timeout, f"{replicas} pods named {name} to be created", 2)  # type: ignore[no-any-return]
 
 
-def _controlled_by(pod: Any, uid: str) -> bool:
-    return any(o.controller and o.uid == uid for o in pod.metadata.owner_references or [])
-
 
 @conformance(R + "should adopt matching pods on creation [Conformance]", basename=BASENAME)
 def adopt(c: Ctx) -> None:
     name = "pod-adoption"
-    p = create_pod_sync(c, client.V1Pod(
-        metadata=client.V1ObjectMeta(name=name, labels={"name": name}),
-        spec=client.V1PodSpec(containers=[client.V1Container(name=name, image=WEBSERVER)])))
     spec = new_rc(name, 1, {"name": name}, name, WEBSERVER)
     spec.spec.selector = {"name": name}
-    rc = c.core.create_namespaced_replication_controller(c.ns, spec)
-
-    def adopted() -> bool:
-        try:
-            pod = c.core.read_namespaced_pod(p.metadata.name, c.ns)
-        except ApiException as e:
-            if e.status == 404:
-                return True  # deleted and replaced by the RC: allowed as well
-            raise
-        return _controlled_by(pod, rc.metadata.uid)
-    poll(adopted, 60, "the orphan pod to be adopted", 1)
+    adopt_orphan(c, name, lambda: c.core.create_namespaced_replication_controller(c.ns, spec))
 
 
 @conformance(R + "should release no longer matching pods [Conformance]", basename=BASENAME)
@@ -80,14 +63,7 @@ def release(c: Ctx) -> None:
     spec.spec.selector = {"name": name}
     rc = c.core.create_namespaced_replication_controller(c.ns, spec)
     pod_name = pods_created(c, name, 1)[0].metadata.name
-
-    def relabel() -> Any:
-        pod = c.core.read_namespaced_pod(pod_name, c.ns)
-        pod.metadata.labels = {"name": "not-matching-name"}
-        return c.core.replace_namespaced_pod(pod_name, c.ns, pod)
-    retry_on_conflict(relabel, steps=60)
-    poll(lambda: not _controlled_by(c.core.read_namespaced_pod(pod_name, c.ns), rc.metadata.uid),
-         60, "the pod to be released", 1)
+    release_pod(c, pod_name, rc.metadata.uid)
 
 
 def _status_replicas(c: Ctx, name: str, want: int) -> None:

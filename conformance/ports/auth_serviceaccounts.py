@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 from urllib3 import HTTPHeaderDict
 
 from conformance.framework import (
@@ -16,6 +15,7 @@ from conformance.framework import (
     expect_container_output,
     poll,
     rand_suffix,
+    read_or_none,
 )
 from conformance.ports.apps_common import SMP, retry_on_conflict
 from conformance.ports.node_common import BUSYBOX, create_sync, mounttest, mounttest_pod
@@ -137,12 +137,7 @@ def lifecycle(c: Ctx) -> None:
 
 
 def _root_ca(c: Ctx) -> Any:
-    try:
-        return c.core.read_namespaced_config_map(ROOT_CA, c.ns)
-    except ApiException as e:
-        if e.status == 404:
-            return None
-        raise
+    return read_or_none(lambda: c.core.read_namespaced_config_map(ROOT_CA, c.ns))
 
 
 @conformance(S + "guarantee kube-root-ca.crt exist in any namespace",

@@ -9,9 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.rest import ApiException
 
-from conformance.framework import Ctx, conformance, is_not_found, poll
+from conformance.framework import Ctx, conformance, is_not_found, poll, read_or_none
 from conformance.images import build as images
 from conformance.ports.apps_common import SMP
 from conformance.watching import until
@@ -114,12 +113,7 @@ def _slices(c: Ctx, svc: str) -> list[Any]:
 
 
 def _endpoints(c: Ctx, name: str) -> Any:
-    try:
-        return c.core.read_namespaced_endpoints(name, c.ns)
-    except ApiException as e:
-        if e.status == 404:
-            return None
-        raise
+    return read_or_none(lambda: c.core.read_namespaced_endpoints(name, c.ns))
 
 
 @conformance("EndpointsController › create and delete Endpoints for a Service whose selector "
