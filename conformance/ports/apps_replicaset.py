@@ -28,6 +28,7 @@ R = "[sig-apps] ReplicaSet "
 RS_RETRY = 120  # rsRetryTimeout
 SAMPLE = {"name": "sample-pod", "pod": WEBSERVER_NAME}
 
+
 def new_rs(name: str, replicas: int, labels: dict[str, str], cname: str, image: str,
            args: list[str] | None = None) -> client.V1ReplicaSet:
     return client.V1ReplicaSet(
@@ -35,6 +36,7 @@ def new_rs(name: str, replicas: int, labels: dict[str, str], cname: str, image: 
         spec=client.V1ReplicaSetSpec(selector=client.V1LabelSelector(match_labels=labels),
                                      replicas=replicas,
                                      template=pod_template(labels, cname, image, args)))
+
 
 @conformance(R + "should adopt matching pods on creation and release no longer matching pods "
              "[Conformance]", basename="replicaset")
@@ -45,6 +47,7 @@ def adopt_release(c: Ctx) -> None:
     pods = verify_pods_running(c, name, 1)
     pod_name = pods[0].metadata.name
     release_pod(c, pod_name, rs.metadata.uid)
+
 
 @conformance(R + "Replicaset should have a working scale subresource [Conformance]",
              basename="replicaset")
@@ -62,6 +65,7 @@ def scale_subresource(c: Ctx) -> None:
                                               _content_type=SMP)
     got = c.apps.read_namespaced_replica_set("test-rs", c.ns).spec.replicas
     assert got == 4, f"replicaset should have 4 replicas, has {got}"
+
 
 @conformance(R + "Replace and Patch tests [Conformance]", basename="replicaset")
 def replace_and_patch(c: Ctx) -> None:
@@ -88,6 +92,7 @@ def replace_and_patch(c: Ctx) -> None:
     until(c.api, c.apps.list_namespaced_replica_set, "V1ReplicaSet", rv, done, POD_START,
           "the replicaset to scale to 3 patched replicas", c.ns, label_selector="test-rs=patched")
 
+
 @conformance(R + "should list and delete a collection of ReplicaSets [Conformance]",
              basename="replicaset")
 def list_delete_collection(c: Ctx) -> None:
@@ -102,6 +107,7 @@ def list_delete_collection(c: Ctx) -> None:
                                                     grace_period_seconds=1)
     left = c.apps.list_replica_set_for_all_namespaces(label_selector=f"e2e={value}").items
     assert not left, "filtered list should have no replicas"
+
 
 @conformance(R + "should validate Replicaset Status endpoints [Conformance]", basename="replicaset")
 def status_endpoints(c: Ctx) -> None:
@@ -132,6 +138,7 @@ def status_endpoints(c: Ctx) -> None:
     until(c.api, c.apps.list_namespaced_replica_set, "V1ReplicaSet", rv,
           lambda _t, rs: ours(rs) and has_condition(rs.status.conditions, "StatusPatched"),
           RS_RETRY, "the replicaset status to be patched", c.ns, label_selector=sel)
+
 
 @conformance(R + "should serve a basic image on each replica with a public image [Conformance]",
              basename="replicaset", needs=("containers",))
