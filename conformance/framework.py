@@ -205,6 +205,16 @@ def expect_api_error(fn: Callable[[], Any], status: int | None = None) -> ApiExc
     raise AssertionError("expected an API error, the call succeeded")
 
 
+def read_or_none(get: Callable[[], Any]) -> Any:
+    """get(), or None where it answers 404."""
+    try:
+        return get()
+    except ApiException as e:
+        if e.status == 404:
+            return None
+        raise
+
+
 def is_not_found(fn: Callable[[], Any]) -> bool:
     return not _exists(fn)
 

@@ -58,12 +58,18 @@ class Watch:
         return ev  # type: ignore[no-any-return]
 
     def wait_for(self, etype: str, obj: Any, timeout: float) -> tuple[str, Any] | None:
+        return self.wait_for_match(lambda t, o: t == etype and (obj is None or o == obj), timeout)
+
+    def wait_for_match(self, cond: Callable[[str, Any], bool],
+                       timeout: float) -> tuple[str, Any] | None:
+        """The first event (type, object) cond accepts, the others consumed; None after
+        timeout."""
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             ev = self.next(left)
             if ev is None:
                 return None
-            if ev[0] == etype and (obj is None or ev[1] == obj):
+            if cond(*ev):
                 return ev
         return None
 

@@ -447,6 +447,7 @@ class APIServer:
                 info.verb, info.resource, info.namespace, info.name, q))
         if selfsubjectreview.serves(info.group, info.version, info.resource) and \
                 not info.namespace:
+            codec.refuse_table(codec.output_from_accept(request.headers.get("accept"), None))
             return json_response(201, selfsubjectreview.review(
                 info.version, info.verb, info.name, await read_body(request), current_user()))
         r = self.scheme.get(info.group, info.version, info.resource)
@@ -473,6 +474,8 @@ class APIServer:
                                                     q.get("includeObject")))
         if verb == "watch":
             return await self._watch(call)
+        if self.tokens.serves(call) or r.group == accessreview.GROUP:
+            codec.refuse_table(call.output)  # never stored: no Table form
         if self.tokens.serves(call):  # TokenRequest and TokenReview: nothing is stored
             return json_response(*await self.tokens.create(call))
         if info.subresource == "log" and verb == "get":

@@ -132,3 +132,53 @@ def finalizer(c: Ctx) -> None:
     updated = retry_on_conflict(remove)
     assert FAKE_FINALIZER not in (updated.spec.finalizers or []), \
         f"Finalizer {FAKE_FINALIZER} was found: {updated.spec.finalizers}"
+
+
+POD_FINALIZER = "e2e.example.com/finalizer"
+NS_DELETION = 300  # framework.DefaultNamespaceDeletionTimeout
+
+
+@conformance("OrderedNamespaceDeletion › namespace deletion should delete pod first",
+             basename="namespacedeletion")
+def ordered_deletion(c: Ctx) -> None:
+    ns = c.create_namespace("nsdeletetest")
+    c.core.create_namespaced_pod(ns, client.V1Pod(
+        metadata=client.V1ObjectMeta(name="test-pod", finalizers=[POD_FINALIZER]),
+        spec=client.V1PodSpec(containers=[client.V1Container(name="nginx", image=PAUSE)])))
+    try:
+        _ordered_deletion(c, ns)
+    finally:  # a finalizer left behind would keep the namespace forever
+        _drop_pod_finalizers(c, ns, "test-pod")
+    poll(lambda: is_not_found(lambda: c.core.read_namespaced_pod("test-pod", ns)), 300,
+         "the pod to be gone", 2)  # f.Timeouts.PodDelete
+    _gone(c, ns, NS_DELETION)
+
+
+def _ordered_deletion(c: Ctx, ns: str) -> None:
+    _pod_running(c, ns, "test-pod")
+    c.core.create_namespaced_config_map(ns, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="test-configmap"), data={"key": "value"}))
+    c.core.delete_namespace(ns)
+
+    def processed() -> bool:
+        got = c.core.read_namespace(ns)  # a 404 here fails: deleted unexpectedly
+        return bool(got.status.phase == "Terminating" and any(
+            k.type == "NamespaceDeletionContentFailure" for k in got.status.conditions or []))
+    poll(processed, NS_DELETION, f"namespace {ns} to be processed by the namespace controller", 2)
+
+    def pod_first() -> bool:
+        c.core.read_namespaced_config_map("test-configmap", ns)  # must still exist
+        return c.core.read_namespaced_pod("test-pod", ns).metadata.deletion_timestamp is not None
+    poll(pod_first, NS_DELETION, "the pod to be deleted before the configmap", 2)
+
+
+def _drop_pod_finalizers(c: Ctx, ns: str, name: str) -> None:
+    def drop() -> Any:
+        pod = c.core.read_namespaced_pod(name, ns)
+        pod.metadata.finalizers = []
+        return c.core.replace_namespaced_pod(name, ns, pod)
+    try:
+        retry_on_conflict(drop)
+    except client.ApiException as e:
+        if e.status != 404:
+            raise

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 import time
+import uuid
 from typing import Any, Callable
 
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from conformance.framework import Ctx, poll
+from conformance.framework import Ctx, poll, read_or_none
 from conformance.images import build as images
 from conformance.watching import until
 
@@ -114,3 +115,68 @@ def scale_roundtrip(c: Ctx, api: str, name: str, what: str) -> None:
                                                      _content_type=SMP)
     got = getattr(c.apps, f"read_namespaced_{api}")(name, c.ns).spec.replicas
     assert got == 4, f"{what} should have 4 replicas, has {got}"
+
+
+def serve_hostname_test(c: Ctx, create: Callable[[str, client.V1PodTemplateSpec], Any]) -> None:
+    """upstream's Test{ReplicationController,ReplicaSet}ServeImageOrFail: one replica of
+    agnhost serve-hostname (port 9376) made by create(name, template); its pod runs and,
+    dialled through the API server's pod proxy (its first container port), answers its
+    own name within 2 minutes (WaitForPodsResponding)."""
+    name = f"my-hostname-basic-{uuid.uuid4()}"
+    tmpl = pod_template({"name": name}, name, AGNHOST, ["serve-hostname"])
+    tmpl.spec.containers[0].ports = [client.V1ContainerPort(container_port=9376)]
+    create(name, tmpl)
+
+    def created() -> list[Any] | None:
+        pods = [p for p in c.core.list_namespaced_pod(c.ns, label_selector=f"name={name}").items
+                if p.metadata.deletion_timestamp is None]
+        return pods if len(pods) == 1 else None
+    pods = poll(created, 120, f"1 pod named {name} to be created", 2)
+    for p in pods:
+        pod_name = p.metadata.name
+        poll(lambda n=pod_name: c.core.read_namespaced_pod(n, c.ns).status.phase == "Running",
+             POD_START, f"pod {pod_name} to be running", 2)
+
+    def responding() -> bool:
+        for p in pods:
+            try:
+                body = c.core.connect_get_namespaced_pod_proxy(p.metadata.name, c.ns)
+            except ApiException:
+                return False
+            if str(body).strip() != p.metadata.name:
+                return False
+        return True
+    poll(responding, 120, "every pod to answer its name through the pod proxy", 2)
+
+
+def controlled_by(obj: Any, uid: str) -> bool:
+    return any(o.controller and o.uid == uid for o in obj.metadata.owner_references or [])
+
+
+def release_pod(c: Ctx, pod_name: str, owner_uid: str) -> None:
+    """The adoption tests' second half: relabel the pod out of its controller's selector
+    (retrying conflicts, as upstream polls for a minute), then wait a minute for the
+    controller to release it."""
+    def relabel() -> Any:
+        pod = c.core.read_namespaced_pod(pod_name, c.ns)
+        pod.metadata.labels = {"name": "not-matching-name"}
+        return c.core.replace_namespaced_pod(pod_name, c.ns, pod)
+    retry_on_conflict(relabel, steps=60)
+    poll(lambda: not controlled_by(c.core.read_namespaced_pod(pod_name, c.ns), owner_uid),
+         60, "the pod to be released", 1)
+
+
+def adopt_orphan(c: Ctx, name: str, create_owner: Callable[[], Any]) -> Any:
+    """The adoption tests' first half: a running pod labelled name=<name> and no owner,
+    then the controller create_owner() makes (returned); within a minute the pod is
+    adopted by it, or deleted and replaced (both allowed)."""
+    p = create_pod_sync(c, client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name, labels={"name": name}),
+        spec=client.V1PodSpec(containers=[client.V1Container(name=name, image=WEBSERVER)])))
+    owner = create_owner()
+
+    def adopted() -> bool:
+        pod = read_or_none(lambda: c.core.read_namespaced_pod(p.metadata.name, c.ns))
+        return pod is None or controlled_by(pod, owner.metadata.uid)
+    poll(adopted, 60, "the orphan pod to be adopted", 1)
+    return owner

@@ -237,6 +237,48 @@ def rolling_update(c: Ctx) -> None:
     check_pods_hash(c, ds, cur.metadata.labels[HASH])
 
 
+@conformance(DS + "should rollback without unnecessary restarts [Conformance]",
+             basename="daemonsets", needs=("containers",))
+def rollback(c: Ctx) -> None:
+    """A rollout stuck on an image that cannot be pulled is rolled back; the pods that
+    still ran the old image are kept, not restarted."""
+    nodes = [n for n in c.core.list_node().items if _can_run(n)]
+    assert len(nodes) > 1, "Conformance test suite needs a cluster with at least 2 nodes."
+    ds_obj = new_daemonset(DS_NAME, WEBSERVER, {NAME_LABEL: DS_NAME})
+    ds_obj.spec.update_strategy = client.V1DaemonSetUpdateStrategy(type="RollingUpdate")
+    ds = c.apps.create_namespaced_daemon_set(c.ns, ds_obj)
+    poll(lambda: running_on_all_nodes(c, ds), RETRY_TIMEOUT, "daemon pods on every node", 1)
+    bad = "foo:non-existent"  # never finishes: cannot be pulled
+    _set_image(c, bad)
+    poll(lambda: any(p.spec.containers[0].image == bad for p in daemon_pods(c)),
+         RETRY_TIMEOUT, "at least one pod with the new image", 1)
+    existing, new = [], []
+    for p in daemon_pods(c):
+        image = p.spec.containers[0].image
+        assert image in (WEBSERVER, bad), f"unexpected pod found, image = {image}"
+        (existing if image == WEBSERVER else new).append(p.metadata.name)
+    nodes = [n for n in c.core.list_node().items if _can_run(n)]
+    if len(nodes) < 2:
+        assert not existing, f"old pods left on a single node: {existing}"
+    else:
+        assert existing, "no pod with the old image left: the rollout was not stuck"
+    assert new, "no pod with the new image"
+    _set_image(c, WEBSERVER)
+    poll(lambda: images_updated(c, ds, WEBSERVER, 1), RETRY_TIMEOUT, "the rollback to complete", 1)
+    now = {p.metadata.name for p in daemon_pods(c)}
+    for name in existing:
+        assert name in now, f"unexpected pod {name} be restarted"
+
+
+def _set_image(c: Ctx, image: str) -> None:
+    """updateDaemonSetWithRetries setting the container's image."""
+    def once() -> Any:
+        ds = c.apps.read_namespaced_daemon_set(DS_NAME, c.ns)
+        ds.spec.template.spec.containers[0].image = image
+        return c.apps.replace_namespaced_daemon_set(DS_NAME, c.ns, ds)
+    retry_on_conflict(once, steps=100)
+
+
 # -- controller_revision.go -----------------------------------------------------------------
 def _fnv32a(data: bytes) -> int:
     h = 0x811C9DC5

@@ -6,7 +6,7 @@ from typing import Any
 
 from kubernetes import client
 
-from conformance.framework import Ctx, conformance, is_not_found, poll, rand_suffix
+from conformance.framework import Ctx, conformance, rand_suffix
 from conformance.ports.apps_common import (
     MERGE,
     PAUSE,
@@ -14,10 +14,12 @@ from conformance.ports.apps_common import (
     SMP,
     WEBSERVER,
     WEBSERVER_NAME,
-    create_pod_sync,
+    adopt_orphan,
     has_condition,
     pod_template,
+    release_pod,
     retry_on_conflict,
+    serve_hostname_test,
     verify_pods_running,
 )
 from conformance.watching import until
@@ -36,34 +38,15 @@ def new_rs(name: str, replicas: int, labels: dict[str, str], cname: str, image: 
                                      template=pod_template(labels, cname, image, args)))
 
 
-def _controlled_by(pod: Any, uid: str) -> bool:
-    return any(o.controller and o.uid == uid for o in pod.metadata.owner_references or [])
-
-
 @conformance(R + "should adopt matching pods on creation and release no longer matching pods "
              "[Conformance]", basename="replicaset")
 def adopt_release(c: Ctx) -> None:
     name = "pod-adoption-release"
-    p = create_pod_sync(c, client.V1Pod(
-        metadata=client.V1ObjectMeta(name=name, labels={"name": name}),
-        spec=client.V1PodSpec(containers=[client.V1Container(name=name, image=WEBSERVER)])))
-    rs = c.apps.create_namespaced_replica_set(c.ns, new_rs(name, 1, {"name": name}, name, WEBSERVER))
-
-    def adopted() -> bool:
-        if is_not_found(lambda: c.core.read_namespaced_pod(p.metadata.name, c.ns)):
-            return True  # adopted or deleted and replaced: both are allowed
-        return _controlled_by(c.core.read_namespaced_pod(p.metadata.name, c.ns), rs.metadata.uid)
-    poll(adopted, 60, "the orphan pod to be adopted", 1)
+    rs = adopt_orphan(c, name, lambda: c.apps.create_namespaced_replica_set(
+        c.ns, new_rs(name, 1, {"name": name}, name, WEBSERVER)))
     pods = verify_pods_running(c, name, 1)
     pod_name = pods[0].metadata.name
-
-    def relabel() -> Any:
-        pod = c.core.read_namespaced_pod(pod_name, c.ns)
-        pod.metadata.labels = {"name": "not-matching-name"}
-        return c.core.replace_namespaced_pod(pod_name, c.ns, pod)
-    retry_on_conflict(relabel, steps=60)
-    poll(lambda: not _controlled_by(c.core.read_namespaced_pod(pod_name, c.ns), rs.metadata.uid),
-         60, "the pod to be released", 1)
+    release_pod(c, pod_name, rs.metadata.uid)
 
 
 @conformance(R + "Replicaset should have a working scale subresource [Conformance]",
@@ -155,3 +138,14 @@ def status_endpoints(c: Ctx) -> None:
     until(c.api, c.apps.list_namespaced_replica_set, "V1ReplicaSet", rv,
           lambda _t, rs: ours(rs) and has_condition(rs.status.conditions, "StatusPatched"),
           RS_RETRY, "the replicaset status to be patched", c.ns, label_selector=sel)
+
+
+@conformance(R + "should serve a basic image on each replica with a public image [Conformance]",
+             basename="replicaset", needs=("containers",))
+def serve_image(c: Ctx) -> None:
+    def create(name: str, tmpl: client.V1PodTemplateSpec) -> None:
+        c.apps.create_namespaced_replica_set(c.ns, client.V1ReplicaSet(
+            metadata=client.V1ObjectMeta(name=name),
+            spec=client.V1ReplicaSetSpec(replicas=1, template=tmpl,
+                                         selector=client.V1LabelSelector(match_labels={"name": name}))))
+    serve_hostname_test(c, create)

@@ -12,7 +12,7 @@ second namespace, as upstream does.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from kubernetes import client
@@ -35,6 +35,7 @@ class Env:
     unique: str
     markers: str
     server: WebhookServer
+    made: list[tuple[str, str]] = field(default_factory=list)  # (kind, name) to delete
 
     @property
     def adm(self) -> client.AdmissionregistrationV1Api:
@@ -73,14 +74,28 @@ class Env:
         return self.hook(f"adding-configmap-data-stage-{stage}.k8s.io", "/mutating-configmaps")
 
     def validating(self, name: str, hooks: list[dict[str, Any]], **meta: Any) -> Any:
+        self.made.append(("validating", name))  # before the call: a lost reply is still swept
         return self.adm.create_validating_webhook_configuration({
             "metadata": {"name": name} | meta, "webhooks": hooks})
 
     def mutating(self, name: str, hooks: list[dict[str, Any]], **meta: Any) -> Any:
         for h in hooks:
             h.setdefault("reinvocationPolicy", "Never")
+        self.made.append(("mutating", name))
         return self.adm.create_mutating_webhook_configuration({
             "metadata": {"name": name} | meta, "webhooks": hooks})
+
+    def delete_configurations(self) -> None:
+        """Delete every webhook configuration this test made (cluster-scoped, so the
+        namespace sweep never reaches them), whether or not the test deleted it itself."""
+        failed = []
+        for kind, name in self.made:
+            try:
+                getattr(self.adm, f"delete_{kind}_webhook_configuration")(name)
+            except ApiException as e:
+                if e.status != 404:
+                    failed.append(f"{kind} {name}: HTTP {e.status}")
+        assert not failed, f"webhook configurations left behind: {failed}"
 
     def wait_ready(self) -> None:
         """upstream's waitWebhookConfigurationReady: marker ConfigMaps until denied."""
@@ -123,7 +138,10 @@ def with_webhook(fn: Callable[[Env], None]) -> Callable[[Ctx], None]:
         try:
             fn(env)
         finally:
-            env.server.stop()
+            try:
+                env.delete_configurations()
+            finally:
+                env.server.stop()
     run.__name__ = getattr(fn, "__name__", "webhook_port")
     return run
 

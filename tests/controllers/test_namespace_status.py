@@ -66,3 +66,18 @@ def test_requeue_backs_off_within_bounds() -> None:
     assert delays == sorted(delays) and delays[-1] <= 5.0 and delays[0] >= 0.5
     held = DeletionReport(finalizers={"x": 1})
     assert requeue_delay(held, 30) <= 15.0
+
+
+def test_pods_are_deleted_first_and_alone_while_they_remain() -> None:
+    from types import SimpleNamespace
+
+    from runtime.controllers.namespace.controller import items_left, pods_first
+
+    rs, pods = SimpleNamespace(gvr=REPLICASETS), SimpleNamespace(gvr=PODS)
+    assert pods_first([rs, pods]) == [pods, rs]
+    r = DeletionReport()
+    r.count(PODS, [{"metadata": {"name": "a", "finalizers": ["x/y"]}}])
+    assert items_left(r, PODS) and not items_left(r, REPLICASETS)
+    r = DeletionReport()
+    r.count(PODS, [])
+    assert not items_left(r, PODS)

@@ -2,7 +2,8 @@
 
 For a namespace with a deletionTimestamp it deletes every namespaced resource in it
 (every resource discovery lists with the delete verb; deletecollection where served,
-else one DELETE per object, both in the background), reports progress in the
+else one DELETE per object, both in the background; pods first, and the rest only once
+no pod is left, as upstream's ordered deletion), reports progress in the
 namespace's deletion conditions (upstream's types, reasons and messages), looks again
 until nothing is left, and then removes the "kubernetes" finalizer through
 PUT .../finalize, after which the API server removes the namespace. It never touches
@@ -17,7 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.client.resources import GVR, NAMESPACES
+from runtime.client.resources import GVR, NAMESPACES, PODS
 from runtime.client.rest import ApiError, Client
 from runtime.controllers.base import Controller, Reconciler
 from runtime.controllers.common.discovery import Discovery, discover
@@ -110,6 +111,17 @@ def updated_conditions(current: list[Obj], report: DeletionReport, now: str) -> 
     return out if changed else None
 
 
+def pods_first(resources: list[Any]) -> list[Any]:
+    """Upstream's ordered namespace deletion (KEP-5080, on by default since 1.33): pods
+    are deleted first, and nothing else is touched while one remains, so a pod never
+    outlives the ConfigMaps, Secrets or service account it runs with."""
+    return sorted(resources, key=lambda r: r.gvr != PODS)
+
+
+def items_left(report: DeletionReport, gvr: GVR) -> bool:
+    return f"{gvr.resource}.{gvr.group}" in report.remaining
+
+
 def requeue_delay(report: DeletionReport, attempt: int) -> float:
     """Look again soon while content drains, backing off for content held by finalizers."""
     base, cap = (2.0, 15.0) if report.finalizers else (0.5, 5.0)
@@ -162,7 +174,7 @@ class NamespaceController(Reconciler):
     async def _delete_content(self, ns: str) -> DeletionReport:
         d = await self._resources()
         report = DeletionReport(discovery_failures=dict(d.failed))
-        for r in d.resources:
+        for r in pods_first(d.resources):
             if not r.preferred or not r.gvr.namespaced or "delete" not in r.verbs:
                 continue
             try:
@@ -172,6 +184,8 @@ class NamespaceController(Reconciler):
                 if e.code in (404, 405):
                     continue  # not really served here
                 report.delete_errors.append(f"{r.gvr.resource}.{r.gvr.group}: {e.message or e}")
+            if r.gvr == PODS and items_left(report, PODS):
+                break  # ordered deletion: the rest waits until every pod is gone
         return report
 
     async def _delete_all(self, gvr: GVR, ns: str, collection: bool) -> list[Obj]:
