@@ -5,10 +5,13 @@ recorder does. Failures to record never fail the caller.
 
 `host` fills source.host (kubectl describe prints it after the component); `instance`
 fills reportingInstance alone (defaults to `host`), e.g. a scheduler's leader identity.
+QueuedRecorder wraps one so that its callers never wait for the write.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 from typing import Any
@@ -67,3 +70,54 @@ class EventRecorder:
 
     async def warning(self, obj: Obj, reason: str, message: str) -> None:
         await self.event(obj, "Warning", reason, message)
+
+
+class QueuedRecorder:
+    """An EventRecorder whose callers do not wait for the write: `normal`/`warning` queue
+    the event and one task sends the queue in order, as upstream's recorder hands events
+    to its broadcaster. A full queue drops the event (logged), as upstream's does; so a
+    slow API server delays events, never the caller's reconcile. `start()` in a running
+    loop, `stop()` sends what is queued (bounded by `drain` seconds) and ends the task."""
+
+    def __init__(self, recorder: EventRecorder, *, size: int = 1000, drain: float = 5.0) -> None:
+        self.recorder, self.drain = recorder, drain
+        self._queue: asyncio.Queue[tuple[Obj, str, str, str]] = asyncio.Queue(size)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._send(), name="events")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), self.drain)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def _send(self) -> None:
+        while True:
+            obj, type_, reason, message = await self._queue.get()
+            try:
+                await self.recorder.event(obj, type_, reason, message)  # never raises
+            finally:
+                self._queue.task_done()
+
+    def _put(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        # what the event names of the object, taken now: the caller goes on changing it
+        ref = {"kind": obj.get("kind", ""), "apiVersion": obj.get("apiVersion", ""),
+               "metadata": dict(obj.get("metadata") or {})}
+        try:
+            self._queue.put_nowait((ref, type_, reason, message))
+        except asyncio.QueueFull:
+            log.warning("event queue full: dropped %s %s on %s", type_, reason,
+                        (obj.get("metadata") or {}).get("name", ""))
+
+    async def normal(self, obj: Obj, reason: str, message: str) -> None:
+        self._put(obj, "Normal", reason, message)
+
+    async def warning(self, obj: Obj, reason: str, message: str) -> None:
+        self._put(obj, "Warning", reason, message)

@@ -19,6 +19,7 @@ custom or external metrics API is registered, as upstream does without one.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import copy
 import logging
@@ -27,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from runtime.client.events import QueuedRecorder
 from runtime.client.resources import GVR, HPAS, PODS
 from runtime.client.rest import ApiError
 from runtime.controllers.base import Controller, Reconciler
@@ -63,16 +65,27 @@ class Failed(Exception):
 
 class HorizontalController(Reconciler):
     def __init__(self, ctx: ControllerContext) -> None:
-        self.ctx, self.client, self.recorder, self.opts = ctx, ctx.client, ctx.recorder, ctx.options
+        self.ctx, self.client, self.opts = ctx, ctx.client, ctx.options
+        # events are sent by their own task: a reconcile never waits for an event's write
+        self.recorder = QueuedRecorder(ctx.recorder)
         self.hpas = ctx.informers.get(HPAS)
         self.pods = ctx.informers.get(PODS)
         self.histories: dict[str, normalize.History] = {}
         self.durations: collections.deque[float] = collections.deque(maxlen=100_000)
         self._discovery: Discovery | None = None
         self._discovered_at = 0.0
+        self._discovering = asyncio.Lock()  # workers share one discovery, not one each
         self.controller = Controller("horizontal-pod-autoscaler", self.reconcile,
                                      workers=ctx.options.hpa_workers)
         self.hpas.add_handler(self._on_hpa)
+
+    def start(self) -> None:
+        self.recorder.start()
+        super().start()
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.recorder.stop()
 
     def _on_hpa(self, event: str, old: Obj | None, new: Obj | None) -> None:
         if event == "delete" or new is None:
@@ -172,10 +185,13 @@ class HorizontalController(Reconciler):
     async def _gvr(self, ref: Obj) -> GVR | None:
         api_version, kind = ref.get("apiVersion", ""), ref.get("kind", "")
         found = self._discovery.gvr_for(api_version, kind) if self._discovery else None
-        if found is None and time.monotonic() - self._discovered_at > 10.0:
-            self._discovery, self._discovered_at = await discover(self.client), time.monotonic()
-            found = self._discovery.gvr_for(api_version, kind)
-        return found
+        if found is not None:
+            return found
+        async with self._discovering:
+            if time.monotonic() - self._discovered_at > 10.0:
+                self._discovery = await discover(self.client)
+                self._discovered_at = time.monotonic()
+        return self._discovery.gvr_for(api_version, kind) if self._discovery else None
 
     async def _scale(self, hpa: Obj, status: Obj, original: Obj, stamp: str
                      ) -> tuple[GVR, Obj]:
