@@ -3,13 +3,15 @@
 Every `hpa_sync_period` seconds (15 s by default) each HorizontalPodAutoscaler is
 reconciled: the target's scale subresource is read (any kind that serves one, found
 through discovery), the pods its selector picks come from the shared pod informer and
-their usage from metrics.k8s.io (kapi/endpoints/metrics.py), each metric proposes a
+their usage from metrics.k8s.io (one list per sync, by namespace and the scale's selector,
+served from the API server's scrape: kapi/endpoints/metrics.py), each metric proposes a
 replica count (replicas.py), the highest wins, the proposal is stabilized and limited
 (normalize.py), the scale is written when it changes, and the status (currentReplicas,
 desiredReplicas, currentMetrics, lastScaleTime, the three conditions) and events
 (SuccessfulRescale, FailedGetResourceMetric, ...) say what happened, with upstream's
-reasons and messages. It reads autoscaling/v2, the stored form; v1 clients see the same
-object converted by the API server.
+reasons and messages; events go out from a queue, so a reconcile never waits for them.
+It reads autoscaling/v2, the stored form; v1 clients see the same object converted by
+the API server.
 
 An API client only: it never mutates informer objects and changes a target only through
 its scale subresource (so a paused Deployment scales as upstream's does). Resource and
