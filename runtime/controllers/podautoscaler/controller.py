@@ -77,6 +77,11 @@ class HorizontalController(Reconciler):
         self._discovery: Discovery | None = None
         self._discovered_at = 0.0
         self._discovering = asyncio.Lock()  # workers share one discovery, not one each
+        # key -> the selector of the target's last sync, and this sync's metrics list for
+        # it, asked for while the scale is read (the two reads overlap; used only when the
+        # scale still has that selector)
+        self._selectors: dict[str, str] = {}
+        self._prefetched: dict[str, tuple[str, asyncio.Task[Obj]]] = {}
         self.controller = Controller("horizontal-pod-autoscaler", self.reconcile,
                                      workers=ctx.options.hpa_workers)
         self.hpas.add_handler(self._on_hpa)
@@ -100,8 +105,13 @@ class HorizontalController(Reconciler):
         hpa = self.hpas.get(key)
         if hpa is None:
             self.histories.pop(key, None)
+            self._selectors.pop(key, None)
             return None
         started = time.perf_counter()
+        selector = self._selectors.get(key)
+        if selector:
+            self._prefetched[key] = (selector, asyncio.create_task(
+                self._list_metrics(hpa["metadata"]["namespace"], selector)))
         try:
             await self.sync(key, copy.deepcopy(hpa))
         except Failed:
@@ -109,6 +119,7 @@ class HorizontalController(Reconciler):
         except (ApiError, httpx.HTTPError) as e:  # e.g. a conflict writing status: next sync
             log.warning("horizontal-pod-autoscaler: %s: %s", key, e)
         finally:
+            _discard(self._prefetched.pop(key, None))
             self.durations.append(time.perf_counter() - started)
         return self.opts.hpa_sync_period
 
@@ -257,10 +268,13 @@ class HorizontalController(Reconciler):
             set_condition(status, ACTIVE, "False", "InvalidSelector", msg, stamp)
             raise Failed(msg) from None
         ns = hpa["metadata"]["namespace"]
+        key = f"{ns}/{hpa['metadata']['name']}"
+        self._selectors[key] = selector
         pods = [p for p in self.pods.list(ns)
                 if match((p.get("metadata") or {}).get("labels") or {})]
         inputs = _Inputs(self, ns, selector, pods, int((scale.get("spec") or {}).get(
             "replicas") or 0), now)
+        inputs.prefetched = self._prefetched.get(key)
         best, best_name, statuses, errors = 0, "", [], []
         for metric in hpa["spec"].get("metrics") or []:
             try:
@@ -287,6 +301,23 @@ class HorizontalController(Reconciler):
         return best, best_name, statuses
 
 
+    async def _list_metrics(self, ns: str, selector: str) -> Obj:
+        """The PodMetrics of the target's pods: one list by namespace and selector."""
+        return await self.client.request("GET", METRICS_PATH.format(ns=ns),
+                                         params={"labelSelector": selector})
+
+
+def _discard(prefetched: tuple[str, asyncio.Task[Obj]] | None) -> None:
+    """Cancel a prefetch nobody awaited, or collect its error (never left unretrieved)."""
+    if prefetched is None:
+        return
+    task = prefetched[1]
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
+
+
 class _MetricFailed(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -301,13 +332,15 @@ class _Inputs:
         self.c, self.ns, self.selector, self.pods = c, ns, selector, pods
         self.current, self.now = current, now
         self._items: list[Obj] | None = None
+        self.prefetched: tuple[str, asyncio.Task[Obj]] | None = None
 
     async def _metrics(self, resource: str) -> list[Obj]:
         if self._items is None:
             try:
-                body = await self.c.client.request(
-                    "GET", METRICS_PATH.format(ns=self.ns),
-                    params={"labelSelector": self.selector})
+                if self.prefetched is not None and self.prefetched[0] == self.selector:
+                    body = await self.prefetched[1]
+                else:
+                    body = await self.c._list_metrics(self.ns, self.selector)
             except (ApiError, httpx.HTTPError) as e:
                 why = e.message if isinstance(e, ApiError) else repr(e)
                 raise replicas.MetricError(f"unable to get metrics for resource {resource}: "
