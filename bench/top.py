@@ -97,10 +97,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m bench.top", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--nodes", type=int, default=1000)
-    p.add_argument("--reads", type=int, default=5)
-    p.add_argument("--metric-resolution", type=float, default=15.0)
-    p.add_argument("--timeout", type=float, default=300.0)
+    for flag, kind, default in (("--nodes", int, 1000), ("--reads", int, 5),
+                                ("--metric-resolution", float, 15.0),
+                                ("--timeout", float, 300.0)):
+        p.add_argument(flag, type=kind, default=default)
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="kapi-bench-top-") as d:
         asyncio.run(run(args, Path(d)))
