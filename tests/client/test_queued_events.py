@@ -5,6 +5,7 @@ out in order (a repeat bumps `count`), and stop() sends what is still queued."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from runtime.client.events import EventRecorder, QueuedRecorder
 from runtime.client.resources import EVENTS
@@ -17,7 +18,7 @@ def test_queued_events_are_sent_in_order_and_drained_on_stop(server: Server) -> 
         try:
             queued = QueuedRecorder(EventRecorder(client, "queued-test"))
             queued.start()
-            obj = {"kind": "ConfigMap", "apiVersion": "v1",
+            obj: dict[str, Any] = {"kind": "ConfigMap", "apiVersion": "v1",
                    "metadata": {"name": "qe", "namespace": "default", "uid": "u-qe"}}
             await queued.normal(obj, "First", "one")
             obj["metadata"]["name"] = "changed-after"  # recorded already: not seen
