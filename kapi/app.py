@@ -229,7 +229,7 @@ class APIServer:
         self.metrics = metrics.MetricsAPI(
             store_get=self.store.get, store_list=self.store.list,
             rows={r: scheme.get("", "v1", r) for r in ("pods", "nodes")},  # type: ignore[misc]
-            now=lambda: objects.rfc3339(clock()))
+            now=lambda: objects.rfc3339(clock()), resolution=config.metric_resolution)
         self.streams = streams.StreamEndpoints(store=self.store, scheme=scheme)
         self.tokens = TokenEndpoints(store=self.store, scheme=scheme, settings=token_settings,
                                      authenticator=self.sa_tokens, clock=clock)
@@ -288,6 +288,7 @@ class APIServer:
             keep_seconds=self.config.compact_keep_seconds,
             on_compacted=self._compacted), name="compactor"))
         await ensure_local(self.store, self.aggregator, ((metrics.GROUP, metrics.VERSION),))
+        self.metrics.start()
         self._tasks.append(asyncio.create_task(keep_status(
             self.store, self.aggregator, interval=2.0, clock=self.clock), name="apiservices"))
 

@@ -408,6 +408,9 @@ def _server_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--compact-keep-seconds", type=float, default=300.0,
                    help="seconds of history kept at each compaction, besides --compact-keep "
                         "(default: %(default)s)")
+    s.add_argument("--metric-resolution", type=float, default=15.0, metavar="SECONDS",
+                   help="seconds between scrapes of every kubelet's usage for metrics.k8s.io "
+                        "(metrics-server's flag; default: %(default)s)")
     s.add_argument("--watch-cache-events", "--watch-cache-capacity", dest="watch_cache_capacity",
                    type=int, default=100_000, metavar="N",
                    help="most events the watch cache keeps for watches resuming from the "
@@ -926,6 +929,7 @@ def main(argv: list[str] | None = None) -> int:
                         etcd_certfile=args.etcd_certfile, etcd_keyfile=args.etcd_keyfile,
                         compact_interval=args.compact_interval, compact_keep=args.compact_keep,
                         compact_keep_seconds=args.compact_keep_seconds,
+                        metric_resolution=args.metric_resolution,
                         watch_cache_capacity=args.watch_cache_capacity,
                         watch_cache_bytes=args.watch_cache_bytes,
                         service_cidr=args.service_cidr,

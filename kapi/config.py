@@ -32,6 +32,7 @@ class Config:
     compact_interval: float = 60.0  # seconds between compactions
     compact_keep: int = 10_000  # revisions kept behind the newest at each compaction
     compact_keep_seconds: float = 300.0  # ... and at least this much recent history
+    metric_resolution: float = 15.0  # seconds between scrapes of the kubelets' usage
     service_cidr: str = "10.96.0.0/12"  # ClusterIPs; `kubernetes` at .1, kube-dns at .10
     service_node_port_range: tuple[int, int] = (30000, 32767)
     # tolerationSeconds of the not-ready/unreachable tolerations every new pod gets
@@ -82,6 +83,8 @@ class Config:
             raise ValueError("--etcd-certfile and --etcd-keyfile go together")
         if self.compact_interval <= 0 or self.compact_keep < 0 or self.compact_keep_seconds < 0:
             raise ValueError("compaction settings must be positive")
+        if self.metric_resolution <= 0:
+            raise ValueError("--metric-resolution must be positive")
         _check_service_ranges(self.service_cidr, self.service_node_port_range)
         unknown = set(self.authorization_modes) - {"AlwaysAllow", "AlwaysDeny", "Node", "RBAC"}
         if unknown or not self.authorization_modes:

@@ -2,37 +2,30 @@
 
 Where the figures come from: each node's kubelet serves `GET /stats/summary`
 (runtime/kubelet/stats.py; simulated fleets through runtime/kubelet/simstats.py) at the
-endpoint its Node publishes, and this module asks the kubelets of the nodes a request
-concerns, the way pods/log reaches a kubelet (kapi/endpoints/podlog.py). Upstream puts
-metrics-server between the two as an aggregated API server that scrapes every kubelet
-each 15 s; kapi has no API aggregation, and asking on demand needs no extra component,
-keeps the figures as fresh as the kubelet's own samples, and costs one request per node
-concerned (pods are chosen from storage first, so a labelled list asks only the nodes
-running matching pods). A node's summary is kept `ttl` seconds so that many autoscalers
-syncing together ask each kubelet once.
+endpoint its Node publishes; kapi/endpoints/scraper.py asks every kubelet each
+`--metric-resolution` seconds (15 s by default), as metrics-server does, and this module
+answers from its latest round. A read lists the pods or nodes it concerns from the API's
+own objects (label and field selectors, uid checks: a pod deleted or recreated since the
+round is never shown with another's figures), then looks their figures up in memory.
+Upstream serves the group from metrics-server, an aggregated API server; kapi serves it
+itself (registered as a local APIService) so that a cluster needs no extra component.
 
 Served: list and get of `nodes` (label selectors) and of `pods` (one namespace or all,
 label and field selectors); a pod or node whose kubelet does not answer, or that has no
 figures yet, is left out of lists and is NotFound on get, as with metrics-server.
 The group is listed in discovery (plain and aggregated) by kapi/app.py through the
-documents below. This module never stores anything and knows nothing of Docker.
+documents below. This module never stores anything, never asks a kubelet itself and
+knows nothing of Docker.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from typing import Any, Awaitable, Callable, Mapping
-
-import httpx
 
 from kapi import errors
 from kapi.endpoints import params
-from kapi.endpoints.podlog import kubelet_url
+from kapi.endpoints.scraper import PodKey, Round, Scraper
 from kapi.meta.resources import Resource
-
-log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 GROUP, VERSION = "metrics.k8s.io", "v1beta1"
@@ -69,8 +62,8 @@ def _has_figures(entry: Obj) -> bool:
         "workingSetBytes" in (entry.get("memory") or {})
 
 
-def node_metrics(node: Obj, summary: Obj, now: str) -> Obj | None:
-    entry = summary.get("node") or {}
+def node_metrics(node: Obj, entry: Obj, now: str) -> Obj | None:
+    """A Node and its summary's `node` entry -> NodeMetrics (None: no figures)."""
     if not _has_figures(entry):
         return None
     meta = node["metadata"]
@@ -98,21 +91,30 @@ def _list(kind: str, items: list[Obj]) -> Obj:
 
 class MetricsAPI:
     """`store_get(resource, namespace, name)` and `store_list(resource, namespace, opts)`
-    read the API's own objects; `rows` maps "pods"/"nodes" to their core/v1 rows."""
+    read the API's own objects; `rows` maps "pods"/"nodes" to their core/v1 rows. The
+    figures come from `scraper` (kapi/endpoints/scraper.py): `start()` starts its loop."""
 
     def __init__(self, *, store_get: Lookup, store_list: Lookup, rows: Mapping[str, Resource],
-                 now: Callable[[], str], ttl: float = 1.0, timeout: float = 5.0,
+                 now: Callable[[], str], resolution: float = 15.0,
                  concurrency: int = 32) -> None:
         self.store_get, self.store_list, self.rows, self.now = store_get, store_list, rows, now
-        self.ttl, self.timeout = ttl, timeout
-        self._cache: dict[str, tuple[float, asyncio.Future[Obj | None]]] = {}
-        self._http: httpx.AsyncClient | None = None
-        # kubelets asked at once: a list over 1,000 nodes queues here, not in the pool
-        self._slots = asyncio.Semaphore(concurrency)
+        self.scraper = Scraper(list_nodes=self._all_nodes, resolution=resolution,
+                               concurrency=concurrency)
+
+    def start(self) -> None:
+        self.scraper.start()
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
+        await self.scraper.close()
+
+    async def _all_nodes(self) -> list[Obj]:
+        nodes_r = self.rows["nodes"]
+        return list((await self.store_list(nodes_r, None, params.list_options(nodes_r, {}))
+                     )["items"])
+
+    async def _round(self) -> Round:
+        # a read right after start-up waits for the first round rather than see nothing
+        return await self.scraper.current(wait=self.scraper.timeout)
 
     async def serve(self, verb: str, resource: str, namespace: str, name: str,
                     query: Mapping[str, str]) -> Obj:
@@ -130,15 +132,15 @@ class MetricsAPI:
         nodes_r = self.rows["nodes"]
         nodes = (await self.store_list(nodes_r, None, params.list_options(nodes_r, query))
                  )["items"]
-        summaries = await asyncio.gather(*(self._summary(n) for n in nodes))
-        now = self.now()
-        items = [node_metrics(n, s, now) for n, s in zip(nodes, summaries, strict=True) if s]
+        figures, now = (await self._round()).nodes, self.now()
+        items = [node_metrics(n, figures[n["metadata"]["name"]], now) for n in nodes
+                 if n["metadata"]["name"] in figures]
         return _list("NodeMetrics", [i for i in items if i])
 
     async def _get_node(self, name: str) -> Obj:
         node = await self._or_not_found(self.rows["nodes"], None, name, NODE_METRICS)
-        summary = await self._summary(node)
-        item = node_metrics(node, summary, self.now()) if summary else None
+        entry = (await self._round()).nodes.get(name)
+        item = node_metrics(node, entry, self.now()) if entry is not None else None
         if item is None:
             raise _not_found("nodemetrics", name)
         return {"kind": "NodeMetrics", "apiVersion": GROUP_VERSION} | item
@@ -148,30 +150,17 @@ class MetricsAPI:
         pods_r = self.rows["pods"]
         pods = (await self.store_list(pods_r, namespace or None,
                                       params.list_options(pods_r, query)))["items"]
-        entries = await self._pod_entries(pods)
-        now = self.now()
+        entries, now = (await self._round()).pods, self.now()
         items = [pod_metrics(p, entries[_key(p)], now) for p in pods if _key(p) in entries]
         return _list("PodMetrics", [i for i in items if i])
 
     async def _get_pod(self, namespace: str, name: str) -> Obj:
         pod = await self._or_not_found(self.rows["pods"], namespace, name, POD_METRICS)
-        entry = (await self._pod_entries([pod])).get(_key(pod))
-        item = pod_metrics(pod, entry, self.now()) if entry else None
+        entry = (await self._round()).pods.get(_key(pod))
+        item = pod_metrics(pod, entry, self.now()) if entry is not None else None
         if item is None:
             raise _not_found("podmetrics", f"{namespace}/{name}")
         return {"kind": "PodMetrics", "apiVersion": GROUP_VERSION} | item
-
-    async def _pod_entries(self, pods: list[Obj]) -> dict[tuple[str, str, str], Obj]:
-        """(namespace, name, uid) -> the pod's summary entry, from the nodes running them."""
-        names = sorted({(p.get("spec") or {}).get("nodeName") or "" for p in pods} - {""})
-        nodes = await asyncio.gather(*(self._node_or_none(n) for n in names))
-        summaries = await asyncio.gather(*(self._summary(n) for n in nodes if n is not None))
-        out: dict[tuple[str, str, str], Obj] = {}
-        for s in summaries:
-            for e in (s or {}).get("pods") or []:
-                ref = e.get("podRef") or {}
-                out[(ref.get("namespace", ""), ref.get("name", ""), ref.get("uid", ""))] = e
-        return out
 
     async def _or_not_found(self, r: Resource, namespace: str | None, name: str,
                             metrics_r: Resource) -> Obj:
@@ -182,44 +171,6 @@ class MetricsAPI:
                 raise _not_found("podmetrics", f"{namespace}/{name}") from None
             raise _not_found("nodemetrics", name) from None
 
-    async def _node_or_none(self, name: str) -> Obj | None:
-        try:
-            return await self.store_get(self.rows["nodes"], None, name)
-        except errors.NotFound:
-            return None
-
-    # -- kubelets -------------------------------------------------------------------------
-    async def _summary(self, node: Obj) -> Obj | None:
-        """The node's /stats/summary (None when its kubelet does not answer), shared by
-        the requests of the next `ttl` seconds."""
-        try:
-            url = kubelet_url(node) + "/stats/summary"
-        except errors.APIError:
-            return None
-        at, fut = self._cache.get(url) or (0.0, None)
-        if fut is None or time.monotonic() - at > self.ttl:
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            fut = asyncio.ensure_future(self._fetch(url))
-            self._cache[url] = (time.monotonic(), fut)
-        return await asyncio.shield(fut)
-
-    async def _fetch(self, url: str) -> Obj | None:
-        if self._http is None:
-            self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.timeout, pool=None),
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
-        try:
-            async with self._slots:
-                r = await self._http.get(url)
-            if r.status_code == 200:
-                body = r.json()
-                return body if isinstance(body, dict) else None
-            log.debug("metrics: %s answered %s", url, r.status_code)
-        except (httpx.HTTPError, ValueError) as e:
-            log.debug("metrics: %s: %r", url, e)
-        return None
-
 
 def _not_found(kind: str, name: str) -> errors.NotFound:
     """metrics-server's wording: `podmetrics.metrics.k8s.io "ns/name" not found`."""
@@ -227,7 +178,7 @@ def _not_found(kind: str, name: str) -> errors.NotFound:
                            details={"name": name, "group": GROUP, "kind": kind})
 
 
-def _key(pod: Obj) -> tuple[str, str, str]:
+def _key(pod: Obj) -> PodKey:
     meta = pod["metadata"]
     return meta.get("namespace", ""), meta["name"], meta.get("uid", "")
 

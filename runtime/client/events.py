@@ -5,10 +5,13 @@ recorder does. Failures to record never fail the caller.
 
 `host` fills source.host (kubectl describe prints it after the component); `instance`
 fills reportingInstance alone (defaults to `host`), e.g. a scheduler's leader identity.
+QueuedRecorder wraps one so that its callers never wait for the write.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 from typing import Any
@@ -67,3 +70,63 @@ class EventRecorder:
 
     async def warning(self, obj: Obj, reason: str, message: str) -> None:
         await self.event(obj, "Warning", reason, message)
+
+
+class QueuedRecorder:
+    """An EventRecorder whose callers do not wait for the write: `normal`/`warning` queue
+    the event, as upstream's recorder hands events to its broadcaster, and `senders`
+    tasks write them; the events of one object always go through the same sender, in
+    order (so a repeat bumps the count of the first). A full queue drops the event
+    (logged), as upstream's does; so a slow API server delays events, never the caller's
+    reconcile. `start()` in a running loop; `stop()` sends what is queued (bounded by
+    `drain` seconds) and ends the tasks."""
+
+    def __init__(self, recorder: EventRecorder, *, size: int = 1000, senders: int = 4,
+                 drain: float = 5.0) -> None:
+        self.recorder, self.drain = recorder, drain
+        self._queues: list[asyncio.Queue[tuple[Obj, str, str, str]]] = [
+            asyncio.Queue(max(size // senders, 1)) for _ in range(senders)]
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        if not self._tasks:
+            self._tasks = [asyncio.create_task(self._send(q), name="events")
+                           for q in self._queues]
+
+    async def stop(self) -> None:
+        if not self._tasks:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(q.join() for q in self._queues)),
+                                   self.drain)
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    async def _send(self, queue: asyncio.Queue[tuple[Obj, str, str, str]]) -> None:
+        while True:
+            obj, type_, reason, message = await queue.get()
+            try:
+                await self.recorder.event(obj, type_, reason, message)  # never raises
+            finally:
+                queue.task_done()
+
+    def _put(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        # what the event names of the object, taken now: the caller goes on changing it
+        ref = {"kind": obj.get("kind", ""), "apiVersion": obj.get("apiVersion", ""),
+               "metadata": dict(obj.get("metadata") or {})}
+        meta = ref["metadata"]
+        queue = self._queues[hash((meta.get("namespace"), meta.get("name"))) %
+                             len(self._queues)]
+        try:
+            queue.put_nowait((ref, type_, reason, message))
+        except asyncio.QueueFull:
+            log.warning("event queue full: dropped %s %s on %s", type_, reason,
+                        (obj.get("metadata") or {}).get("name", ""))
+
+    async def normal(self, obj: Obj, reason: str, message: str) -> None:
+        self._put(obj, "Normal", reason, message)
+
+    async def warning(self, obj: Obj, reason: str, message: str) -> None:
+        self._put(obj, "Warning", reason, message)

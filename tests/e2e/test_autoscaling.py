@@ -1,9 +1,10 @@
 """The metrics API, `kubectl top` and the HorizontalPodAutoscaler on simulated nodes.
 
 A cluster of two simulated nodes whose pods report the usage their `sim.kapi.dev/usage`
-annotation declares, with a 1 s autoscaler sync period: real kubectl (1.27, 1.30, 1.33)
-runs `top` and `autoscale`, the official Python client reads metrics.k8s.io, and the
-HPAs' status, conditions and events are read back as a user would.
+annotation declares, scraped each second (--metric-resolution 1), with a 1 s autoscaler
+sync period: real kubectl (1.27, 1.30, 1.33) runs `top` and `autoscale`, the official
+Python client reads metrics.k8s.io, and the HPAs' status, conditions and events are read
+back as a user would.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def scluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     s = start_server(tmp_path_factory.mktemp("hpa"), command="up", storage="memory",
                      extra=("--nodes", "0", "--simulated-nodes", "2",
                             "--horizontal-pod-autoscaler-sync-period", "1",
+                            "--metric-resolution", "1",
                             "--horizontal-pod-autoscaler-downscale-stabilization",
                             str(DOWN_WINDOW)))
     yield s

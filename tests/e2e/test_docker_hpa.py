@@ -35,6 +35,7 @@ def burncluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with docker_cluster(require_docker(), tmp_path_factory.mktemp("dockerhpa"), "--nodes",
                         "1", "--node-cpu", "2", "--node-memory", "4Gi",
                         "--horizontal-pod-autoscaler-sync-period", "2",
+                        "--metric-resolution", "2",
                         storage="memory") as s:
         yield s
 

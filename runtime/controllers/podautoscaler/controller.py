@@ -3,13 +3,15 @@
 Every `hpa_sync_period` seconds (15 s by default) each HorizontalPodAutoscaler is
 reconciled: the target's scale subresource is read (any kind that serves one, found
 through discovery), the pods its selector picks come from the shared pod informer and
-their usage from metrics.k8s.io (kapi/endpoints/metrics.py), each metric proposes a
+their usage from metrics.k8s.io (one list per sync, by namespace and the scale's selector,
+served from the API server's scrape: kapi/endpoints/metrics.py), each metric proposes a
 replica count (replicas.py), the highest wins, the proposal is stabilized and limited
 (normalize.py), the scale is written when it changes, and the status (currentReplicas,
 desiredReplicas, currentMetrics, lastScaleTime, the three conditions) and events
 (SuccessfulRescale, FailedGetResourceMetric, ...) say what happened, with upstream's
-reasons and messages. It reads autoscaling/v2, the stored form; v1 clients see the same
-object converted by the API server.
+reasons and messages; events go out from a queue, so a reconcile never waits for them.
+It reads autoscaling/v2, the stored form; v1 clients see the same object converted by
+the API server.
 
 An API client only: it never mutates informer objects and changes a target only through
 its scale subresource (so a paused Deployment scales as upstream's does). Resource and
@@ -19,6 +21,7 @@ custom or external metrics API is registered, as upstream does without one.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import copy
 import logging
@@ -27,6 +30,7 @@ from typing import Any
 
 import httpx
 
+from runtime.client.events import QueuedRecorder
 from runtime.client.resources import GVR, HPAS, PODS
 from runtime.client.rest import ApiError
 from runtime.controllers.base import Controller, Reconciler
@@ -63,16 +67,32 @@ class Failed(Exception):
 
 class HorizontalController(Reconciler):
     def __init__(self, ctx: ControllerContext) -> None:
-        self.ctx, self.client, self.recorder, self.opts = ctx, ctx.client, ctx.recorder, ctx.options
+        self.ctx, self.client, self.opts = ctx, ctx.client, ctx.options
+        # events are sent by their own task: a reconcile never waits for an event's write
+        self.recorder = QueuedRecorder(ctx.recorder)
         self.hpas = ctx.informers.get(HPAS)
         self.pods = ctx.informers.get(PODS)
         self.histories: dict[str, normalize.History] = {}
         self.durations: collections.deque[float] = collections.deque(maxlen=100_000)
         self._discovery: Discovery | None = None
         self._discovered_at = 0.0
+        self._discovering = asyncio.Lock()  # workers share one discovery, not one each
+        # key -> the selector of the target's last sync, and this sync's metrics list for
+        # it, asked for while the scale is read (the two reads overlap; used only when the
+        # scale still has that selector)
+        self._selectors: dict[str, str] = {}
+        self._prefetched: dict[str, tuple[str, asyncio.Task[Obj]]] = {}
         self.controller = Controller("horizontal-pod-autoscaler", self.reconcile,
                                      workers=ctx.options.hpa_workers)
         self.hpas.add_handler(self._on_hpa)
+
+    def start(self) -> None:
+        self.recorder.start()
+        super().start()
+
+    async def stop(self) -> None:
+        await super().stop()
+        await self.recorder.stop()
 
     def _on_hpa(self, event: str, old: Obj | None, new: Obj | None) -> None:
         if event == "delete" or new is None:
@@ -85,8 +105,13 @@ class HorizontalController(Reconciler):
         hpa = self.hpas.get(key)
         if hpa is None:
             self.histories.pop(key, None)
+            self._selectors.pop(key, None)
             return None
         started = time.perf_counter()
+        selector = self._selectors.get(key)
+        if selector:
+            self._prefetched[key] = (selector, asyncio.create_task(
+                self._list_metrics(hpa["metadata"]["namespace"], selector)))
         try:
             await self.sync(key, copy.deepcopy(hpa))
         except Failed:
@@ -94,6 +119,7 @@ class HorizontalController(Reconciler):
         except (ApiError, httpx.HTTPError) as e:  # e.g. a conflict writing status: next sync
             log.warning("horizontal-pod-autoscaler: %s: %s", key, e)
         finally:
+            _discard(self._prefetched.pop(key, None))
             self.durations.append(time.perf_counter() - started)
         return self.opts.hpa_sync_period
 
@@ -172,10 +198,13 @@ class HorizontalController(Reconciler):
     async def _gvr(self, ref: Obj) -> GVR | None:
         api_version, kind = ref.get("apiVersion", ""), ref.get("kind", "")
         found = self._discovery.gvr_for(api_version, kind) if self._discovery else None
-        if found is None and time.monotonic() - self._discovered_at > 10.0:
-            self._discovery, self._discovered_at = await discover(self.client), time.monotonic()
-            found = self._discovery.gvr_for(api_version, kind)
-        return found
+        if found is not None:
+            return found
+        async with self._discovering:
+            if time.monotonic() - self._discovered_at > 10.0:
+                self._discovery = await discover(self.client)
+                self._discovered_at = time.monotonic()
+        return self._discovery.gvr_for(api_version, kind) if self._discovery else None
 
     async def _scale(self, hpa: Obj, status: Obj, original: Obj, stamp: str
                      ) -> tuple[GVR, Obj]:
@@ -239,10 +268,13 @@ class HorizontalController(Reconciler):
             set_condition(status, ACTIVE, "False", "InvalidSelector", msg, stamp)
             raise Failed(msg) from None
         ns = hpa["metadata"]["namespace"]
+        key = f"{ns}/{hpa['metadata']['name']}"
+        self._selectors[key] = selector
         pods = [p for p in self.pods.list(ns)
                 if match((p.get("metadata") or {}).get("labels") or {})]
         inputs = _Inputs(self, ns, selector, pods, int((scale.get("spec") or {}).get(
             "replicas") or 0), now)
+        inputs.prefetched = self._prefetched.get(key)
         best, best_name, statuses, errors = 0, "", [], []
         for metric in hpa["spec"].get("metrics") or []:
             try:
@@ -269,6 +301,23 @@ class HorizontalController(Reconciler):
         return best, best_name, statuses
 
 
+    async def _list_metrics(self, ns: str, selector: str) -> Obj:
+        """The PodMetrics of the target's pods: one list by namespace and selector."""
+        return await self.client.request("GET", METRICS_PATH.format(ns=ns),
+                                         params={"labelSelector": selector})
+
+
+def _discard(prefetched: tuple[str, asyncio.Task[Obj]] | None) -> None:
+    """Cancel a prefetch nobody awaited, or collect its error (never left unretrieved)."""
+    if prefetched is None:
+        return
+    task = prefetched[1]
+    if not task.done():
+        task.cancel()
+    elif not task.cancelled():
+        task.exception()
+
+
 class _MetricFailed(Exception):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -283,13 +332,15 @@ class _Inputs:
         self.c, self.ns, self.selector, self.pods = c, ns, selector, pods
         self.current, self.now = current, now
         self._items: list[Obj] | None = None
+        self.prefetched: tuple[str, asyncio.Task[Obj]] | None = None
 
     async def _metrics(self, resource: str) -> list[Obj]:
         if self._items is None:
             try:
-                body = await self.c.client.request(
-                    "GET", METRICS_PATH.format(ns=self.ns),
-                    params={"labelSelector": self.selector})
+                if self.prefetched is not None and self.prefetched[0] == self.selector:
+                    body = await self.prefetched[1]
+                else:
+                    body = await self.c._list_metrics(self.ns, self.selector)
             except (ApiError, httpx.HTTPError) as e:
                 why = e.message if isinstance(e, ApiError) else repr(e)
                 raise replicas.MetricError(f"unable to get metrics for resource {resource}: "
