@@ -25,21 +25,11 @@ from tests.helpers import api_for
 
 # Ported core tests kapi fails today, with the missing feature. Remove an entry when the
 # feature lands (this test then insists on it).
-KNOWN_FAILURES = {
-    # a Service /status write drops metadata.annotations (upstream's serviceStatusStrategy
-    # resets only spec); the fix, status_may_change_meta=True on kapi/registry/kinds/
-    # service.py, belongs to the services lane
-    "Services › complete a service status lifecycle",
-}
+KNOWN_FAILURES: set[str] = set()
 
 # Known failures that only fail once their full upstream timeout has passed; left out of
 # this run to keep it short (run them with `python -m conformance.run --focus ...`).
-SLOW_KNOWN_FAILURES = {
-    # a Service /status write drops metadata.annotations (upstream's serviceStatusStrategy
-    # resets only spec); the fix, status_may_change_meta=True on kapi/registry/kinds/
-    # service.py, belongs to the services lane
-    "Services › complete a service status lifecycle",
-}
+SLOW_KNOWN_FAILURES: set[str] = set()
 
 
 def run_port(kubeconfig: Path, tmp: Path, *args: str, timeout: float = 600) -> tuple[subprocess.CompletedProcess[str], dict]:

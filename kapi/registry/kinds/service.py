@@ -28,4 +28,5 @@ SERVICES = ServiceStrategy(
     printer=core_printers.SERVICE, initial_status={"loadBalancer": {}},
     name_rule=rules.is_dns1035_label, defaulter=defaults.service,
     validate_rule=core_rules.validate_service, update_rule=core_rules.validate_service_update,
-    admission=("ServiceIPs",), return_deleted_object=True)
+    admission=("ServiceIPs",), return_deleted_object=True,
+    status_may_change_meta=True)  # upstream: a /status write resets only the spec
