@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.websockets import WebSocket
 
 from kapi import discovery, errors, malloc, security
@@ -63,9 +63,9 @@ from kapi.endpoints import (
 )
 from kapi.endpoints.aggregator import Aggregator, ensure_local, keep_status
 from kapi.endpoints.audit import Auditor
-from kapi.endpoints.body import read_body
+from kapi.endpoints.body import drain, read_body
 from kapi.endpoints.handlers import Call, Handlers
-from kapi.endpoints.requestinfo import RequestInfo, parse
+from kapi.endpoints.requestinfo import RequestInfo, named_by_selector, parse
 from kapi.endpoints.tokens import TokenEndpoints, TokenSettings
 from kapi.endpoints.watch import WatchStream
 from kapi.meta import objects
@@ -314,6 +314,7 @@ class APIServer:
         try:
             return await self._serve(request)
         except errors.APIError as e:
+            await drain(request)
             return error_response(e)
         except ClientDisconnect:  # the client went away mid-upload: nobody to answer
             log.debug("client disconnected during %s %s", request.method, request.url.path)
@@ -361,7 +362,7 @@ class APIServer:
         info = parse(request.method, path, params.watch_requested(q))
         user = await self.authenticate(request)
         request.state.audited = (user, info, b"")
-        await self.authorize(user, info)
+        await self.authorize(user, named_by_selector(info, q.get("fieldSelector") or ""))
         set_current_user(user)
         parts = path.split("/", 4)
         if len(parts) > 3 and parts[1] == "apis":  # an aggregated group/version
@@ -549,6 +550,16 @@ class APIServer:
         return StreamingResponse(stream.__aiter__(), media_type="application/json")
 
 
+class _AnyMethod:
+    """An ASGI app (not a function), so that Starlette's Route leaves methods open."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
 def build_app(config: Config, *, storage: Storage | None = None,
               clock: objects.Clock = objects.utc_now, scheme: Scheme = SCHEME) -> Starlette:
     server = APIServer(config, storage=storage, clock=clock, scheme=scheme)
@@ -561,8 +572,10 @@ def build_app(config: Config, *, storage: Storage | None = None,
         finally:
             await server.stop()
 
-    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-    app = Starlette(routes=[Route("/{path:path}", server.handle, methods=methods),
+    # every method reaches handle() (authenticated first, then 405 if unknown): given a
+    # plain ASGI app, a Route matches any method; given a function, Starlette itself would
+    # answer 405 to unlisted methods, before authentication
+    app = Starlette(routes=[Route("/{path:path}", _AnyMethod(request_response(server.handle))),
                             WebSocketRoute("/{path:path}", server.handle_websocket)],
                     lifespan=lifespan)
     app.state.server = server
