@@ -587,6 +587,14 @@ def _parser() -> argparse.ArgumentParser:
                     help="the cluster DNS address(es) pods get, comma-separated (kube-dns's "
                          "ClusterIP, e.g. 10.96.0.10; default: none, the host's resolv.conf)")
     _node_capacity_flags(kl)
+    secrets = sub.add_parser("secrets", help="act on every Secret of a cluster, through its API")
+    re = secrets.add_subparsers(dest="secrets_command", required=True).add_parser(
+        "reencrypt", help="write every Secret back unchanged, so that each is stored with "
+                          "the API server's current encryption key (after its encryption "
+                          "configuration changed)")
+    re.add_argument("--kubeconfig", type=Path, default=None,
+                    help="kubeconfig of the cluster (default: $KUBECONFIG, then ~/.kapi/kubeconfig)")
+    re.add_argument("-n", "--namespace", default=None, help="only this namespace's Secrets")
     px = sub.add_parser("proxy", help="run the service proxy (iptables rules) alone")
     _component_flags(px)
     px.add_argument("--service-cidr", default="10.96.0.0/12")
@@ -634,6 +642,21 @@ async def run_component(command: str, kubeconfig: Path, leader_elect: bool,
     await asyncio.gather(task, return_exceptions=True)
     await client.close()
     return 1 if failed else 0
+
+
+async def _reencrypt(kubeconfig: Path, namespace: str | None) -> int:
+    from runtime.client.rest import ApiError, Client
+    from runtime.controlplane.reencrypt import reencrypt
+
+    client = Client.from_kubeconfig(kubeconfig, user_agent="kapi-secrets-reencrypt")
+    try:
+        print((await reencrypt(client, namespace)).summary())
+        return 0
+    except ApiError as e:
+        print(f"kapi secrets reencrypt: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
 
 
 def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
@@ -737,6 +760,8 @@ def main(argv: list[str] | None = None) -> int:
         run = asyncio.run
     if args.command == "kubelet":
         return _run_kubelet(args, run)
+    if args.command == "secrets":
+        return int(run(_reencrypt(_kubeconfig(args.kubeconfig), args.namespace)))
     try:
         opts = _controller_options(args) if hasattr(args, "controllers") else None
     except (ValueError, RuntimeError) as e:
