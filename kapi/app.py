@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import orjson
 from starlette.applications import Starlette
@@ -44,7 +44,7 @@ from kapi.admission.serviceips import ServiceAllocator
 from kapi.admission.webhooks.client import Clients
 from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
 from kapi.apiextensions import CRDController
-from kapi.auth import Authenticate, Authorize, current_user, sakeys, set_current_user
+from kapi.auth import Authenticate, Authorize, User, current_user, sakeys, set_current_user
 from kapi.auth.satokens import ServiceAccountTokens
 from kapi.auth.x509 import PeerTable, anonymous_on, x509_authenticator
 from kapi.config import Config
@@ -338,6 +338,7 @@ class APIServer:
             # answer the plain request would get (a 404, a 405, or the object itself)
             await upgrade.denial_endpoint(self.handle, error_response)(ws)
             return
+        started, user = self.audit.start() if self.audit else {}, None
         try:
             q = _Query(ws.scope["query_string"])
             user = await self.authenticate(ws)
@@ -346,15 +347,27 @@ class APIServer:
             # upstream (AuthorizePodWebsocketUpgradeCreatePermission) it needs create too
             await self.authorize(user, dataclasses.replace(info, verb="create"))
             set_current_user(user)
-            await self.streams.websocket(ws, info, q)
+            await self.streams.websocket(ws, info, q, on_accept=self._audit_stream(
+                started, ws, user, info))
         except errors.APIError as e:
             if ws.client_state.name == "CONNECTING":
-                await ws.send_denial_response(error_response(e))
+                denial = error_response(e)
+                if self.audit is not None:  # refused once authenticated: audited
+                    self.audit.record(started, ws, user, info, b"", denial)
+                await ws.send_denial_response(denial)
         except Exception:  # a bug: the client still gets a Status
             log.exception("internal error serving websocket %s", ws.url.path)
             if ws.client_state.name == "CONNECTING":
                 await ws.send_denial_response(error_response(
                     errors.InternalError("Internal error occurred")))
+
+    def _audit_stream(self, started: Any, ws: WebSocket, user: User,
+                      info: RequestInfo) -> Callable[[], Callable[[], None]]:
+        """What the stream calls once accepted; what that returns, when it ends."""
+        if self.audit is None:
+            return lambda: lambda: None
+        audit = self.audit
+        return lambda: audit.stream_started(started, ws, user, info)
 
     async def _serve(self, request: Request) -> Response:
         path = request.scope["path"]  # cheaper than building request.url
