@@ -14,8 +14,8 @@ import pytest
 
 from kapi.auth.kubeconfigs import Kubeconfigs
 from kapi.auth.pki import ClusterPKI
-from runtime.client.rest import ApiError, Client
 from runtime.client.resources import SECRETS
+from runtime.client.rest import ApiError, Client
 from runtime.kubelet.objectwatch import ObjectWatches
 from tests.conftest import Server, start_server, stop_server
 
