@@ -507,6 +507,9 @@ def _controller_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--controllers", default="*",
                    help="controllers to run: '*' for all, 'name' to add, '-name' to leave out "
                         "(comma-separated)")
+    s.add_argument("--use-service-account-credentials", action="store_true",
+                   help="run each controller as its own service account in kube-system "
+                        "(bound to its system:controller: role), as kubeadm sets upstream")
 
 
 def _controller_options(args: argparse.Namespace) -> Any:
@@ -522,7 +525,8 @@ def _controller_options(args: argparse.Namespace) -> Any:
         hpa_sync_period=args.horizontal_pod_autoscaler_sync_period,
         hpa_downscale_stabilization=args.horizontal_pod_autoscaler_downscale_stabilization,
         service_account_private_key_file=_private_key_file(args),
-        root_ca_file=args.root_ca_file)
+        root_ca_file=args.root_ca_file,
+        use_service_account_credentials=args.use_service_account_credentials)
     select(options.controllers)
     return options
 

@@ -58,6 +58,9 @@ class ControllerOptions:
     # the key legacy service-account tokens are signed with (upstream's
     # --service-account-private-key-file); None: the token controller does nothing
     service_account_private_key_file: str | None = None
+    # upstream's --use-service-account-credentials: each controller writes as its own
+    # service account (runtime/controllers/credentials.py)
+    use_service_account_credentials: bool = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -69,6 +72,9 @@ class ControllerOptions:
             elif f.name == "root_ca_file":
                 if not isinstance(value, str):
                     raise ValueError(f"root_ca_file: a path, not {value!r}")
+            elif f.name == "use_service_account_credentials":
+                if not isinstance(value, bool):
+                    raise ValueError(f"{f.name}: true or false, not {value!r}")
             elif value is None or f.name == "service_account_private_key_file":
                 continue
             elif isinstance(value, bool) or not isinstance(value, (int, float)):
