@@ -94,6 +94,11 @@ class Client:
             raise ValueError("a client made without a kubeconfig cannot derive another")
         return Client.from_kubeconfig(self.kubeconfig, token=token, **kw)
 
+    def sibling(self, **kw: Any) -> Client:
+        """Another client as the same identity, with its own connections (`kw`: e.g. a
+        larger pool); this client itself when it was made without a kubeconfig."""
+        return Client.from_kubeconfig(self.kubeconfig, **kw) if self.kubeconfig else self
+
     def set_bearer_token(self, token: str) -> None:
         self.http.headers["Authorization"] = f"Bearer {token}"
 

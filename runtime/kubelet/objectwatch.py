@@ -7,6 +7,10 @@ lets a node read: a list and watch, in the object's namespace, with the field se
 namespace, name), counted by the pods that refer to it: started when the first pod
 refers to the object, stopped when the last one is gone.
 
+Each watch holds an HTTP/1.1 connection for as long as it runs, so the watches have a
+client of their own with a pool sized for many objects (WATCH_CONNECTIONS), and the
+kubelet's other requests never wait behind them.
+
 It never lists or watches a whole collection, and never mutates what it caches.
 """
 
@@ -27,6 +31,7 @@ Obj = dict[str, Any]
 Key = tuple[str, str, str]  # (resource, namespace, name)
 OnChange = Callable[[str, str, str], None]  # (resource, namespace, name) changed
 _GVRS = {"configmaps": CONFIGMAPS, "secrets": SECRETS}
+WATCH_CONNECTIONS = 2000
 
 
 def keys_of(pod: Obj) -> set[Key]:
@@ -38,7 +43,11 @@ def keys_of(pod: Obj) -> set[Key]:
 
 class ObjectWatches:
     def __init__(self, client: Client, on_change: OnChange) -> None:
-        self.client, self.on_change = client, on_change
+        self.client = client.sibling(max_connections=WATCH_CONNECTIONS,
+                                     user_agent=client.http.headers.get("User-Agent",
+                                                                        "kapi-kubelet"))
+        self.on_change = on_change
+        self._own_client = self.client is not client
         self._informers: dict[Key, Informer] = {}
         self._users: dict[Key, set[str]] = {}  # key -> uids of the pods using it
         self._pods: dict[str, set[Key]] = {}   # uid -> keys it uses
@@ -85,6 +94,8 @@ class ObjectWatches:
     async def stop(self) -> None:
         informers, self._informers = list(self._informers.values()), {}
         await asyncio.gather(*(inf.stop() for inf in informers), *self._stopping)
+        if self._own_client:
+            await self.client.close()
 
     # -- inside --------------------------------------------------------------------------
     def _start(self, key: Key) -> Informer:
