@@ -14,14 +14,14 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import orjson
 from starlette.applications import Starlette
 from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.websockets import WebSocket
 
 from kapi import discovery, errors, malloc, security
@@ -44,7 +44,7 @@ from kapi.admission.serviceips import ServiceAllocator
 from kapi.admission.webhooks.client import Clients
 from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
 from kapi.apiextensions import CRDController
-from kapi.auth import Authenticate, Authorize, current_user, sakeys, set_current_user
+from kapi.auth import Authenticate, Authorize, User, current_user, sakeys, set_current_user
 from kapi.auth.bootstraptoken import BootstrapTokens
 from kapi.auth.satokens import ServiceAccountTokens
 from kapi.auth.x509 import PeerTable, anonymous_on, x509_authenticator
@@ -65,9 +65,9 @@ from kapi.endpoints import (
 )
 from kapi.endpoints.aggregator import Aggregator, ensure_local, keep_status
 from kapi.endpoints.audit import Auditor
-from kapi.endpoints.body import read_body
+from kapi.endpoints.body import drain, read_body
 from kapi.endpoints.handlers import Call, Handlers
-from kapi.endpoints.requestinfo import RequestInfo, parse
+from kapi.endpoints.requestinfo import RequestInfo, named_by_selector, parse
 from kapi.endpoints.tokens import TokenEndpoints, TokenSettings
 from kapi.endpoints.watch import WatchStream
 from kapi.meta import objects
@@ -322,6 +322,7 @@ class APIServer:
         try:
             return await self._serve(request)
         except errors.APIError as e:
+            await drain(request)
             return error_response(e)
         except ClientDisconnect:  # the client went away mid-upload: nobody to answer
             log.debug("client disconnected during %s %s", request.method, request.url.path)
@@ -345,6 +346,7 @@ class APIServer:
             # answer the plain request would get (a 404, a 405, or the object itself)
             await upgrade.denial_endpoint(self.handle, error_response)(ws)
             return
+        started, user = self.audit.start() if self.audit else {}, None
         try:
             q = _Query(ws.scope["query_string"])
             user = await self.authenticate(ws)
@@ -353,15 +355,27 @@ class APIServer:
             # upstream (AuthorizePodWebsocketUpgradeCreatePermission) it needs create too
             await self.authorize(user, dataclasses.replace(info, verb="create"))
             set_current_user(user)
-            await self.streams.websocket(ws, info, q)
+            await self.streams.websocket(ws, info, q, on_accept=self._audit_stream(
+                started, ws, user, info))
         except errors.APIError as e:
             if ws.client_state.name == "CONNECTING":
-                await ws.send_denial_response(error_response(e))
+                denial = error_response(e)
+                if self.audit is not None:  # refused once authenticated: audited
+                    self.audit.record(started, ws, user, info, b"", denial)
+                await ws.send_denial_response(denial)
         except Exception:  # a bug: the client still gets a Status
             log.exception("internal error serving websocket %s", ws.url.path)
             if ws.client_state.name == "CONNECTING":
                 await ws.send_denial_response(error_response(
                     errors.InternalError("Internal error occurred")))
+
+    def _audit_stream(self, started: Any, ws: WebSocket, user: User,
+                      info: RequestInfo) -> Callable[[], Callable[[], None]]:
+        """What the stream calls once accepted; what that returns, when it ends."""
+        if self.audit is None:
+            return lambda: lambda: None
+        audit = self.audit
+        return lambda: audit.stream_started(started, ws, user, info)
 
     async def _serve(self, request: Request) -> Response:
         path = request.scope["path"]  # cheaper than building request.url
@@ -369,7 +383,7 @@ class APIServer:
         info = parse(request.method, path, params.watch_requested(q))
         user = await self.authenticate(request)
         request.state.audited = (user, info, b"")
-        await self.authorize(user, info)
+        await self.authorize(user, named_by_selector(info, q.get("fieldSelector") or ""))
         set_current_user(user)
         parts = path.split("/", 4)
         if len(parts) > 3 and parts[1] == "apis":  # an aggregated group/version
@@ -563,6 +577,16 @@ class APIServer:
         return StreamingResponse(stream.__aiter__(), media_type="application/json")
 
 
+class _AnyMethod:
+    """An ASGI app (not a function), so that Starlette's Route leaves methods open."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
 def build_app(config: Config, *, storage: Storage | None = None,
               clock: objects.Clock = objects.utc_now, scheme: Scheme = SCHEME) -> Starlette:
     server = APIServer(config, storage=storage, clock=clock, scheme=scheme)
@@ -575,8 +599,10 @@ def build_app(config: Config, *, storage: Storage | None = None,
         finally:
             await server.stop()
 
-    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-    app = Starlette(routes=[Route("/{path:path}", server.handle, methods=methods),
+    # every method reaches handle() (authenticated first, then 405 if unknown): given a
+    # plain ASGI app, a Route matches any method; given a function, Starlette itself would
+    # answer 405 to unlisted methods, before authentication
+    app = Starlette(routes=[Route("/{path:path}", _AnyMethod(request_response(server.handle))),
                             WebSocketRoute("/{path:path}", server.handle_websocket)],
                     lifespan=lifespan)
     app.state.server = server

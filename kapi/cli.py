@@ -543,6 +543,9 @@ def _controller_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--controllers", default="*",
                    help="controllers to run: '*' for all, 'name' to add, '-name' to leave out "
                         "(comma-separated)")
+    s.add_argument("--use-service-account-credentials", action="store_true",
+                   help="run each controller as its own service account in kube-system "
+                        "(bound to its system:controller: role), as kubeadm sets upstream")
 
 
 def _controller_options(args: argparse.Namespace) -> Any:
@@ -561,7 +564,8 @@ def _controller_options(args: argparse.Namespace) -> Any:
         root_ca_file=args.root_ca_file,
         cluster_signing_cert_file=args.cluster_signing_cert_file,
         cluster_signing_key_file=args.cluster_signing_key_file,
-        cluster_signing_duration=float(args.cluster_signing_duration))
+        cluster_signing_duration=float(args.cluster_signing_duration),
+        use_service_account_credentials=args.use_service_account_credentials)
     select(options.controllers)
     return options
 
@@ -650,6 +654,14 @@ def _parser() -> argparse.ArgumentParser:
                      metavar="etcd://HOST:PORT[/prefix]", help="(etcds:// for TLS)")
     for flag in ("cafile", "certfile", "keyfile"):
         mig.add_argument(f"--etcd-{flag}", default=None)
+    secrets = sub.add_parser("secrets", help="act on every Secret of a cluster, through its API")
+    re = secrets.add_subparsers(dest="secrets_command", required=True).add_parser(
+        "reencrypt", help="write every Secret back unchanged, so that each is stored with "
+                          "the API server's current encryption key (after its encryption "
+                          "configuration changed)")
+    re.add_argument("--kubeconfig", type=Path, default=None,
+                    help="kubeconfig of the cluster (default: $KUBECONFIG, then ~/.kapi/kubeconfig)")
+    re.add_argument("-n", "--namespace", default=None, help="only this namespace's Secrets")
     px = sub.add_parser("proxy", help="run the service proxy (iptables rules) alone")
     _component_flags(px)
     px.add_argument("--service-cidr", default="10.96.0.0/12")
@@ -775,6 +787,21 @@ async def _join(args: argparse.Namespace) -> Path:
     path = args.kubeconfig or default_data_dir() / "kubelet" / f"{args.node_name}.kubeconfig"
     return await join(args.server, args.token, args.node_name, path,
                       pin=args.ca_cert_hash or None)
+
+
+async def _reencrypt(kubeconfig: Path, namespace: str | None) -> int:
+    from runtime.client.rest import ApiError, Client
+    from runtime.controlplane.reencrypt import reencrypt
+
+    client = Client.from_kubeconfig(kubeconfig, user_agent="kapi-secrets-reencrypt")
+    try:
+        print((await reencrypt(client, namespace)).summary())
+        return 0
+    except ApiError as e:
+        print(f"kapi secrets reencrypt: {e}", file=sys.stderr)
+        return 1
+    finally:
+        await client.close()
 
 
 def _run_kubelet(args: argparse.Namespace, run: Any) -> int:
@@ -912,6 +939,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(run(_token_create(args)))
     if args.command == "storage":
         return _storage_migrate(args, run)
+    if args.command == "secrets":
+        return int(run(_reencrypt(_kubeconfig(args.kubeconfig), args.namespace)))
     try:
         opts = _controller_options(args) if hasattr(args, "controllers") else None
     except (ValueError, RuntimeError) as e:

@@ -75,8 +75,11 @@ class Security:
             cache.watchers.add(_Feed(prefix, apply))
 
     async def reconcile(self, store: Any, scheme: Scheme) -> None:
+        from kapi.registry.store import DeleteOptions
+
         await bootstrap.reconcile(store, scheme.get(RBAC_GROUP, "v1", "clusterroles"),
-                                  scheme.get(RBAC_GROUP, "v1", "clusterrolebindings"))
+                                  scheme.get(RBAC_GROUP, "v1", "clusterrolebindings"),
+                                  DeleteOptions())
 
 
 def build(config: Config, cache: WatchCache, storage: Storage,

@@ -53,7 +53,13 @@ def hypercorn_config(host: str, port: int, tls: TLSFiles | None = None,
         # until it times out: Hypercorn's 60 s default would outlast a graceful stop
         hc.ssl_handshake_timeout = 10
         if tls.client_ca is not None:
-            # asked for, not required: a token or an anonymous health check has none
+            # asked for, not required: a token or an anonymous health check has none.
+            # Verified in the handshake, though: Python's ssl has no verify callback (Go's
+            # RequestClientCert, upstream's choice, lets any certificate through and the
+            # authenticator answers 401), so another CA's certificate ends the connection
+            # instead. The alternatives cost more than that difference: CERT_NONE never
+            # asks for a certificate at all, and TLS outside the ssl module (pyOpenSSL)
+            # would replace Hypercorn's whole transport.
             hc.ca_certs, hc.verify_mode = str(tls.client_ca), ssl.CERT_OPTIONAL
         if peers is not None:
             track_peers()

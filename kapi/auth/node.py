@@ -5,8 +5,9 @@ system:node role's rules, as upstream's node authorizer holds them.
 
 The graph is kept from pod watch events (`NodeGraph.apply`): for each node, how many of
 its pods reference each object. Left out of upstream's graph: persistent volumes (behind
-their claims), volume attachments, resource claims, and list/watch of single named
-secrets and configmaps (a get of each is what is allowed).
+their claims), volume attachments and resource claims. A list or watch of one named
+Secret or ConfigMap (a `metadata.name` field selector, which the request info turns into
+that name: kapi/endpoints/requestinfo.py) is a read of that object, as a get is.
 """
 
 from __future__ import annotations
@@ -96,7 +97,8 @@ class NodeGraph:
         return ref in self.refs.get(node, ())
 
 
-GRAPH = {"secrets": ("get",), "configmaps": ("get",), "persistentvolumeclaims": ("get",)}
+READS = ("get", "list", "watch")
+GRAPH = {"secrets": READS, "configmaps": READS, "persistentvolumeclaims": ("get",)}
 OWN_WRITES = ("update", "patch", "delete")
 
 
@@ -124,8 +126,11 @@ class NodeAuthorizer:
         """A decision for the objects the graph guards; None for the role's rules."""
         r, sub = (a.resource, a.subresource) if a.group == "" else ("", "")
         if r in GRAPH and not sub:
-            if a.verb not in GRAPH[r] or not a.name:
-                return None, "can only get individual resources of this type"
+            if a.verb not in GRAPH[r]:
+                return None, ("can only read resources of this type" if GRAPH[r] == READS
+                              else "can only get individual resources of this type")
+            if not a.name:
+                return None, "No Object name found"
             return (ALLOW, "") if self.graph.related(node, (r, a.namespace, a.name)) \
                 else self._no_relation(node)
         if (r, sub) == ("serviceaccounts", "token"):

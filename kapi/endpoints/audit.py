@@ -1,7 +1,7 @@
 """The audit log: upstream's audit.k8s.io/v1 Policy chooses a level per request, and each
 request audited writes Event JSON lines (stages RequestReceived, then ResponseComplete;
 a watch or other stream writes ResponseStarted when it starts and ResponseComplete when
-it ends).
+it ends; so does a WebSocket exec, attach or portforward, with code 101).
 
 Levels: None (nothing), Metadata (who, what, when, the outcome), Request (and the request
 body), RequestResponse (and the response body). A Policy's rules are tried in order; the
@@ -144,10 +144,15 @@ class Auditor:
         self._write(event, "RequestReceived", omit, started["received"])
         status: Obj = {"metadata": {}, "code": response.status_code}
         stream = getattr(response, "body_iterator", None)
-        if stream is not None:
+        upgraded = getattr(response, "when_done", None)  # an exec, attach, port-forward
+        if stream is not None or upgraded is not None:
             event["responseStatus"] = status
             self._write(event, "ResponseStarted", omit, self.clock())
-            response.body_iterator = self._until_done(stream, event, omit)
+            if upgraded is not None:
+                upgraded.append(lambda: self._write(event, "ResponseComplete", omit,
+                                                    self.clock()))
+            elif stream is not None:
+                response.body_iterator = self._until_done(stream, event, omit)
             return response
         out = _json(getattr(response, "body", b""))
         if response.status_code >= 400 and isinstance(out, dict):
@@ -157,6 +162,20 @@ class Auditor:
             event["responseObject"] = out
         self._write(event, "ResponseComplete", omit, self.clock())
         return response
+
+    def stream_started(self, started: Obj, conn: Any, user: Any,
+                       info: Any) -> Callable[[], None]:
+        """A WebSocket stream (exec, attach, portforward) accepted: RequestReceived and
+        ResponseStarted (101 Switching Protocols) now; call what it returns when the
+        stream ends, for ResponseComplete."""
+        level, omit = decide(self.policy, user, info)
+        if level == "None":
+            return lambda: None
+        event = self._event(started, conn, user, info, level)
+        self._write(event, "RequestReceived", omit, started["received"])
+        event["responseStatus"] = {"metadata": {}, "code": 101}
+        self._write(event, "ResponseStarted", omit, self.clock())
+        return lambda: self._write(event, "ResponseComplete", omit, self.clock())
 
     async def _until_done(self, stream: AsyncIterator[Any], event: Obj,
                           omit: set[str]) -> AsyncIterator[Any]:

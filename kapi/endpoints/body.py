@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from kapi import errors
 from kapi.endpoints import codec
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # Bodies above this many bytes are decoded in a worker thread: orjson decodes 256 KiB in
 # well under a millisecond, so only larger ones are worth the thread hop.
 THREAD_BYTES = 256 * 1024
+# What is left of a refused request's body that is read and dropped (Go's server's figure)
+DRAIN_BYTES = 256 * 1024
 
 
 def too_large() -> errors.RequestEntityTooLarge:
@@ -54,6 +56,26 @@ async def read_body(request: Request, limit: int = codec.MAX_BODY_BYTES) -> byte
             raise too_large()
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def drain(request: Request) -> None:
+    """Read and drop the unread body of a request refused before it was read (a 401 or
+    403), up to DRAIN_BYTES, as Go's server does: an HTTP/1.1 connection answered with
+    its request body unread is closed by the server, and the request the client sent
+    next on it is lost ("server disconnected without sending a response")."""
+    length = request.headers.get("content-length")
+    if length is None and "transfer-encoding" not in request.headers:
+        return
+    if length is not None and (not length.isdigit() or not 0 < int(length) <= DRAIN_BYTES):
+        return
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > DRAIN_BYTES:
+                return
+    except (RuntimeError, ClientDisconnect):  # read already, or the client went
+        pass
 
 
 def heavy(raw: bytes, content_type: str | None) -> bool:

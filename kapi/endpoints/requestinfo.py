@@ -6,7 +6,7 @@ handlers both need. It never touches storage.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kapi.auth.rbac.authorizer import Attrs
 
@@ -70,4 +70,20 @@ def parse(method: str, path: str, watch_param: bool) -> RequestInfo:
     if watch_param and verb in ("get", "list"):
         verb = "watch"
     info.verb = verb
+    return info
+
+
+def named_by_selector(info: RequestInfo, field_selector: str) -> RequestInfo:
+    """What authorization sees of a list or watch whose field selector requires
+    `metadata.name=NAME`: a request for that one object, named, as upstream's request
+    info makes it (the Node authorizer lets a kubelet watch a single Secret that way).
+    The handlers keep `info` itself, whose empty name means a collection."""
+    if info.name or info.verb not in ("list", "watch") or not field_selector:
+        return info
+    for term in field_selector.split(","):
+        key, op, value = term.partition("==") if "==" in term else term.partition("=")
+        if op and key.strip() == "metadata.name":
+            value = value.strip()
+            valid = value not in ("", ".", "..") and not any(c in value for c in "/%")
+            return replace(info, name=value) if valid else info
     return info

@@ -31,7 +31,9 @@ class Target:
     ssl_context: ssl.SSLContext | None  # None: plain http
 
 
-def load(path: str | Path) -> Target:
+def load(path: str | Path, *, token: str | None = None) -> Target:
+    """`token`: connect as the identity that bearer token names instead of the
+    kubeconfig's user (the cluster's CA still applies)."""
     path = Path(path)
     kc = yaml.safe_load(path.read_text())
     ctx_name = kc.get("current-context")
@@ -39,6 +41,8 @@ def load(path: str | Path) -> Target:
     cluster = next(c["cluster"] for c in kc["clusters"] if c["name"] == ctx["cluster"])
     user: dict[str, Any] = next((u["user"] for u in kc.get("users", [])
                                  if u["name"] == ctx.get("user")), {}) or {}
+    if token is not None:
+        user = {"token": token}
     headers = {"Authorization": f"Bearer {user['token']}"} if user.get("token") else {}
     server = cluster["server"]
     tls = ssl_context(cluster, user, path.parent) if server.startswith("https://") else None

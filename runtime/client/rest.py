@@ -75,11 +75,32 @@ class Client:
             base_url=base_url, headers={"User-Agent": user_agent, **(headers or {})},
             timeout=httpx.Timeout(timeout), limits=limits, transport=transport)
         self.base_url, self.timeout = base_url, timeout
+        self.kubeconfig: Path | None = None  # the file it was made from, if any
 
     @classmethod
-    def from_kubeconfig(cls, path: str | Path, **kw: Any) -> Client:
-        target = kubeconfig.load(path)
-        return cls(target.server, headers=target.headers, ssl_context=target.ssl_context, **kw)
+    def from_kubeconfig(cls, path: str | Path, *, token: str | None = None,
+                        **kw: Any) -> Client:
+        """`token`: as that bearer token's identity, not the kubeconfig's user."""
+        target = kubeconfig.load(path, token=token)
+        client = cls(target.server, headers=target.headers, ssl_context=target.ssl_context,
+                     **kw)
+        client.kubeconfig = Path(path)
+        return client
+
+    def with_bearer_token(self, token: str, **kw: Any) -> Client:
+        """A client of the same cluster (its kubeconfig's server and CA) as the identity
+        `token` names, without this client's own credentials."""
+        if self.kubeconfig is None:
+            raise ValueError("a client made without a kubeconfig cannot derive another")
+        return Client.from_kubeconfig(self.kubeconfig, token=token, **kw)
+
+    def sibling(self, **kw: Any) -> Client:
+        """Another client as the same identity, with its own connections (`kw`: e.g. a
+        larger pool); this client itself when it was made without a kubeconfig."""
+        return Client.from_kubeconfig(self.kubeconfig, **kw) if self.kubeconfig else self
+
+    def set_bearer_token(self, token: str) -> None:
+        self.http.headers["Authorization"] = f"Bearer {token}"
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -63,6 +63,9 @@ class ControllerOptions:
     cluster_signing_cert_file: str = ""
     cluster_signing_key_file: str = ""
     cluster_signing_duration: float = 365 * 24 * 3600.0
+    # upstream's --use-service-account-credentials: each controller writes as its own
+    # service account (runtime/controllers/credentials.py)
+    use_service_account_credentials: bool = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -75,6 +78,9 @@ class ControllerOptions:
                             "cluster_signing_key_file"):
                 if not isinstance(value, str):
                     raise ValueError(f"{f.name}: a path, not {value!r}")
+            elif f.name == "use_service_account_credentials":
+                if not isinstance(value, bool):
+                    raise ValueError(f"{f.name}: true or false, not {value!r}")
             elif value is None or f.name == "service_account_private_key_file":
                 continue
             elif isinstance(value, bool) or not isinstance(value, (int, float)):

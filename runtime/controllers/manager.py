@@ -11,10 +11,11 @@ workers; informers are already synced) and `async stop()`.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 import uuid
-from typing import Iterable, Protocol
+from typing import Iterable, Mapping, Protocol
 
 from runtime.client.events import EventRecorder
 from runtime.client.informer import InformerFactory
@@ -27,6 +28,7 @@ from runtime.controllers.clusterroleaggregation.controller import (
     ClusterRoleAggregationController,
 )
 from runtime.controllers.context import ControllerContext, ControllerOptions
+from runtime.controllers.credentials import ServiceAccountCredentials
 from runtime.controllers.cronjob.controller import CronJobController
 from runtime.controllers.daemonset.controller import DaemonSetController
 from runtime.controllers.deployment.controller import DeploymentController
@@ -104,11 +106,13 @@ def select(spec: Iterable[str]) -> list[str]:
     return [n for n in CONTROLLERS if n in on and n not in off]
 
 
-def build(ctx: ControllerContext, names: Iterable[str]) -> list[ControllerLike]:
+def build(ctx: ControllerContext, names: Iterable[str],
+          contexts: Mapping[str, ControllerContext] | None = None) -> list[ControllerLike]:
+    """The controllers, each from its own context in `contexts` if it has one."""
     out: list[ControllerLike] = []
     for name in names:
         try:
-            out.append(CONTROLLERS[name](ctx))
+            out.append(CONTROLLERS[name]((contexts or {}).get(name, ctx)))
         except Exception as e:
             raise ControllerStartError(f"controller {name} could not be built: {e}") from e
     return out
@@ -121,9 +125,15 @@ async def run_controllers(client: Client, *, options: ControllerOptions | None =
     ctx = ControllerContext(client=client, informers=informers,
                             recorder=EventRecorder(client, "kapi-controller-manager"),
                             options=options)
-    controllers = build(ctx, select(options.controllers))
+    names = select(options.controllers)
+    credentials = ServiceAccountCredentials(client) \
+        if options.use_service_account_credentials else None
     started: list[ControllerLike] = []
     try:
+        contexts = await _own_contexts(ctx, names, credentials) if credentials else None
+        controllers = build(ctx, names, contexts)
+        if credentials is not None:
+            credentials.start_refreshing()
         informers.start()
         await informers.wait_synced()
         for c in controllers:
@@ -138,6 +148,21 @@ async def run_controllers(client: Client, *, options: ControllerOptions | None =
         for c in started:
             await c.stop()
         await informers.stop()
+        if credentials is not None:
+            await credentials.close()
+
+
+async def _own_contexts(ctx: ControllerContext, names: list[str],
+                        credentials: ServiceAccountCredentials) -> dict[str, ControllerContext]:
+    """Each controller's context with its service account's client (and events sent
+    with it); the informers stay the manager's."""
+    out = {}
+    for name in names:
+        client = await credentials.client_for(name)
+        if client is not ctx.client:
+            out[name] = dataclasses.replace(ctx, client=client, recorder=EventRecorder(
+                client, "kapi-controller-manager"))
+    return out
 
 
 async def run_controller_manager(client: Client, *, leader_elect: bool = True,

@@ -6,8 +6,9 @@ containers every second (upstream's PLEG) that wakes the pods whose containers c
 one worker per pod running runtime/kubelet/podworker.py's sync, adoption of the
 containers a previous run left (the runtime's labels are the truth), the removal of
 containers (and pod directories) whose pod is gone, the probes (runtime/kubelet/probes.py),
-the watches of ConfigMaps, Secrets and Services that pods' env and volumes read (a change
-wakes the pods referring to it), and the node's pressure conditions at each heartbeat.
+the watches of Services and of each ConfigMap and Secret its pods' env and volumes read
+(one object each: runtime/kubelet/objectwatch.py; a change wakes the pods referring to
+it), and the node's pressure conditions at each heartbeat.
 It is an API client: it never imports kapi/.
 """
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import logging
 import tempfile
 import time
@@ -27,10 +27,11 @@ import httpx
 
 from runtime.client.events import EventRecorder
 from runtime.client.informer import Informer
-from runtime.client.resources import CONFIGMAPS, NODES, PODS, SECRETS, SERVICES
+from runtime.client.resources import NODES, PODS, SERVICES
 from runtime.client.rest import ApiError, Client
 from runtime.kubelet import cri, hooks, nodeinfo, nodelease, pressure, server, stats
 from runtime.kubelet.envsources import Sources, referenced
+from runtime.kubelet.objectwatch import ObjectWatches
 from runtime.kubelet.podvolumes import PodVolumes
 from runtime.kubelet.podworker import PodSyncer, rfc3339
 from runtime.kubelet.probes import Prober
@@ -78,9 +79,10 @@ class DockerKubelet:
         self.events = EventRecorder(client, "kubelet", host=self.name)
         self.prober = Prober(runtime, on_change=self._wake, clock=clock, report=self._report,
                              stopper=self._stop_container)
-        # what pods refer to: env sources, configMap/secret volumes, service links
-        self.refs = {gvr.resource: Informer(client, gvr)
-                     for gvr in (CONFIGMAPS, SECRETS, SERVICES)}
+        # what pods refer to: env sources and configMap/secret volumes, each object
+        # watched alone (all the Node authorizer allows); service links
+        self.objects = ObjectWatches(client, self._on_ref)
+        self.services = Informer(client, SERVICES)
         # several clusters' nodes share this host: the default root names the cluster
         self.volumes = PodVolumes(Path(config.root_dir) if config.root_dir else
                                   Path(tempfile.gettempdir()) / "kapi-kubelet" /
@@ -113,16 +115,14 @@ class DockerKubelet:
                                 self.host_ip, allocatable, self.pods, self._containers,
                                 self.relist_pod, self.prober.ready_ids, self.clock,
                                 self.sources, self.volumes, self.prober.unstarted_ids,
-                                tokens=TokenManager(self.client))
+                                tokens=TokenManager(self.client),
+                                await_sources=self.objects.wait_synced)
         await self._renew_lease()
         await self.relist()  # what a previous run left, before any pod is synced
         self.informer.add_handler(self._on_pod)
-        for resource, inf in self.refs.items():
-            if resource != "services":  # service links are read at container start only
-                inf.add_handler(functools.partial(self._on_ref, resource == "secrets"))
-            inf.start()
+        self.services.start()  # service links are read at container start only
         self.informer.start()
-        for inf in (self.informer, *self.refs.values()):
+        for inf in (self.informer, self.services):
             await asyncio.wait_for(inf.synced.wait(), 60)
         await asyncio.to_thread(self.volumes.remove_orphans,
                                 set(self.pods) | set(self.by_uid))
@@ -155,8 +155,8 @@ class DockerKubelet:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.prober.stop()
         await self.informer.stop()
-        for inf in self.refs.values():
-            await inf.stop()
+        await self.services.stop()
+        await self.objects.stop()
 
     # -- node ----------------------------------------------------------------------------
     async def _register(self, subnet: str) -> Obj:
@@ -220,8 +220,10 @@ class DockerKubelet:
         uid = pod["metadata"].get("uid", "")
         if event == "delete":
             self.pods.pop(uid, None)
+            self.objects.forget(uid)
         else:
             self.pods[uid] = pod
+            self.objects.track(uid, pod)
             self.prober.update_pod(pod)
         self._wake(uid)
 
@@ -264,24 +266,21 @@ class DockerKubelet:
                 log.warning("kubelet %s: listing containers failed: %r", self.name, e)
 
     def sources(self, pod: Obj) -> Sources:
-        """The ConfigMaps, Secrets and Services a pod sees, from the informers' caches."""
+        """The ConfigMaps, Secrets and Services a pod sees, from the watches' caches."""
         ns = pod["metadata"].get("namespace", "")
         cms, secrets = referenced(pod)
-        cm_store, secret_store = self.refs["configmaps"], self.refs["secrets"]
-        services = self.refs["services"].list(ns) + [
-            s for s in [self.refs["services"].get("default/kubernetes")] if s]
-        return Sources(configmaps={n: cm_store.get(f"{ns}/{n}") for n in cms},
-                       secrets={n: secret_store.get(f"{ns}/{n}") for n in secrets},
+        services = self.services.list(ns) + [
+            s for s in [self.services.get("default/kubernetes")] if s]
+        return Sources(configmaps={n: self.objects.get("configmaps", ns, n) for n in cms},
+                       secrets={n: self.objects.get("secrets", ns, n) for n in secrets},
                        services=services)
 
-    def _on_ref(self, secret: bool, event: str, old: Obj | None, new: Obj | None) -> None:
+    def _on_ref(self, resource: str, ns: str, name: str) -> None:
         """A ConfigMap or Secret changed: wake the pods that refer to it (their volumes
         are rewritten in place, waiting containers retry)."""
-        obj = new or old
-        if obj is None or not self._synced:
+        if not self._synced:
             return
-        meta = obj["metadata"]
-        ns, name = meta.get("namespace", ""), meta.get("name", "")
+        secret = resource == "secrets"
         for uid, pod in list(self.pods.items()):
             if pod["metadata"].get("namespace") == ns and name in referenced(pod)[secret]:
                 self._wake(uid)

@@ -65,6 +65,9 @@ class PodSyncer:
     volumes: PodVolumes
     unstarted: Callable[[str], frozenset[str]] = lambda uid: frozenset()  # startup probes
     tokens: TokenManager | None = None  # service-account tokens of projected volumes
+    # until the pod's ConfigMaps and Secrets have been read once (their watches start
+    # with the pod: runtime/kubelet/objectwatch.py)
+    await_sources: Callable[[Obj], Awaitable[None]] | None = None
     # pods acting at once: no more than the engine's threads, so that pods started
     # together come up one after another instead of all at the end (first come first)
     start_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(6))
@@ -85,6 +88,8 @@ class PodSyncer:
             await self._terminate(pod)
             self._forget(uid)
             return SyncResult(done=True)
+        if self.await_sources is not None:
+            await self.await_sources(pod)
         now = self.clock()
         plan = podsync.plan(pod, self.containers(uid), self.crash_backoff, now)
         deadline = active_deadline(pod)

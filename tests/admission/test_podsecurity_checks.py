@@ -61,3 +61,29 @@ def test_run_as_non_root_explicit_false_and_unset() -> None:
     assert evaluate("restricted", {}, bad) == [(
         "runAsNonRoot != true", 'container "b" must not set securityContext.runAsNonRoot=false; '
         'pod or container "a" must set securityContext.runAsNonRoot=true')]
+
+
+def test_apparmor_profiles_from_fields_and_annotations() -> None:
+    unconfined = {"appArmorProfile": {"type": "Unconfined"}}
+    assert evaluate("baseline", {}, spec(
+        {"name": "foo", "securityContext": unconfined},
+        securityContext={"appArmorProfile": {"type": "RuntimeDefault"}})) == [
+        ("forbidden AppArmor profile",
+         'container "foo" must not set AppArmor profile type to "Unconfined"')]
+    assert evaluate("baseline", {}, spec({"name": "a"}, securityContext=unconfined)) == [
+        ("forbidden AppArmor profile", 'pod must not set AppArmor profile type to "Unconfined"')]
+    prefix = "container.apparmor.security.beta.kubernetes.io/"
+    meta = {"annotations": {prefix: "bogus", prefix + "a": "", prefix + "b": "runtime/default",
+                            prefix + "c": "localhost/", prefix + "d": "localhost/foo",
+                            prefix + "e": "unconfined", "other": "unconfined"}}
+    assert evaluate("restricted", meta, spec(
+        RESTRICTED_CONTAINER, {**RESTRICTED_CONTAINER, "name": "x", "securityContext": {
+            **RESTRICTED_CONTAINER["securityContext"], **unconfined}},
+        securityContext={**RESTRICTED_POD, **unconfined})) == [
+        ("forbidden AppArmor profiles",
+         'pod and container "x" and annotations must not set AppArmor profile type to '
+         f'"Unconfined", "{prefix}="bogus"", "{prefix}e="unconfined""')]
+    allowed = {"annotations": {prefix + "b": "runtime/default", prefix + "d": "localhost/p"}}
+    assert evaluate("restricted", allowed, spec(RESTRICTED_CONTAINER, securityContext={
+        **RESTRICTED_POD, "appArmorProfile": {"type": "Localhost",
+                                             "localhostProfile": "p"}})) == []

@@ -12,7 +12,8 @@ from kapi.auth.rbac import bootstrap
 from kapi.auth.rbac import rules as policy
 from kapi.auth.rbac.authorizer import RBAC, Attrs, Authorizer, forbidden
 from kapi.auth.rbac.index import PolicyIndex
-from kapi.auth.tokenfile import parse
+from kapi.auth.tokenfile import parse as parse_tokens
+from kapi.endpoints.requestinfo import named_by_selector, parse
 
 ALICE = User("alice", ("devs", "system:authenticated"))
 
@@ -106,11 +107,11 @@ def test_masters_may_do_anything():
 
 
 def test_token_file():
-    users = parse('t1,alice,1\nt2,bob,2,"a,b"\n\n')
+    users = parse_tokens('t1,alice,1\nt2,bob,2,"a,b"\n\n')
     assert users["t1"] == User("alice", ("system:authenticated",), "1")
     assert users["t2"].groups == ("a", "b", "system:authenticated")
     with pytest.raises(ValueError, match="must have at least 3 columns"):
-        parse("t3,carol\n")
+        parse_tokens("t3,carol\n")
 
 
 def test_node_graph():
@@ -128,7 +129,13 @@ def test_node_graph():
     assert node(n1, res("get", "secrets", ns="ns", name="s1"))[0] == "allow"
     assert node(n2, res("get", "secrets", ns="ns", name="s1")) == (
         None, "no relationship found between node 'n2' and this object")
-    assert node(n1, res("list", "secrets", ns="ns"))[0] is None
+    assert node(n1, res("list", "secrets", ns="ns")) == (None, "No Object name found")
+    # a list or watch naming one object (a metadata.name field selector) reads just it
+    for verb in ("list", "watch"):
+        assert node(n1, res(verb, "secrets", ns="ns", name="s1"))[0] == "allow"
+        assert node(n2, res(verb, "secrets", ns="ns", name="s1"))[0] is None
+    assert node(n1, res("update", "secrets", ns="ns", name="s1")) == (
+        None, "can only read resources of this type")
     assert node(n1, res("update", "pods", ns="ns", name="p", sub="status"))[0] == "allow"
     # another node's pod status is the role's rule here; NodeRestriction admission refuses it
     assert node(n2, res("update", "pods", ns="ns", name="p", sub="status"))[0] == "allow"
@@ -138,3 +145,15 @@ def test_node_graph():
     graph.apply(True, pod)
     assert node(n1, res("get", "secrets", ns="ns", name="s1"))[0] is None
     assert node(User("alice"), res("get", "secrets", ns="ns", name="s1")) == (None, "")
+
+
+@pytest.mark.parametrize("verb,selector,name", [
+    ("GET", "metadata.name=s1", "s1"), ("GET", "metadata.name==s1,type=x", "s1"),
+    ("GET", "type=x, metadata.name = s1", "s1"), ("GET", "metadata.name!=s1", ""),
+    ("GET", "metadata.name=a/b", ""), ("GET", "", ""), ("POST", "metadata.name=s1", "")])
+def test_a_field_selector_on_the_name_names_the_request(verb, selector, name):
+    info = parse(verb, "/api/v1/namespaces/ns/secrets", False)
+    assert named_by_selector(info, selector).name == name
+    assert info.name == ""  # the handlers still see a collection
+    watch = parse(verb, "/api/v1/namespaces/ns/secrets", True)
+    assert named_by_selector(watch, selector).name == (name if verb == "GET" else "")

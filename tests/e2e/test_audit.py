@@ -108,3 +108,31 @@ def test_pod_security_audit_violations_are_annotated(audited, kubectl_for):
     assert line["annotations"]["pod-security.kubernetes.io/audit-violations"].startswith(
         'would violate PodSecurity "restricted:latest": allowPrivilegeEscalation != false '
         '(container "web" must set securityContext.allowPrivilegeEscalation=false)')
+
+
+def test_a_refused_websocket_exec_is_audited(audited):
+    """A WebSocket exec refused once its caller is known gets its line, as a plain
+    request does (an accepted one writes ResponseStarted and ResponseComplete with 101:
+    tests/e2e/test_docker_streams.py)."""
+    import ssl
+
+    import websocket
+
+    server, log = audited
+    url = server.url.replace("http", "ws", 1) + \
+        "/api/v1/namespaces/default/pods/nowhere/exec?command=true&stdout=1"
+    pki = server.data_dir / "pki"
+    with pytest.raises(websocket.WebSocketBadStatusException) as e:
+        websocket.create_connection(url, timeout=10, subprotocols=["v5.channel.k8s.io"],
+                                    sslopt={"ca_certs": str(server.ca), "cert_reqs": ssl.CERT_REQUIRED,
+                                            "certfile": str(pki / "admin.crt"),
+                                            "keyfile": str(pki / "admin.key")})
+    assert e.value.status_code == 404
+    line = wait_for(lambda: [x for x in events(log)
+                             if x.get("objectRef", {}).get("name") == "nowhere"],
+                    "the exec's line", 10)[-1]
+    assert (line["verb"], line["stage"], line["level"]) == ("get", "ResponseComplete", "Metadata")
+    assert line["objectRef"] == {"resource": "pods", "namespace": "default", "name": "nowhere",
+                                 "apiVersion": "v1", "subresource": "exec"}
+    assert line["responseStatus"]["code"] == 404
+    assert line["user"]["username"] == "kubernetes-admin"

@@ -3,7 +3,8 @@ a pty and a resize), `attach`, `cp` both ways and `port-forward`, with kubectl 1
 1.30 (WebSocket v5 exec, SPDY port-forward) and 1.33 (WebSocket v5, SPDY tunnelled in a
 WebSocket for port-forward), and the official Python client's `stream()` (v4/v5
 channels) and `portforward()`. A pod on a simulated node, a missing pod and a missing
-container get a clear Status on every path. Traffic goes only to 127.0.0.1 and the pods.
+container get a clear Status on every path. Each exec is in the audit log, from its start
+(101) to its end. Traffic goes only to 127.0.0.1 and the pods.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ NODE, SIM_NODE = "kapi-node-1", "kapi-sim-0"
 @pytest.fixture(scope="module")
 def scluster(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """API server, controllers, scheduler, one Docker-backed and one simulated node."""
-    with docker_cluster(engine, tmp_path_factory.mktemp("streams"), "--nodes", "1",
-                        "--simulated-nodes", "1", "--node-cpu", "2", "--node-memory", "4Gi",
+    d = tmp_path_factory.mktemp("streams")
+    with docker_cluster(engine, d, "--nodes", "1", "--simulated-nodes", "1", "--node-cpu", "2",
+                        "--node-memory", "4Gi", "--audit-log-path", str(d / "audit.log"),
                         nodes={NODE, SIM_NODE}) as s:
         yield s
 
@@ -94,6 +96,28 @@ def test_exec_streams_stdout_stderr_and_the_exit_code(kctl: Kubectl, sns: str) -
     assert "to-err\n" in p.stderr and "command terminated with exit code 3" in p.stderr
     assert p.returncode == 3
     assert kctl("exec", "-n", sns, "shell", "-c", "c", "--", "echo", "fine") == "fine\n"
+
+
+def test_an_exec_is_audited_from_start_to_end(kctl: Kubectl, sns: str,
+                                              scluster: Server) -> None:
+    import json
+
+    kctl("exec", "-n", sns, "shell", "--", "echo", "audited")
+    log = scluster.data_dir / "audit.log"
+
+    def ended() -> list[Obj] | None:  # the last line is written as the stream closes
+        lines = [json.loads(x) for x in log.read_text().splitlines()]
+        mine = [x for x in lines if x.get("objectRef", {}).get("subresource") == "exec"
+                and x["objectRef"].get("namespace") == sns]
+        last = [x for x in mine if x["auditID"] == mine[-1]["auditID"]] if mine else []
+        return last if last and last[-1]["stage"] == "ResponseComplete" else None
+    last = wait_for(ended, "the exec's ResponseComplete", timeout=10)
+    assert [x["stage"] for x in last] == ["RequestReceived", "ResponseStarted",
+                                          "ResponseComplete"]
+    assert {x["responseStatus"]["code"] for x in last[1:]} == {101}
+    # kubectl 1.27 execs with a SPDY POST (create), later ones with a WebSocket GET
+    assert last[0]["verb"] == ("create" if kctl.version == "1.27" else "get")
+    assert last[0]["user"]["username"] == "kubernetes-admin"
 
 
 def test_exec_with_stdin(kctl: Kubectl, sns: str) -> None:

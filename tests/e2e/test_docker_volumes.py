@@ -3,8 +3,9 @@
 with its type check, configMap (items, modes), secret (defaultMode), downwardAPI,
 projected, subPath and subPathExpr, readOnly mounts; a configMap volume updating in
 place (upstream's ..data layout), FailedMount while a ConfigMap is missing, and the
-pod's directory removed with the pod; and a ConfigMap made with real kubectl (1.27 and
-1.33) read as files and env.
+pod's directory removed with the pod; a ConfigMap made with real kubectl (1.27 and
+1.33) read as files and env; and the node's own identity reading only the Secrets its
+pods use, one by one (the kubelet watches each alone), while those pods get them.
 """
 
 from __future__ import annotations
@@ -15,11 +16,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from kubernetes import client as k8s
+from kubernetes.client.exceptions import ApiException
 
 from tests.conftest import Kubectl
 from tests.e2e import dockerpods
 from tests.e2e.dockerpods import (
+    NODE,
     cluster_uid,
     core,
     events,
@@ -30,7 +34,7 @@ from tests.e2e.dockerpods import (
     sh,
     status,
 )
-from tests.helpers import wait_for
+from tests.helpers import api_for, wait_for
 
 engine, cluster, api, ns = (dockerpods.engine, dockerpods.cluster, dockerpods.api,
                             dockerpods.ns)
@@ -175,3 +179,44 @@ def test_kubectl_config_map_as_files_and_env(kctl: Kubectl, ns: str) -> None:
     kctl("wait", "-n", ns, f"pod/{name}", "--for=jsonpath={.status.phase}=Succeeded",
          "--timeout=60s", timeout=90)
     assert kctl("logs", "-n", ns, name).split() == ["fast", "level=3"]
+
+
+def _forbidden(call: Any) -> str:
+    with pytest.raises(ApiException) as e:
+        call()
+    assert e.value.status == 403, e.value.body
+    return str(json.loads(e.value.body)["message"])
+
+
+def test_node_reads_only_its_pods_secrets(cluster: Any, api: k8s.ApiClient, ns: str) -> None:
+    c = core(api)
+    for name in ("mounted", "env", "unused"):
+        c.create_namespaced_secret(ns, {"metadata": {"name": name},
+                                        "stringData": {"v": f"{name}-value"}})
+    app = sh("app", "cat /s/v; echo; echo $FROM_ENV; sleep 300",
+             env=[{"name": "FROM_ENV", "valueFrom": {"secretKeyRef": {"name": "env",
+                                                                       "key": "v"}}}],
+             volumeMounts=[{"name": "s", "mountPath": "/s"}])
+    c.create_namespaced_pod(ns, pod_doc("reader", app, policy="Always", volumes=[
+        {"name": "s", "secret": {"secretName": "mounted"}}]))
+    wait_for(lambda: "env-value" in logs(api, ns, "reader"), "the pod's secrets", every=0.3)
+    assert logs(api, ns, "reader").split() == ["mounted-value", "env-value"]
+    c.patch_namespaced_secret("mounted", ns, {"stringData": {"v": "rotated"}})  # its watch
+    with api_for(cluster.data_dir / "kubeconfigs" / f"kubelet-{NODE}.kubeconfig") as node_api:
+        node = core(node_api)
+        assert node.read_namespaced_secret("mounted", ns).metadata.name == "mounted"
+        one = node.list_namespaced_secret(ns, field_selector="metadata.name=env")
+        assert [s.metadata.name for s in one.items] == ["env"]
+        assert _forbidden(lambda: node.read_namespaced_secret("unused", ns)).endswith(
+            f"no relationship found between node '{NODE}' and this object")
+        assert _forbidden(lambda: node.list_namespaced_secret(
+            ns, field_selector="metadata.name=unused")).endswith("this object")
+        assert _forbidden(lambda: node.list_namespaced_secret(ns)).endswith(
+            ": No Object name found")
+        _forbidden(lambda: node.list_secret_for_all_namespaces())
+        _forbidden(lambda: node.list_config_map_for_all_namespaces())
+    app = sh("app", "while true; do cat /s/v; echo; sleep 0.3; done",
+             volumeMounts=[{"name": "s", "mountPath": "/s"}])
+    c.create_namespaced_pod(ns, pod_doc("rotated", app, policy="Always", volumes=[
+        {"name": "s", "secret": {"secretName": "mounted"}}]))
+    wait_for(lambda: "rotated" in logs(api, ns, "rotated"), "the rotated secret", every=0.3)

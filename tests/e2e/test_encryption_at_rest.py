@@ -2,8 +2,8 @@
 Python client's get, list and watch) a Secret reads as plain text, while the raw store
 (the SQLite file; etcd through etcdctl) holds only upstream's `k8s:enc:aesgcm:v1:<key>:`
 ciphertext. Turning encryption on, or rotating keys, and then running upstream's
-`kubectl get secrets -A -o json | kubectl replace -f -` rewrites every Secret with the
-new key."""
+`kubectl get secrets -A -o json | kubectl replace -f -`, or `kapi secrets reencrypt`,
+rewrites every Secret with the new key."""
 
 from __future__ import annotations
 
@@ -121,6 +121,59 @@ def test_turning_encryption_on_and_rotating_keys_with_kubectl_replace(tmp_path):
         reencrypt(s)
         assert raw_sqlite(data, "/registry/secrets/default/old").startswith(
             b"k8s:enc:aesgcm:v1:key2:")
+    finally:
+        stop_server(s.proc)
+
+
+def kapi_reencrypt(server: Server, *args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "kapi.cli", "secrets", "reencrypt",
+                           "--kubeconfig", str(server.kubeconfig), *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+def test_kapi_secrets_reencrypt_after_turning_encryption_on(tmp_path):
+    data = tmp_path / "kapi"
+    s = start_server(data)
+    with api_for(s.kubeconfig) as api:
+        core = client.CoreV1Api(api)
+        core.create_namespace({"metadata": {"name": "other"}})
+        for ns, name in (("default", "one"), ("other", "two"), ("other", "three")):
+            core.create_namespaced_secret(ns, {"metadata": {"name": name},
+                                               "stringData": {"password": SECRET}})
+    stop_server(s.proc)
+    keys = ["/registry/secrets/default/one", "/registry/secrets/other/two",
+            "/registry/secrets/other/three"]
+    assert all(b"k8s:enc:" not in raw_sqlite(data, k) for k in keys)
+
+    s = start_server(data, extra=("--encrypt-secrets",))
+    try:
+        assert kapi_reencrypt(s, "-n", "other").strip() == (
+            "2 Secrets rewritten, 0 already current, 0 changed or deleted meanwhile")
+        assert b"k8s:enc:" not in raw_sqlite(data, keys[0])
+        out = kapi_reencrypt(s)
+        assert out.startswith("1 Secrets rewritten, 2 already current"), out
+        for k in keys:
+            stored = raw_sqlite(data, k)
+            assert stored.startswith(b"k8s:enc:aesgcm:v1:key1:"), stored[:40]
+            assert SECRET.encode() not in stored
+        assert kapi_reencrypt(s).startswith("0 Secrets rewritten, 3 already current")
+        out = kubectl(s, "get", "secret", "two", "-n", "other", "-o", "jsonpath={.data.password}")
+        assert base64.b64decode(out).decode() == SECRET
+    finally:
+        stop_server(s.proc)
+
+
+def test_kapi_secrets_reencrypt_needs_rights(tmp_path):
+    s = start_server(tmp_path / "kapi", extra=("--encrypt-secrets",))
+    try:
+        kc = yaml.safe_load(s.kubeconfig.read_text())
+        kc["users"][0]["user"] = {"token": "nobody-knows-this"}
+        (tmp_path / "kc").write_text(yaml.safe_dump(kc))
+        p = subprocess.run([sys.executable, "-m", "kapi.cli", "secrets", "reencrypt",
+                            "--kubeconfig", str(tmp_path / "kc")], cwd=REPO,
+                           capture_output=True, text=True, timeout=120)
+        assert p.returncode == 1
+        assert p.stderr.strip() == "kapi secrets reencrypt: 401 Unauthorized: Unauthorized"
     finally:
         stop_server(s.proc)
 

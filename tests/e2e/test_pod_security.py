@@ -1,7 +1,8 @@
 """Pod Security admission through real kubectl and the Python client: a restricted
 namespace refuses a privileged pod with upstream's message, warns on a Deployment whose
 template would be refused, warns about existing pods when its enforce level tightens,
-and refuses a label value that is no level."""
+refuses an unconfined AppArmor profile at baseline, and refuses a label value that is no
+level."""
 
 from __future__ import annotations
 
@@ -64,6 +65,22 @@ def test_a_deployment_is_admitted_with_a_warning(kubectl, ns):
     p = kubectl.run("apply", "-n", ns, "-f", "-", input=json.dumps(pod), check=False)
     assert 'violates PodSecurity "baseline:latest": host namespaces (hostNetwork=true)' \
         in p.stderr
+
+
+def test_baseline_refuses_an_unconfined_apparmor_profile(kubectl, ns):
+    kubectl("label", "namespace", ns, f"{ENFORCE}=baseline")
+    pod = restricted_pod("unconfined")
+    pod["spec"]["containers"][0]["securityContext"]["appArmorProfile"] = {"type": "Unconfined"}
+    p = kubectl.run("apply", "-n", ns, "-f", "-", input=json.dumps(pod), check=False)
+    assert p.returncode != 0
+    assert ('pods "unconfined" is forbidden: violates PodSecurity "baseline:latest": forbidden '
+            'AppArmor profile (container "x" must not set AppArmor profile type to '
+            '"Unconfined")') in p.stderr, p.stderr
+    pod["spec"]["containers"][0]["securityContext"]["appArmorProfile"] = {
+        "type": "RuntimeDefault"}
+    pod["metadata"]["annotations"] = {
+        "container.apparmor.security.beta.kubernetes.io/x": "runtime/default"}
+    kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(pod))
 
 
 def test_tightening_a_namespace_warns_about_its_pods(server, ns):

@@ -91,9 +91,13 @@ def test_node_identity_is_held_to_its_own_objects(components):
         r = other.patch(f"/api/v1/nodes/{NODE}/status", json={},
                         headers={"content-type": "application/merge-patch+json"})
         assert r.status_code == 403
-        # listing is allowed: kapi's kubelets list and watch every Secret (ClusterRole
-        # kapi:kubelet-object-watch, a difference from upstream the README lists)
-        assert other.get("/api/v1/namespaces/default/secrets").status_code == 200
+        # a node reads Secrets one by one, never a whole list (upstream's message)
+        r = other.get("/api/v1/namespaces/default/secrets")
+        assert r.status_code == 403 and r.json()["message"].endswith(
+            ": No Object name found"), r.text
+        r = other.get("/api/v1/namespaces/default/secrets",
+                      params={"fieldSelector": "metadata.name=unrelated", "watch": "true"})
+        assert r.status_code == 403 and "no relationship found" in r.json()["message"]
         assert node.get(f"/api/v1/nodes/{NODE}").status_code == 200
         pods = node.get("/api/v1/pods", params={"fieldSelector": f"spec.nodeName={NODE}"})
         assert pods.status_code == 200

@@ -90,6 +90,43 @@ def capabilities_baseline(meta: Obj, spec: Obj) -> Result:
             "in securityContext.capabilities.add") if bad else None
 
 
+APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
+APPARMOR_TYPES = frozenset({"RuntimeDefault", "Localhost"})
+
+
+def _apparmor_type(sc: Obj) -> str | None:
+    """The appArmorProfile.type a security context sets, if it sets a profile at all."""
+    profile = sc.get("appArmorProfile")
+    return str(profile.get("type") or "") if isinstance(profile, dict) else None
+
+
+def apparmor(meta: Obj, spec: Obj) -> Result:
+    """Neither the securityContext fields (pod, containers) nor the deprecated
+    per-container annotations may ask for another profile than the runtime's default
+    or a local one."""
+    setters, values = [], set()
+    pod_type = _apparmor_type(_sc({"securityContext": spec.get("securityContext")}))
+    if pod_type is not None and pod_type not in APPARMOR_TYPES:
+        setters.append("pod")
+        values.add(pod_type)
+    bad, types = _offenders(containers(spec), lambda c: [
+        t for t in [_apparmor_type(_sc(c))] if t is not None and t not in APPARMOR_TYPES])
+    if bad:
+        setters.append(_who(bad))
+        values |= set(types)
+    annotations = meta.get("annotations") or {}
+    forbidden = sorted(f'{k}="{v}"' for k, v in annotations.items()
+                       if str(k).startswith(APPARMOR_ANNOTATION) and v and
+                       v != "runtime/default" and not str(v).startswith("localhost/"))
+    if forbidden:
+        setters.append(plural("annotation", "annotations", len(forbidden)))
+    if not setters:
+        return None
+    listed = sorted(values) + forbidden
+    return (plural("forbidden AppArmor profile", "forbidden AppArmor profiles", len(listed)),
+            f"{' and '.join(setters)} must not set AppArmor profile type to {quoted(listed)}")
+
+
 def host_path_volumes(meta: Obj, spec: Obj) -> Result:
     bad = [v.get("name", "") for v in spec.get("volumes") or [] if v.get("hostPath")]
     return ("hostPath volumes", f'{plural("volume", "volumes", len(bad))} {quoted(bad)}') \
@@ -236,6 +273,7 @@ Check = Callable[[Obj, Obj], Result]
 # (ID, level, check, the baseline check it replaces), in upstream's ID order
 CHECKS: tuple[tuple[str, str, Check, str], ...] = (
     ("allowPrivilegeEscalation", "restricted", allow_privilege_escalation, ""),
+    ("appArmorProfile", "baseline", apparmor, ""),
     ("capabilities_baseline", "baseline", capabilities_baseline, ""),
     ("capabilities_restricted", "restricted", capabilities_restricted, "capabilities_baseline"),
     ("hostNamespaces", "baseline", host_namespaces, ""),

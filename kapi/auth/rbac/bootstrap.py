@@ -32,6 +32,10 @@ AUTOUPDATE = "rbac.authorization.kubernetes.io/autoupdate"
 BOOTSTRAPPING = {"kubernetes.io/bootstrapping": "rbac-defaults"}
 CONTROLLER_PREFIX = "system:controller:"
 KCM = "system:kube-controller-manager"
+# kapi's own roles and bindings that earlier releases made and this one no longer wants:
+# removed at start unless a user turned autoupdate off (a data dir made while kubelets
+# listed every Secret would otherwise keep granting nodes every Secret)
+RETIRED = ("kapi:kubelet-object-watch",)
 
 
 def _load(name: str) -> Any:
@@ -123,9 +127,21 @@ async def _reconcile_one(store: Any, r: Any, wanted: Obj) -> None:
         await store.guaranteed_update(r, None, name, put, retry=False)
 
 
-async def reconcile(store: Any, roles_resource: Any, bindings_resource: Any) -> None:
+async def reconcile(store: Any, roles_resource: Any, bindings_resource: Any,
+                    delete_options: Any) -> None:
     """Create or complete every bootstrap ClusterRole, then every ClusterRoleBinding (the
-    objects of each kind written concurrently: storage may batch them)."""
+    objects of each kind written concurrently: storage may batch them); remove the
+    RETIRED ones (`delete_options`: the store's DeleteOptions())."""
     for r, objects in ((roles_resource, cluster_roles()),
                        (bindings_resource, cluster_role_bindings())):
         await asyncio.gather(*(_reconcile_one(store, r, wanted) for wanted in objects))
+        await asyncio.gather(*(_retire(store, r, name, delete_options) for name in RETIRED))
+
+
+async def _retire(store: Any, r: Any, name: str, delete_options: Any) -> None:
+    try:
+        current = await store.get(r, None, name)
+        if (current["metadata"].get("annotations") or {}).get(AUTOUPDATE) != "false":
+            await store.delete(r, None, name, delete_options)
+    except errors.NotFound:
+        pass

@@ -55,11 +55,15 @@ class Target:
 
 
 class UpgradeResponse(Response):
-    """101 Switching Protocols, then `run(read, write)` owns the connection's bytes."""
+    """101 Switching Protocols, then `run(read, write)` owns the connection's bytes;
+    `when_done` are called once the stream has ended (the audit log's ResponseComplete)."""
+
+    status_code = 101
 
     def __init__(self, headers: dict[str, str],
                  run: Callable[[Read, Write], Awaitable[None]]) -> None:
         self._upgrade_headers, self._run = headers, run
+        self.when_done: list[Callable[[], None]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": 101,
@@ -78,6 +82,8 @@ class UpgradeResponse(Response):
         try:
             await self._run(read, write)
         finally:
+            for done in self.when_done:
+                done()
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -151,13 +157,22 @@ class StreamEndpoints:
         return UpgradeResponse(headers, run_exec)
 
     # -- WebSocket ----------------------------------------------------------------------
-    async def websocket(self, ws: WebSocket, info: RequestInfo, query: Any) -> None:
+    async def websocket(self, ws: WebSocket, info: RequestInfo, query: Any,
+                        on_accept: Callable[[], Callable[[], None]] = lambda: lambda: None,
+                        ) -> None:
+        """Serve the stream; `on_accept()` once the WebSocket is accepted, and what it
+        returned when the stream ends (the audit log's ResponseStarted and
+        ResponseComplete)."""
         target = await self.locate(info, query)
         offered = list(ws.scope.get("subprotocols") or [])
         if target.kind == "portforward" and TUNNEL in offered:
             await ws.accept(subprotocol=TUNNEL)
-            await portforward.serve_spdy(Session(_ws_read(ws), ws.send_bytes),
-                                         target.url, target.path)
+            done = on_accept()
+            try:
+                await portforward.serve_spdy(Session(_ws_read(ws), ws.send_bytes),
+                                             target.url, target.path)
+            finally:
+                done()
             return
         if target.kind == "portforward":
             if not target.query:
@@ -169,7 +184,11 @@ class StreamEndpoints:
             protocols = (chosen,)
         kubelet = await KubeletSocket.open(target.url, target.path, target.query, protocols)
         await ws.accept(subprotocol=chosen)
-        await remotecommand.relay(ws, kubelet)
+        done = on_accept()
+        try:
+            await remotecommand.relay(ws, kubelet)
+        finally:
+            done()
 
 
 def _ws_read(ws: WebSocket) -> Read:
