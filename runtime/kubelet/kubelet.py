@@ -96,6 +96,7 @@ class DockerKubelet:
         self._posted: dict[str, str] = {"MemoryPressure": "False", "DiskPressure": "False",
                                          "PIDPressure": "False"}
         self._synced = False  # no pod is synced before the informer has listed them all
+        self._stopping = False  # once stopping, no pod worker starts (none would be stopped)
         self.stats = stats.DockerStats(containers=lambda: [c for cs in self.by_uid.values()
                                                            for c in cs],
                                        stats=runtime.stats, clock=clock,
@@ -122,8 +123,9 @@ class DockerKubelet:
                 inf.add_handler(functools.partial(self._on_ref, resource == "secrets"))
             inf.start()
         self.informer.start()
-        for inf in (self.informer, *self.refs.values()):
-            await asyncio.wait_for(inf.synced.wait(), 60)
+        async with asyncio.timeout(60):  # not wait_for: see probes.py
+            for inf in (self.informer, *self.refs.values()):
+                await inf.synced.wait()
         await asyncio.to_thread(self.volumes.remove_orphans,
                                 set(self.pods) | set(self.by_uid))
         self._synced = True
@@ -149,6 +151,7 @@ class DockerKubelet:
     async def stop(self) -> None:
         """Stop the kubelet; the containers stay for the next run to adopt."""
         self._server_stop.set()
+        self._stopping = True
         tasks = self._tasks + [w.task for w in self.workers.values() if w.task]
         for t in tasks:
             t.cancel()
@@ -297,7 +300,7 @@ class DockerKubelet:
         await self.events.event(pod, kind, reason, message)
 
     def _wake(self, uid: str) -> None:
-        if not uid or not self._synced:
+        if not uid or not self._synced or self._stopping:
             return
         w = self.workers.get(uid)
         if w is None:

@@ -51,6 +51,7 @@ class Prober:
         self.running: dict[str, dict[str, str]] = {}            # uid -> running app id -> name
         self.results: dict[str, bool] = {}                      # container id -> ready
         self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self.stopped = False  # after stop(), no probe starts (none would be cancelled)
 
     def update_pod(self, pod: Obj) -> None:
         self.specs[pod["metadata"].get("uid", "")] = pod
@@ -108,7 +109,7 @@ class Prober:
         pod = self.specs.get(c.pod_uid)
         spec = next((s for s in (pod or {}).get("spec", {}).get("containers") or []
                      if s["name"] == c.name), None)
-        if pod is None or spec is None:
+        if pod is None or spec is None or self.stopped:
             return
         kinds = (("startupProbe",) if spec.get("startupProbe") and c.id not in self.started
                  else ("readinessProbe", "livenessProbe"))
@@ -118,6 +119,7 @@ class Prober:
                     self._loop(pod, spec, c, kind, ip), name=f"probe-{kind}-{c.id[:12]}")
 
     async def stop(self) -> None:
+        self.stopped = True
         tasks = list(self.tasks.values())
         for t in tasks:
             t.cancel()
@@ -181,7 +183,11 @@ class Prober:
                 return await self._http(probe["httpGet"], spec, ip, timeout)
             if "tcpSocket" in probe:
                 port = _port(probe["tcpSocket"].get("port"), spec)
-                _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), timeout)
+                # asyncio.timeout, never wait_for: on 3.11 wait_for returns the result
+                # when a cancellation races the connection's completion, and a probe
+                # loop that swallowed its cancellation holds the kubelet's stop for ever
+                async with asyncio.timeout(timeout):
+                    _, writer = await asyncio.open_connection(ip, port)
                 writer.close()
                 return True, ""
         except (TimeoutError, OSError, httpx.HTTPError) as e:

@@ -80,9 +80,10 @@ class FleetStatsServer:
     async def stop(self) -> None:
         self._stop.set()
         if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, 5)
-            except (TimeoutError, asyncio.CancelledError):
+            # asyncio.wait, not wait_for: a cancellation of the caller must not be
+            # taken for the server's own end (and swallowed)
+            _, pending = await asyncio.wait({self._task}, timeout=5)
+            if pending:
                 self._task.cancel()
         for s in self._socks:
             s.close()
