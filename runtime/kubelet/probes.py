@@ -1,4 +1,5 @@
-"""Startup, readiness and liveness probes (exec, httpGet, tcpSocket) of running containers.
+"""Startup, readiness and liveness probes (exec, httpGet, tcpSocket, grpc) of running
+containers (grpc: runtime/kubelet/grpcprobe.py).
 
 One task per running container and probe kind, started when the relist first sees the
 container running and cancelled when it stops. It owns the probe results: readiness
@@ -19,7 +20,7 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 
-from runtime.kubelet import cri
+from runtime.kubelet import cri, grpcprobe
 
 log = logging.getLogger(__name__)
 
@@ -190,10 +191,12 @@ class Prober:
                     _, writer = await asyncio.open_connection(ip, port)
                 writer.close()
                 return True, ""
+            if "grpc" in probe:
+                grpc = probe["grpc"]
+                return await grpcprobe.check(ip, int(grpc.get("port") or 0),
+                                             str(grpc.get("service") or ""), timeout)
         except (TimeoutError, OSError, httpx.HTTPError) as e:
             return False, str(e) or type(e).__name__
-        if "grpc" in probe:  # needs a gRPC client: not a dependency of kapi yet
-            return False, "grpc probes are not supported by this kubelet yet"
         return False, "unsupported probe handler"
 
     async def _http(self, get: Obj, spec: Obj, ip: str, timeout: int) -> tuple[bool, str]:
