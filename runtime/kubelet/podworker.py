@@ -86,7 +86,8 @@ class PodSyncer:
             self._forget(uid)
             return SyncResult(done=True)
         now = self.clock()
-        plan = podsync.plan(pod, self.containers(uid), self.crash_backoff, now)
+        plan = podsync.plan(pod, self.containers(uid), self.crash_backoff, now,
+                            self.unstarted(uid))
         deadline = active_deadline(pod)
         if deadline is not None and now < deadline:
             plan.wake(deadline)
@@ -304,18 +305,32 @@ class PodSyncer:
 
     async def _remove_all(self, uid: str, *, grace: int, pod: Obj | None = None) -> None:
         containers = self.containers(uid)
-        apps = [c for c in containers if c.running and not c.sandbox]
+        running = [c for c in containers if c.running and not c.sandbox]
         if pod is not None:
-            for c in apps:
-                await self.events.normal(pod, "Killing", f"Stopping container {c.name}")
-            ip = self._pod_ip(pod)
-            await asyncio.gather(*(hooks.stop(self.runtime, pod, _spec_of(pod, c), c, ip,
-                                              grace, self._event) for c in apps))
+            # the app's containers together, then the sidecars one by one, last first,
+            # each with what is left of the grace period (upstream's termination order)
+            sidecars = [c for s in reversed((pod.get("spec") or {}).get("initContainers")
+                                            or []) if podsync.is_sidecar(s)
+                        for c in running if c.init and c.name == s["name"]]
+            started = self.clock()
+            await self._stop_together(pod, [c for c in running if c not in sidecars], grace)
+            for c in sidecars:
+                left = max(grace - int(self.clock() - started), 0)
+                await self._stop_together(pod, [c], left)
         else:
-            await asyncio.gather(*(self.runtime.stop_container(c.id, grace) for c in apps))
+            await asyncio.gather(*(self.runtime.stop_container(c.id, grace)
+                                   for c in running))
         for c in containers:
             await self.runtime.remove_container(c.id)
         await self.relist(uid)
+
+    async def _stop_together(self, pod: Obj, containers: list[cri.ContainerInfo],
+                             grace: int) -> None:
+        for c in containers:
+            await self.events.normal(pod, "Killing", f"Stopping container {c.name}")
+        ip = self._pod_ip(pod)
+        await asyncio.gather(*(hooks.stop(self.runtime, pod, _spec_of(pod, c), c, ip,
+                                          grace, self._event) for c in containers))
 
     def _forget(self, uid: str) -> None:
         if self.tokens is not None:

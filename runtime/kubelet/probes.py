@@ -1,7 +1,7 @@
 """Startup, readiness and liveness probes (exec, httpGet, tcpSocket, grpc) of running
 containers (grpc: runtime/kubelet/grpcprobe.py).
 
-One task per running container and probe kind, started when the relist first sees the
+One task per running app container or sidecar and probe kind, started when the relist first sees the
 container running and cancelled when it stops. It owns the probe results: readiness
 results feed `ready_ids` (a container with no readiness probe is ready once running);
 a liveness probe failing `failureThreshold` times in a row stops the container (SIGTERM,
@@ -30,6 +30,14 @@ Report = Callable[[Obj, str, str], Awaitable[None]]  # (pod, reason, message) ->
 Stopper = Callable[[Obj, Obj, cri.ContainerInfo, int], Awaitable[None]]
 LABELS = {"readinessProbe": "Readiness", "livenessProbe": "Liveness",
           "startupProbe": "Startup"}
+
+
+def probed_specs(pod: Obj) -> list[Obj]:
+    """The containers that are probed: the app's and the sidecars (init containers with
+    restartPolicy Always); names are unique across both lists."""
+    spec = pod.get("spec") or {}
+    return [*(c for c in spec.get("initContainers") or []
+              if c.get("restartPolicy") == "Always"), *(spec.get("containers") or [])]
 
 
 def _port(value: Any, container: Obj) -> int:
@@ -63,8 +71,7 @@ class Prober:
 
     def ready_ids(self, uid: str) -> frozenset[str]:
         """Running app containers that pass readiness (or have no readiness probe)."""
-        pod = self.specs.get(uid) or {}
-        probed = {c["name"] for c in (pod.get("spec") or {}).get("containers") or []
+        probed = {c["name"] for c in probed_specs(self.specs.get(uid) or {})
                   if c.get("readinessProbe")}
         unstarted = self.unstarted_ids(uid)
         return frozenset(cid for cid, name in self.running.get(uid, {}).items()
@@ -73,8 +80,7 @@ class Prober:
 
     def unstarted_ids(self, uid: str) -> frozenset[str]:
         """Running app containers whose startup probe has not succeeded yet."""
-        pod = self.specs.get(uid) or {}
-        probed = {c["name"] for c in (pod.get("spec") or {}).get("containers") or []
+        probed = {c["name"] for c in probed_specs(self.specs.get(uid) or {})
                   if c.get("startupProbe")}
         return frozenset(cid for cid, name in self.running.get(uid, {}).items()
                          if name in probed and cid not in self.started)
@@ -90,8 +96,9 @@ class Prober:
     def pod_containers(self, uid: str, found: list[cri.ContainerInfo]) -> None:
         """A listing of one pod: probe what newly runs, stop probing what stopped."""
         ip = next((c.ip for c in found if c.sandbox and c.running), "")
-        running = {c.id: c.name for c in found
-                   if c.running and not c.sandbox and not c.init}
+        probed = {c["name"] for c in probed_specs(self.specs.get(uid) or {})}
+        running = {c.id: c.name for c in found if c.running and not c.sandbox and
+                   (not c.init or c.name in probed)}
         for c in found:
             if c.id in running:
                 self._ensure(c, ip)
@@ -108,8 +115,7 @@ class Prober:
 
     def _ensure(self, c: cri.ContainerInfo, ip: str) -> None:
         pod = self.specs.get(c.pod_uid)
-        spec = next((s for s in (pod or {}).get("spec", {}).get("containers") or []
-                     if s["name"] == c.name), None)
+        spec = next((s for s in probed_specs(pod or {}) if s["name"] == c.name), None)
         if pod is None or spec is None or self.stopped:
             return
         kinds = (("startupProbe",) if spec.get("startupProbe") and c.id not in self.started
