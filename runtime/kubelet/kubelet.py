@@ -139,7 +139,8 @@ class DockerKubelet:
     async def _serve(self) -> None:
         """The kubelet's own HTTP API on the endpoint the Node publishes."""
         app = server.build_app(find_pod=self.find_pod, containers=self._containers,
-                               runtime=self.runtime, clock=self.clock)
+                               runtime=self.runtime, clock=self.clock,
+                               pods=lambda: list(self.pods.values()))
         app.router.routes.append(stats.route(lambda _: self.stats.summary(
             self.name, self._started, list(self.pods.values()), self._containers)))
         await server.serve(app, self.host_ip, self.port, self._server_stop)
