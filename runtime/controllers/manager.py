@@ -35,6 +35,7 @@ from runtime.controllers.endpointslice.controller import (
 )
 from runtime.controllers.garbagecollector.controller import GarbageCollector
 from runtime.controllers.job.controller import JobController
+from runtime.controllers.localpath.controller import LocalPathProvisioner
 from runtime.controllers.namespace.controller import NamespaceController
 from runtime.controllers.nodelifecycle.controller import NodeLifecycleController
 from runtime.controllers.podautoscaler.controller import HorizontalController
@@ -78,6 +79,7 @@ CONTROLLERS: dict[str, type] = {
     "servicelb": ServiceLBController,
     "resourcequota": ResourceQuotaController,
     "clusterrole-aggregation": ClusterRoleAggregationController,
+    "persistentvolume-binder": LocalPathProvisioner,
 }
 
 

@@ -29,7 +29,7 @@ from runtime.client.events import EventRecorder
 from runtime.client.informer import Informer
 from runtime.client.resources import CONFIGMAPS, NODES, PODS, SECRETS, SERVICES
 from runtime.client.rest import ApiError, Client
-from runtime.kubelet import cri, hooks, nodeinfo, nodelease, pressure, server, stats
+from runtime.kubelet import claims, cri, hooks, nodeinfo, nodelease, pressure, server, stats
 from runtime.kubelet.envsources import Sources, referenced
 from runtime.kubelet.podvolumes import PodVolumes
 from runtime.kubelet.podworker import PodSyncer, rfc3339
@@ -169,6 +169,9 @@ class DockerKubelet:
             node_ip=self.host_ip, pod_cidr=subnet, port=self.port,
             runtime_version=await self.runtime.version(),
             images=await self.runtime.images(), now=rfc3339(self.clock()))
+        # where local-path volumes of this node go (runtime/controllers/localpath)
+        doc["metadata"].setdefault("annotations", {})[claims.ROOT_ANNOTATION] = \
+            str(self.volumes.root)
         try:
             node = await self.client.create(NODES, doc)
         except ApiError as e:

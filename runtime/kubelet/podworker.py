@@ -22,7 +22,7 @@ import httpx
 from runtime.client.events import EventRecorder
 from runtime.client.resources import PODS
 from runtime.client.rest import ApiError, Client
-from runtime.kubelet import containerspec, cri, hooks, podsync, security
+from runtime.kubelet import claims, containerspec, cri, hooks, podsync, security
 from runtime.kubelet.backoff import Backoff
 from runtime.kubelet.envsources import ConfigError, Sources
 from runtime.kubelet.podreport import Observed, pod_status
@@ -74,6 +74,7 @@ class PodSyncer:
     written: dict[str, Obj] = field(default_factory=dict)  # uid -> last status written
     mounted: dict[str, dict[str, str]] = field(default_factory=dict)  # uid -> volume paths
     token_refresh: dict[str, float] = field(default_factory=dict)  # uid -> wall time
+    claimed: dict[str, dict[str, str]] = field(default_factory=dict)  # uid -> claim paths
 
     async def sync(self, uid: str) -> SyncResult:
         pod = self.pods.get(uid)
@@ -120,6 +121,9 @@ class PodSyncer:
             return True
         sources = self.sources(pod)
         try:
+            if uid not in self.claimed:  # a bound claim's volume never changes
+                self.claimed[uid] = await claims.claim_paths(self.client, pod)
+            sources.claims = self.claimed[uid]
             if self.tokens is not None:
                 sources.tokens, refresh = await self.tokens.tokens_for(pod)
                 if refresh is not None:
@@ -338,6 +342,7 @@ class PodSyncer:
         self.token_refresh.pop(uid, None)
         self.volumes.remove(uid)
         self.mounted.pop(uid, None)
+        self.claimed.pop(uid, None)
         self.written.pop(uid, None)
         self.image_waiting.pop(uid, None)
         self.crash_backoff.forget(f"{uid}/")
