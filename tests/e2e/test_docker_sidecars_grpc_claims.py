@@ -1,5 +1,5 @@
-"""Sidecar containers and grpc probes on a real Docker-backed node, through the official
-Python client.
+"""Sidecar containers, grpc probes and StatefulSet claims on a real Docker-backed node,
+through the official Python client.
 
 Sidecars (init containers with restartPolicy Always): started before the next init
 container (which sees what the sidecar wrote), running beside the app with their own
@@ -8,6 +8,8 @@ deleted, and never holding a Job: its pod succeeds and the Job completes.
 grpc probes: a container of a locally built image serving grpc.health.v1 (on h2) is
 Ready while it answers SERVING, unready with upstream's message when NOT_SERVING, and
 restarted when its liveness service goes away.
+Claims: a StatefulSet's volumeClaimTemplates give its pod a local-path volume under the
+node's kubelet root; what the pod writes there is read back by the pod that replaces it.
 """
 
 from __future__ import annotations
@@ -153,3 +155,37 @@ def test_grpc_probes_drive_readiness_and_liveness(api: k8s.ApiClient, ns: str,
             "failed: rpc error: code = NotFound desc = unknown service") \
         in events(api, ns, "hc")
     wait_for(lambda: ready("True"), "the restarted server to be Ready again", timeout=90)
+
+
+# -- claims ----------------------------------------------------------------------------
+def test_a_statefulsets_claim_keeps_its_data_across_pods(api: k8s.ApiClient, ns: str,
+                                                         cluster: Any) -> None:
+    apps = k8s.AppsV1Api(api)
+    script = "cat /data/seen 2>/dev/null; hostname >> /data/seen; exec sleep 3600"
+    apps.create_namespaced_stateful_set(ns, {
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+        "spec": {"replicas": 1, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+                 "template": {"metadata": {"labels": {"app": "db"}}, "spec": {
+                     "terminationGracePeriodSeconds": 1, "containers": [sh(
+                         "c", script, volumeMounts=[{"name": "data", "mountPath": "/data"}])]}},
+                 "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                     "accessModes": ["ReadWriteOnce"],
+                     "resources": {"requests": {"storage": "16Mi"}}}}]}})
+    wait_for(lambda: status(api, ns, "db-0").get("phase") == "Running", "db-0 to run",
+             timeout=90)
+    first_uid = core(api).read_namespaced_pod("db-0", ns).metadata.uid
+    claim = core(api).read_namespaced_persistent_volume_claim("data-db-0", ns)
+    assert claim.status.phase == "Bound"
+    pv = core(api).read_persistent_volume(claim.spec.volume_name)
+    root = dockerpods.kubelet_root(dockerpods.cluster_uid(api))
+    assert Path(pv.spec.host_path.path).parent == root / "local-path"
+    assert (Path(pv.spec.host_path.path) / "seen").read_text() == "db-0\n"
+
+    core(api).delete_namespaced_pod("db-0", ns)
+
+    def replaced() -> bool:
+        pod = core(api).read_namespaced_pod("db-0", ns)
+        return pod.metadata.uid != first_uid and pod.status.phase == "Running"
+    wait_for(replaced, "db-0 to be replaced and run", timeout=90)
+    wait_for(lambda: dockerpods.logs(api, ns, "db-0").strip() == "db-0",
+             "the new pod to read what the old one wrote", timeout=30)
