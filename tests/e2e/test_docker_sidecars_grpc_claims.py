@@ -7,7 +7,8 @@ status, restarted when they die, stopped after the app's containers when the pod
 deleted, and never holding a Job: its pod succeeds and the Job completes.
 grpc probes: a container of a locally built image serving grpc.health.v1 (on h2) is
 Ready while it answers SERVING, unready with upstream's message when NOT_SERVING, and
-restarted when its liveness service goes away.
+restarted when its liveness service goes away (a grpc startup probe holding liveness
+back until the server answers).
 Claims: a StatefulSet's volumeClaimTemplates give its pod a local-path volume under the
 node's kubelet root; what the pod writes there is read back by the pod that replaces it.
 """
@@ -127,9 +128,11 @@ def test_grpc_probes_drive_readiness_and_liveness(api: k8s.ApiClient, ns: str,
                        f"echo SERVING > {health}/live && exec python3 -S "
                        f"/grpc_health_server.py {grpcimage.PORT} {health}",
                image=grpcimage.IMAGE,
+               # the startup probe holds liveness back while the interpreter starts
+               startupProbe={"grpc": {"port": grpcimage.PORT}, "periodSeconds": 1,
+                             "failureThreshold": 60},
                readinessProbe={"grpc": {"port": grpcimage.PORT}, **every},
-               livenessProbe={"grpc": {"port": grpcimage.PORT, "service": "live"},
-                              "initialDelaySeconds": 1, **every})
+               livenessProbe={"grpc": {"port": grpcimage.PORT, "service": "live"}, **every})
     core(api).create_namespaced_pod(ns, pod_doc("hc", serve, policy="Always"))
 
     def ready(want: str) -> Obj | None:
@@ -171,9 +174,10 @@ def test_a_statefulsets_claim_keeps_its_data_across_pods(api: k8s.ApiClient, ns:
                  "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
                      "accessModes": ["ReadWriteOnce"],
                      "resources": {"requests": {"storage": "16Mi"}}}}]}})
-    wait_for(lambda: status(api, ns, "db-0").get("phase") == "Running", "db-0 to run",
-             timeout=90)
-    first_uid = core(api).read_namespaced_pod("db-0", ns).metadata.uid
+    def running() -> Any:
+        pods = core(api).list_namespaced_pod(ns, field_selector="metadata.name=db-0").items
+        return pods[0] if pods and pods[0].status.phase == "Running" else None
+    first_uid = wait_for(running, "db-0 to run", timeout=90).metadata.uid
     claim = core(api).read_namespaced_persistent_volume_claim("data-db-0", ns)
     assert claim.status.phase == "Bound"
     pv = core(api).read_persistent_volume(claim.spec.volume_name)
@@ -184,8 +188,8 @@ def test_a_statefulsets_claim_keeps_its_data_across_pods(api: k8s.ApiClient, ns:
     core(api).delete_namespaced_pod("db-0", ns)
 
     def replaced() -> bool:
-        pod = core(api).read_namespaced_pod("db-0", ns)
-        return pod.metadata.uid != first_uid and pod.status.phase == "Running"
+        pod = running()
+        return pod is not None and pod.metadata.uid != first_uid
     wait_for(replaced, "db-0 to be replaced and run", timeout=90)
     wait_for(lambda: dockerpods.logs(api, ns, "db-0").strip() == "db-0",
              "the new pod to read what the old one wrote", timeout=30)
