@@ -25,7 +25,7 @@ NODE = "kapi-node-1"
 ROUNDS = 3
 PODS = 4
 SERVE = (f"mkdir -p {grpcimage.HEALTH_DIR} && echo SERVING > {grpcimage.HEALTH_DIR}/_ && "
-         f"httpd -p 8080 -h /tmp && exec python3 -S /grpc_health_server.py "
+         f"echo ok > /tmp/index.html && httpd -p 8080 -h /tmp && exec python3 -S /grpc_health_server.py "
          f"{grpcimage.PORT} {grpcimage.HEALTH_DIR}")
 
 
