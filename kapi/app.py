@@ -527,12 +527,14 @@ class APIServer:
         return StreamingResponse(podlog.relay(http, response), media_type="text/plain")
 
     async def _proxy(self, request: Request, call: Call) -> Response:
-        """pods/proxy and services/proxy (kapi/endpoints/proxysub.py)."""
+        """pods/proxy, services/proxy and nodes/proxy (kapi/endpoints/proxysub.py)."""
         info = call.info
         scheme, name, port = proxysub.split_target(info.name)
         obj = await self.store.get(call.resource, call.namespace, name)
         if info.resource == "pods":
             location = proxysub.pod_location(obj, port)
+        elif info.resource == "nodes":
+            location = proxysub.node_location(obj, port)
         else:
             endpoints = self.scheme.get("", "v1", "endpoints")
             assert endpoints is not None

@@ -1,10 +1,12 @@
-"""The `proxy` subresources of pods and services: an HTTP request to
-/api/v1/namespaces/N/pods/[scheme:]NAME[:PORT]/proxy/PATH or .../services/...
-is forwarded to the pod's IP, or to one ready endpoint of the Service, and the answer
-streamed back (upstream's ResourceLocation of pods and services plus its proxy handler).
+"""The `proxy` subresources of pods, services and nodes: an HTTP request to
+/api/v1/namespaces/N/pods/[scheme:]NAME[:PORT]/proxy/PATH, .../services/... or
+/api/v1/nodes/[scheme:]NAME[:PORT]/proxy/PATH is forwarded to the pod's IP, to one ready
+endpoint of the Service, or to the node's kubelet, and the answer streamed back
+(upstream's ResourceLocation of pods, services and nodes plus its proxy handler).
 
 The target comes from storage only: a pod's podIP and container ports; a Service's
-ports and its Endpoints' ready addresses (a random one). Hop-by-hop headers and the
+ports and its Endpoints' ready addresses (a random one); a Node's InternalIP and kubelet
+endpoint port. Hop-by-hop headers and the
 caller's credentials are not passed on. Nothing here opens a socket anywhere else.
 """
 
@@ -16,7 +18,7 @@ from typing import Any, AsyncIterator, Mapping
 import httpx
 
 from kapi import errors
-from kapi.endpoints.podlog import relay
+from kapi.endpoints.podlog import kubelet_url, relay
 
 Obj = dict[str, Any]
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate",
@@ -60,6 +62,16 @@ def pod_location(pod: Obj, port: str) -> str:
     if not port and declared:
         port = str(declared[0]["containerPort"])
     return f"{ip}:{port}" if port else ip
+
+
+def node_location(node: Obj, port: str) -> str:
+    """host:port of a node's kubelet: its published endpoint, or the port asked for."""
+    host_port = kubelet_url(node).removeprefix("http://")
+    if not port:
+        return host_port
+    if not port.isdigit():
+        raise errors.BadRequest(f"invalid port {port!r} for node {node['metadata']['name']}")
+    return f"{host_port.rsplit(':', 1)[0]}:{port}"
 
 
 def service_location(svc: Obj, endpoints: Obj | None, port: str,

@@ -75,6 +75,7 @@ def _validate_pod_spec(spec: Obj, path: str) -> list[FieldError]:
     for field in ("initContainers", "containers"):
         for i, c in enumerate(spec.get(field) or ()):
             errs += validate_container(c, f"{path}.{field}[{i}]", volumes, names, host_net)
+    errs += _container_restart_policies(spec, path)
     errs += _enum(spec, "restartPolicy", RESTART_POLICIES, path)
     errs += _enum(spec, "dnsPolicy", DNS_POLICIES, path)
     if spec.get("dnsPolicy") == "None" and not spec.get("dnsConfig"):
@@ -87,6 +88,28 @@ def _validate_pod_spec(spec: Obj, path: str) -> list[FieldError]:
         errs.append(invalid(f"{path}.activeDeadlineSeconds", ads, rules.range_error(1, MAX_INT32)))
     errs += validate_tolerations(spec.get("tolerations"), f"{path}.tolerations")
     errs += _security_context(spec.get("securityContext"), f"{path}.securityContext")
+    return errs
+
+
+def _container_restart_policies(spec: Obj, path: str) -> list[FieldError]:
+    """A container's restartPolicy makes an init container a sidecar (Always, the only
+    value); only sidecars among init containers may have probes and lifecycle hooks."""
+    errs: list[FieldError] = []
+    for i, c in enumerate(spec.get("initContainers") or ()):
+        where = f"{path}.initContainers[{i}]"
+        if not isinstance(c, dict) or c.get("restartPolicy") == "Always":
+            continue
+        if c.get("restartPolicy") is not None:
+            errs.append(not_supported(f"{where}.restartPolicy", c["restartPolicy"],
+                                      ("Always",)))
+        errs += [forbidden(f"{where}.{k}", "may not be set for init containers without "
+                                           "restartPolicy=Always")
+                 for k in ("lifecycle", "livenessProbe", "readinessProbe", "startupProbe")
+                 if c.get(k) is not None]
+    for i, c in enumerate(spec.get("containers") or ()):
+        if isinstance(c, dict) and c.get("restartPolicy") is not None:
+            errs.append(forbidden(f"{path}.containers[{i}].restartPolicy",
+                                  "may not be set for non-init containers"))
     return errs
 
 

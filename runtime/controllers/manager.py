@@ -40,6 +40,7 @@ from runtime.controllers.endpointslice.controller import (
 )
 from runtime.controllers.garbagecollector.controller import GarbageCollector
 from runtime.controllers.job.controller import JobController
+from runtime.controllers.localpath.controller import LocalPathProvisioner
 from runtime.controllers.namespace.controller import NamespaceController
 from runtime.controllers.nodelifecycle.controller import NodeLifecycleController
 from runtime.controllers.podautoscaler.controller import HorizontalController
@@ -86,6 +87,7 @@ CONTROLLERS: dict[str, type] = {
     "csrapproving": CSRApprovingController,
     "csrsigning": CSRSigningController,
     "tokencleaner": TokenCleaner,
+    "persistentvolume-binder": LocalPathProvisioner,
 }
 
 

@@ -100,8 +100,11 @@ class DockerRuntime:
         return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kw))
 
     async def close(self) -> None:
-        await self._call(self._client.close)
+        # not through the pool: its threads may all be held by calls that outlive the
+        # kubelet (an exec probe whose command hangs holds one until the engine's own
+        # timeout), and closing the client's connections is quick and releases them
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
 
     async def ensure_images(self) -> list[str]:
         return await self._call(images.ensure_images, self._client)
@@ -278,7 +281,8 @@ class DockerRuntime:
                                   stderr=True)
             # the timeout is the command's (upstream's timeoutSeconds), not the engine's
             # own latency in setting the exec up, which grows with the host's load
-            await asyncio.wait_for(self._call(api.exec_start, ex["Id"]), timeout)
+            async with asyncio.timeout(timeout):  # not wait_for: see probes.py
+                await self._call(api.exec_start, ex["Id"])
             return int((await self._call(api.exec_inspect, ex["Id"])).get("ExitCode") or 0)
         except (TimeoutError, docker.errors.APIError):
             return 1

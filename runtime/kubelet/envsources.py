@@ -31,6 +31,8 @@ class Sources:
     services: list[Obj] = field(default_factory=list)   # pod's namespace + master services
     # service-account tokens by projection (runtime/kubelet/tokens.py projection_key)
     tokens: dict[str, str] = field(default_factory=dict)
+    # persistentVolumeClaim volumes: claim name -> host directory (runtime/kubelet/claims.py)
+    claims: dict[str, str] = field(default_factory=dict)
 
 
 def secret_data(secret: Obj) -> dict[str, bytes]:

@@ -82,8 +82,8 @@ async def stop(runtime: Any, pod: Obj, spec: Obj | None, c: cri.ContainerInfo, i
     if handler and c.running and grace > 0:
         started = time.monotonic()
         try:
-            msg = await asyncio.wait_for(
-                run(runtime, pod, spec or {}, handler, c.id, ip, timeout=grace), grace)
+            async with asyncio.timeout(grace):  # not wait_for: see probes.py
+                msg = await run(runtime, pod, spec or {}, handler, c.id, ip, timeout=grace)
         except TimeoutError:
             msg = None
         if msg is not None:

@@ -29,7 +29,7 @@ from runtime.client.events import EventRecorder
 from runtime.client.informer import Informer
 from runtime.client.resources import NODES, PODS, SERVICES
 from runtime.client.rest import ApiError, Client
-from runtime.kubelet import cri, hooks, nodeinfo, nodelease, pressure, server, stats
+from runtime.kubelet import claims, cri, hooks, nodeinfo, nodelease, pressure, server, stats
 from runtime.kubelet.envsources import Sources, referenced
 from runtime.kubelet.objectwatch import ObjectWatches
 from runtime.kubelet.podvolumes import PodVolumes
@@ -98,6 +98,7 @@ class DockerKubelet:
         self._posted: dict[str, str] = {"MemoryPressure": "False", "DiskPressure": "False",
                                          "PIDPressure": "False"}
         self._synced = False  # no pod is synced before the informer has listed them all
+        self._stopping = False  # once stopping, no pod worker starts (none would be stopped)
         self.stats = stats.DockerStats(containers=lambda: [c for cs in self.by_uid.values()
                                                            for c in cs],
                                        stats=runtime.stats, clock=clock,
@@ -122,8 +123,9 @@ class DockerKubelet:
         self.informer.add_handler(self._on_pod)
         self.services.start()  # service links are read at container start only
         self.informer.start()
-        for inf in (self.informer, self.services):
-            await asyncio.wait_for(inf.synced.wait(), 60)
+        async with asyncio.timeout(60):  # not wait_for: see probes.py
+            for inf in (self.informer, self.services):
+                await inf.synced.wait()
         await asyncio.to_thread(self.volumes.remove_orphans,
                                 set(self.pods) | set(self.by_uid))
         self._synced = True
@@ -137,7 +139,8 @@ class DockerKubelet:
     async def _serve(self) -> None:
         """The kubelet's own HTTP API on the endpoint the Node publishes."""
         app = server.build_app(find_pod=self.find_pod, containers=self._containers,
-                               runtime=self.runtime, clock=self.clock)
+                               runtime=self.runtime, clock=self.clock,
+                               pods=lambda: list(self.pods.values()))
         app.router.routes.append(stats.route(lambda _: self.stats.summary(
             self.name, self._started, list(self.pods.values()), self._containers)))
         await server.serve(app, self.host_ip, self.port, self._server_stop)
@@ -149,6 +152,7 @@ class DockerKubelet:
     async def stop(self) -> None:
         """Stop the kubelet; the containers stay for the next run to adopt."""
         self._server_stop.set()
+        self._stopping = True
         tasks = self._tasks + [w.task for w in self.workers.values() if w.task]
         for t in tasks:
             t.cancel()
@@ -165,6 +169,9 @@ class DockerKubelet:
             node_ip=self.host_ip, pod_cidr=subnet, port=self.port,
             runtime_version=await self.runtime.version(),
             images=await self.runtime.images(), now=rfc3339(self.clock()))
+        # where local-path volumes of this node go (runtime/controllers/localpath)
+        doc["metadata"].setdefault("annotations", {})[claims.ROOT_ANNOTATION] = \
+            str(self.volumes.root)
         try:
             node = await self.client.create(NODES, doc)
         except ApiError as e:
@@ -296,7 +303,7 @@ class DockerKubelet:
         await self.events.event(pod, kind, reason, message)
 
     def _wake(self, uid: str) -> None:
-        if not uid or not self._synced:
+        if not uid or not self._synced or self._stopping:
             return
         w = self.workers.get(uid)
         if w is None:

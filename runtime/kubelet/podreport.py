@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.kubelet.cri import ContainerInfo
-from runtime.kubelet.podsync import instances, sandboxes, succeeded
+from runtime.kubelet.podsync import instances, is_sidecar, sandboxes, succeeded
 
 Obj = dict[str, Any]
 
@@ -81,19 +81,39 @@ def container_status(spec: Obj, insts: list[ContainerInfo], init: bool, obs: Obs
         st["ready"] = current.id in obs.ready
     else:
         st["state"] = {"terminated": terminated(current)}
-        st["ready"] = init and succeeded(current)
+        st["ready"] = init and not is_sidecar(spec) and succeeded(current)
     return st
 
 
 def phase(pod: Obj, inits: list[Obj], apps: list[Obj]) -> str:
-    policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
+    """Upstream's getPhase: sidecars count as running while they run, hold the pod
+    Pending until they have started (before any regular container ran), and are left
+    out once stopped."""
+    spec = pod.get("spec") or {}
+    policy = spec.get("restartPolicy") or "Always"
+    sidecars = {c["name"] for c in spec.get("initContainers") or [] if is_sidecar(c)}
+    pending = running = waiting = 0
     for s in inits:
+        if s["name"] in sidecars:
+            never_ran = "waiting" in s["state"] and "terminated" not in s["lastState"]
+            running += "running" in s["state"]
+            waiting += never_ran
+            pending += ("running" in s["state"] and not s["started"]) or never_ran
+            continue
         term = s["state"].get("terminated")
         if term and term["exitCode"] == 0:
             continue
         failed = (term is not None or "terminated" in s["lastState"])
-        return "Failed" if failed and policy == "Never" else "Pending"
-    running = stopped = succeeded_ = waiting = 0
+        if failed and policy == "Never":
+            return "Failed"
+        pending += 1
+    if pending and not _any_started(apps):
+        return "Pending"
+    return _app_phase(policy, apps, running, waiting)
+
+
+def _app_phase(policy: str, apps: list[Obj], running: int, waiting: int) -> str:
+    stopped = succeeded_ = 0
     for s in apps:
         state = s["state"]
         if "running" in state:
@@ -133,8 +153,13 @@ def _condition(old: dict[str, Obj], type_: str, ok: bool, now: str, reason: str 
 def conditions(pod: Obj, ph: str, inits: list[Obj], apps: list[Obj], sandbox_up: bool,
                now: str) -> list[Obj]:
     old = {c.get("type"): c for c in (pod.get("status") or {}).get("conditions") or []}
-    undone = [s["name"] for s in inits if not s["ready"]]
-    unready = [s["name"] for s in apps if not s["ready"]]
+    sidecars = {c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []
+                if is_sidecar(c)}
+    # a sidecar is initialized once started, and must be ready for the pod to be
+    undone = [s["name"] for s in inits if not s["started" if s["name"] in sidecars
+                                                      else "ready"]]
+    unready = [s["name"] for s in inits if s["name"] in sidecars and not s["ready"]] + [
+        s["name"] for s in apps if not s["ready"]]
     ready_reason = "PodCompleted" if ph == "Succeeded" else "ContainersNotReady"
     msg = f"containers with unready status: [{' '.join(unready)}]"
     return [
@@ -159,7 +184,8 @@ def pod_status(pod: Obj, containers: list[ContainerInfo], obs: Observed) -> Obj:
     init_specs = spec.get("initContainers") or []
     inits = [container_status(c, instances(containers, c["name"], True), True, obs, False)
              for c in init_specs]
-    initializing = any(not s["ready"] for s in inits)
+    sidecars = {c["name"] for c in init_specs if is_sidecar(c)}
+    initializing = any(not s["started" if s["name"] in sidecars else "ready"] for s in inits)
     apps = [container_status(c, instances(containers, c["name"], False), False, obs,
                              initializing) for c in spec.get("containers") or []]
     ph, why = final_phase(old, phase(pod, inits, apps), obs)

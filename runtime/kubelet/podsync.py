@@ -6,6 +6,12 @@ containers one at a time, in order, to completion first), which to stop, which o
 instances to remove, and which containers wait in CrashLoopBackOff and until when. It
 owns the restart policy and the crash back-off bookkeeping (a `Backoff` passed in). It
 must never do I/O or read a clock: `now` is an argument.
+
+Sidecars (init containers with restartPolicy Always) start in their turn among the init
+containers, and the next one starts only once the sidecar has started (its startup
+probe passed: `unstarted` lists the running ids that have not); they are restarted
+whenever they exit, with the same back-off, and once every regular container has
+finished for good they are stopped, last one first, so they never hold a Job's pod.
 """
 
 from __future__ import annotations
@@ -56,7 +62,13 @@ def pod_ref(pod: Obj) -> str:
     return f"{meta.get('name', '')}_{meta.get('namespace', '')}({meta.get('uid', '')})"
 
 
-def plan(pod: Obj, containers: list[ContainerInfo], backoff: Backoff, now: float) -> Plan:
+def is_sidecar(spec: Obj) -> bool:
+    """An init container that keeps running beside the app (a restartable init container)."""
+    return spec.get("restartPolicy") == "Always"
+
+
+def plan(pod: Obj, containers: list[ContainerInfo], backoff: Backoff, now: float,
+         unstarted: frozenset[str] = frozenset()) -> Plan:
     p = Plan()
     spec = pod.get("spec") or {}
     terminal = (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
@@ -72,7 +84,11 @@ def plan(pod: Obj, containers: list[ContainerInfo], backoff: Backoff, now: float
         p.start_sandbox = sandbox.attempt + 1 if sandbox else 0
         return p
     policy = spec.get("restartPolicy") or "Always"
-    if not _plan_init(pod, containers, policy, backoff, now, p):
+    if _apps_done(spec, containers, policy):  # only sidecars still run: stop them
+        p.stop = [c for s in reversed(spec.get("initContainers") or []) if is_sidecar(s)
+                  for c in instances(containers, s["name"], True) if c.running]
+        return p
+    if not _plan_init(pod, containers, policy, backoff, now, p, unstarted):
         return p
     for c in spec.get("containers") or []:
         _plan_one(pod, c, instances(containers, c["name"], False), policy, False,
@@ -80,11 +96,35 @@ def plan(pod: Obj, containers: list[ContainerInfo], backoff: Backoff, now: float
     return p
 
 
+def _apps_done(spec: Obj, containers: list[ContainerInfo], policy: str) -> bool:
+    """Every regular container ran and will not run again (a finished Job's pod)."""
+    if policy == "Always":
+        return False
+    for c in spec.get("containers") or []:
+        insts = instances(containers, c["name"], False)
+        if not insts or insts[-1].state != "exited" or should_restart(policy, insts[-1]):
+            return False
+    return True
+
+
 def _plan_init(pod: Obj, containers: list[ContainerInfo], policy: str, backoff: Backoff,
-               now: float, p: Plan) -> bool:
-    """Drive the init containers; True once every one of them has succeeded."""
-    for c in (pod.get("spec") or {}).get("initContainers") or []:
+               now: float, p: Plan, unstarted: frozenset[str]) -> bool:
+    """Drive the init containers; True once every regular one has succeeded and every
+    sidecar has started (a sidecar that exits later is restarted beside the app)."""
+    spec = pod.get("spec") or {}
+    app_started = any(instances(containers, c["name"], False)
+                      for c in spec.get("containers") or [])
+    for c in spec.get("initContainers") or []:
         insts = instances(containers, c["name"], True)
+        if is_sidecar(c):
+            current = insts[-1] if insts else None
+            if current is not None and current.running and current.id not in unstarted:
+                continue
+            if current is None or not current.running:
+                _plan_one(pod, c, insts, "Always", True, backoff, now, p)
+            if app_started:
+                continue
+            return False
         if succeeded(insts[-1] if insts else None):
             continue
         # init containers restart on failure unless the pod's policy is Never

@@ -91,6 +91,11 @@ class PodVolumes:
              allocatable: dict[str, str], gid: int | None) -> str:
         if kind == "hostPath":
             return _host_path(vol["hostPath"])
+        if kind == "persistentVolumeClaim":  # the bound volume's directory, made if absent
+            path = sources.claims.get(vol["persistentVolumeClaim"].get("claimName", ""))
+            if path is None:
+                raise MountError("the claim's volume is not known yet")
+            return _host_path({"path": path, "type": "DirectoryOrCreate"})
         if kind == "emptyDir":
             return self._empty_dir(vol["emptyDir"] or {}, where, allocatable, gid)
         files = payload(pod, vol, sources, allocatable)

@@ -22,7 +22,7 @@ import httpx
 from runtime.client.events import EventRecorder
 from runtime.client.resources import PODS
 from runtime.client.rest import ApiError, Client
-from runtime.kubelet import containerspec, cri, hooks, podsync, security
+from runtime.kubelet import claims, containerspec, cri, hooks, podsync, security
 from runtime.kubelet.backoff import Backoff
 from runtime.kubelet.envsources import ConfigError, Sources
 from runtime.kubelet.podreport import Observed, pod_status
@@ -77,6 +77,7 @@ class PodSyncer:
     written: dict[str, Obj] = field(default_factory=dict)  # uid -> last status written
     mounted: dict[str, dict[str, str]] = field(default_factory=dict)  # uid -> volume paths
     token_refresh: dict[str, float] = field(default_factory=dict)  # uid -> wall time
+    claimed: dict[str, dict[str, str]] = field(default_factory=dict)  # uid -> claim paths
 
     async def sync(self, uid: str) -> SyncResult:
         pod = self.pods.get(uid)
@@ -91,7 +92,8 @@ class PodSyncer:
         if self.await_sources is not None:
             await self.await_sources(pod)
         now = self.clock()
-        plan = podsync.plan(pod, self.containers(uid), self.crash_backoff, now)
+        plan = podsync.plan(pod, self.containers(uid), self.crash_backoff, now,
+                            self.unstarted(uid))
         deadline = active_deadline(pod)
         if deadline is not None and now < deadline:
             plan.wake(deadline)
@@ -124,6 +126,9 @@ class PodSyncer:
             return True
         sources = self.sources(pod)
         try:
+            if uid not in self.claimed:  # a bound claim's volume never changes
+                self.claimed[uid] = await claims.claim_paths(self.client, pod)
+            sources.claims = self.claimed[uid]
             if self.tokens is not None:
                 sources.tokens, refresh = await self.tokens.tokens_for(pod)
                 if refresh is not None:
@@ -309,18 +314,32 @@ class PodSyncer:
 
     async def _remove_all(self, uid: str, *, grace: int, pod: Obj | None = None) -> None:
         containers = self.containers(uid)
-        apps = [c for c in containers if c.running and not c.sandbox]
+        running = [c for c in containers if c.running and not c.sandbox]
         if pod is not None:
-            for c in apps:
-                await self.events.normal(pod, "Killing", f"Stopping container {c.name}")
-            ip = self._pod_ip(pod)
-            await asyncio.gather(*(hooks.stop(self.runtime, pod, _spec_of(pod, c), c, ip,
-                                              grace, self._event) for c in apps))
+            # the app's containers together, then the sidecars one by one, last first,
+            # each with what is left of the grace period (upstream's termination order)
+            sidecars = [c for s in reversed((pod.get("spec") or {}).get("initContainers")
+                                            or []) if podsync.is_sidecar(s)
+                        for c in running if c.init and c.name == s["name"]]
+            started = self.clock()
+            await self._stop_together(pod, [c for c in running if c not in sidecars], grace)
+            for c in sidecars:
+                left = max(grace - int(self.clock() - started), 0)
+                await self._stop_together(pod, [c], left)
         else:
-            await asyncio.gather(*(self.runtime.stop_container(c.id, grace) for c in apps))
+            await asyncio.gather(*(self.runtime.stop_container(c.id, grace)
+                                   for c in running))
         for c in containers:
             await self.runtime.remove_container(c.id)
         await self.relist(uid)
+
+    async def _stop_together(self, pod: Obj, containers: list[cri.ContainerInfo],
+                             grace: int) -> None:
+        for c in containers:
+            await self.events.normal(pod, "Killing", f"Stopping container {c.name}")
+        ip = self._pod_ip(pod)
+        await asyncio.gather(*(hooks.stop(self.runtime, pod, _spec_of(pod, c), c, ip,
+                                          grace, self._event) for c in containers))
 
     def _forget(self, uid: str) -> None:
         if self.tokens is not None:
@@ -328,6 +347,7 @@ class PodSyncer:
         self.token_refresh.pop(uid, None)
         self.volumes.remove(uid)
         self.mounted.pop(uid, None)
+        self.claimed.pop(uid, None)
         self.written.pop(uid, None)
         self.image_waiting.pop(uid, None)
         self.crash_backoff.forget(f"{uid}/")

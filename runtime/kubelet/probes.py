@@ -1,6 +1,7 @@
-"""Startup, readiness and liveness probes (exec, httpGet, tcpSocket) of running containers.
+"""Startup, readiness and liveness probes (exec, httpGet, tcpSocket, grpc) of running
+containers (grpc: runtime/kubelet/grpcprobe.py).
 
-One task per running container and probe kind, started when the relist first sees the
+One task per running app container or sidecar and probe kind, started when the relist first sees the
 container running and cancelled when it stops. It owns the probe results: readiness
 results feed `ready_ids` (a container with no readiness probe is ready once running);
 a liveness probe failing `failureThreshold` times in a row stops the container (SIGTERM,
@@ -19,7 +20,7 @@ from typing import Any, Awaitable, Callable
 
 import httpx
 
-from runtime.kubelet import cri
+from runtime.kubelet import cri, grpcprobe
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,14 @@ Report = Callable[[Obj, str, str], Awaitable[None]]  # (pod, reason, message) ->
 Stopper = Callable[[Obj, Obj, cri.ContainerInfo, int], Awaitable[None]]
 LABELS = {"readinessProbe": "Readiness", "livenessProbe": "Liveness",
           "startupProbe": "Startup"}
+
+
+def probed_specs(pod: Obj) -> list[Obj]:
+    """The containers that are probed: the app's and the sidecars (init containers with
+    restartPolicy Always); names are unique across both lists."""
+    spec = pod.get("spec") or {}
+    return [*(c for c in spec.get("initContainers") or []
+              if c.get("restartPolicy") == "Always"), *(spec.get("containers") or [])]
 
 
 def _port(value: Any, container: Obj) -> int:
@@ -51,6 +60,7 @@ class Prober:
         self.running: dict[str, dict[str, str]] = {}            # uid -> running app id -> name
         self.results: dict[str, bool] = {}                      # container id -> ready
         self.tasks: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self.stopped = False  # after stop(), no probe starts (none would be cancelled)
 
     def update_pod(self, pod: Obj) -> None:
         self.specs[pod["metadata"].get("uid", "")] = pod
@@ -61,8 +71,7 @@ class Prober:
 
     def ready_ids(self, uid: str) -> frozenset[str]:
         """Running app containers that pass readiness (or have no readiness probe)."""
-        pod = self.specs.get(uid) or {}
-        probed = {c["name"] for c in (pod.get("spec") or {}).get("containers") or []
+        probed = {c["name"] for c in probed_specs(self.specs.get(uid) or {})
                   if c.get("readinessProbe")}
         unstarted = self.unstarted_ids(uid)
         return frozenset(cid for cid, name in self.running.get(uid, {}).items()
@@ -71,8 +80,7 @@ class Prober:
 
     def unstarted_ids(self, uid: str) -> frozenset[str]:
         """Running app containers whose startup probe has not succeeded yet."""
-        pod = self.specs.get(uid) or {}
-        probed = {c["name"] for c in (pod.get("spec") or {}).get("containers") or []
+        probed = {c["name"] for c in probed_specs(self.specs.get(uid) or {})
                   if c.get("startupProbe")}
         return frozenset(cid for cid, name in self.running.get(uid, {}).items()
                          if name in probed and cid not in self.started)
@@ -88,8 +96,9 @@ class Prober:
     def pod_containers(self, uid: str, found: list[cri.ContainerInfo]) -> None:
         """A listing of one pod: probe what newly runs, stop probing what stopped."""
         ip = next((c.ip for c in found if c.sandbox and c.running), "")
-        running = {c.id: c.name for c in found
-                   if c.running and not c.sandbox and not c.init}
+        probed = {c["name"] for c in probed_specs(self.specs.get(uid) or {})}
+        running = {c.id: c.name for c in found if c.running and not c.sandbox and
+                   (not c.init or c.name in probed)}
         for c in found:
             if c.id in running:
                 self._ensure(c, ip)
@@ -106,9 +115,8 @@ class Prober:
 
     def _ensure(self, c: cri.ContainerInfo, ip: str) -> None:
         pod = self.specs.get(c.pod_uid)
-        spec = next((s for s in (pod or {}).get("spec", {}).get("containers") or []
-                     if s["name"] == c.name), None)
-        if pod is None or spec is None:
+        spec = next((s for s in probed_specs(pod or {}) if s["name"] == c.name), None)
+        if pod is None or spec is None or self.stopped:
             return
         kinds = (("startupProbe",) if spec.get("startupProbe") and c.id not in self.started
                  else ("readinessProbe", "livenessProbe"))
@@ -118,6 +126,7 @@ class Prober:
                     self._loop(pod, spec, c, kind, ip), name=f"probe-{kind}-{c.id[:12]}")
 
     async def stop(self) -> None:
+        self.stopped = True
         tasks = list(self.tasks.values())
         for t in tasks:
             t.cancel()
@@ -181,13 +190,19 @@ class Prober:
                 return await self._http(probe["httpGet"], spec, ip, timeout)
             if "tcpSocket" in probe:
                 port = _port(probe["tcpSocket"].get("port"), spec)
-                _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), timeout)
+                # asyncio.timeout, never wait_for: on 3.11 wait_for returns the result
+                # when a cancellation races the connection's completion, and a probe
+                # loop that swallowed its cancellation holds the kubelet's stop for ever
+                async with asyncio.timeout(timeout):
+                    _, writer = await asyncio.open_connection(ip, port)
                 writer.close()
                 return True, ""
+            if "grpc" in probe:
+                grpc = probe["grpc"]
+                return await grpcprobe.check(ip, int(grpc.get("port") or 0),
+                                             str(grpc.get("service") or ""), timeout)
         except (TimeoutError, OSError, httpx.HTTPError) as e:
             return False, str(e) or type(e).__name__
-        if "grpc" in probe:  # needs a gRPC client: not a dependency of kapi yet
-            return False, "grpc probes are not supported by this kubelet yet"
         return False, "unsupported probe handler"
 
     async def _http(self, get: Obj, spec: Obj, ip: str, timeout: int) -> tuple[bool, str]:

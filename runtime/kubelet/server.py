@@ -3,8 +3,10 @@
 
 It serves `GET /containerLogs/{namespace}/{pod}/{container}` with upstream's query
 parameters (follow, tailLines, sinceSeconds, sinceTime, timestamps, previous,
-limitBytes) and `/healthz`; the API server forwards `pods/log` here, and `pods/exec`,
-`pods/attach` and `pods/portforward` to the WebSockets of runtime/kubelet/streams.py.
+limitBytes), `/healthz` and `/pods` (the node's pods, a PodList; `node_routes`, which
+simulated nodes serve too); the API server forwards `pods/log` and `nodes/proxy` here,
+and `pods/exec`, `pods/attach` and `pods/portforward` to the WebSockets of
+runtime/kubelet/streams.py.
 It owns the mapping from a pod and container name to the container instance whose
 output is wanted; it never writes to the API and never touches containers of other
 nodes. There is no authentication yet (see the README).
@@ -19,7 +21,7 @@ from typing import Any, AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from runtime.kubelet import podsync
@@ -85,9 +87,26 @@ def pick_instance(pod: Obj, containers: list[ContainerInfo], name: str,
     return insts[-1]
 
 
+def node_routes(pods_of: Callable[[Request], list[Obj] | None]) -> list[Route]:
+    """`/healthz` and `/pods` of the node the request reached; `pods_of(request)` is its
+    pods, None when no node answers there (404)."""
+    async def healthz(request: Request) -> Response:
+        if pods_of(request) is None:
+            return PlainTextResponse("no such node here", status_code=404)
+        return PlainTextResponse("ok")
+
+    async def pods(request: Request) -> Response:
+        found = pods_of(request)
+        if found is None:
+            return PlainTextResponse("no such node here", status_code=404)
+        return JSONResponse({"kind": "PodList", "apiVersion": "v1", "metadata": {},
+                             "items": found})
+    return [Route("/healthz", healthz), Route("/pods", pods)]
+
+
 def build_app(*, find_pod: Callable[[str, str], Obj | None],
               containers: Callable[[str], list[ContainerInfo]], runtime: Any,
-              clock: Callable[[], float]) -> Starlette:
+              clock: Callable[[], float], pods: Callable[[], list[Obj]]) -> Starlette:
     async def container_logs(request: Request) -> Response:
         p = request.path_params
         try:
@@ -109,12 +128,9 @@ def build_app(*, find_pod: Callable[[str, str], Obj | None],
             return Response(out[:limit] if limit else out, media_type="text/plain")
         return StreamingResponse(_drain(runtime, out, limit), media_type="text/plain")
 
-    async def healthz(request: Request) -> Response:
-        return PlainTextResponse("ok")
-
     return Starlette(routes=[
         Route("/containerLogs/{namespace}/{pod}/{container}", container_logs),
-        Route("/healthz", healthz),
+        *node_routes(lambda _: pods()),
         *Streams(find_pod=find_pod, containers=containers, runtime=runtime).routes()])
 
 

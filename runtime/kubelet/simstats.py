@@ -1,4 +1,5 @@
-"""The kubelet HTTP API of a simulated fleet: `GET /stats/summary` for each of its nodes.
+"""The kubelet HTTP API of a simulated fleet: `GET /stats/summary`, `/pods` and `/healthz`
+for each of its nodes.
 
 One server answers for every node of the fleet: it listens on each node's own loopback
 address (127.0.x.y, the InternalIP the Node publishes) at one shared port, which every
@@ -18,7 +19,7 @@ from typing import Any, Callable
 from starlette.applications import Starlette
 from starlette.requests import Request
 
-from runtime.kubelet import stats
+from runtime.kubelet import server, stats
 
 Obj = dict[str, Any]
 
@@ -67,12 +68,20 @@ class FleetStatsServer:
             return None  # a paused node answers nothing, as one that lost its network
         return stats.simulated_summary(name, self._started, self.pods_on(name), self.clock())
 
+    def pods_of(self, request: Request) -> list[Obj] | None:
+        local = request.scope.get("server") or ("", 0)
+        name = self.nodes.get(str(local[0]))
+        if name is None or not self.active(name):
+            return None
+        return self.pods_on(name)
+
     def bind(self) -> int:
         self.port, self._socks = listen_all(list(self.nodes))
         return self.port
 
     def start(self) -> None:
-        app = Starlette(routes=[stats.route(self.summary_of)])
+        app = Starlette(routes=[stats.route(self.summary_of),
+                                *server.node_routes(self.pods_of)])
         binds = [f"fd://{s.detach()}" for s in self._socks]
         self._task = asyncio.create_task(_serve(app, binds, self._stop),
                                          name="simulated-kubelet-api")
@@ -80,9 +89,10 @@ class FleetStatsServer:
     async def stop(self) -> None:
         self._stop.set()
         if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, 5)
-            except (TimeoutError, asyncio.CancelledError):
+            # asyncio.wait, not wait_for: a cancellation of the caller must not be
+            # taken for the server's own end (and swallowed)
+            _, pending = await asyncio.wait({self._task}, timeout=5)
+            if pending:
                 self._task.cancel()
         for s in self._socks:
             s.close()

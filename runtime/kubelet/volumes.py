@@ -24,7 +24,8 @@ ATOMIC = ("configMap", "secret", "downwardAPI", "projected")  # written by the A
 PLUGIN_DIRS = {"emptyDir": "kubernetes.io~empty-dir", "hostPath": "kubernetes.io~host-path",
                "configMap": "kubernetes.io~configmap", "secret": "kubernetes.io~secret",
                "downwardAPI": "kubernetes.io~downward-api",
-               "projected": "kubernetes.io~projected"}
+               "projected": "kubernetes.io~projected",
+               "persistentVolumeClaim": "kubernetes.io~local-volume"}
 
 
 class MountError(Exception):

@@ -52,7 +52,7 @@ class Get:
 def client(containers: list[ContainerInfo], runtime: FakeRuntime) -> Get:
     return Get(build_app(find_pod=lambda ns, name: POD if (ns, name) == ("ns", "p") else None,
                          containers=lambda uid: containers, runtime=runtime,
-                         clock=lambda: 1000.0))
+                         clock=lambda: 1000.0, pods=lambda: [POD]))
 
 
 def test_current_and_previous_instances_and_the_query() -> None:

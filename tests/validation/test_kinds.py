@@ -148,6 +148,23 @@ def test_pod_spec_rules() -> None:
     ]
 
 
+def test_container_restart_policy_makes_sidecars() -> None:
+    probe = {"exec": {"command": ["true"]}}
+    p = pod(initContainers=[
+        {"name": "side", "image": "busybox", "restartPolicy": "Always", "startupProbe": probe,
+         "lifecycle": {"preStop": {"sleep": {"seconds": 1}}}},
+        {"name": "init", "image": "busybox", "readinessProbe": probe},
+        {"name": "odd", "image": "busybox", "restartPolicy": "Never"}])
+    p["spec"]["containers"][0]["restartPolicy"] = "Always"
+    assert messages("", "Pod", p) == [
+        "spec.initContainers[1].readinessProbe: Forbidden: may not be set for init "
+        "containers without restartPolicy=Always",
+        'spec.initContainers[2].restartPolicy: Unsupported value: "Never": supported '
+        'values: "Always"',
+        "spec.containers[0].restartPolicy: Forbidden: may not be set for non-init containers",
+    ]
+
+
 def test_pod_update_may_change_only_images() -> None:
     old = pod()
     new = copy.deepcopy(old)

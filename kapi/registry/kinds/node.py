@@ -1,9 +1,10 @@
 """Nodes: cluster-scoped, registered by their kubelet together with their status (a
-create keeps the status it was sent)."""
+create keeps the status it was sent); nodes/proxy reaches the node's kubelet
+(kapi/endpoints/proxysub.py)."""
 
 from __future__ import annotations
 
-from kapi.meta.resources import status_of
+from kapi.meta.resources import Subresource, status_of
 from kapi.printers import core as core_printers
 from kapi.registry.kinds.base import CORE, Obj, Strategy, row
 
@@ -15,5 +16,7 @@ class NodeStrategy(Strategy):
 
 NODES = NodeStrategy(
     row("", "v1", "nodes", "Node", CORE, namespaced=False, short_names=("no",),
-        subresources=(status_of("Node"),), field_selectors=("spec.unschedulable",)),
+        subresources=(status_of("Node"), Subresource(
+            "proxy", "NodeProxyOptions", verbs=("create", "delete", "get", "patch", "update"))),
+        field_selectors=("spec.unschedulable",)),
     printer=core_printers.NODE)
