@@ -41,9 +41,10 @@ from kapi.admission.policy import ValidatingPolicies
 from kapi.admission.resourcequota import ResourceQuota
 from kapi.admission.serviceaccount import ServiceAccountAdmission
 from kapi.admission.serviceips import ServiceAllocator
-from kapi.admission.webhooks.client import Clients
+from kapi.admission.webhooks.client import Clients, ServiceResolver
 from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
 from kapi.apiextensions import CRDController
+from kapi.apiextensions.conversion import WebhookConverter
 from kapi.auth import Authenticate, Authorize, current_user, sakeys, set_current_user
 from kapi.auth.satokens import ServiceAccountTokens
 from kapi.auth.x509 import PeerTable, anonymous_on, x509_authenticator
@@ -222,7 +223,9 @@ class APIServer:
         self.openapi = OpenAPIServer(scheme, self.definitions)
         self.crds = CRDController(store=self.store, scheme=scheme, cache=self.cache,
                                   definitions=self.definitions, validator=self.validator,
-                                  on_change=self.openapi.docs.invalidate, clock=clock)
+                                  on_change=self.openapi.docs.invalidate, clock=clock,
+                                  converter=WebhookConverter(
+                                      self.webhook_clients, ServiceResolver(self.cache, scheme)))
         self.metrics = metrics.MetricsAPI(
             store_get=self.store.get, store_list=self.store.list,
             rows={r: scheme.get("", "v1", r) for r in ("pods", "nodes")},  # type: ignore[misc]

@@ -3,7 +3,9 @@ a throwaway CA and a serving certificate (made with the openssl command) for 127
 and a service name, and a handler whose answer depends on the path.
 
 Webhook paths answer an AdmissionReview: /allow, /deny (with a message), /warn (allowed
-with a warning), /mutate (adds label `mutated: yes` with a JSON patch). Every review
+with a warning), /mutate (adds label `mutated: yes` with a JSON patch). /convert answers a
+ConversionReview between v1 (`spec.host` and `spec.port`) and v2 (`spec.hostPort`,
+"host:port") of any group; /convert-fail answers it with a Failure. Every review
 received is kept in `reviews`. /apis/... paths answer as a tiny API server for the group
 `wardle.example.com/v1alpha1` with a few `flunders`.
 """
@@ -60,6 +62,9 @@ class _Handler(BaseHTTPRequestHandler):
         review = json.loads(self.rfile.read(int(self.headers["content-length"])))
         path = self.path.split("?")[0]
         self.server.reviews.append((path, self.headers, review))
+        if review.get("kind") == "ConversionReview":
+            self._send(200, _conversion(path, review))
+            return
         req = review["request"]
         resp: dict[str, Any] = {"uid": req["uid"], "allowed": True}
         if path == "/deny":
@@ -111,6 +116,27 @@ class _Handler(BaseHTTPRequestHandler):
         for f in FLUNDERS:
             self.wfile.write(json.dumps({"type": "ADDED", "object": f}).encode() + b"\n")
             self.wfile.flush()
+
+
+def _convert(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
+    spec = dict(obj.get("spec") or {})
+    if api_version.endswith("/v2") and "host" in spec:
+        spec["hostPort"] = f"{spec.pop('host')}:{spec.pop('port', 80)}"
+    elif api_version.endswith("/v1") and "hostPort" in spec:
+        host, _, port = spec.pop("hostPort").rpartition(":")
+        spec |= {"host": host, "port": int(port)}
+    return dict(obj, apiVersion=api_version, spec=spec)
+
+
+def _conversion(path: str, review: dict[str, Any]) -> dict[str, Any]:
+    req = review["request"]
+    if path == "/convert-fail":
+        resp = {"uid": req["uid"], "result": {"status": "Failure",
+                                              "message": "conversion is down for maintenance"}}
+    else:
+        resp = {"uid": req["uid"], "result": {"status": "Success"}, "convertedObjects": [
+            _convert(o, req["desiredAPIVersion"]) for o in req["objects"]]}
+    return {"apiVersion": review["apiVersion"], "kind": "ConversionReview", "response": resp}
 
 
 class HookServer(ThreadingHTTPServer):

@@ -4,7 +4,9 @@ One CustomStrategy serves every served version of a definition: its rows (scope,
 names, categories, status and scale subresources), its printer (additionalPrinterColumns),
 and per version its structural schema: pruning and defaults on write and on read,
 validation (kapi.validation.structural) and CEL rules (kapi.validation.celrules) with the
-stored object as oldSelf. Versions convert by rewriting apiVersion (the None strategy).
+stored object as oldSelf. Versions convert by rewriting apiVersion (the None strategy);
+with the Webhook strategy the store first awaits `external_conversion` (set by
+kapi.apiextensions from the definition), so the versions found here already agree.
 A status subresource makes status a separate write, and generation moves only with
 everything but metadata and status; without it, with everything but metadata.
 
