@@ -220,7 +220,8 @@ class APIServer:
         self.handlers = Handlers(store=self.store, scheme=scheme, definitions=self.definitions,
                                  clock=clock, validator=self.validator,
                                  validation=config.validation, tracker=tracker)
-        self.openapi = OpenAPIServer(scheme, self.definitions)
+        self.openapi = OpenAPIServer(scheme, self.definitions, remote=self.aggregator.specs)
+        self.aggregator.specs.on_change = self.openapi.docs.invalidate
         self.crds = CRDController(store=self.store, scheme=scheme, cache=self.cache,
                                   definitions=self.definitions, validator=self.validator,
                                   on_change=self.openapi.docs.invalidate, clock=clock,

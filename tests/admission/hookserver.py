@@ -7,7 +7,8 @@ with a warning), /mutate (adds label `mutated: yes` with a JSON patch). /convert
 ConversionReview between v1 (`spec.host` and `spec.port`) and v2 (`spec.hostPort`,
 "host:port") of any group; /convert-fail answers it with a Failure. Every review
 received is kept in `reviews`. /apis/... paths answer as a tiny API server for the group
-`wardle.example.com/v1alpha1` with a few `flunders`.
+`wardle.example.com/v1alpha1` with a few `flunders`, described by its /openapi/v2 and
+/openapi/v3 documents.
 """
 
 from __future__ import annotations
@@ -42,6 +43,31 @@ def make_certs(folder: Path, names: tuple[str, ...] = ()) -> tuple[Path, Path, s
     run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
         "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(ext))
     return cert, key, base64.b64encode(ca.read_bytes()).decode()
+
+
+_FLUNDER_SCHEMA = {
+    "description": "A Flunder is a test kind of the wardle aggregated server.",
+    "type": "object",
+    "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+        "spec": {"type": "object", "description": "What the flunder wants.", "properties": {
+            "reference": {"type": "string",
+                          "description": "The name of another flunder it refers to."}}}},
+    "x-kubernetes-group-version-kind": [{"group": GROUP, "version": VERSION,
+                                         "kind": "Flunder"}]}
+_DEF = "com.example.wardle.v1alpha1.Flunder"
+_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/flunders/{{name}}"
+_GET = {"get": {"operationId": "readFlunder", "responses": {"200": {"description": "OK"}},
+                "x-kubernetes-action": "get", "x-kubernetes-group-version-kind": {
+                    "group": GROUP, "version": VERSION, "kind": "Flunder"}}}
+OPENAPI_V2 = {"swagger": "2.0", "info": {"title": "wardle", "version": "v0"},
+              "paths": {_PATH: _GET},
+              "definitions": {_DEF: _FLUNDER_SCHEMA}}
+OPENAPI_V3 = {"openapi": "3.0.0", "info": {"title": "wardle", "version": "v0"},
+              "paths": {_PATH: _GET}, "components": {"schemas": {_DEF: _FLUNDER_SCHEMA}}}
+_V3_ROOT = {"paths": {f"apis/{GROUP}/{VERSION}": {
+    "serverRelativeURL": f"/openapi/v3/apis/{GROUP}/{VERSION}?hash=0123"}}}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -85,7 +111,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0].rstrip("/")
         self.server.gets.append((path, dict(self.headers)))
         base = f"/apis/{GROUP}/{VERSION}"
-        if path == base:
+        docs = {"/openapi/v2": OPENAPI_V2, "/openapi/v3": _V3_ROOT,
+                f"/openapi/v3/apis/{GROUP}/{VERSION}": OPENAPI_V3}
+        if path in docs:
+            self._send(200, docs[path])
+        elif path == base:
             self._send(200, {"kind": "APIResourceList", "apiVersion": "v1",
                              "groupVersion": f"{GROUP}/{VERSION}", "resources": [
                                  {"name": "flunders", "singularName": "flunder",
