@@ -48,21 +48,11 @@ class Version:
         self.schema: Obj = ((v.get("schema") or {}).get("openAPIV3Schema")) or {}
         self.validator = SchemaValidator(self.schema)
         self.has_rules = celrules.has_rules(self.schema)
-        self.has_defaults = _has_defaults(self.schema)
+        self.has_defaults = shaping.has_defaults(self.schema)
         self.printer = custom_printers.printer(v.get("additionalPrinterColumns"))
         sub = v.get("subresources") or {}
         self.status = isinstance(sub.get("status"), dict)
         self.scale: Obj | None = sub.get("scale") if isinstance(sub.get("scale"), dict) else None
-
-
-def _has_defaults(schema: Any) -> bool:
-    if not isinstance(schema, dict):
-        return False
-    if "default" in schema:
-        return True
-    subs = list((schema.get("properties") or {}).values())
-    subs += [schema.get("items"), schema.get("additionalProperties")]
-    return any(_has_defaults(s) for s in subs)
 
 
 class CustomStrategy(Strategy):
