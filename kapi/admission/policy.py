@@ -165,10 +165,8 @@ class ValidatingPolicies:
         req = review.request(a, obj, old, user=current_user(),
                              dry_run=admission.current().dry_run)["request"]
         for params in params_list:
-            # converted to CEL values once for every expression of the policy
-            variables = {k: cel.to_cel(v) for k, v in (
-                ("object", obj), ("oldObject", old), ("request", req), ("params", params),
-                ("namespaceObject", ns))}
+            variables = {"object": obj, "oldObject": old, "request": req, "params": params,
+                         "namespaceObject": ns}
             try:
                 _validate(spec, variables, out)
             except _Failure as e:
