@@ -19,6 +19,7 @@ from kapi.endpoints.codec import Output
 from kapi.endpoints.tables import to_table
 from kapi.meta import objects
 from kapi.meta.resources import Resource
+from kapi.registry.kinds.base import strategy_of
 from kapi.registry.store import Store
 from kapi.storage.cacher import END, REPLAY_CHUNK, CacheEvent, Watcher
 
@@ -42,7 +43,7 @@ class WatchStream:
         self.deadline = time.monotonic() + t
         self.last_rev = start_rev
         self.first_table = True
-        self.external = store.strategy(resource).external_conversion is not None
+        self.external = strategy_of(resource).external_conversion is not None
         self._failed = b""
 
     def _encode(self, etype: str, obj: Obj, ev: CacheEvent | None) -> bytes:
