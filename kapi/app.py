@@ -41,9 +41,10 @@ from kapi.admission.policy import ValidatingPolicies
 from kapi.admission.resourcequota import ResourceQuota
 from kapi.admission.serviceaccount import ServiceAccountAdmission
 from kapi.admission.serviceips import ServiceAllocator
-from kapi.admission.webhooks.client import Clients
+from kapi.admission.webhooks.client import Clients, ServiceResolver
 from kapi.admission.webhooks.dispatch import MutatingWebhooks, ValidatingWebhooks
 from kapi.apiextensions import CRDController
+from kapi.apiextensions.conversion import WebhookConverter
 from kapi.auth import Authenticate, Authorize, User, current_user, sakeys, set_current_user
 from kapi.auth.bootstraptoken import BootstrapTokens
 from kapi.auth.satokens import ServiceAccountTokens
@@ -222,10 +223,13 @@ class APIServer:
         self.handlers = Handlers(store=self.store, scheme=scheme, definitions=self.definitions,
                                  clock=clock, validator=self.validator,
                                  validation=config.validation, tracker=tracker)
-        self.openapi = OpenAPIServer(scheme, self.definitions)
+        self.openapi = OpenAPIServer(scheme, self.definitions, remote=self.aggregator.specs)
+        self.aggregator.specs.on_change = self.openapi.docs.invalidate
         self.crds = CRDController(store=self.store, scheme=scheme, cache=self.cache,
                                   definitions=self.definitions, validator=self.validator,
-                                  on_change=self.openapi.docs.invalidate, clock=clock)
+                                  on_change=self.openapi.docs.invalidate, clock=clock,
+                                  converter=WebhookConverter(
+                                      self.webhook_clients, ServiceResolver(self.cache, scheme)))
         self.metrics = metrics.MetricsAPI(
             store_get=self.store.get, store_list=self.store.list,
             rows={r: scheme.get("", "v1", r) for r in ("pods", "nodes")},  # type: ignore[misc]

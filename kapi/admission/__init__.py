@@ -69,3 +69,11 @@ def annotate(key: str, value: str) -> None:
     collected = _annotations.get()
     if collected is not None:
         collected[key] = value
+
+
+def annotate_once(key: str, value: str) -> None:
+    """An annotation a later step may not overwrite (upstream refuses the second value
+    of a key: the first stays)."""
+    collected = _annotations.get()
+    if collected is not None:
+        collected.setdefault(key, value)

@@ -6,14 +6,19 @@ For each binding whose policy exists and whose policy's matchConstraints and own
 matchResources select the write: the params it names (paramKind/paramRef: by name or
 selector, in a namespace, parameterNotFoundAction), the policy's matchConditions, its
 variables, then each validation; a failed validation is a denial (Deny), a warning
-(Warn) or nothing here (Audit), with upstream's messages. Evaluation errors follow the
-policy's failurePolicy. Reads objects only from the watch cache.
+(Warn) and/or the audit annotation `validation.policy.admission.k8s.io/validation_failure`
+(Audit), with upstream's messages. The policy's auditAnnotations become the request's
+audit annotations `<policy>/<key>` (the distinct values of several bindings joined).
+Evaluation errors follow the policy's failurePolicy. Reads objects only from the watch
+cache.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from kapi import admission, cel, errors
 from kapi.admission.webhooks import matching, review
@@ -26,14 +31,28 @@ from kapi.storage.cacher import WatchCache
 Obj = dict[str, Any]
 GROUP = "admissionregistration.k8s.io"
 _CODES = {"Unauthorized": 401, "Forbidden": 403, "Invalid": 422, "RequestEntityTooLarge": 413}
+FAILURE_ANNOTATION = "validation.policy.admission.k8s.io/validation_failure"
+MAX_ANNOTATION = 10 * 1024  # upstream cuts an auditAnnotation's value there
 
 
 @dataclass
 class Decision:
-    """A failed validation: its message and the reason the Status carries."""
+    """A failed validation: its message, the reason the Status carries and the index of
+    its expression; `deny` when it denies whatever the binding's actions (a failed
+    auditAnnotation under failurePolicy Fail)."""
 
     message: str
     reason: str = "Invalid"
+    index: int = 0
+    deny: bool = False
+
+
+@dataclass
+class Outcome:
+    """What one policy's evaluation under one binding produced."""
+
+    decisions: list[Decision] = field(default_factory=list)
+    annotations: list[tuple[str, str]] = field(default_factory=list)  # (key, value)
 
 
 class _Failure(Exception):
@@ -95,6 +114,7 @@ class ValidatingPolicies:
         ns = self._namespace(a, obj, old_obj)
         ns_labels = ((ns or {}).get("metadata") or {}).get("labels") or {}
         denied: list[tuple[str, str, Decision]] = []
+        annotations: dict[str, list[tuple[str, str]]] = {}  # by policy
         for binding in sorted(bindings, key=lambda b: b["metadata"]["name"]):
             policy = policies.get((binding.get("spec") or {}).get("policyName", ""))
             if policy is None:
@@ -105,8 +125,12 @@ class ValidatingPolicies:
                     not _matches_resources(bspec.get("matchResources"), a, obj, old_obj,
                                            ns_labels, empty_matches=True):
                 continue
-            for decision in self._evaluate(policy, binding, a, obj, old_obj, ns):
+            outcome = self._evaluate(policy, binding, a, obj, old_obj, ns)
+            for decision in outcome.decisions:
                 self._act(policy, binding, decision, denied)
+            annotations.setdefault(policy["metadata"]["name"], []).extend(outcome.annotations)
+        for name, pairs in annotations.items():
+            _publish(name, pairs)
         if denied:
             raise _denial(r, a, new, *denied[0])
 
@@ -114,36 +138,40 @@ class ValidatingPolicies:
              denied: list[tuple[str, str, Decision]]) -> None:
         p, b = policy["metadata"]["name"], binding["metadata"]["name"]
         actions = (binding.get("spec") or {}).get("validationActions") or []
-        if "Deny" in actions:
+        if "Deny" in actions or decision.deny:
             denied.append((p, b, decision))
+        if "Audit" in actions and not decision.deny:
+            admission.annotate_once(FAILURE_ANNOTATION, orjson.dumps([{
+                "message": decision.message, "policy": p, "binding": b,
+                "expressionIndex": decision.index, "validationActions": actions}]).decode())
         if "Warn" in actions:
             admission.warn(f"Validation failed for ValidatingAdmissionPolicy '{p}' with "
                            f"binding '{b}': {decision.message}")
 
     def _evaluate(self, policy: Obj, binding: Obj, a: Attributes, obj: Obj | None,
-                  old: Obj | None, ns: Obj | None) -> list[Decision]:
-        """Every failed validation of this policy under this binding (one list per
-        param object when several are selected)."""
+                  old: Obj | None, ns: Obj | None) -> Outcome:
+        """Every failed validation of this policy under this binding (for each param
+        object when several are selected), and its audit annotations."""
         spec = policy.get("spec") or {}
+        out = Outcome()
         try:
             params_list = self._params(spec, binding, a)
         except _Failure as e:
-            return [] if spec.get("failurePolicy") == "Ignore" else [Decision(str(e))]
+            if spec.get("failurePolicy") != "Ignore":
+                out.decisions.append(Decision(str(e)))
+            return out
         if params_list is None:
-            return []
+            return out
         req = review.request(a, obj, old, user=current_user(),
                              dry_run=admission.current().dry_run)["request"]
-        out: list[Decision] = []
         for params in params_list:
-            # converted to CEL values once for every expression of the policy
-            variables = {k: cel.to_cel(v) for k, v in (
-                ("object", obj), ("oldObject", old), ("request", req), ("params", params),
-                ("namespaceObject", ns))}
+            variables = {"object": obj, "oldObject": old, "request": req, "params": params,
+                         "namespaceObject": ns}
             try:
-                out += _validate(spec, variables)
+                _validate(spec, variables, out)
             except _Failure as e:
                 if spec.get("failurePolicy") != "Ignore":
-                    out.append(Decision(str(e)))
+                    out.decisions.append(Decision(str(e)))
         return out
 
     def _params(self, spec: Obj, binding: Obj, a: Attributes) -> list[Obj | None] | None:
@@ -190,17 +218,17 @@ def _eval(expression: str, variables: dict[str, Any]) -> Any:
         raise _Failure(f"expression '{expression}' resulted in error: {e}") from None
 
 
-def _validate(spec: Obj, variables: dict[str, Any]) -> list[Decision]:
-    """matchConditions, variables, then the validations; the failed ones."""
+def _validate(spec: Obj, variables: dict[str, Any], out: Outcome) -> None:
+    """matchConditions, variables, then the validations (the failed ones into `out`) and
+    the auditAnnotations."""
     for cond in spec.get("matchConditions") or []:
         if _eval(cond.get("expression", ""), variables) is not True:
-            return []
+            return
     computed: dict[str, Any] = {}
     variables["variables"] = computed
     for v in spec.get("variables") or []:
         computed[v.get("name", "")] = _eval(v.get("expression", ""), variables)
-    out: list[Decision] = []
-    for v in spec.get("validations") or []:
+    for i, v in enumerate(spec.get("validations") or []):
         expr = v.get("expression", "")
         if _eval(expr, variables) is True:
             continue
@@ -212,8 +240,37 @@ def _validate(spec: Obj, variables: dict[str, Any]) -> list[Decision]:
                     message = m
             except cel.CELError:
                 pass  # upstream keeps the static message when messageExpression fails
-        out.append(Decision(message, v.get("reason") or "Invalid"))
-    return out
+        out.decisions.append(Decision(message, v.get("reason") or "Invalid", i))
+    for aa in spec.get("auditAnnotations") or []:
+        _audit_annotation(spec, aa, variables, out)
+
+
+def _audit_annotation(spec: Obj, aa: Obj, variables: dict[str, Any], out: Outcome) -> None:
+    """One auditAnnotation: a string value is published, null is not; an error or
+    another type denies under failurePolicy Fail."""
+    expr = aa.get("valueExpression", "")
+    try:
+        value = cel.compile(expr).evaluate(variables)
+        problem = "" if value is None or isinstance(value, str) else (
+            f"valueExpression '{expr}' resulted in unsupported return type: "
+            f"{type(value).__name__}. Return type must be either string or null.")
+    except cel.CELError as e:
+        value, problem = None, f"valueExpression '{expr}' resulted in error: {e}"
+    if problem:
+        if spec.get("failurePolicy") != "Ignore":
+            out.decisions.append(Decision(problem, deny=True))
+    elif isinstance(value, str):
+        out.annotations.append((str(aa.get("key", "")), value[:MAX_ANNOTATION]))
+
+
+def _publish(policy: str, annotations: list[tuple[str, str]]) -> None:
+    """`<policy>/<key>` audit annotations; several bindings' distinct values joined."""
+    values: dict[str, list[str]] = {}
+    for key, value in annotations:
+        if value not in values.setdefault(key, []):
+            values[key].append(value)
+    for key, vs in values.items():
+        admission.annotate_once(f"{policy}/{key}", ", ".join(vs))
 
 
 def _denial(r: Resource, a: Attributes, new: Obj, policy: str, binding: str,

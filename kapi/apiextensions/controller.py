@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from kapi import errors
 from kapi.apiextensions import openapi
+from kapi.apiextensions.conversion import WebhookConverter
 from kapi.meta import objects
 from kapi.meta.resources import Resource, Scheme
 from kapi.meta.schema import Definitions
@@ -44,8 +45,10 @@ def _condition(ctype: str, status: str, reason: str, message: str, now: str) -> 
 class CRDController:
     def __init__(self, *, store: Store, scheme: Scheme, cache: WatchCache,
                  definitions: Definitions, validator: Validator,
-                 on_change: Callable[[], None], clock: objects.Clock = objects.utc_now) -> None:
+                 on_change: Callable[[], None], clock: objects.Clock = objects.utc_now,
+                 converter: WebhookConverter | None = None) -> None:
         self.store, self.scheme, self.cache = store, scheme, cache
+        self.converter = converter
         self.definitions, self.validator = definitions, validator
         self.on_change, self.clock = on_change, clock
         row = scheme.get(crd_kind.GROUP, "v1", "customresourcedefinitions")
@@ -122,6 +125,8 @@ class CRDController:
     def _serve(self, crd: Obj) -> None:
         name = crd["metadata"]["name"]
         strategy = CustomStrategy(crd)
+        if self.converter is not None:
+            strategy.external_conversion = self.converter.for_definition(crd)
         old = self.served.get(name)
         if old is not None:
             self._unpublish(old)

@@ -17,47 +17,87 @@ import copy
 from typing import Any
 
 Schema = dict[str, Any]
+Obj = dict[str, Any]
 _RESOURCE_FIELDS = ("apiVersion", "kind", "metadata")
+
+
+class _Plan:
+    """Where one schema node's defaults are: its properties with a default, and the
+    subschemas (by property, additionalProperties, items) with defaults beneath. Built
+    once per node: a write walks only the parts of an object that can take a default."""
+
+    def __init__(self, schema: Schema) -> None:
+        props = schema.get("properties") or {}
+        self.defaults = [(n, sub["default"]) for n, sub in props.items()
+                         if isinstance(sub, dict) and "default" in sub]
+        self.props = {n: sub for n, sub in props.items() if _plan(sub) is not None}
+        self.declared = frozenset(props)
+        extra, items = schema.get("additionalProperties"), schema.get("items")
+        self.extra = extra if isinstance(extra, dict) and _plan(extra) else None
+        self.items = items if isinstance(items, dict) and _plan(items) else None
+
+
+# plans by schema node (kept alive here, so an id is never reused); None: no defaults
+_PLANS: dict[int, tuple[Any, _Plan | None]] = {}
+
+
+def _plan(schema: Any) -> _Plan | None:
+    if not isinstance(schema, dict):
+        return None
+    known = _PLANS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    plan: _Plan | None = _Plan(schema)
+    assert plan is not None
+    if not (plan.defaults or plan.props or plan.extra or plan.items):
+        plan = None
+    if len(_PLANS) > 100_000:  # bounded: definitions come and go
+        _PLANS.clear()
+    _PLANS[id(schema)] = (schema, plan)
+    return plan
+
+
+def has_defaults(schema: Any) -> bool:
+    """Whether any node of the schema declares a default."""
+    return _plan(schema) is not None
 
 
 def apply_defaults(schema: Schema, value: Any) -> None:
     """Fill in every default the schema declares, in place."""
-    if not isinstance(schema, dict):
+    plan = _plan(schema)
+    if plan is None:
         return
     if isinstance(value, dict):
-        props = schema.get("properties") or {}
-        for name, sub in props.items():
-            if name not in value and isinstance(sub, dict) and "default" in sub:
-                value[name] = copy.deepcopy(sub["default"])
-        extra = schema.get("additionalProperties")
-        for name, v in value.items():
-            sub = props.get(name, extra if isinstance(extra, dict) else None)
-            if sub is not None:
-                apply_defaults(sub, v)
-    elif isinstance(value, list):
-        items = schema.get("items")
-        if isinstance(items, dict):
-            for v in value:
-                apply_defaults(items, v)
+        for name, default in plan.defaults:
+            if name not in value:
+                value[name] = copy.deepcopy(default)
+        for name, sub in _beneath(plan, value):
+            apply_defaults(sub, value[name])
+    elif isinstance(value, list) and plan.items is not None:
+        for v in value:
+            apply_defaults(plan.items, v)
+
+
+def _beneath(plan: _Plan, value: Obj) -> list[tuple[str, Schema]]:
+    """The fields of value whose subschema has defaults beneath."""
+    if plan.extra is not None:
+        return [(n, plan.props.get(n, plan.extra)) for n in value
+                if n in plan.props or n not in plan.declared]
+    return [(n, sub) for n, sub in plan.props.items() if n in value]
 
 
 def lacks_defaults(schema: Schema, value: Any) -> bool:
     """Whether apply_defaults would change value (most stored objects already carry their
     defaults: reading them then needs no copy)."""
-    if not isinstance(schema, dict):
+    plan = _plan(schema)
+    if plan is None:
         return False
     if isinstance(value, dict):
-        props = schema.get("properties") or {}
-        extra = schema.get("additionalProperties")
-        for name, sub in props.items():
-            if name not in value and isinstance(sub, dict) and "default" in sub:
-                return True
-        return any(lacks_defaults(sub, v) for name, v in value.items()
-                   if (sub := props.get(name, extra if isinstance(extra, dict) else None))
-                   is not None)
-    if isinstance(value, list):
-        items = schema.get("items")
-        return isinstance(items, dict) and any(lacks_defaults(items, v) for v in value)
+        if any(name not in value for name, _ in plan.defaults):
+            return True
+        return any(lacks_defaults(sub, value[name]) for name, sub in _beneath(plan, value))
+    if isinstance(value, list) and plan.items is not None:
+        return any(lacks_defaults(plan.items, v) for v in value)
     return False
 
 

@@ -6,7 +6,8 @@ dropped); responses, watch streams included, are relayed as they come.
 Also: the local APIServices every built-in group/version gets at start (`v1.`,
 `v1.apps`, ..., and metrics.k8s.io, which kapi serves itself); the Available condition
 of each APIService, kept by a periodic check; the aggregated groups' entries in /apis
-discovery, plain and aggregated (each backend's resource list, fetched at check time).
+discovery, plain and aggregated (each backend's resource list, fetched at check time),
+and their OpenAPI documents (kapi.endpoints.aggregated_specs, fetched after a check).
 
 Reads APIServices, Services and EndpointSlices from the watch cache; connects only to
 the endpoints the Service resolves to.
@@ -26,6 +27,7 @@ from starlette.responses import StreamingResponse
 from kapi import errors
 from kapi.admission.webhooks.client import Clients, ServiceResolver, Target, Unreachable
 from kapi.auth import User
+from kapi.endpoints.aggregated_specs import AggregatedSpecs
 from kapi.meta import objects
 from kapi.meta.resources import Scheme
 from kapi.storage.cacher import WatchCache
@@ -56,6 +58,7 @@ class Aggregator:
         self.resolver = ServiceResolver(cache, scheme)
         self.apiservices = scheme.get(GROUP, "v1", "apiservices")
         self.resource_lists: dict[str, Obj] = {}  # group/version -> its APIResourceList
+        self.specs = AggregatedSpecs()
 
     def remote(self, group: str, version: str) -> Obj | None:
         """The APIService with a service that serves group/version, if any."""
@@ -162,6 +165,8 @@ class Aggregator:
                 url, timeout=5, extensions={"sni_hostname": target.server_name})
             if resp.status_code == 200:
                 self.resource_lists[gv] = orjson.loads(resp.content)
+                if self.specs.wanted(apiservice):
+                    await self.specs.fetch(apiservice, self._client(apiservice), target)
                 return {"type": "Available", "status": "True", "reason": "Passed",
                         "message": "all checks passed"}
             problem = f"bad status from {url}: {resp.status_code}"
@@ -224,6 +229,7 @@ async def keep_status(store: Any, aggregator: Aggregator, *, interval: float,
     r = aggregator.apiservices
     assert r is not None
     while True:
+        aggregator.specs.retain(s["metadata"]["name"] for s in aggregator._remote_all())
         for svc in aggregator.cache.list(r.key_prefix, r.key_prefix):
             try:
                 await _update_condition(store, r, svc, await aggregator.check(svc), clock)

@@ -14,10 +14,12 @@ from typing import Any, AsyncIterator
 
 import orjson
 
+from kapi import errors
 from kapi.endpoints.codec import Output
 from kapi.endpoints.tables import to_table
 from kapi.meta import objects
 from kapi.meta.resources import Resource
+from kapi.registry.kinds.base import strategy_of
 from kapi.registry.store import Store
 from kapi.storage.cacher import END, REPLAY_CHUNK, CacheEvent, Watcher
 
@@ -41,6 +43,8 @@ class WatchStream:
         self.deadline = time.monotonic() + t
         self.last_rev = start_rev
         self.first_table = True
+        self.external = strategy_of(resource).external_conversion is not None
+        self._failed = b""
 
     def _encode(self, etype: str, obj: Obj, ev: CacheEvent | None) -> bytes:
         out = self.output
@@ -65,6 +69,17 @@ class WatchStream:
             ev.memo[memo_key] = data
         return data
 
+    async def _converted(self, obj: Obj) -> Obj | None:
+        """The object at the watch's version when a webhook converts it (None, with the
+        ERROR event kept in `_failed`, when the conversion failed: the watch ends)."""
+        if not self.external:
+            return obj
+        try:
+            return (await self.store.out_many(self.r, [obj]))[0]
+        except errors.APIError as e:
+            self._failed = orjson.dumps({"type": "ERROR", "object": e.status()}) + b"\n"
+            return None
+
     def _bookmark(self, rev: int, initial_end: bool = False) -> bytes:
         meta: Obj = {"resourceVersion": str(rev)}
         if initial_end:
@@ -80,7 +95,11 @@ class WatchStream:
         try:
             pending, sent = self.w.initial, 0
             while pending:
-                etype, obj = pending.popleft()
+                etype, stored = pending.popleft()
+                obj = await self._converted(stored)
+                if obj is None:
+                    yield self._failed
+                    return
                 yield self._encode(etype, obj, None)
                 sent += 1
                 if sent % REPLAY_CHUNK == 0:  # sending may never wait: let others run
@@ -122,6 +141,10 @@ class WatchStream:
                 ready += 1
                 if ready % REPLAY_CHUNK == 0:
                     await asyncio.sleep(0)
-            etype, obj, rev, ev = item
+            etype, stored, rev, ev = item
             self.last_rev = rev
+            obj = await self._converted(stored) if self.external else stored
+            if obj is None:
+                yield self._failed
+                return
             yield self._encode(etype, obj, ev)

@@ -15,6 +15,7 @@ import orjson
 
 from kapi.meta.resources import Scheme
 from kapi.meta.schema import Definitions, load_definitions
+from kapi.openapi.aggregated import RemoteSpecs, merge_v2
 from kapi.openapi.v2 import Doc, openapi_v2
 from kapi.openapi.v3 import V3Schemas, openapi_v3_document, v3_keys, v3_root
 from kapi.registry.kinds import SCHEME
@@ -42,8 +43,10 @@ class OpenAPIDocs:
     its ETag without the quotes.
     """
 
-    def __init__(self, scheme: Scheme = SCHEME, defs: Definitions | None = None) -> None:
+    def __init__(self, scheme: Scheme = SCHEME, defs: Definitions | None = None,
+                 remote: RemoteSpecs | None = None) -> None:
         self.scheme = scheme
+        self.remote = remote  # the aggregated servers' documents
         self.defs = defs if defs is not None else load_definitions()
         self._schemas = V3Schemas(self.defs)
         self._built: dict[str, tuple[bytes, str]] = {}
@@ -51,7 +54,8 @@ class OpenAPIDocs:
 
     def invalidate(self) -> None:
         """The served resources or their definitions changed (a CustomResourceDefinition
-        came, changed or went): every document is built again on its next request."""
+        came, changed or went, or an aggregated server's documents did): every document
+        is built again on its next request."""
         with self._lock:
             self._built.clear()
             self._schemas = V3Schemas(self.defs)
@@ -66,16 +70,22 @@ class OpenAPIDocs:
 
     def v2(self) -> tuple[bytes, str]:
         """GET /openapi/v2 as JSON."""
-        return self._get("v2", lambda: serialize(openapi_v2(self.scheme, self.defs)))
+        return self._get("v2", lambda: serialize(self._v2_doc()))
+
+    def _v2_doc(self) -> Doc:
+        doc = openapi_v2(self.scheme, self.defs)
+        return merge_v2(doc, self.remote.v2_parts()) if self.remote is not None else doc
 
     def v2_protobuf(self) -> tuple[bytes, str]:
         """GET /openapi/v2 as application/com.github.proto-openapi.spec.v2@v1.0+protobuf."""
         from kapi.openapi.protobuf import encode_document
 
-        return self._get("v2.pb", lambda: encode_document(openapi_v2(self.scheme, self.defs)))
+        return self._get("v2.pb", lambda: encode_document(self._v2_doc()))
 
     def v3_keys(self) -> list[str]:
-        return v3_keys(self.scheme)
+        local = v3_keys(self.scheme)
+        remote = self.remote.v3_docs() if self.remote is not None else {}
+        return local + sorted(k for k in remote if k not in local)
 
     def v3(self, key: str) -> tuple[bytes, str] | None:
         """GET /openapi/v3/<key>; None when no such document exists."""
@@ -85,6 +95,9 @@ class OpenAPIDocs:
         return self._get("v3:" + key, lambda: serialize(self._v3_doc(key)))
 
     def _v3_doc(self, key: str) -> Doc:
+        remote = self.remote.v3_docs().get(key) if self.remote is not None else None
+        if remote is not None and key not in v3_keys(self.scheme):
+            return remote
         doc = openapi_v3_document(self.scheme, self.defs, key, self._schemas)
         assert doc is not None
         return doc

@@ -13,12 +13,14 @@ from starlette.responses import Response
 from kapi import errors
 from kapi.meta.resources import Scheme
 from kapi.openapi import v2
+from kapi.openapi.aggregated import RemoteSpecs
 from kapi.openapi.documents import OpenAPIDocs
 
 
 class OpenAPIServer:
-    def __init__(self, scheme: Scheme, definitions: Any) -> None:
-        self.docs = OpenAPIDocs(scheme, definitions)
+    def __init__(self, scheme: Scheme, definitions: Any,
+                 remote: RemoteSpecs | None = None) -> None:
+        self.docs = OpenAPIDocs(scheme, definitions, remote)
 
     def serve(self, request: Request, path: str) -> Response:
         name = path[len("/openapi/"):].strip("/")

@@ -91,7 +91,19 @@ class Store:
             return stored
         return strategy.from_storage(r, stored)
 
-    def _encode(self, r: Resource, obj: Obj) -> bytes:
+    async def out_many(self, r: Resource, stored: builtins.list[Obj]) -> builtins.list[Obj]:
+        """Stored objects as the request's group/version sees them; a kind converted by
+        a webhook converts them all in one call (raises an APIError when it fails)."""
+        external = self.strategy(r).external_conversion
+        if external is not None:
+            stored = await external(stored, r.api_version)
+        return [self.out(r, o) for o in stored]
+
+    async def _encode(self, r: Resource, obj: Obj) -> bytes:
+        external = self.strategy(r).external_conversion
+        if external is not None:
+            version = r.storage_version or r.version
+            obj = (await external([obj], f"{r.group}/{version}"))[0]
         stored = self._to_storage(r, obj)
         meta = stored.get("metadata", {})
         if "resourceVersion" in meta:
@@ -99,8 +111,8 @@ class Store:
             stored["metadata"] = {k: v for k, v in meta.items() if k != "resourceVersion"}
         return orjson.dumps(stored)
 
-    def _with_rv(self, r: Resource, kv: st.KeyValue) -> Obj:
-        return self.out(r, decode(kv))
+    async def _with_rv(self, r: Resource, kv: st.KeyValue) -> Obj:
+        return (await self.out_many(r, [decode(kv)]))[0]
 
     async def _admit(self, r: Resource, op: str, new: Obj, old: Obj | None,
                      subresource: str = "", dry_run: bool = False) -> None:
@@ -122,7 +134,7 @@ class Store:
         kv = await self.storage.get(self._key(r, namespace, name))
         if kv is None:
             raise errors.NotFound.of(r, name)
-        return self._with_rv(r, kv)
+        return await self._with_rv(r, kv)
 
     # -- create -------------------------------------------------------------------------
     async def create(self, r: Resource, namespace: str | None, obj: Obj, *,
@@ -147,8 +159,8 @@ class Store:
                 meta["name"] = objects.generate_name(meta["generateName"])
             try:
                 kv = await self.storage.create(self._key(r, namespace, meta["name"]),
-                                               self._encode(r, obj))
-                return self._with_rv(r, kv)
+                                               await self._encode(r, obj))
+                return await self._with_rv(r, kv)
             except st.KeyExists as e:
                 if attempt == 7 or not generated:
                     raise errors.from_storage_error(e, r, meta["name"]) from None
@@ -166,7 +178,7 @@ class Store:
         strategy = self.strategy(r)
         for _ in range(MAX_UPDATE_RETRIES):
             kv = await self.storage.get(key)
-            current = self._with_rv(r, kv) if kv else None
+            current = await self._with_rv(r, kv) if kv else None
             new = await apply(_clone(current) if current is not None else None)
             if kv is None or current is None:
                 if not strategy.allow_create_on_update or subresource:
@@ -210,9 +222,9 @@ class Store:
             out = dict(new)
             out["metadata"] = dict(meta, resourceVersion=str(deleted.mod_revision))
             return out
-        kv2 = await self.storage.update(key, self._encode(r, new),
+        kv2 = await self.storage.update(key, await self._encode(r, new),
                                         expected_revision=kv.mod_revision)
-        return self._with_rv(r, kv2)
+        return await self._with_rv(r, kv2)
 
     # -- delete -------------------------------------------------------------------------
     async def delete(self, r: Resource, namespace: str | None, name: str,
@@ -228,7 +240,7 @@ class Store:
             kv = await self.storage.get(key)
             if kv is None:
                 raise errors.NotFound.of(r, name)
-            current = self._with_rv(r, kv)
+            current = await self._with_rv(r, kv)
             self.check_preconditions(r, name, current, opts.preconditions)
             try:
                 return await self._delete_once(r, key, current, kv, opts)
@@ -274,8 +286,8 @@ class Store:
             strategy.prepare_for_delete(new)
         if new == current or opts.dry_run:
             return new, False
-        kv2 = await self.storage.update(key, self._encode(r, new), expected_revision=kv.mod_revision)
-        return self._with_rv(r, kv2), False
+        kv2 = await self.storage.update(key, await self._encode(r, new), expected_revision=kv.mod_revision)
+        return await self._with_rv(r, kv2), False
 
     # -- list ---------------------------------------------------------------------------
     def _prefix(self, r: Resource, namespace: str | None) -> str:
@@ -319,7 +331,7 @@ class Store:
                 meta["remainingItemCount"] = left if left >= 0 else await self._count(
                     prefix, rev, last)
         return {"kind": r.list_kind, "apiVersion": r.api_version, "metadata": meta,
-                "items": [self.out(r, o) for o in items]}
+                "items": await self.out_many(r, items)}
 
     async def _count(self, prefix: str, rev: int, start_after: str) -> int:
         try:

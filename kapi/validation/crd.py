@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 from kapi.validation import celrules, rules
 from kapi.validation import field as f
+from kapi.validation.admissionregistration import REVIEW_VERSIONS, _client_config
 from kapi.validation.field import FieldError
 
 Obj = dict[str, Any]
@@ -135,7 +136,23 @@ def _conversion(conversion: Obj) -> list[FieldError]:
     if strategy == "Webhook" and not conversion.get("webhook"):
         return [f.required("spec.conversion.webhook", "required when strategy is set to "
                                                       "Webhook")]
-    return []
+    return _webhook(conversion["webhook"]) if strategy == "Webhook" else []
+
+
+def _webhook(hook: Any) -> list[FieldError]:
+    """A conversion webhook: where to reach it and a ConversionReview version kapi speaks."""
+    path = "spec.conversion.webhook"
+    if not isinstance(hook, dict):
+        return [f.invalid(path, hook, "must be an object")]
+    errs = _client_config(hook.get("clientConfig"), f"{path}.clientConfig")
+    versions = hook.get("conversionReviewVersions")
+    if not versions:
+        errs.append(f.required(f"{path}.conversionReviewVersions",
+                               "must include at least one of v1, v1beta1"))
+    elif not isinstance(versions, list) or not any(v in REVIEW_VERSIONS for v in versions):
+        errs.append(f.invalid(f"{path}.conversionReviewVersions", versions,
+                              "must include at least one of v1, v1beta1"))
+    return errs
 
 
 def _columns(columns: list[Any], base: str) -> list[FieldError]:

@@ -93,10 +93,41 @@ _TYPES: dict[str, Any] = {"string": str, "object": dict, "array": list, "boolean
 def surely_valid(schema: Any, value: Any) -> bool:
     if not isinstance(schema, dict):
         return schema is True or schema == {}
-    for key in schema:
-        if key not in _ANNOTATIONS and not key.startswith("x-"):
-            return False
+    if not _facts(schema).plain:
+        return False
     return _scalar_ok(schema, value) and _nested_ok(schema, value)
+
+
+class _Facts:
+    """What the walks ask of one schema node every write, worked out once: whether it
+    has only keywords surely_valid checks itself, and whether it or a node beneath it
+    carries an extension _extensions checks (an embedded resource, a list type)."""
+
+    plain: bool
+    extended: bool
+
+    def __init__(self, schema: Schema) -> None:
+        self.plain = all(k in _ANNOTATIONS or k.startswith("x-") for k in schema)
+        subs = [*(schema.get("properties") or {}).values(), schema.get("items"),
+                schema.get("additionalProperties")]
+        self.extended = bool(schema.get("x-kubernetes-embedded-resource") or
+                             schema.get("x-kubernetes-list-type")) or \
+            any(isinstance(sub, dict) and _facts(sub).extended for sub in subs)
+
+
+# facts by schema node (kept alive here, so an id is never reused)
+_FACTS: dict[int, tuple[Any, _Facts]] = {}
+
+
+def _facts(schema: Schema) -> _Facts:
+    known = _FACTS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    facts = _Facts(schema)
+    if len(_FACTS) > 100_000:  # bounded: definitions come and go
+        _FACTS.clear()
+    _FACTS[id(schema)] = (schema, facts)
+    return facts
 
 
 def _type_ok(kind: Any, value: Any) -> bool:
@@ -208,7 +239,7 @@ def _convert(err: Any) -> list[FieldError]:
 
 def _extensions(schema: Schema, value: Any, steps: list[Any]) -> Iterator[FieldError]:
     """The Kubernetes extensions' own checks, walking value along schema."""
-    if not isinstance(schema, dict):
+    if not isinstance(schema, dict) or not _facts(schema).extended:
         return
     if isinstance(value, dict):
         if schema.get("x-kubernetes-embedded-resource"):

@@ -3,9 +3,12 @@ a throwaway CA and a serving certificate (made with the openssl command) for 127
 and a service name, and a handler whose answer depends on the path.
 
 Webhook paths answer an AdmissionReview: /allow, /deny (with a message), /warn (allowed
-with a warning), /mutate (adds label `mutated: yes` with a JSON patch). Every review
+with a warning), /mutate (adds label `mutated: yes` with a JSON patch). /convert answers a
+ConversionReview between v1 (`spec.host` and `spec.port`) and v2 (`spec.hostPort`,
+"host:port") of any group; /convert-fail answers it with a Failure. Every review
 received is kept in `reviews`. /apis/... paths answer as a tiny API server for the group
-`wardle.example.com/v1alpha1` with a few `flunders`.
+`wardle.example.com/v1alpha1` with a few `flunders`, described by its /openapi/v2 and
+/openapi/v3 documents.
 """
 
 from __future__ import annotations
@@ -42,6 +45,31 @@ def make_certs(folder: Path, names: tuple[str, ...] = ()) -> tuple[Path, Path, s
     return cert, key, base64.b64encode(ca.read_bytes()).decode()
 
 
+_FLUNDER_SCHEMA = {
+    "description": "A Flunder is a test kind of the wardle aggregated server.",
+    "type": "object",
+    "properties": {
+        "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+        "metadata": {"type": "object"},
+        "spec": {"type": "object", "description": "What the flunder wants.", "properties": {
+            "reference": {"type": "string",
+                          "description": "The name of another flunder it refers to."}}}},
+    "x-kubernetes-group-version-kind": [{"group": GROUP, "version": VERSION,
+                                         "kind": "Flunder"}]}
+_DEF = "com.example.wardle.v1alpha1.Flunder"
+_PATH = f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/flunders/{{name}}"
+_GET = {"get": {"operationId": "readFlunder", "responses": {"200": {"description": "OK"}},
+                "x-kubernetes-action": "get", "x-kubernetes-group-version-kind": {
+                    "group": GROUP, "version": VERSION, "kind": "Flunder"}}}
+OPENAPI_V2 = {"swagger": "2.0", "info": {"title": "wardle", "version": "v0"},
+              "paths": {_PATH: _GET},
+              "definitions": {_DEF: _FLUNDER_SCHEMA}}
+OPENAPI_V3 = {"openapi": "3.0.0", "info": {"title": "wardle", "version": "v0"},
+              "paths": {_PATH: _GET}, "components": {"schemas": {_DEF: _FLUNDER_SCHEMA}}}
+_V3_ROOT = {"paths": {f"apis/{GROUP}/{VERSION}": {
+    "serverRelativeURL": f"/openapi/v3/apis/{GROUP}/{VERSION}?hash=0123"}}}
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: HookServer
 
@@ -60,6 +88,9 @@ class _Handler(BaseHTTPRequestHandler):
         review = json.loads(self.rfile.read(int(self.headers["content-length"])))
         path = self.path.split("?")[0]
         self.server.reviews.append((path, self.headers, review))
+        if review.get("kind") == "ConversionReview":
+            self._send(200, _conversion(path, review))
+            return
         req = review["request"]
         resp: dict[str, Any] = {"uid": req["uid"], "allowed": True}
         if path == "/deny":
@@ -80,7 +111,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?")[0].rstrip("/")
         self.server.gets.append((path, dict(self.headers)))
         base = f"/apis/{GROUP}/{VERSION}"
-        if path == base:
+        docs = {"/openapi/v2": OPENAPI_V2, "/openapi/v3": _V3_ROOT,
+                f"/openapi/v3/apis/{GROUP}/{VERSION}": OPENAPI_V3}
+        if path in docs:
+            self._send(200, docs[path])
+        elif path == base:
             self._send(200, {"kind": "APIResourceList", "apiVersion": "v1",
                              "groupVersion": f"{GROUP}/{VERSION}", "resources": [
                                  {"name": "flunders", "singularName": "flunder",
@@ -111,6 +146,27 @@ class _Handler(BaseHTTPRequestHandler):
         for f in FLUNDERS:
             self.wfile.write(json.dumps({"type": "ADDED", "object": f}).encode() + b"\n")
             self.wfile.flush()
+
+
+def _convert(obj: dict[str, Any], api_version: str) -> dict[str, Any]:
+    spec = dict(obj.get("spec") or {})
+    if api_version.endswith("/v2") and "host" in spec:
+        spec["hostPort"] = f"{spec.pop('host')}:{spec.pop('port', 80)}"
+    elif api_version.endswith("/v1") and "hostPort" in spec:
+        host, _, port = spec.pop("hostPort").rpartition(":")
+        spec |= {"host": host, "port": int(port)}
+    return dict(obj, apiVersion=api_version, spec=spec)
+
+
+def _conversion(path: str, review: dict[str, Any]) -> dict[str, Any]:
+    req = review["request"]
+    if path == "/convert-fail":
+        resp = {"uid": req["uid"], "result": {"status": "Failure",
+                                              "message": "conversion is down for maintenance"}}
+    else:
+        resp = {"uid": req["uid"], "result": {"status": "Success"}, "convertedObjects": [
+            _convert(o, req["desiredAPIVersion"]) for o in req["objects"]]}
+    return {"apiVersion": review["apiVersion"], "kind": "ConversionReview", "response": resp}
 
 
 class HookServer(ThreadingHTTPServer):

@@ -127,3 +127,35 @@ def test_unreachable_apiservice_is_unavailable(server: Server, tmp_path: Path) -
         r = c.get("/apis/missing.example.com/v1/things")
         assert r.status_code == 503
         c.delete(f"{AGG}/v1.missing.example.com")
+
+
+def test_openapi_merges_the_aggregated_servers_documents(
+        server: Server, apiservice: HookServer, kubectl: Kubectl) -> None:
+    """Its /openapi/v2 definitions and paths join kapi's, its v3 document of the group
+    version is listed and served, so `kubectl explain` describes the aggregated kind;
+    a changed APIService has its documents fetched again."""
+    definition = "com.example.wardle.v1alpha1.Flunder"
+    gv_key = f"apis/{GROUP}/{VERSION}"
+    with server.client() as c:
+        v2 = wait_for(lambda: (lambda d: d if definition in d["definitions"] else None)(
+            c.get("/openapi/v2").json()), "the merged v2 document", 60)
+        assert f"/apis/{GROUP}/{VERSION}/namespaces/{{namespace}}/flunders/{{name}}" in \
+            v2["paths"]
+        assert "io.k8s.api.core.v1.Pod" in v2["definitions"]  # kapi's own stay
+        url = c.get("/openapi/v3").json()["paths"][gv_key]["serverRelativeURL"]
+        doc = c.get(url).json()
+        assert doc["components"]["schemas"][definition]["description"].startswith(
+            "A Flunder is")
+    explained = kubectl("explain", "flunders")
+    assert "KIND:" in explained and "Flunder" in explained
+    assert "A Flunder is a test kind of the wardle aggregated server." in explained
+    assert "The name of another flunder it refers to." in \
+        kubectl("explain", "flunders.spec.reference")
+    fetched = sum(1 for p, _ in apiservice.gets if p == "/openapi/v2")
+    with server.client() as c:
+        now = c.get(f"{AGG}/{VERSION}.{GROUP}").json()["spec"]["versionPriority"]
+        r = c.patch(f"{AGG}/{VERSION}.{GROUP}", json={"spec": {"versionPriority": now + 1}},
+                    headers={"content-type": "application/merge-patch+json"})
+        assert r.status_code == 200, r.text
+    wait_for(lambda: sum(1 for p, _ in apiservice.gets if p == "/openapi/v2") > fetched,
+             "the documents fetched again", 30)

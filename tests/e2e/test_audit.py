@@ -136,3 +136,49 @@ def test_a_refused_websocket_exec_is_audited(audited):
                                  "apiVersion": "v1", "subresource": "exec"}
     assert line["responseStatus"]["code"] == 404
     assert line["user"]["username"] == "kubernetes-admin"
+
+
+def test_a_policys_audit_action_and_audit_annotations_reach_the_log(audited, kubectl_for,
+                                                                    tmp_path):
+    """validationActions Audit: the write is allowed and its Event carries
+    validation.policy.admission.k8s.io/validation_failure; the policy's
+    auditAnnotations become `<policy>/<key>` (null values left out)."""
+    server, log = audited
+    kubectl = kubectl_for(server)
+    group = "admissionregistration.k8s.io"
+    with server.client() as c:
+        r = c.post(f"/apis/{group}/v1/validatingadmissionpolicies", json={
+            "apiVersion": f"{group}/v1", "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": "keys-audit"}, "spec": {
+                "matchConstraints": {"resourceRules": [{
+                    "apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"],
+                    "resources": ["configmaps"]}]},
+                "validations": [{"expression": "'color' in object.data"},
+                                {"expression": "size(object.data) <= 1",
+                                 "messageExpression": "'too many keys: ' + "
+                                                      "string(size(object.data))"}],
+                "auditAnnotations": [
+                    {"key": "keys", "valueExpression": "string(size(object.data))"},
+                    {"key": "never", "valueExpression": "null"}]}})
+        assert r.status_code == 201, r.text
+        r = c.post(f"/apis/{group}/v1/validatingadmissionpolicybindings", json={
+            "apiVersion": f"{group}/v1", "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": "keys-audit-binding"},
+            "spec": {"policyName": "keys-audit", "validationActions": ["Audit"]}})
+        assert r.status_code == 201, r.text
+    names = iter(range(1000))
+
+    def audited_line() -> Any:
+        name = f"audited-{next(names)}"
+        kubectl("create", "configmap", name, "--from-literal=color=red",
+                "--from-literal=shape=round")  # allowed: Audit does not deny
+        lines = [e for e in events(log) if e.get("objectRef", {}).get("name") == name
+                 and e["verb"] == "create" and e.get("annotations")]
+        return lines[-1]["annotations"] if lines else None
+    annotations = wait_for(audited_line, "the policy's annotations", 15)
+    assert json.loads(annotations["validation.policy.admission.k8s.io/validation_failure"]) \
+        == [{"message": "too many keys: 2", "policy": "keys-audit",
+             "binding": "keys-audit-binding", "expressionIndex": 1,
+             "validationActions": ["Audit"]}]
+    assert annotations["keys-audit/keys"] == "2"
+    assert "keys-audit/never" not in annotations

@@ -379,22 +379,15 @@ def create_fn(spec, name, **kwargs):
 
 def test_the_kopf_quickstart_operator_reacts_to_a_custom_object(crd_server, tmp_path):
     """kopf's quickstart: its CRD, a create handler, its result written to status."""
-    import os
-    import subprocess
-    import sys
+    from tests.e2e.operators import operator
 
     pytest.importorskip("kopf")
     with crd_server.client() as c:
         assert c.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
                       json=KOPF_CRD).status_code == 201
         (tmp_path / "op.py").write_text(KOPF_OPERATOR)
-        env = dict(os.environ, KUBECONFIG=str(crd_server.kubeconfig))
-        env.pop("KUBERNETES_SERVICE_HOST", None)
-        log = (tmp_path / "kopf.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "kopf", "run", "--standalone",
-                                 "--namespace", "default", str(tmp_path / "op.py")],
-                                env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
+        with operator(["-m", "kopf", "run", "--standalone", "--namespace", "default",
+                       str(tmp_path / "op.py")], crd_server.kubeconfig, tmp_path / "kopf.log"):
             body = {"apiVersion": "kopf.dev/v1", "kind": "KopfExample",
                     "metadata": {"name": "kopf-example-1"},
                     "spec": {"duration": "1m", "field": "value", "items": ["item1"]}}
@@ -407,14 +400,6 @@ def test_the_kopf_quickstart_operator_reacts_to_a_custom_object(crd_server, tmp_
                 return (obj.get("status") or {}).get("create_fn") or {}
             got = wait_for(handled, "kopf's handler result in status", timeout=60)
             assert got == {"message": "hello kopf-example-1, duration 1m"}
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=20)
-            log.close()
 
 
 def test_a_terminating_definition_waits_for_finalizers_and_refuses_creates(crd_server):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from kapi.meta import conversion
 from kapi.meta.resources import Resource
@@ -199,6 +199,10 @@ class Strategy:
     # Whether reading a stored object in its own version still changes it (custom
     # resources apply their schema's defaults on read).
     converts_on_read = False
+    # A conversion that reaches outside the server, so must be awaited (a custom kind's
+    # conversion webhook): (objects, desired apiVersion) -> the objects at that version.
+    # The store runs it before to_storage/from_storage, which then find the version equal.
+    external_conversion: Callable[[list[Obj], str], Awaitable[list[Obj]]] | None = None
 
     def to_storage(self, r: Resource, obj: Obj) -> Obj:
         """obj, sent in r's group/version, in its stored form (obj itself when equal)."""

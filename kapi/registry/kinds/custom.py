@@ -4,7 +4,9 @@ One CustomStrategy serves every served version of a definition: its rows (scope,
 names, categories, status and scale subresources), its printer (additionalPrinterColumns),
 and per version its structural schema: pruning and defaults on write and on read,
 validation (kapi.validation.structural) and CEL rules (kapi.validation.celrules) with the
-stored object as oldSelf. Versions convert by rewriting apiVersion (the None strategy).
+stored object as oldSelf. Versions convert by rewriting apiVersion (the None strategy);
+with the Webhook strategy the store first awaits `external_conversion` (set by
+kapi.apiextensions from the definition), so the versions found here already agree.
 A status subresource makes status a separate write, and generation moves only with
 everything but metadata and status; without it, with everything but metadata.
 
@@ -46,21 +48,11 @@ class Version:
         self.schema: Obj = ((v.get("schema") or {}).get("openAPIV3Schema")) or {}
         self.validator = SchemaValidator(self.schema)
         self.has_rules = celrules.has_rules(self.schema)
-        self.has_defaults = _has_defaults(self.schema)
+        self.has_defaults = shaping.has_defaults(self.schema)
         self.printer = custom_printers.printer(v.get("additionalPrinterColumns"))
         sub = v.get("subresources") or {}
         self.status = isinstance(sub.get("status"), dict)
         self.scale: Obj | None = sub.get("scale") if isinstance(sub.get("scale"), dict) else None
-
-
-def _has_defaults(schema: Any) -> bool:
-    if not isinstance(schema, dict):
-        return False
-    if "default" in schema:
-        return True
-    subs = list((schema.get("properties") or {}).values())
-    subs += [schema.get("items"), schema.get("additionalProperties")]
-    return any(_has_defaults(s) for s in subs)
 
 
 class CustomStrategy(Strategy):
