@@ -2,6 +2,7 @@
 
     python -m bench.pods                  # batches of 1 and 20 pods
     python -m bench.pods --counts 1,20,100
+    python -m bench.pods --counts 100 --idle 30   # then 30 s of idle CPU with them running
 
 A cluster of our own (`kapi up --nodes 1`, its data in a temporary folder) runs batches
 of busybox `sleep` pods created at once; a watch records when each pod is Running and
@@ -128,6 +129,20 @@ def _record(raw: str, running: dict[str, float], ready: dict[str, float]) -> Non
         ready.setdefault(name, now)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` (all its threads), from /proc."""
+    import os
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cpu(pid: int, seconds: float) -> float:
+    """The share of one core process `pid` used over `seconds` of wall time."""
+    before, t0 = cpu_seconds(pid), time.monotonic()
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / (time.monotonic() - t0)
+
+
 def main() -> int:
     import docker
 
@@ -135,6 +150,9 @@ def main() -> int:
     p.add_argument("--counts", default="1,20")
     p.add_argument("--port", type=int, default=16999)
     p.add_argument("--timeout", type=float, default=120.0)
+    p.add_argument("--idle", type=float, default=0.0,
+                   help="after the batches, measure the cluster's CPU for this many seconds "
+                        "with every pod still running (0: skip)")
     args = p.parse_args()
     engine = docker.from_env(timeout=120)
     images.ensure_images(engine)
@@ -160,6 +178,13 @@ def main() -> int:
                 print(line("bare docker pairs, one at a time", bare_pairs(engine, min(count, 10),
                                                                           1)))
                 print(line(f"bare docker pairs, {count} at once", bare_pairs(engine, count, 8)))
+            if args.idle > 0:
+                time.sleep(5)  # let the last status writes and probes settle
+                share = idle_cpu(proc.pid, args.idle)
+                # kapi up is one process: the kubelet's share is at most this figure
+                print(f"-- idle: the whole kapi up process (API server, controllers, scheduler "
+                      f"and kubelet) used {share * 100:.1f}% of a core over {args.idle:.0f} s "
+                      f"with the {sum(int(x) for x in args.counts.split(','))} pods above running")
         finally:
             stop_server(proc, timeout=30)
             if cluster:  # its containers, by the cluster's label
